@@ -1,0 +1,380 @@
+//! The engine: flow table + dissectors + verdict, for one worker.
+//!
+//! Per packet: one hash lookup and counter updates. Only while a flow is
+//! still being inspected (its first `probe_packets` payload packets per
+//! direction) does its payload reach the dissectors; after that a flow's
+//! per-packet cost is the lookup alone.
+//!
+//! The engine is single-threaded; the binary runs one per worker and
+//! shards flows by [`crate::flow::FlowKey`] so both directions of a flow
+//! meet the same engine.
+
+use std::sync::Arc;
+
+use crate::decode::{tcpflags, PacketView};
+use crate::dissect::{Parse, Payloads, Probe, Side, Transport, DISSECTORS};
+use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
+use crate::randomness;
+use crate::record::FlowRecord;
+use crate::verdict::{Encryption, Evidence, Meta};
+
+/// Labels applications on finished records (the rules, issue 4).
+pub trait Labeler: Send + Sync {
+    /// Sets `app`, adds evidence; may refine `encryption`.
+    fn label(&self, rec: &mut FlowRecord);
+}
+
+/// Engine counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets whose payload went to the dissectors.
+    pub inspected_packets: u64,
+    pub flows: FlowStats,
+}
+
+/// One worker's classification engine.
+pub struct Engine {
+    table: FlowTable,
+    labeler: Option<Arc<dyn Labeler>>,
+    packets: u64,
+    bytes: u64,
+    inspected_packets: u64,
+}
+
+impl Engine {
+    pub fn new(cfg: FlowConfig, labeler: Option<Arc<dyn Labeler>>) -> Engine {
+        Engine {
+            table: FlowTable::new(cfg),
+            labeler,
+            packets: 0,
+            bytes: 0,
+            inspected_packets: 0,
+        }
+    }
+
+    pub fn stats(&self) -> EngineStats {
+        EngineStats {
+            packets: self.packets,
+            bytes: self.bytes,
+            inspected_packets: self.inspected_packets,
+            flows: self.table.stats().clone(),
+        }
+    }
+
+    /// The flow table (for memory measurements).
+    pub fn table(&self) -> &FlowTable {
+        &self.table
+    }
+
+    /// Processes one packet. Records of flows that end are passed to
+    /// `out` (with `source` as their input name).
+    pub fn process(&mut self, pkt: &PacketView<'_>, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        self.packets += 1;
+        self.bytes += u64::from(pkt.wire_len);
+        let labeler = self.labeler.clone();
+        let mut emit = |e: Ended| out(finish(e, source, labeler.as_deref()));
+        let cfg = *self.table.config();
+        let touch = self.table.touch(pkt, &mut emit);
+        let flow = touch.flow;
+        if flow.inspected() {
+            return;
+        }
+        let has_syn = pkt.tcp.is_some_and(|t| t.flags & tcpflags::SYN != 0);
+        if pkt.payload.is_empty() && (flow.inspect.is_none() || !has_syn) {
+            return;
+        }
+        self.inspected_packets += 1;
+        inspect_packet(flow, touch.dir, pkt, &cfg);
+    }
+
+    /// Ends every flow whose idle timeout passed at `now_ns` (live capture
+    /// calls this on a timer when no packets arrive).
+    pub fn expire(&mut self, now_ns: u64, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        let labeler = self.labeler.clone();
+        self.table
+            .expire(now_ns, &mut |e| out(finish(e, source, labeler.as_deref())));
+    }
+
+    /// Ends all open flows (end of input, or Ctrl-C).
+    pub fn finish(&mut self, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        let labeler = self.labeler.clone();
+        self.table.drain(&mut |e| out(finish(e, source, labeler.as_deref())));
+    }
+}
+
+fn transport_of(flow: &Flow) -> Option<Transport> {
+    match flow.key.proto {
+        crate::decode::ipproto::TCP => Some(Transport::Tcp),
+        crate::decode::ipproto::UDP => Some(Transport::Udp),
+        _ => None,
+    }
+}
+
+/// Bit set of dissectors that run on this transport.
+fn candidates_for(t: Transport) -> u64 {
+    DISSECTORS
+        .iter()
+        .take(64)
+        .enumerate()
+        .filter(|(_, d)| d.transports().contains(&t))
+        .fold(0u64, |m, (i, _)| m | (1 << i))
+}
+
+fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
+    let budget = cfg.probe_packets;
+    let Some(transport) = transport_of(flow) else {
+        // No dissectors for ICMP and others: decide on the first payload.
+        let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+        if dir == Dir::Orig && meta.entropy.is_none() {
+            meta.entropy = Some(randomness::entropy(pkt.payload));
+        }
+        flow.meta = Some(Box::new(meta));
+        flow.set_inspected();
+        return;
+    };
+    if flow.inspect.is_none() {
+        let mut insp = Inspect {
+            candidates: candidates_for(transport),
+            ..Inspect::default()
+        };
+        for d in 0..2 {
+            if flow.tcp_flags[d] & tcpflags::SYN != 0 {
+                insp.sides[d].expect_seq(flow.isn[d]);
+            }
+        }
+        flow.inspect = Some(Box::new(insp));
+    }
+    let Some(insp) = flow.inspect.as_mut() else { return };
+    insp.add(dir, pkt, cfg);
+    if !insp.dirty {
+        return;
+    }
+    insp.dirty = false;
+    let spent = insp.sides.iter().any(|s| s.packets >= budget);
+    let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);
+    if let Some(m) = meta {
+        flow.meta = Some(Box::new(m));
+    }
+    if done || spent {
+        conclude(flow);
+    }
+}
+
+/// Runs the candidate dissectors over what the flow carried so far.
+/// Returns the new meta (if a dissector identified the flow) and whether
+/// inspection is over.
+fn run_dissectors(
+    insp: &mut Inspect,
+    a_port: u16,
+    b_port: u16,
+    orig_is_a: bool,
+    transport: Transport,
+    last: bool,
+) -> (Option<Meta>, bool) {
+    let (orig_port, resp_port) = if orig_is_a { (a_port, b_port) } else { (b_port, a_port) };
+    let p = Payloads {
+        transport,
+        orig_port,
+        resp_port,
+        orig: Side {
+            data: &insp.sides[0].data,
+            ends: &insp.sides[0].ends,
+        },
+        resp: Side {
+            data: &insp.sides[1].data,
+            ends: &insp.sides[1].ends,
+        },
+        last,
+    };
+    if let Some(i) = insp.chosen {
+        let d = DISSECTORS[usize::from(i)];
+        let mut m = Meta::default();
+        let r = d.parse(&p, &mut m);
+        return match r {
+            Parse::Identified | Parse::Done => (Some(fill_defaults(m, d.name())), r == Parse::Done),
+            // Once identified, a later failure keeps the earlier verdict.
+            Parse::NeedMore | Parse::NotMine => (None, false),
+        };
+    }
+    let mut bits = insp.candidates;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        let d = DISSECTORS[i];
+        if d.probe(&p) == Probe::NotMine {
+            insp.candidates &= !(1 << i);
+            continue;
+        }
+        let mut m = Meta::default();
+        match d.parse(&p, &mut m) {
+            Parse::NotMine => insp.candidates &= !(1 << i),
+            Parse::NeedMore => {}
+            r @ (Parse::Identified | Parse::Done) => {
+                insp.chosen = Some(i as u8);
+                return (Some(fill_defaults(m, d.name())), r == Parse::Done);
+            }
+        }
+    }
+    (None, insp.candidates == 0)
+}
+
+fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
+    if m.protocol.is_none() {
+        m.protocol = Some(name);
+    }
+    m.evidence.insert(Evidence::DPI);
+    m
+}
+
+/// Ends inspection: entropy and the fully-encrypted test on the first
+/// originator payload, then frees the payload buffers.
+fn conclude(flow: &mut Flow) {
+    let first = flow
+        .inspect
+        .as_ref()
+        .map(|i| {
+            let s = &i.sides[0];
+            let end = s.ends.first().map_or(0, |&e| e as usize).min(s.data.len());
+            s.data[..end].to_vec()
+        })
+        .unwrap_or_default();
+    let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+    if !first.is_empty() {
+        meta.entropy = Some(randomness::entropy(&first));
+        if meta.protocol.is_none() && randomness::looks_fully_encrypted(&first) {
+            meta.encryption = Encryption::FullyEncrypted;
+            meta.evidence.insert(Evidence::HEURISTIC);
+        }
+    }
+    flow.meta = Some(Box::new(meta));
+    flow.set_inspected();
+}
+
+/// Final pass for a flow that ends while still being inspected.
+fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> FlowRecord {
+    let f = &mut e.flow;
+    if !f.inspected() {
+        if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
+            let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, f.orig_is_a, t, true);
+            if let Some(m) = meta {
+                f.meta = Some(Box::new(m));
+            }
+            conclude(f);
+        }
+    }
+    let mut rec = FlowRecord::from_ended(e, source);
+    if let Some(l) = labeler {
+        l.label(&mut rec);
+    }
+    rec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Addr, TcpMeta, Tuple};
+
+    fn udp<'a>(ts: u64, fwd: bool, payload: &'a [u8]) -> PacketView<'a> {
+        let (a, b) = (Addr::from_v4([192, 0, 2, 1]), Addr::from_v4([198, 51, 100, 7]));
+        let t = if fwd {
+            Tuple {
+                src: a,
+                dst: b,
+                sport: 40000,
+                dport: 9999,
+                proto: 17,
+            }
+        } else {
+            Tuple {
+                src: b,
+                dst: a,
+                sport: 9999,
+                dport: 40000,
+                proto: 17,
+            }
+        };
+        PacketView {
+            ts_ns: ts,
+            wire_len: 42 + payload.len() as u32,
+            tuple: t,
+            tcp: None,
+            payload,
+        }
+    }
+
+    fn run(pkts: &[PacketView<'_>]) -> Vec<FlowRecord> {
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: Arc<str> = Arc::from("test");
+        let mut v = Vec::new();
+        for p in pkts {
+            e.process(p, &src, &mut |r| v.push(r));
+        }
+        e.finish(&src, &mut |r| v.push(r));
+        v
+    }
+
+    #[test]
+    fn random_udp_is_fully_encrypted_with_entropy() {
+        let mut x = 12345u32;
+        let noise: Vec<u8> = (0..400)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect();
+        let recs = run(&[
+            udp(1_000_000_000, true, &noise),
+            udp(1_100_000_000, false, &noise[..50]),
+        ]);
+        assert_eq!(recs.len(), 1);
+        let r = &recs[0];
+        assert_eq!(r.orig_port, 40000);
+        assert_eq!((r.orig_pkts, r.resp_pkts), (1, 1));
+        assert_eq!(r.protocol, "unknown");
+        assert_eq!(r.encryption, Encryption::FullyEncrypted);
+        assert!(r.evidence.contains(Evidence::HEURISTIC));
+        assert!(r.entropy.unwrap() > 7.0);
+        assert_eq!(r.ts_first, 1.0);
+        assert_eq!(r.end_reason, crate::flow::EndReason::Eof);
+    }
+
+    #[test]
+    fn printable_udp_is_not_fully_encrypted() {
+        let recs = run(&[udp(1, true, b"hello there, this is plain text")]);
+        assert_eq!(recs[0].encryption, Encryption::Unknown);
+    }
+
+    #[test]
+    fn syn_only_flow_has_no_meta_cost() {
+        let a = Addr::from_v4([10, 0, 0, 1]);
+        let b = Addr::from_v4([10, 0, 0, 2]);
+        let p = PacketView {
+            ts_ns: 5,
+            wire_len: 60,
+            tuple: Tuple {
+                src: a,
+                dst: b,
+                sport: 1,
+                dport: 80,
+                proto: 6,
+            },
+            tcp: Some(TcpMeta {
+                seq: 7,
+                ack: 0,
+                flags: 0x02,
+            }),
+            payload: &[],
+        };
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: Arc<str> = Arc::from("t");
+        e.process(&p, &src, &mut |_| {});
+        assert_eq!(e.table().len(), 1);
+        assert_eq!(e.stats().inspected_packets, 0);
+        let mut v = Vec::new();
+        e.finish(&src, &mut |r| v.push(r));
+        assert_eq!(v[0].orig_tcp_flags.as_deref(), Some("S"));
+        assert_eq!(v[0].encryption, Encryption::Unknown);
+    }
+}

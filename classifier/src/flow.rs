@@ -1,0 +1,900 @@
+//! The flow table: bidirectional flows with bounded memory.
+//!
+//! Layout, chosen for memory per flow (issue 5 asks ≤ 200 bytes):
+//! - flows live in a slab (`Vec<Flow>`), addressed by `u32` index;
+//! - a `hashbrown::HashTable<u32>` maps the canonical key's hash to the
+//!   slab index (4 bytes + 1 control byte per bucket);
+//! - intrusive doubly linked LRU lists (`prev`/`next` indices), one per
+//!   timeout class, so each list is ordered by last-seen time and the tail
+//!   is always the next flow to expire in that class;
+//! - per-flow payload state ([`Inspect`]) and the verdict ([`Meta`]) are
+//!   boxed and only exist for flows that carried payload.
+//!
+//! `orig` is the side that sent the first packet seen, or the SYN sender
+//! when a bare SYN is seen first in the other direction's slot.
+//!
+//! A flow ends on: TCP FIN from both sides or RST (after a short close
+//! delay, so trailing ACKs stay in the flow), an idle timeout, a capacity
+//! eviction (`max_flows`), or the end of input. Expiry depends only on the
+//! packets of that flow, so the records are the same whichever order the
+//! sweep runs in; only capacity eviction depends on the other flows.
+
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use crate::decode::{tcpflags, Addr, PacketView, Tuple};
+use crate::verdict::Meta;
+
+/// Direction of a packet within its flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Orig = 0,
+    Resp = 1,
+}
+
+/// Canonical (direction-free) flow key: the lower endpoint first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub a: Addr,
+    pub b: Addr,
+    pub a_port: u16,
+    pub b_port: u16,
+    pub proto: u8,
+}
+
+impl FlowKey {
+    /// Canonical key, and whether the packet's source is endpoint `a`.
+    #[inline]
+    pub fn from_tuple(t: &Tuple) -> (FlowKey, bool) {
+        if (t.src, t.sport) <= (t.dst, t.dport) {
+            (
+                FlowKey {
+                    a: t.src,
+                    b: t.dst,
+                    a_port: t.sport,
+                    b_port: t.dport,
+                    proto: t.proto,
+                },
+                true,
+            )
+        } else {
+            (
+                FlowKey {
+                    a: t.dst,
+                    b: t.src,
+                    a_port: t.dport,
+                    b_port: t.sport,
+                    proto: t.proto,
+                },
+                false,
+            )
+        }
+    }
+}
+
+/// Why a flow ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// TCP FIN from both sides.
+    Fin,
+    /// TCP RST.
+    Rst,
+    /// Idle timeout.
+    Idle,
+    /// Evicted to respect `max_flows`.
+    Evicted,
+    /// Still open at the end of the input.
+    Eof,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Idle => "idle",
+            EndReason::Evicted => "evicted",
+            EndReason::Eof => "eof",
+        }
+    }
+}
+
+/// Flow table limits and timeouts (nanoseconds).
+#[derive(Clone, Copy, Debug)]
+pub struct FlowConfig {
+    /// Most flows kept at once; the least recently seen is evicted.
+    pub max_flows: usize,
+    pub tcp_idle_ns: u64,
+    pub udp_idle_ns: u64,
+    pub other_idle_ns: u64,
+    /// How long a closed TCP flow still absorbs trailing packets.
+    pub tcp_close_ns: u64,
+    /// Payload packets per direction given to the dissectors.
+    pub probe_packets: u8,
+    /// Bytes of reassembled stream kept per direction for the dissectors.
+    pub stream_cap: usize,
+    /// Bytes of out-of-order TCP data held per direction.
+    pub ooo_cap: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        FlowConfig {
+            max_flows: 4_000_000,
+            tcp_idle_ns: 600 * S,
+            udp_idle_ns: 120 * S,
+            other_idle_ns: 60 * S,
+            tcp_close_ns: 5 * S,
+            probe_packets: 12,
+            stream_cap: 16 * 1024,
+            ooo_cap: 16 * 1024,
+        }
+    }
+}
+
+/// Per-direction payload kept for the dissectors while a flow is being
+/// inspected. Bounded by `stream_cap` + `ooo_cap`.
+#[derive(Debug, Default)]
+pub struct SideBuf {
+    /// TCP: in-order reassembled bytes; UDP: datagrams back to back.
+    pub data: Vec<u8>,
+    /// End offset of each piece (TCP segment or UDP datagram) in `data`.
+    pub ends: Vec<u32>,
+    /// Next expected TCP sequence number, once known.
+    next_seq: Option<u32>,
+    /// Out-of-order TCP segments: (seq, bytes).
+    ooo: Vec<(u32, Vec<u8>)>,
+    ooo_bytes: usize,
+    /// Payload packets seen in this direction.
+    pub packets: u8,
+    /// The cap was hit: the stream is incomplete from here on.
+    pub truncated: bool,
+}
+
+impl SideBuf {
+    fn push_piece(&mut self, bytes: &[u8], cap: usize) {
+        let room = cap.saturating_sub(self.data.len());
+        if room == 0 || bytes.is_empty() {
+            if !bytes.is_empty() {
+                self.truncated = true;
+            }
+            return;
+        }
+        let take = bytes.len().min(room);
+        if take < bytes.len() {
+            self.truncated = true;
+        }
+        self.data.extend_from_slice(&bytes[..take]);
+        self.ends.push(self.data.len() as u32);
+    }
+
+    /// Sets the initial sequence number from a SYN.
+    fn syn(&mut self, seq: u32) {
+        if self.next_seq.is_none() {
+            self.next_seq = Some(seq.wrapping_add(1));
+        }
+    }
+
+    /// Sets the next expected sequence number (from the flow's SYN).
+    pub fn expect_seq(&mut self, next: u32) {
+        if self.next_seq.is_none() {
+            self.next_seq = Some(next);
+        }
+    }
+
+    /// Adds a TCP segment, reassembling in order.
+    fn tcp_segment(&mut self, seq: u32, bytes: &[u8], cfg: &FlowConfig) {
+        if bytes.is_empty() {
+            return;
+        }
+        let next = *self.next_seq.get_or_insert(seq);
+        let off = seq.wrapping_sub(next) as i32;
+        if off > 0 {
+            // A hole before this segment: hold it, bounded.
+            let off = off as usize;
+            if off > cfg.stream_cap || self.ooo_bytes + bytes.len() > cfg.ooo_cap {
+                self.truncated = true;
+                return;
+            }
+            if !self.ooo.iter().any(|(s, _)| *s == seq) {
+                self.ooo_bytes += bytes.len();
+                self.ooo.push((seq, bytes.to_vec()));
+            }
+            return;
+        }
+        // In order, or overlapping what we already have (retransmission).
+        let skip = (-i64::from(off)) as usize;
+        if skip >= bytes.len() {
+            return;
+        }
+        self.accept(&bytes[skip..], cfg);
+        // Drain held segments that now fit.
+        loop {
+            let Some(next) = self.next_seq else { break };
+            let Some(i) = self.ooo.iter().position(|(s, b)| {
+                let d = s.wrapping_sub(next) as i32;
+                d <= 0 && (d.unsigned_abs() as usize) < b.len()
+            }) else {
+                // Drop held segments entirely covered already.
+                self.ooo.retain(|(s, b)| {
+                    let d = s.wrapping_sub(next) as i32;
+                    d > 0 || (d.unsigned_abs() as usize) < b.len()
+                });
+                self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
+                break;
+            };
+            let (s, b) = self.ooo.swap_remove(i);
+            self.ooo_bytes -= b.len();
+            let skip = s.wrapping_sub(next).wrapping_neg() as usize;
+            self.accept(&b[skip..], cfg);
+        }
+    }
+
+    fn accept(&mut self, bytes: &[u8], cfg: &FlowConfig) {
+        if let Some(n) = self.next_seq.as_mut() {
+            *n = n.wrapping_add(bytes.len() as u32);
+        }
+        self.push_piece(bytes, cfg.stream_cap);
+    }
+}
+
+/// Dissection state of a flow still being inspected.
+#[derive(Debug, Default)]
+pub struct Inspect {
+    pub sides: [SideBuf; 2],
+    /// Bit i set: `DISSECTORS[i]` may still claim the flow.
+    pub candidates: u64,
+    /// Index of the dissector that identified the flow.
+    pub chosen: Option<u8>,
+    /// Set when the dissectors must be run again (new data arrived).
+    pub dirty: bool,
+}
+
+impl Inspect {
+    /// Adds one packet's payload in direction `dir`.
+    pub fn add(&mut self, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
+        let side = &mut self.sides[dir as usize];
+        if let Some(tcp) = pkt.tcp {
+            if tcp.flags & tcpflags::SYN != 0 {
+                side.syn(tcp.seq);
+            }
+            if pkt.payload.is_empty() {
+                return;
+            }
+            side.packets = side.packets.saturating_add(1);
+            side.tcp_segment(tcp.seq, pkt.payload, cfg);
+        } else {
+            if pkt.payload.is_empty() {
+                return;
+            }
+            side.packets = side.packets.saturating_add(1);
+            side.push_piece(pkt.payload, cfg.stream_cap);
+        }
+        self.dirty = true;
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.sides
+            .iter()
+            .map(|s| s.data.capacity() + s.ends.capacity() * 4 + s.ooo_bytes + s.ooo.capacity() * 32)
+            .sum::<usize>()
+            + std::mem::size_of::<Inspect>()
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Timeout classes; each has its own LRU list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Class {
+    Tcp = 0,
+    Udp = 1,
+    Other = 2,
+    Closed = 3,
+}
+const CLASSES: usize = 4;
+
+/// One bidirectional flow.
+#[derive(Debug, Default)]
+pub struct Flow {
+    pub key: FlowKey,
+    /// True when endpoint `a` of the key is the originator.
+    pub orig_is_a: bool,
+    /// Bit 0: FIN from orig, bit 1: FIN from resp, bit 2: RST, bit 3:
+    /// payload inspection finished.
+    state: u8,
+    class: u8,
+    /// TCP flags seen per direction (OR of all).
+    pub tcp_flags: [u8; 2],
+    pub ts_first: u64,
+    pub ts_last: u64,
+    /// Next sequence number after each side's SYN (valid where
+    /// `tcp_flags[d]` has SYN), so reassembly can start before any data.
+    pub isn: [u32; 2],
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    prev: u32,
+    next: u32,
+    pub inspect: Option<Box<Inspect>>,
+    pub meta: Option<Box<Meta>>,
+}
+
+const ST_FIN_ORIG: u8 = 1;
+const ST_FIN_RESP: u8 = 2;
+const ST_RST: u8 = 4;
+/// Inspection finished (verdict final or budget spent).
+pub const ST_INSPECTED: u8 = 8;
+
+impl Flow {
+    pub fn orig_tuple(&self) -> Tuple {
+        let k = &self.key;
+        if self.orig_is_a {
+            Tuple {
+                src: k.a,
+                dst: k.b,
+                sport: k.a_port,
+                dport: k.b_port,
+                proto: k.proto,
+            }
+        } else {
+            Tuple {
+                src: k.b,
+                dst: k.a,
+                sport: k.b_port,
+                dport: k.a_port,
+                proto: k.proto,
+            }
+        }
+    }
+    pub fn inspected(&self) -> bool {
+        self.state & ST_INSPECTED != 0
+    }
+    pub fn set_inspected(&mut self) {
+        self.state |= ST_INSPECTED;
+        self.inspect = None;
+    }
+    fn closed(&self) -> bool {
+        self.state & ST_RST != 0 || self.state & (ST_FIN_ORIG | ST_FIN_RESP) == ST_FIN_ORIG | ST_FIN_RESP
+    }
+    fn close_reason(&self) -> EndReason {
+        if self.state & ST_RST != 0 {
+            EndReason::Rst
+        } else {
+            EndReason::Fin
+        }
+    }
+    /// Heap bytes this flow holds beyond its slab slot.
+    pub fn heap_bytes(&self) -> usize {
+        self.inspect.as_ref().map_or(0, |i| i.heap_bytes())
+            + self.meta.as_ref().map_or(0, |m| {
+                std::mem::size_of::<Meta>()
+                    + [
+                        &m.sni,
+                        &m.alpn,
+                        &m.ja3,
+                        &m.ja3s,
+                        &m.ja4,
+                        &m.ja4_r,
+                        &m.http_host,
+                        &m.dns_query,
+                        &m.app,
+                    ]
+                    .iter()
+                    .map(|s| s.as_ref().map_or(0, |s| s.capacity()))
+                    .sum::<usize>()
+                    + m.extra.iter().map(|(_, v)| 16 + v.capacity()).sum::<usize>()
+            })
+    }
+}
+
+/// A flow that has left the table, with why.
+#[derive(Debug)]
+pub struct Ended {
+    pub flow: Flow,
+    pub reason: EndReason,
+}
+
+/// Counters the table keeps.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub created: u64,
+    pub ended_fin: u64,
+    pub ended_rst: u64,
+    pub ended_idle: u64,
+    pub evicted: u64,
+    pub ended_eof: u64,
+    pub peak_flows: u64,
+}
+
+/// Where the packet landed.
+pub struct Touch<'t> {
+    pub flow: &'t mut Flow,
+    pub dir: Dir,
+    pub is_new: bool,
+}
+
+/// The flow table. See the module docs.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    slab: Vec<Flow>,
+    free: Vec<u32>,
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    head: [u32; CLASSES],
+    tail: [u32; CLASSES],
+    len: usize,
+    stats: FlowStats,
+    last_sweep_ns: u64,
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> FlowTable {
+        FlowTable {
+            cfg,
+            slab: Vec::new(),
+            free: Vec::new(),
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
+            head: [NIL; CLASSES],
+            tail: [NIL; CLASSES],
+            len: 0,
+            stats: FlowStats::default(),
+            last_sweep_ns: 0,
+        }
+    }
+
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn stats(&self) -> &FlowStats {
+        &self.stats
+    }
+
+    #[inline]
+    fn hash(&self, k: &FlowKey) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        k.hash(&mut h);
+        h.finish()
+    }
+
+    /// Bytes held by the table: slab, index, free list and per-flow heap.
+    /// Walks every flow: call it for reports, not per packet.
+    pub fn memory_bytes(&self) -> usize {
+        self.slab.capacity() * std::mem::size_of::<Flow>()
+            + self.index.allocation_size()
+            + self.free.capacity() * 4
+            + self.slab.iter().map(Flow::heap_bytes).sum::<usize>()
+    }
+
+    fn class_of(&self, f: &Flow) -> Class {
+        if f.closed() {
+            return Class::Closed;
+        }
+        match f.key.proto {
+            crate::decode::ipproto::TCP => Class::Tcp,
+            crate::decode::ipproto::UDP => Class::Udp,
+            _ => Class::Other,
+        }
+    }
+
+    fn timeout(&self, c: u8) -> u64 {
+        match c {
+            0 => self.cfg.tcp_idle_ns,
+            1 => self.cfg.udp_idle_ns,
+            2 => self.cfg.other_idle_ns,
+            _ => self.cfg.tcp_close_ns,
+        }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (p, n, c) = {
+            let f = &self.slab[i as usize];
+            (f.prev, f.next, f.class as usize)
+        };
+        if p == NIL {
+            self.head[c] = n;
+        } else {
+            self.slab[p as usize].next = n;
+        }
+        if n == NIL {
+            self.tail[c] = p;
+        } else {
+            self.slab[n as usize].prev = p;
+        }
+    }
+
+    fn link_front(&mut self, i: u32, c: Class) {
+        let c8 = c as u8;
+        let h = self.head[c as usize];
+        {
+            let f = &mut self.slab[i as usize];
+            f.class = c8;
+            f.prev = NIL;
+            f.next = h;
+        }
+        if h == NIL {
+            self.tail[c as usize] = i;
+        } else {
+            self.slab[h as usize].prev = i;
+        }
+        self.head[c as usize] = i;
+    }
+
+    /// Removes flow `i` from index, list and slab.
+    fn remove(&mut self, i: u32) -> Flow {
+        self.unlink(i);
+        let key = self.slab[i as usize].key;
+        let h = self.hash(&key);
+        if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
+            e.remove();
+        }
+        self.free.push(i);
+        self.len -= 1;
+        std::mem::take(&mut self.slab[i as usize])
+    }
+
+    fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
+        let flow = self.remove(i);
+        match reason {
+            EndReason::Fin => self.stats.ended_fin += 1,
+            EndReason::Rst => self.stats.ended_rst += 1,
+            EndReason::Idle => self.stats.ended_idle += 1,
+            EndReason::Evicted => self.stats.evicted += 1,
+            EndReason::Eof => self.stats.ended_eof += 1,
+        }
+        out(Ended { flow, reason });
+    }
+
+    /// Ends every flow whose timeout has passed at time `now`.
+    pub fn expire(&mut self, now: u64, out: &mut dyn FnMut(Ended)) {
+        for c in 0..CLASSES {
+            let to = self.timeout(c as u8);
+            while self.tail[c] != NIL {
+                let i = self.tail[c];
+                let f = &self.slab[i as usize];
+                if now.saturating_sub(f.ts_last) <= to {
+                    break;
+                }
+                let reason = if c == Class::Closed as usize {
+                    f.close_reason()
+                } else {
+                    EndReason::Idle
+                };
+                self.end(i, reason, out);
+            }
+        }
+    }
+
+    /// Evicts the least recently seen flow of all classes.
+    fn evict_one(&mut self, out: &mut dyn FnMut(Ended)) {
+        let mut best: Option<(u64, u32)> = None;
+        for c in 0..CLASSES {
+            let t = self.tail[c];
+            if t != NIL {
+                let ts = self.slab[t as usize].ts_last;
+                if best.is_none_or(|(b, _)| ts < b) {
+                    best = Some((ts, t));
+                }
+            }
+        }
+        if let Some((_, i)) = best {
+            self.end(i, EndReason::Evicted, out);
+        }
+    }
+
+    /// Ends all flows (end of input).
+    pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
+        // Oldest first in each class, classes in order: deterministic.
+        for c in 0..CLASSES {
+            while self.tail[c] != NIL {
+                let i = self.tail[c];
+                self.end(i, EndReason::Eof, out);
+            }
+        }
+    }
+
+    /// Accounts one packet: finds or creates its flow, updates counters,
+    /// TCP state and LRU position. Flows that end because of this packet
+    /// (idle, closed then reused, evicted) are passed to `out` first.
+    pub fn touch(&mut self, pkt: &PacketView<'_>, out: &mut dyn FnMut(Ended)) -> Touch<'_> {
+        let now = pkt.ts_ns;
+        // Periodic sweep of expired flows: at most once per second of
+        // capture time, so the cost per packet stays O(1) amortised.
+        if now >= self.last_sweep_ns.saturating_add(1_000_000_000) || now < self.last_sweep_ns {
+            self.last_sweep_ns = now;
+            self.expire(now, out);
+        }
+        let (key, src_is_a) = FlowKey::from_tuple(&pkt.tuple);
+        let h = self.hash(&key);
+        let slab = &self.slab;
+        let found = self.index.find(h, |&j| slab[j as usize].key == key).copied();
+        let flags = pkt.tcp.map_or(0, |t| t.flags);
+        let bare_syn = flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
+        if let Some(i) = found {
+            let f = &self.slab[i as usize];
+            let idle = now.saturating_sub(f.ts_last) > self.timeout(f.class);
+            // A new SYN on a closed flow is a new connection (port reuse).
+            let reuse = f.closed() && bare_syn;
+            if idle || reuse {
+                let reason = if f.closed() { f.close_reason() } else { EndReason::Idle };
+                self.end(i, reason, out);
+            } else {
+                return self.update(i, pkt, src_is_a, false);
+            }
+        }
+        // New flow.
+        if self.len >= self.cfg.max_flows.max(1) {
+            self.evict_one(out);
+        }
+        let mut flow = Flow {
+            key,
+            orig_is_a: src_is_a,
+            ts_first: now,
+            ts_last: now,
+            prev: NIL,
+            next: NIL,
+            ..Flow::default()
+        };
+        // A SYN+ACK seen first: its receiver is the originator.
+        if flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN | tcpflags::ACK {
+            flow.orig_is_a = !src_is_a;
+        }
+        let i = if let Some(i) = self.free.pop() {
+            self.slab[i as usize] = flow;
+            i
+        } else {
+            self.slab.push(flow);
+            (self.slab.len() - 1) as u32
+        };
+        let slab = &self.slab;
+        let hasher = &self.hasher;
+        self.index.insert_unique(h, i, |&j| {
+            let mut hh = hasher.build_hasher();
+            slab[j as usize].key.hash(&mut hh);
+            hh.finish()
+        });
+        self.len += 1;
+        self.stats.created += 1;
+        self.stats.peak_flows = self.stats.peak_flows.max(self.len as u64);
+        let c = self.class_of(&self.slab[i as usize]);
+        self.link_front(i, c);
+        self.update(i, pkt, src_is_a, true)
+    }
+
+    fn update(&mut self, i: u32, pkt: &PacketView<'_>, src_is_a: bool, is_new: bool) -> Touch<'_> {
+        let old_class;
+        let new_class;
+        {
+            let f = &mut self.slab[i as usize];
+            let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
+            let d = dir as usize;
+            f.pkts[d] += 1;
+            f.bytes[d] += u64::from(pkt.wire_len);
+            if pkt.ts_ns > f.ts_last {
+                f.ts_last = pkt.ts_ns;
+            }
+            if let Some(t) = pkt.tcp {
+                if t.flags & tcpflags::SYN != 0 && f.tcp_flags[d] & tcpflags::SYN == 0 {
+                    f.isn[d] = t.seq.wrapping_add(1);
+                }
+                f.tcp_flags[d] |= t.flags;
+                if t.flags & tcpflags::FIN != 0 {
+                    f.state |= if dir == Dir::Orig { ST_FIN_ORIG } else { ST_FIN_RESP };
+                }
+                if t.flags & tcpflags::RST != 0 {
+                    f.state |= ST_RST;
+                }
+            }
+            old_class = f.class;
+        }
+        new_class = self.class_of(&self.slab[i as usize]);
+        // Move to the front of its (possibly new) class list.
+        if self.head[old_class as usize] != i || old_class != new_class as u8 {
+            self.unlink(i);
+            self.link_front(i, new_class);
+        }
+        let f = &mut self.slab[i as usize];
+        let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
+        Touch { flow: f, dir, is_new }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::TcpMeta;
+
+    fn pkt(ts: u64, src: u8, sport: u16, dst: u8, dport: u16, flags: Option<u8>, payload: &[u8]) -> PacketView<'_> {
+        PacketView {
+            ts_ns: ts,
+            wire_len: 60 + payload.len() as u32,
+            tuple: Tuple {
+                src: Addr::from_v4([10, 0, 0, src]),
+                dst: Addr::from_v4([10, 0, 0, dst]),
+                sport,
+                dport,
+                proto: if flags.is_some() { 6 } else { 17 },
+            },
+            tcp: flags.map(|f| TcpMeta {
+                seq: 1000,
+                ack: 0,
+                flags: f,
+            }),
+            payload,
+        }
+    }
+
+    fn collect(t: &mut FlowTable, p: &PacketView<'_>, v: &mut Vec<Ended>) -> (Dir, bool) {
+        let mut ended = Vec::new();
+        let r = {
+            let touch = t.touch(p, &mut |e| ended.push(e));
+            (touch.dir, touch.is_new)
+        };
+        v.extend(ended);
+        r
+    }
+
+    #[test]
+    fn bidirectional_and_orig() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut ended = Vec::new();
+        // Packet from 2 -> 1 first: 2 is orig.
+        assert_eq!(
+            collect(&mut t, &pkt(1, 2, 5000, 1, 53, None, b"q"), &mut ended),
+            (Dir::Orig, true)
+        );
+        assert_eq!(
+            collect(&mut t, &pkt(2, 1, 53, 2, 5000, None, b"r"), &mut ended),
+            (Dir::Resp, false)
+        );
+        assert_eq!(t.len(), 1);
+        t.drain(&mut |e| ended.push(e));
+        assert_eq!(ended.len(), 1);
+        let f = &ended[0].flow;
+        assert_eq!(f.orig_tuple().sport, 5000);
+        assert_eq!(f.pkts, [1, 1]);
+        assert_eq!(ended[0].reason, EndReason::Eof);
+    }
+
+    #[test]
+    fn synack_first_makes_receiver_orig() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut ended = Vec::new();
+        let (d, _) = collect(&mut t, &pkt(1, 1, 443, 2, 40000, Some(0x12), b""), &mut ended);
+        assert_eq!(d, Dir::Resp);
+        t.drain(&mut |e| ended.push(e));
+        assert_eq!(ended[0].flow.orig_tuple().sport, 40000);
+    }
+
+    #[test]
+    fn rst_closes_after_delay_and_syn_reuses() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut ended = Vec::new();
+        collect(&mut t, &pkt(1, 1, 40000, 2, 80, Some(0x02), b""), &mut ended);
+        collect(&mut t, &pkt(2, 2, 80, 1, 40000, Some(0x14), b""), &mut ended);
+        // Trailing packet stays in the closed flow.
+        collect(&mut t, &pkt(3, 1, 40000, 2, 80, Some(0x10), b""), &mut ended);
+        assert!(ended.is_empty());
+        // New SYN on same tuple: the old flow ends as rst, a new one starts.
+        let (_, new) = collect(&mut t, &pkt(4, 1, 40000, 2, 80, Some(0x02), b""), &mut ended);
+        assert!(new);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].reason, EndReason::Rst);
+        assert_eq!(ended[0].flow.pkts, [2, 1]);
+    }
+
+    #[test]
+    fn idle_timeout_splits_and_expires() {
+        let cfg = FlowConfig {
+            udp_idle_ns: 10,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        collect(&mut t, &pkt(100, 1, 1, 2, 2, None, b"a"), &mut ended);
+        let (_, new) = collect(&mut t, &pkt(200, 1, 1, 2, 2, None, b"a"), &mut ended);
+        assert!(new);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].reason, EndReason::Idle);
+        t.expire(10_000, &mut |e| ended.push(e));
+        assert_eq!(ended.len(), 2);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn max_flows_evicts_least_recent() {
+        let cfg = FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        collect(&mut t, &pkt(1, 1, 1, 9, 9, None, b""), &mut ended);
+        collect(&mut t, &pkt(2, 2, 1, 9, 9, None, b""), &mut ended);
+        collect(&mut t, &pkt(3, 1, 1, 9, 9, None, b""), &mut ended); // touch flow 1
+        collect(&mut t, &pkt(4, 3, 1, 9, 9, None, b""), &mut ended); // evicts flow 2
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].reason, EndReason::Evicted);
+        assert_eq!(ended[0].flow.orig_tuple().src, Addr::from_v4([10, 0, 0, 2]));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.stats().evicted, 1);
+    }
+
+    #[test]
+    fn many_flows_bounded() {
+        let cfg = FlowConfig {
+            max_flows: 1000,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut n = 0u64;
+        for i in 0..20_000u32 {
+            let mut p = pkt(u64::from(i), 1, (i % 60000) as u16, 2, 80, Some(0x02), b"");
+            p.tuple.src = Addr::from_v4(i.to_be_bytes());
+            t.touch(&p, &mut |_| n += 1);
+        }
+        assert_eq!(t.len(), 1000);
+        assert_eq!(n, 19_000);
+        assert!(t.slab.len() <= 1001);
+    }
+
+    fn seg(buf: &mut SideBuf, seq: u32, b: &[u8]) {
+        buf.tcp_segment(seq, b, &FlowConfig::default());
+    }
+
+    #[test]
+    fn tcp_reassembly_in_order_ooo_and_retransmit() {
+        let mut s = SideBuf::default();
+        s.syn(99);
+        seg(&mut s, 106, b"world"); // early
+        seg(&mut s, 100, b"hello "); // fills the hole
+        seg(&mut s, 100, b"hello "); // retransmission
+        seg(&mut s, 104, b"o wor"); // overlap
+        seg(&mut s, 111, b"!");
+        assert_eq!(s.data, b"hello world!");
+        assert_eq!(s.ooo.len(), 0);
+    }
+
+    #[test]
+    fn tcp_reassembly_every_order_of_three() {
+        let parts: [(u32, &[u8]); 3] = [(0, b"abc"), (3, b"defg"), (7, b"hi")];
+        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+        for o in orders {
+            let mut s = SideBuf::default();
+            s.syn(u32::MAX); // seq wraps to 0
+            for &k in &o {
+                seg(&mut s, parts[k].0, parts[k].1);
+            }
+            assert_eq!(s.data, b"abcdefghi", "order {o:?}");
+        }
+    }
+
+    #[test]
+    fn tcp_reassembly_is_capped() {
+        let cfg = FlowConfig {
+            stream_cap: 10,
+            ooo_cap: 8,
+            ..FlowConfig::default()
+        };
+        let mut s = SideBuf::default();
+        s.syn(0);
+        s.tcp_segment(1, &[1u8; 100], &cfg);
+        assert_eq!(s.data.len(), 10);
+        assert!(s.truncated);
+        let mut s = SideBuf::default();
+        s.syn(0);
+        for k in 0..100u32 {
+            s.tcp_segment(100 + k * 4, &[2u8; 4], &cfg);
+        }
+        assert!(s.ooo_bytes <= 8);
+    }
+}

@@ -1,0 +1,23 @@
+//! baikal: what is in the traffic, what classifying it costs, and what a
+//! blocking policy would do.
+//!
+//! This binary is the command line and the pipeline glue; the work is done
+//! in the `baikal-capture` and `baikal-classifier` crates. See
+//! ARCHITECTURE.md for the walk through the stages.
+
+mod cli;
+mod output;
+mod pipeline;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            // One clear line, then exit status 2 (tshark-like).
+            eprintln!("baikal: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Sinks: JSON lines, CSV, and the human summary table.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Result;
+use baikal_classifier::record::{FlowRecord, COLUMNS};
+use baikal_classifier::verdict::Encryption;
+
+use crate::pipeline::Summary;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Jsonl,
+    Csv,
+}
+
+/// Packets, bytes and flows of one group.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tally {
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, r: &FlowRecord) {
+        self.flows += 1;
+        self.packets += r.orig_pkts + r.resp_pkts;
+        self.bytes += r.orig_bytes + r.resp_bytes;
+    }
+}
+
+/// Aggregates for the table.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub all: Tally,
+    pub by_protocol: BTreeMap<String, Tally>,
+    pub by_app: BTreeMap<String, Tally>,
+    pub by_encryption: BTreeMap<&'static str, Tally>,
+    pub evicted: u64,
+}
+
+impl Totals {
+    pub fn add(&mut self, r: &FlowRecord) {
+        self.all.add(r);
+        self.by_protocol.entry(r.protocol.to_string()).or_default().add(r);
+        self.by_app
+            .entry(r.app.clone().unwrap_or_else(|| "-".into()))
+            .or_default()
+            .add(r);
+        self.by_encryption.entry(r.encryption.as_str()).or_default().add(r);
+        if r.end_reason == baikal_classifier::flow::EndReason::Evicted {
+            self.evicted += 1;
+        }
+    }
+}
+
+pub struct Sink {
+    format: Format,
+    out: Box<dyn Write + Send>,
+    pub totals: Totals,
+    wrote_header: bool,
+}
+
+impl Sink {
+    pub fn new(format: Format, out: Box<dyn Write + Send>) -> Sink {
+        Sink {
+            format,
+            out,
+            totals: Totals::default(),
+            wrote_header: false,
+        }
+    }
+
+    pub fn record(&mut self, r: FlowRecord) -> std::io::Result<()> {
+        self.totals.add(&r);
+        match self.format {
+            Format::Table => Ok(()),
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, &r)?;
+                self.out.write_all(b"\n")
+            }
+            Format::Csv => {
+                if !self.wrote_header {
+                    self.wrote_header = true;
+                    writeln!(self.out, "{}", COLUMNS.join(","))?;
+                }
+                write_csv_row(&mut self.out, &r)
+            }
+        }
+    }
+
+    pub fn finish(mut self, sum: &Summary) -> Result<()> {
+        if self.format == Format::Csv && !self.wrote_header {
+            writeln!(self.out, "{}", COLUMNS.join(","))?;
+        }
+        if self.format == Format::Table {
+            write_table(&mut self.out, &self.totals, sum)?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+/// One CSV row with the columns of [`COLUMNS`], taken from the record's
+/// JSON form so the two formats cannot drift apart.
+fn write_csv_row(out: &mut dyn Write, r: &FlowRecord) -> std::io::Result<()> {
+    let v = serde_json::to_value(r).map_err(std::io::Error::other)?;
+    let mut first = true;
+    for c in COLUMNS {
+        if !first {
+            out.write_all(b",")?;
+        }
+        first = false;
+        let cell = match v.get(*c) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(";"),
+            Some(serde_json::Value::Object(o)) if o.is_empty() => String::new(),
+            Some(other) => other.to_string(),
+        };
+        out.write_all(csv_escape(&cell).as_bytes())?;
+    }
+    out.write_all(b"\n")
+}
+
+fn csv_escape(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const U: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
+    let mut v = b as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < U.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", U[i])
+    }
+}
+
+fn pct(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+fn write_group<K: AsRef<str>>(
+    out: &mut dyn Write,
+    title: &str,
+    rows: &mut Vec<(K, Tally)>,
+    all: &Tally,
+) -> std::io::Result<()> {
+    rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.as_ref().cmp(b.0.as_ref())));
+    writeln!(
+        out,
+        "\n{:<22} {:>9} {:>7} {:>11} {:>7} {:>11} {:>7}",
+        title, "flows", "%", "packets", "%", "bytes", "%"
+    )?;
+    for (k, t) in rows.iter() {
+        writeln!(
+            out,
+            "{:<22} {:>9} {:>6.1}% {:>11} {:>6.1}% {:>11} {:>6.1}%",
+            k.as_ref(),
+            t.flows,
+            pct(t.flows, all.flows),
+            t.packets,
+            pct(t.packets, all.packets),
+            human_bytes(t.bytes),
+            pct(t.bytes, all.bytes)
+        )?;
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut dyn Write, t: &Totals, s: &Summary) -> std::io::Result<()> {
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        out,
+        "{} packets read, {} decoded, {} flows ({} evicted), {} in flows, {:.2}s ({:.2} Mpps)",
+        s.packets_read,
+        s.decode.decoded,
+        t.all.flows,
+        t.evicted,
+        human_bytes(t.all.bytes),
+        secs,
+        s.packets_read as f64 / secs / 1e6
+    )?;
+    let skipped = s.decode.not_ip + s.decode.malformed + s.decode.skipped_linktype;
+    if skipped > 0 {
+        writeln!(
+            out,
+            "not counted in flows: {} non-IP, {} malformed, {} unsupported link type",
+            s.decode.not_ip, s.decode.malformed, s.decode.skipped_linktype
+        )?;
+    }
+    let enc = |e: Encryption| t.by_encryption.get(e.as_str()).copied().unwrap_or_default();
+    let (e, fe) = (enc(Encryption::Encrypted), enc(Encryption::FullyEncrypted));
+    writeln!(
+        out,
+        "encrypted (incl. fully encrypted): {:.1}% of flows, {:.1}% of packets, {:.1}% of bytes",
+        pct(e.flows + fe.flows, t.all.flows),
+        pct(e.packets + fe.packets, t.all.packets),
+        pct(e.bytes + fe.bytes, t.all.bytes)
+    )?;
+    write_group(
+        out,
+        "protocol",
+        &mut t.by_protocol.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        &t.all,
+    )?;
+    write_group(
+        out,
+        "application",
+        &mut t.by_app.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        &t.all,
+    )?;
+    write_group(
+        out,
+        "encryption",
+        &mut t.by_encryption.iter().map(|(k, v)| (*k, *v)).collect(),
+        &t.all,
+    )?;
+    for w in &s.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_escaping() {
+        assert_eq!(csv_escape("a,b"), "\"a,b\"");
+        assert_eq!(csv_escape("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_escape("plain"), "plain");
+    }
+
+    #[test]
+    fn bytes_human() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}

@@ -1,0 +1,125 @@
+//! The pipeline glue: source → decode → engine → sink.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use baikal_capture::{self as capture, Input};
+use baikal_classifier::decode::{DecodeStats, Decoder, LinkType};
+use baikal_classifier::engine::{Engine, EngineStats};
+use baikal_classifier::flow::FlowConfig;
+
+use crate::output::Sink;
+
+/// Where packets come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    Files(Vec<String>),
+    Live {
+        iface: String,
+        duration: Option<std::time::Duration>,
+    },
+}
+
+/// A resolved run configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub flow: FlowConfig,
+    /// Stop after this many packets (over all inputs).
+    pub count: Option<u64>,
+    pub progress: bool,
+}
+
+/// What a run did, for the summary and the exit message.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub packets_read: u64,
+    pub decode: DecodeStats,
+    pub engine: EngineStats,
+    /// Warnings already printed (truncated files, ...), kept for the table.
+    pub warnings: Vec<String>,
+    pub elapsed: std::time::Duration,
+}
+
+pub fn run(source: &Source, cfg: &Config, sink: &mut Sink) -> Result<Summary> {
+    let start = std::time::Instant::now();
+    let mut sum = Summary::default();
+    match source {
+        Source::Files(files) => {
+            let inputs: Vec<Input> = files.iter().map(|f| Input::from_arg(f)).collect();
+            // Fail before any output when a named file cannot be opened.
+            for i in &inputs {
+                if let Input::File(p) = i {
+                    std::fs::File::open(p).with_context(|| format!("{}", p.display()))?;
+                }
+            }
+            for input in &inputs {
+                run_input(input, cfg, sink, &mut sum)?;
+                if cfg.count.is_some_and(|c| sum.packets_read >= c) {
+                    break;
+                }
+            }
+        }
+        Source::Live { iface, .. } => {
+            anyhow::bail!("{iface}: live capture is not available in this build yet");
+        }
+    }
+    sum.elapsed = start.elapsed();
+    Ok(sum)
+}
+
+fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
+    let name: Arc<str> = Arc::from(input.name());
+    let mut decoder = Decoder::new();
+    let mut engine = Engine::new(cfg.flow, None);
+    let limit = cfg.count.map(|c| c.saturating_sub(sum.packets_read));
+    let mut n = 0u64;
+    let mut sink_err: Option<std::io::Error> = None;
+    let rep = capture::read(input, &mut |raw| {
+        n += 1;
+        if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+            engine.process(&v, &name, &mut |r| {
+                if let Err(e) = sink.record(r) {
+                    sink_err.get_or_insert(e);
+                }
+            });
+        }
+        sink_err.is_none() && limit.is_none_or(|l| n < l)
+    })?;
+    engine.finish(&name, &mut |r| {
+        if let Err(e) = sink.record(r) {
+            sink_err.get_or_insert(e);
+        }
+    });
+    if let Some(e) = sink_err {
+        return Err(e).context("writing output");
+    }
+    if let Some(w) = &rep.warning {
+        let msg = format!(
+            "{}: reading stopped at byte offset {}: {} ({} packets read before it)",
+            name, w.offset, w.reason, rep.packets
+        );
+        eprintln!("baikal: warning: {msg}");
+        sum.warnings.push(msg);
+    }
+    let d = decoder.stats();
+    for &(lt, count) in &d.unknown_linktypes {
+        let msg = format!("{name}: {count} frames of link type {lt} skipped (not decoded)");
+        eprintln!("baikal: warning: {msg}");
+        sum.warnings.push(msg);
+    }
+    sum.packets_read += rep.packets;
+    sum.decode.add(d);
+    let es = engine.stats();
+    sum.engine.packets += es.packets;
+    sum.engine.bytes += es.bytes;
+    sum.engine.inspected_packets += es.inspected_packets;
+    let f = &mut sum.engine.flows;
+    f.created += es.flows.created;
+    f.evicted += es.flows.evicted;
+    f.ended_fin += es.flows.ended_fin;
+    f.ended_rst += es.flows.ended_rst;
+    f.ended_idle += es.flows.ended_idle;
+    f.ended_eof += es.flows.ended_eof;
+    f.peak_flows = f.peak_flows.max(es.flows.peak_flows);
+    Ok(())
+}
