@@ -18,6 +18,7 @@
 pub mod decode;
 pub mod dissect;
 pub mod engine;
+pub mod fingerprint;
 pub mod flow;
 pub mod randomness;
 pub mod record;

@@ -1,0 +1,4 @@
+//! TLS ClientHello parsing and the fingerprints computed from it (JA3,
+//! JA4). Shared by the TLS-over-TCP and the QUIC dissectors.
+
+pub mod client_hello;
