@@ -231,21 +231,25 @@ fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
 /// Ends inspection: entropy and the fully-encrypted test on the first
 /// originator payload, then frees the payload buffers.
 fn conclude(flow: &mut Flow) {
-    let first = flow
-        .inspect
-        .as_ref()
-        .map(|i| {
-            let s = &i.sides[0];
-            let end = s.ends.first().map_or(0, |&e| e as usize).min(s.data.len());
-            s.data[..end].to_vec()
-        })
-        .unwrap_or_default();
     let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
-    if !first.is_empty() {
-        meta.entropy = Some(randomness::entropy(&first));
-        if meta.protocol.is_none() && randomness::looks_fully_encrypted(&first) {
-            meta.encryption = Encryption::FullyEncrypted;
-            meta.evidence.insert(Evidence::HEURISTIC);
+    if let Some(insp) = flow.inspect.as_ref() {
+        let first = insp.sides[0].first_piece();
+        if !first.is_empty() {
+            meta.entropy = Some(randomness::entropy(first));
+        }
+        if meta.protocol.is_none() {
+            if !first.is_empty() && randomness::looks_fully_encrypted(first) {
+                meta.encryption = Encryption::FullyEncrypted;
+                meta.evidence.insert(Evidence::HEURISTIC);
+            }
+            // The shape of an unidentified flow's opening, for heuristics
+            // (e.g. MTProxy): first payload length per direction.
+            for (key, side) in [("orig_first_len", &insp.sides[0]), ("resp_first_len", &insp.sides[1])] {
+                let n = side.first_piece().len();
+                if n > 0 {
+                    meta.set_extra(key, n.to_string());
+                }
+            }
         }
     }
     flow.meta = Some(Box::new(meta));

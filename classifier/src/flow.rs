@@ -153,6 +153,12 @@ pub struct SideBuf {
 }
 
 impl SideBuf {
+    /// The first piece (TCP segment or UDP datagram) kept, or empty.
+    pub fn first_piece(&self) -> &[u8] {
+        let end = self.ends.first().map_or(0, |&e| e as usize).min(self.data.len());
+        &self.data[..end]
+    }
+
     fn push_piece(&mut self, bytes: &[u8], cap: usize) {
         let room = cap.saturating_sub(self.data.len());
         if room == 0 || bytes.is_empty() {
