@@ -279,8 +279,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<RuleFile>, RulesError> {
 fn valid_app_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
@@ -315,9 +314,7 @@ pub(crate) fn normalize_domain(s: &str) -> Option<String> {
     let ok = !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         });
     ok.then(|| s.to_ascii_lowercase())
 }
@@ -344,7 +341,10 @@ fn parse_port(s: &str) -> Result<(PortProto, u16, u16), String> {
         _ => return Err(bad()),
     };
     let (lo, hi) = match range.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let p = range.parse::<u16>().map_err(|_| bad())?;
             (p, p)

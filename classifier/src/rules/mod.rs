@@ -43,7 +43,10 @@ pub static DEFAULT_FILES: &[(&str, &str)] = &[
     ("discord.toml", include_str!("../../../rules/discord.toml")),
     ("line.toml", include_str!("../../../rules/line.toml")),
     ("max.toml", include_str!("../../../rules/max.toml")),
-    ("microsoft_teams.toml", include_str!("../../../rules/microsoft_teams.toml")),
+    (
+        "microsoft_teams.toml",
+        include_str!("../../../rules/microsoft_teams.toml"),
+    ),
     ("signal.toml", include_str!("../../../rules/signal.toml")),
     ("telegram.toml", include_str!("../../../rules/telegram.toml")),
     ("threema.toml", include_str!("../../../rules/threema.toml")),
@@ -267,7 +270,8 @@ impl Rules {
                 r.apps.push(app);
             }
         }
-        r.ports.sort_unstable_by_key(|&(p, lo, hi, _)| (p == PortProto::Udp, lo, hi));
+        r.ports
+            .sort_unstable_by_key(|&(p, lo, hi, _)| (p == PortProto::Udp, lo, hi));
         if !software.is_empty() {
             let ac = AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
@@ -372,10 +376,7 @@ impl Rules {
             (rec.sni.as_deref().and_then(|n| self.name_id(n)), Evidence::SNI),
             (host.and_then(|n| self.name_id(n)), Evidence::HTTP_HOST),
             (rec.dns_query.as_deref().and_then(|n| self.name_id(n)), Evidence::DNS),
-            (
-                rec.ja4.as_deref().and_then(|j| self.ja4.get(j).copied()),
-                Evidence::JA4,
-            ),
+            (rec.ja4.as_deref().and_then(|j| self.ja4.get(j).copied()), Evidence::JA4),
             (
                 if self.stun_realm.is_empty() && self.stun_software.is_none() {
                     None

@@ -89,7 +89,11 @@ fn suffix_and_exact_names() {
     assert_eq!(r.match_name("org"), None);
     assert_eq!(r.match_name("t.me"), Some("telegram"));
     assert_eq!(r.match_name("exact.example"), Some("telegram"));
-    assert_eq!(r.match_name("sub.exact.example"), None, "exact rules do not cover subdomains");
+    assert_eq!(
+        r.match_name("sub.exact.example"),
+        None,
+        "exact rules do not cover subdomains"
+    );
     // The longest rule wins.
     assert_eq!(r.match_name("cdn.telegram.org"), Some("inner"));
     assert_eq!(r.match_name("a.b.cdn.telegram.org"), Some("inner"));
@@ -157,7 +161,13 @@ fn defaults_load_and_cover_the_brief() {
     assert_eq!(r.match_name("sun9-1.userapi.com"), Some("vk"));
     assert_eq!(r.match_name("api.oneme.ru"), Some("max"));
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    for a in ["91.108.8.1", "149.154.167.91", "95.161.64.1", "185.76.151.1", "91.105.193.1"] {
+    for a in [
+        "91.108.8.1",
+        "149.154.167.91",
+        "95.161.64.1",
+        "185.76.151.1",
+        "91.105.193.1",
+    ] {
         assert_eq!(r.match_ip(ip(a)), Some("telegram"), "{a}");
     }
     for a in ["2001:b28:f23d:f001::a", "2001:67c:4e8:f002::a", "2a0a:f280:203::a"] {
@@ -182,7 +192,14 @@ fn conflicts_are_errors() {
     let e = Rules::compile(vec![a.clone(), b]).unwrap_err();
     assert_eq!((e.file(), e.line()), ("b.toml", Some(8)), "{e}");
     assert!(e.to_string().contains("already claimed by app 'a'"), "{e}");
-    let e = Rules::compile(vec![a.clone(), RuleFile { file: "c.toml".into(), ..a }]).unwrap_err();
+    let e = Rules::compile(vec![
+        a.clone(),
+        RuleFile {
+            file: "c.toml".into(),
+            ..a
+        },
+    ])
+    .unwrap_err();
     assert!(e.to_string().contains("already defined at a.toml:2"), "{e}");
 }
 
@@ -331,7 +348,11 @@ fn telegram_heuristics() {
     assert_eq!(x.app.as_deref(), Some("telegram"));
     assert_eq!(x.app_confidence, Some(CONF_FAKE_TLS));
     assert_eq!(ev(&x), ["dpi", "heuristic"]);
-    for (records, hs) in [("22,22,22,22", "2,11,12,14"), ("22,20,23,23,23", "2"), ("22,20,23", "2,11")] {
+    for (records, hs) in [
+        ("22,22,22,22", "2,11,12,14"),
+        ("22,20,23,23,23", "2"),
+        ("22,20,23", "2,11"),
+    ] {
         let mut x = tls(records, hs, "www.google.com");
         r.label_record(&mut x);
         assert_eq!(x.app, None, "{records} / {hs}");
