@@ -25,6 +25,13 @@
 //!
 //! MTProxy with a secret keys the obfuscated2 header with the secret and
 //! cannot be proven; the rules' heuristics deal with it.
+//!
+//! Over UDP, the same dissector recognises Telegram's call relays
+//! (libtgvoip's reflector protocol, reported as protocol `tgvoip`): each
+//! datagram opens with a 16-byte peer tag; the relay's own messages (ping,
+//! self-info) follow it with twelve `0xff` bytes. The client's first
+//! datagram must carry the tag and the twelve `0xff`, and the relay's
+//! first answer, when present, the same tag.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 
@@ -217,6 +224,35 @@ fn obfuscated2(head: &[u8]) -> Option<Kind> {
     Kind::from_tag(&buf[56..60])
 }
 
+/// Twelve `0xff` after the peer tag: a relay (reflector) message.
+const REFLECTOR_MARK: [u8; 12] = [0xff; 12];
+
+fn parse_reflector(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+    let d = p.orig.first();
+    let (Some(tag), Some(mark)) = (d.get(..16), d.get(16..28)) else {
+        return if p.last || !d.is_empty() {
+            Parse::NotMine
+        } else {
+            Parse::NeedMore
+        };
+    };
+    if mark != REFLECTOR_MARK {
+        return Parse::NotMine;
+    }
+    let r = p.resp.first();
+    if !r.is_empty() && r.get(..16) != Some(tag) {
+        return Parse::NotMine;
+    }
+    meta.protocol = Some("tgvoip");
+    meta.encryption = Encryption::Encrypted;
+    meta.app = Some("telegram".to_string());
+    if r.is_empty() {
+        Parse::Identified
+    } else {
+        Parse::Done
+    }
+}
+
 fn identified(meta: &mut Meta, kind: Kind, obfuscated: bool) -> Parse {
     meta.protocol = Some("mtproto");
     meta.encryption = Encryption::Encrypted;
@@ -235,10 +271,18 @@ impl Dissector for MtProto {
     }
 
     fn transports(&self) -> &'static [Transport] {
-        &[Transport::Tcp]
+        &[Transport::Tcp, Transport::Udp]
     }
 
     fn probe(&self, p: &Payloads<'_>) -> Probe {
+        if p.transport == Transport::Udp {
+            let d = p.orig.first();
+            return match d.get(16..28) {
+                _ if d.is_empty() => Probe::Maybe,
+                Some(m) if m == REFLECTOR_MARK => Probe::Mine,
+                _ => Probe::NotMine,
+            };
+        }
         let o = p.orig.stream();
         match o.first() {
             None => Probe::Maybe,
@@ -255,6 +299,9 @@ impl Dissector for MtProto {
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if p.transport == Transport::Udp {
+            return parse_reflector(p, meta);
+        }
         let o = p.orig.stream();
         let s = p.resp.stream();
         let undecided = if p.last { Parse::NotMine } else { Parse::NeedMore };
@@ -536,6 +583,61 @@ mod tests {
         let ends = [[http.len() as u32], [0]];
         let p = Payloads::tcp(1, 80, http, &[], &ends);
         assert_eq!(MtProto.probe(&p), Probe::NotMine);
+    }
+
+    fn udp<'a>(orig: &'a [u8], resp: &'a [u8], ends: &'a [[u32; 1]; 2]) -> Payloads<'a> {
+        let mut p = Payloads::tcp(28150, 533, orig, resp, ends);
+        p.transport = Transport::Udp;
+        p
+    }
+
+    #[test]
+    fn telegram_call_relay_over_udp() {
+        let mut rng = Rng(21);
+        let tag = rng.bytes(16);
+        let query = rng.bytes(8);
+        let ping = [tag.clone(), vec![0xff; 12], vec![0xfe, 0xff, 0xff, 0xff], query.clone()].concat();
+        let answer = [
+            tag.clone(),
+            vec![0xff; 12],
+            vec![0xc7, 0x72, 0x15, 0xc0],
+            rng.bytes(4),
+            query,
+        ]
+        .concat();
+        let ends = [[ping.len() as u32], [answer.len() as u32]];
+        let p = udp(&ping, &answer, &ends);
+        assert_eq!(MtProto.probe(&p), Probe::Mine);
+        let mut m = Meta::default();
+        assert_eq!(MtProto.parse(&p, &mut m), Parse::Done);
+        assert_eq!((m.protocol, m.app.as_deref()), (Some("tgvoip"), Some("telegram")));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        let ends1 = [[ping.len() as u32], [0]];
+        assert_eq!(
+            MtProto.parse(&udp(&ping, &[], &ends1), &mut Meta::default()),
+            Parse::Identified
+        );
+        // Another tag in the answer, or no mark: not mine.
+        let mut other = answer.clone();
+        other[3] ^= 1;
+        assert_eq!(
+            MtProto.parse(&udp(&ping, &other, &ends), &mut Meta::default()),
+            Parse::NotMine
+        );
+        let mut noise = ping.clone();
+        noise[20] = 0;
+        assert_eq!(MtProto.probe(&udp(&noise, &answer, &ends)), Probe::NotMine);
+        assert_eq!(
+            MtProto.parse(&udp(&noise, &answer, &ends), &mut Meta::default()),
+            Parse::NotMine
+        );
+        for _ in 0..1000 {
+            let n = (rng.next() % 200) as usize;
+            let d = rng.bytes(n);
+            let e = [[d.len() as u32], [0]];
+            let r = MtProto.parse(&udp(&d, &[], &e), &mut Meta::default());
+            assert!(!matches!(r, Parse::Identified | Parse::Done));
+        }
     }
 
     #[test]
