@@ -363,3 +363,108 @@ fn telegram_heuristics() {
     assert_eq!((x.app.as_deref(), x.app_confidence), (Some("telegram"), None));
     assert_eq!(ev(&x), ["dpi", "sni"]);
 }
+
+/// End to end through the engine: TCP packets in, labelled records out.
+mod engine {
+    use super::*;
+    use crate::decode::{Addr, PacketView, TcpMeta, Tuple};
+    use crate::engine::Engine;
+    use crate::flow::FlowConfig;
+    use aes::cipher::{KeyIvInit, StreamCipher};
+
+    fn tcp<'a>(ts: u64, fwd: bool, seq: u32, flags: u8, payload: &'a [u8], server: [u8; 4]) -> PacketView<'a> {
+        let (c, s) = (Addr::from_v4([192, 168, 1, 2]), Addr::from_v4(server));
+        let tuple = if fwd {
+            Tuple {
+                src: c,
+                dst: s,
+                sport: 40000,
+                dport: 443,
+                proto: 6,
+            }
+        } else {
+            Tuple {
+                src: s,
+                dst: c,
+                sport: 443,
+                dport: 40000,
+                proto: 6,
+            }
+        };
+        PacketView {
+            ts_ns: ts,
+            wire_len: 54 + payload.len() as u32,
+            tuple,
+            tcp: Some(TcpMeta { seq, ack: 0, flags }),
+            payload,
+        }
+    }
+
+    fn run(rules: Rules, client: &[u8], server: [u8; 4]) -> FlowRecord {
+        let mut e = Engine::new(FlowConfig::default(), Some(Arc::new(rules)));
+        let src: Arc<str> = Arc::from("t");
+        let mut out = Vec::new();
+        let pkts = [
+            tcp(1, true, 100, 0x02, &[], server),
+            tcp(2, false, 500, 0x12, &[], server),
+            tcp(3, true, 101, 0x18, client, server),
+        ];
+        for p in &pkts {
+            e.process(p, &src, &mut |r| out.push(r));
+        }
+        e.finish(&src, &mut |r| out.push(r));
+        assert_eq!(out.len(), 1);
+        out.remove(0)
+    }
+
+    fn noise(seed: u32, n: usize) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 16) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn obfuscated2_to_any_address_is_telegram_by_payload() {
+        let mut head = noise(1, 64);
+        head[0] = 0x42;
+        head[56..60].copy_from_slice(&[0xef; 4]);
+        let mut enc = head.clone();
+        let mut c = ctr::Ctr128BE::<aes::Aes256>::new_from_slices(&head[8..40], &head[40..56]).unwrap();
+        c.apply_keystream(&mut enc);
+        enc[..56].copy_from_slice(&head[..56]);
+        enc.extend(noise(2, 41));
+        // Not a Telegram address: the verdict rests on the payload alone.
+        let r = run(Rules::defaults().unwrap(), &enc, [198, 51, 100, 7]);
+        assert_eq!(r.protocol, "mtproto");
+        assert_eq!(r.app.as_deref(), Some("telegram"));
+        assert_eq!(ev(&r), ["dpi", "mtproto"]);
+        assert_eq!(r.encryption, Encryption::Encrypted);
+        assert_eq!(
+            r.extra
+                .iter()
+                .find(|(k, _)| *k == "obfuscated2")
+                .map(|(_, v)| v.as_str()),
+            Some("true")
+        );
+        // Same flow to a Telegram address: still no IP bit over the proof.
+        let r = run(Rules::defaults().unwrap(), &enc, [149, 154, 167, 51]);
+        assert_eq!(ev(&r), ["dpi", "mtproto"]);
+    }
+
+    #[test]
+    fn mtproxy_guess_from_a_lone_64_byte_header() {
+        let r = run(Rules::defaults().unwrap(), &noise(3, 64), [198, 51, 100, 7]);
+        assert_eq!(r.protocol, "unknown");
+        assert_eq!(r.encryption, Encryption::FullyEncrypted);
+        assert_eq!(r.app.as_deref(), Some("telegram"));
+        assert_eq!(r.app_confidence, Some(CONF_MTPROXY_64));
+        assert_eq!(ev(&r), ["heuristic"]);
+        // Another size: a random stream.
+        let r = run(Rules::defaults().unwrap(), &noise(3, 300), [198, 51, 100, 7]);
+        assert_eq!(r.app.as_deref(), Some("random_stream"));
+    }
+}
