@@ -64,8 +64,16 @@ pub const CONF_MTPROXY_64: f32 = 0.3;
 /// size of the obfuscated2 header plus an unencrypted `req_pq_multi`
 /// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate).
 pub const CONF_MTPROXY_REQ_PQ: f32 = 0.2;
-/// Confidence of the MTProxy fake-TLS guess from the server's first flight.
-pub const CONF_FAKE_TLS: f32 = 0.25;
+/// Confidence of the MTProxy fake-TLS guess from the server's first flight
+/// alone (see [`fake_tls`]): low, BoringSSL servers answer the same way.
+pub const CONF_FAKE_TLS: f32 = 0.1;
+/// Confidence of the fake-TLS guess when, in addition, the client's first
+/// application-data record is too long to be a TLS 1.3 Finished.
+pub const CONF_FAKE_TLS_CLIENT: f32 = 0.6;
+/// JA3S string of MTProxy's fake-TLS ServerHello template: TLS 1.2 legacy
+/// version, TLS_AES_128_GCM_SHA256, extensions key_share then
+/// supported_versions.
+pub const MTPROXY_JA3S: &str = "771,4865,51-43";
 /// Confidence of "random stream" for an unidentified fully encrypted flow.
 pub const CONF_RANDOM_STREAM: f32 = 0.5;
 
@@ -115,6 +123,8 @@ pub struct Rules {
     ports: Vec<(PortProto, u16, u16, u16)>,
     random_stream: Option<u16>,
     telegram: Option<u16>,
+    /// JA3S (MD5 hex) of MTProxy's fake-TLS ServerHello.
+    mtproxy_ja3s: String,
     /// True when these are the embedded defaults.
     pub defaults: bool,
 }
@@ -154,6 +164,7 @@ impl Rules {
             ports: Vec::new(),
             random_stream: None,
             telegram: None,
+            mtproxy_ja3s: md5_hex(MTPROXY_JA3S),
             defaults: false,
         };
         let mut software: Vec<(String, u16)> = Vec::new();
@@ -417,7 +428,7 @@ impl Rules {
         }
         let ip_id = self.ip_id(rec.resp_ip).or_else(|| self.ip_id(rec.orig_ip));
         // 2. Heuristics (Telegram's MTProxy), with a confidence.
-        if let Some((tg, conf)) = self.telegram.zip(telegram_heuristic(rec)) {
+        if let Some((tg, conf)) = self.telegram.zip(telegram_heuristic(rec, &self.mtproxy_ja3s)) {
             let mut ev = Evidence::HEURISTIC;
             if ip_id == Some(tg) {
                 ev.insert(Evidence::IP);
@@ -485,25 +496,16 @@ fn strip_port(h: &str) -> &str {
 /// with a secret (the obfuscated2 header is keyed by the secret, so it is
 /// undecryptable) and MTProxy fake-TLS. Returns the confidence.
 ///
-/// Rationale and strength:
-/// - MTProxy (secret): the engine found the flow unidentified and fully
-///   encrypted, and the client's first payload is exactly 64 bytes (the
-///   obfuscated2 header written on its own) → [`CONF_MTPROXY_64`]; or 105
-///   / 108 bytes, the header plus an unencrypted `req_pq_multi` in the
-///   abridged / intermediate transport → [`CONF_MTPROXY_REQ_PQ`]. Other
-///   random-stream protocols (Shadowsocks, obfs4, VMess) open with other
-///   sizes most of the time, but nothing in the bytes proves Telegram:
-///   hence low confidences. Padded-intermediate ("dd" secrets) first
-///   payloads have random sizes and are not guessed at.
-/// - Fake-TLS: a TLS flow whose server answers with exactly ServerHello,
-///   ChangeCipherSpec and one application-data record (`server_records`
-///   "22,20,23", `server_hs` "2": no Certificate or other cleartext
-///   handshake message) — MTProxy's fake-TLS answer. Real TLS 1.3 servers
-///   that pack all encrypted handshake messages into one record give the
-///   same first flight, so this is a weak guess ([`CONF_FAKE_TLS`]). It
-///   only runs when the SNI named no app (a Telegram SNI is not fake-TLS
-///   but Telegram's own web service, labelled by name).
-fn telegram_heuristic(rec: &FlowRecord) -> Option<f32> {
+/// MTProxy (secret): the engine found the flow unidentified and fully
+/// encrypted, and the client's first payload is exactly 64 bytes (the
+/// obfuscated2 header written on its own) → [`CONF_MTPROXY_64`]; or 105 /
+/// 108 bytes, the header plus an unencrypted `req_pq_multi` in the
+/// abridged / intermediate transport → [`CONF_MTPROXY_REQ_PQ`]. Other
+/// random-stream protocols (Shadowsocks, obfs4, VMess) open with other
+/// sizes most of the time, but nothing in the bytes proves Telegram: hence
+/// low confidences. Padded-intermediate ("dd" secrets) first payloads have
+/// random sizes and are not guessed at.
+fn telegram_heuristic(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     if rec.protocol == "unknown" && rec.encryption == Encryption::FullyEncrypted {
         return match extra(rec, "orig_first_len").and_then(|v| v.parse::<u32>().ok()) {
             Some(64) => Some(CONF_MTPROXY_64),
@@ -511,15 +513,47 @@ fn telegram_heuristic(rec: &FlowRecord) -> Option<f32> {
             _ => None,
         };
     }
-    if rec.protocol == "tls" {
-        let records = extra(rec, "server_records")?;
-        let hs = extra(rec, "server_hs")?;
-        let version_ok = extra(rec, "tls_version").is_none_or(|v| v == "1.3");
-        if records.replace(' ', "") == "22,20,23" && hs.trim() == "2" && version_ok {
-            return Some(CONF_FAKE_TLS);
-        }
+    fake_tls(rec, mtproxy_ja3s)
+}
+
+/// MTProxy fake-TLS. The proxy answers a ClientHello with a fixed
+/// template: ServerHello (TLS 1.3, TLS_AES_128_GCM_SHA256, extensions
+/// key_share then supported_versions: JA3S [`MTPROXY_JA3S`]), then
+/// ChangeCipherSpec, then one application-data record of random bytes,
+/// and no cleartext Certificate. The TLS dissector reports that as
+/// `server_records` "22,20,23", `server_hs` "2", `tls_version` "1.3".
+///
+/// Strength: every BoringSSL-based TLS 1.3 server (Google, Cloudflare, ...)
+/// that picks AES-128-GCM answers with the very same first flight, so the
+/// server side alone is a weak guess ([`CONF_FAKE_TLS`]). What separates
+/// them is the client's next flight: a real TLS 1.3 client's first
+/// application-data record is its Finished (53 bytes with SHA-256 suites,
+/// 69 with SHA-384), while a Telegram client's carries the 64-byte
+/// obfuscated2 header and a first MTProto frame. When the TLS dissector
+/// reports that length (`client_appdata_first_len`), a long record raises
+/// the guess to [`CONF_FAKE_TLS_CLIENT`] and a Finished-sized one rules it
+/// out. Runs only when the SNI named no app (a Telegram SNI is Telegram's
+/// own web service, named by the rules).
+fn fake_tls(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
+    if rec.protocol != "tls"
+        || extra(rec, "server_records")?.replace(' ', "") != "22,20,23"
+        || extra(rec, "server_hs")?.trim() != "2"
+        || extra(rec, "tls_version")? != "1.3"
+        || rec.ja3s.as_deref()? != mtproxy_ja3s
+    {
+        return None;
     }
-    None
+    match extra(rec, "client_appdata_first_len").map(|v| v.parse::<u32>()) {
+        None => Some(CONF_FAKE_TLS),
+        Some(Ok(n)) if n >= 64 + 41 => Some(CONF_FAKE_TLS_CLIENT),
+        Some(_) => None,
+    }
+}
+
+/// MD5 of a JA3/JA3S string, lowercase hex (how JA3S is reported).
+fn md5_hex(s: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

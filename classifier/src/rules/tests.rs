@@ -339,15 +339,27 @@ fn telegram_heuristics() {
         x.encryption = Encryption::Encrypted;
         x.evidence = Evidence::DPI;
         x.sni = Some(sni.into());
+        x.ja3s = Some(md5_hex("771,4865,51-43"));
+        x.extra.push(("tls_version", "1.3".into()));
         x.extra.push(("server_records", records.into()));
         x.extra.push(("server_hs", hs.into()));
         x
     };
+    assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
     let mut x = tls("22,20,23", "2", "www.google.com");
     r.label_record(&mut x);
     assert_eq!(x.app.as_deref(), Some("telegram"));
     assert_eq!(x.app_confidence, Some(CONF_FAKE_TLS));
     assert_eq!(ev(&x), ["dpi", "heuristic"]);
+    // The client's first application-data record decides when known.
+    let mut x = tls("22,20,23", "2", "www.google.com");
+    x.extra.push(("client_appdata_first_len", "211".into()));
+    r.label_record(&mut x);
+    assert_eq!(x.app_confidence, Some(CONF_FAKE_TLS_CLIENT));
+    let mut x = tls("22,20,23", "2", "www.google.com");
+    x.extra.push(("client_appdata_first_len", "53".into()));
+    r.label_record(&mut x);
+    assert_eq!(x.app, None, "a TLS 1.3 Finished: a real TLS client");
     for (records, hs) in [
         ("22,22,22,22", "2,11,12,14"),
         ("22,20,23,23,23", "2"),
@@ -357,6 +369,15 @@ fn telegram_heuristics() {
         r.label_record(&mut x);
         assert_eq!(x.app, None, "{records} / {hs}");
     }
+    // OpenSSL / Go servers order supported_versions first: not the template.
+    let mut x = tls("22,20,23", "2", "www.example.com");
+    x.ja3s = Some(md5_hex("771,4865,43-51"));
+    r.label_record(&mut x);
+    assert_eq!(x.app, None);
+    let mut x = tls("22,20,23", "2", "www.example.com");
+    x.extra.retain(|(k, _)| *k != "tls_version");
+    r.label_record(&mut x);
+    assert_eq!(x.app, None, "TLS version unknown");
     // A Telegram SNI is Telegram by name, not a fake-TLS guess.
     let mut x = tls("22,20,23", "2", "web.telegram.org");
     r.label_record(&mut x);
