@@ -29,9 +29,9 @@
 //! Over UDP, the same dissector recognises Telegram's call relays
 //! (libtgvoip's reflector protocol, reported as protocol `tgvoip`): each
 //! datagram opens with a 16-byte peer tag; the relay's own messages (ping,
-//! self-info) follow it with twelve `0xff` bytes. The client's first
-//! datagram must carry the tag and the twelve `0xff`, and the relay's
-//! first answer, when present, the same tag.
+//! self-info) follow it with twelve `0xff` bytes and a message type. The
+//! client's first datagram must carry a random-looking tag, the twelve
+//! `0xff` and a type, and the relay's first answer the same tag and mark.
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 
@@ -229,28 +229,30 @@ const REFLECTOR_MARK: [u8; 12] = [0xff; 12];
 
 fn parse_reflector(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
     let d = p.orig.first();
-    let (Some(tag), Some(mark)) = (d.get(..16), d.get(16..28)) else {
+    let (Some(tag), Some(mark), Some(kind)) = (d.get(..16), d.get(16..28), d.get(28..32)) else {
         return if p.last || !d.is_empty() {
             Parse::NotMine
         } else {
             Parse::NeedMore
         };
     };
-    if mark != REFLECTOR_MARK {
+    // RTP carrying mu-law silence is 0xff after its 12-byte header: a
+    // random peer tag and a message type other than 0xffffffff keep it out.
+    if mark != REFLECTOR_MARK || kind == [0xff; 4] || tag.iter().filter(|&&b| b == 0xff).count() > 4 {
         return Parse::NotMine;
     }
+    // The relay's answer must echo the tag and the mark.
     let r = p.resp.first();
-    if !r.is_empty() && r.get(..16) != Some(tag) {
+    if r.is_empty() {
+        return if p.last { Parse::NotMine } else { Parse::NeedMore };
+    }
+    if r.get(..16) != Some(tag) || r.get(16..28) != Some(&REFLECTOR_MARK[..]) {
         return Parse::NotMine;
     }
     meta.protocol = Some("tgvoip");
     meta.encryption = Encryption::Encrypted;
     meta.app = Some("telegram".to_string());
-    if r.is_empty() {
-        Parse::Identified
-    } else {
-        Parse::Done
-    }
+    Parse::Done
 }
 
 fn identified(meta: &mut Meta, kind: Kind, obfuscated: bool) -> Parse {
@@ -615,8 +617,22 @@ mod tests {
         let ends1 = [[ping.len() as u32], [0]];
         assert_eq!(
             MtProto.parse(&udp(&ping, &[], &ends1), &mut Meta::default()),
-            Parse::Identified
+            Parse::NeedMore
         );
+        let mut last = udp(&ping, &[], &ends1);
+        last.last = true;
+        assert_eq!(MtProto.parse(&last, &mut Meta::default()), Parse::NotMine);
+        // RTP with mu-law silence (0xff payload) both ways: not mine.
+        let rtp = |ssrc: u8| {
+            [
+                vec![0x80, 0x00, 0x05, 0x94, 0, 5, 0x87, 0x78, 0x1e, 6, 0x3b, ssrc],
+                vec![0xff; 160],
+            ]
+            .concat()
+        };
+        let (a, b) = (rtp(0x22), rtp(0x22));
+        let e = [[a.len() as u32], [b.len() as u32]];
+        assert_eq!(MtProto.parse(&udp(&a, &b, &e), &mut Meta::default()), Parse::NotMine);
         // Another tag in the answer, or no mark: not mine.
         let mut other = answer.clone();
         other[3] ^= 1;

@@ -449,7 +449,11 @@ impl Rules {
             self.set(rec, id, Evidence::HEURISTIC, Some(CONF_RANDOM_STREAM));
             return;
         }
-        // 5. Well-known port: weakest.
+        // 5. Well-known port: weakest, and only for a flow whose
+        //    originator sent payload (a SYN scan is no application).
+        if rec.entropy.is_none() {
+            return;
+        }
         let proto = match rec.transport.0 {
             crate::decode::ipproto::TCP => PortProto::Tcp,
             crate::decode::ipproto::UDP => PortProto::Udp,

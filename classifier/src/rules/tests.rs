@@ -64,7 +64,7 @@ fn rec(resp: &str) -> FlowRecord {
         dns_query: None,
         source: Arc::from("t"),
         end_reason: EndReason::Eof,
-        entropy: None,
+        entropy: Some(4.0),
         ja3s: None,
         ja4_r: None,
         app_confidence: None,
@@ -275,6 +275,11 @@ fn evidence_precedence() {
     x.resp_port = 9001;
     r.label_record(&mut x);
     assert_eq!((x.app.as_deref(), ev(&x)), (Some("telegram"), vec!["ip"]));
+    let mut x = rec("10.0.0.1");
+    x.resp_port = 9001;
+    x.entropy = None;
+    r.label_record(&mut x);
+    assert_eq!(x.app, None, "no payload, no port label");
     let mut x = rec("10.0.0.1");
     x.transport = Transport(17);
     x.resp_port = 9001;
