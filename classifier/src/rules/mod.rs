@@ -540,7 +540,10 @@ fn telegram_heuristic(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
 /// own web service, named by the rules).
 fn fake_tls(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     if rec.protocol != "tls"
-        || extra(rec, "server_records")?.replace(' ', "") != "22,20,23"
+        || !extra(rec, "server_records")?
+            .split(',')
+            .map(str::trim)
+            .eq(["22", "20", "23"])
         || extra(rec, "server_hs")?.trim() != "2"
         || extra(rec, "tls_version")? != "1.3"
         || rec.ja3s.as_deref()? != mtproxy_ja3s
