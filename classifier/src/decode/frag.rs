@@ -32,7 +32,8 @@ pub struct FragLimits {
     pub max_bytes: usize,
     /// Datagrams pending at once.
     pub max_datagrams: usize,
-    /// Fragments held per datagram.
+    /// Fragments held per datagram (insertion is O(fragments held), so this
+    /// also bounds the work an adversarial fragment order can cause).
     pub max_fragments: usize,
     /// Packet-time timeout from a datagram's first fragment, in nanoseconds.
     pub timeout_ns: u64,
@@ -43,7 +44,7 @@ impl Default for FragLimits {
         FragLimits {
             max_bytes: 4 << 20,
             max_datagrams: 1024,
-            max_fragments: 256,
+            max_fragments: 1024,
             timeout_ns: 30_000_000_000,
         }
     }
@@ -211,7 +212,8 @@ impl Reassembler {
         }
         if let Some(p) = self.map.get(&key) {
             // Same offset and length as a held piece: a duplicate.
-            if p.pieces.iter().any(|q| q.start == f.offset && q.end() == end) {
+            let i = p.pieces.partition_point(|q| q.start < f.offset);
+            if p.pieces.get(i).is_some_and(|q| q.start == f.offset && q.end() == end) {
                 stats.frag_duplicates += 1;
                 return Added::Held;
             }

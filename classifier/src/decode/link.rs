@@ -58,10 +58,7 @@ fn link(lt: LinkType, f: &[u8], depth: u8) -> Result<&[u8], Skip> {
         LinkType::LINUX_SLL2 => sll2(f, depth),
         LinkType::PPP | LinkType::PPP_HDLC => ppp(f, depth),
         LinkType::PPP_ETHER => pppoe(f, depth),
-        LinkType::C_HDLC => match (f.get(4..), be16(f, 2)) {
-            (Some(rest), Some(proto)) => by_ethertype(proto, rest, depth),
-            _ => Err(Skip::Malformed),
-        },
+        LinkType::C_HDLC => chdlc(f, depth),
         LinkType::PPI if depth == 0 => ppi(f),
         other => Err(Skip::LinkType(other.0)),
     }
@@ -134,10 +131,21 @@ fn pppoe(f: &[u8], depth: u8) -> Result<&[u8], Skip> {
     }
 }
 
-/// PPP with optional HDLC address/control bytes.
+/// Cisco HDLC: address (0x0f unicast, 0x8f broadcast), control, EtherType.
+fn chdlc(f: &[u8], depth: u8) -> Result<&[u8], Skip> {
+    match (f.get(4..), be16(f, 2)) {
+        (Some(rest), Some(proto)) => by_ethertype(proto, rest, depth),
+        _ => Err(Skip::Malformed),
+    }
+}
+
+/// PPP with optional HDLC address/control bytes. Captures labelled PPP
+/// sometimes hold Cisco HDLC frames (address 0x0f/0x8f); those are
+/// recognised too (no PPP protocol number starts with 0x0f00/0x8f00).
 fn ppp(f: &[u8], depth: u8) -> Result<&[u8], Skip> {
     match f {
         [0xff, 0x03, rest @ ..] => ppp_protocol(rest, depth),
+        [0x0f | 0x8f, 0x00, ..] => chdlc(f, depth),
         _ => ppp_protocol(f, depth),
     }
 }

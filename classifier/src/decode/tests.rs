@@ -280,6 +280,8 @@ fn ppp_chdlc_ppi() {
     assert_eq!(tuple_of(9, &cat(&[&[0x21], &ip])), Some(t4(8, 9, 6)));
     assert_eq!(tuple_of(50, &cat(&[&[0xff, 3, 0, 0x21], &ip])), Some(t4(8, 9, 6)));
     assert_eq!(tuple_of(104, &cat(&[&[0x0f, 0, 8, 0], &ip])), Some(t4(8, 9, 6)));
+    // Cisco HDLC inside a capture labelled PPP
+    assert_eq!(tuple_of(9, &cat(&[&[0x0f, 0, 8, 0], &ip])), Some(t4(8, 9, 6)));
     assert_eq!(dec(104, &[0x8f, 0, 0x80, 0x35, 0, 0]).1.not_ip, 1);
     // PPI header (8 bytes + 4 bytes of fields) around an Ethernet frame
     let ppi = [0, 0, 12, 0, 1, 0, 0, 0, 9, 9, 9, 9];
