@@ -73,16 +73,38 @@ fn v4(b: &[u8]) -> Result<Ip<'_>, Skip> {
         offset,
         more,
     });
+    let payload = b.get(ihl..end).unwrap_or(&[]);
+    // An authentication header is part of the fragmentable payload in IPv4:
+    // skipped here for whole packets, after reassembly for fragments.
+    let (proto, payload) = if frag.is_none() {
+        skip_v4_ah(h[9], payload)
+    } else {
+        (h[9], payload)
+    };
     Ok(Ip {
         src: Addr::from_v4([h[12], h[13], h[14], h[15]]),
         dst: Addr::from_v4([h[16], h[17], h[18], h[19]]),
         v6: false,
-        proto: h[9],
-        payload: b.get(ihl..end).unwrap_or(&[]),
+        proto,
+        payload,
         frag,
         truncated: truncated || ihl > end,
     })
 }
+
+/// Skips an IPv4 authentication header (RFC 4302), if `proto` is one and it
+/// was captured whole.
+pub(super) fn skip_v4_ah(proto: u8, b: &[u8]) -> (u8, &[u8]) {
+    if proto != AH {
+        return (proto, b);
+    }
+    match (b.first(), b.get(1).and_then(|&l| b.get((usize::from(l) + 2) * 4..))) {
+        (Some(&next), Some(rest)) if b.len() >= 12 => (next, rest),
+        _ => (proto, &[]),
+    }
+}
+
+const AH: u8 = 51;
 
 fn v6(b: &[u8]) -> Result<Ip<'_>, Skip> {
     let Some(h) = b.first_chunk::<40>() else {
@@ -127,7 +149,7 @@ pub(super) fn walk_v6_exts(mut nh: u8, b: &[u8]) -> (u8, &[u8], Option<Frag>) {
             // shim6, experimental: length in 8-octet units, not counting the first.
             0 | 43 | 60 | 135 | 139 | 140 | 253 | 254 => rest.get(1).map(|&l| (usize::from(l) + 1) * 8),
             // authentication header: length in 4-octet units, minus 2.
-            51 => rest.get(1).map(|&l| (usize::from(l) + 2) * 4),
+            AH => rest.get(1).map(|&l| (usize::from(l) + 2) * 4),
             44 => {
                 let Some(f) = rest.first_chunk::<8>() else {
                     return (nh, &[], None);
@@ -201,6 +223,69 @@ mod tests {
         let p = parse(&b).unwrap();
         assert!(p.truncated);
         assert!(p.payload.is_empty());
+    }
+
+    /// Cross-check against etherparse's lax IP parser on every prefix of
+    /// packets with IPv6 extension headers and IPv4 AH.
+    #[test]
+    fn agrees_with_etherparse() {
+        let mut pkts = Vec::new();
+        let mut v4 = Vec::new();
+        etherparse::PacketBuilder::ipv4([1, 2, 3, 4], [5, 6, 7, 8], 9)
+            .tcp(1, 2, 3, 4)
+            .write(&mut v4, b"four")
+            .unwrap();
+        pkts.push(v4.clone());
+        // IPv4 with AH (16 bytes) before TCP
+        let mut ah = v4[..20].to_vec();
+        ah[9] = 51;
+        ah[3] += 16;
+        ah.extend_from_slice(&[6, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]);
+        ah.extend_from_slice(&v4[20..]);
+        pkts.push(ah);
+        let mut v6 = Vec::new();
+        etherparse::PacketBuilder::ipv6([1; 16], [2; 16], 9)
+            .udp(53, 5353)
+            .write(&mut v6, b"six")
+            .unwrap();
+        pkts.push(v6.clone());
+        let mut ext = v6[..40].to_vec();
+        ext[6] = 0;
+        ext.extend_from_slice(&[43, 0, 1, 4, 0, 0, 0, 0]);
+        ext.extend_from_slice(&[51, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        ext.extend_from_slice(&[60, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        ext.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        ext.extend_from_slice(&v6[40..]);
+        let plen = (ext.len() - 40) as u16;
+        ext[4..6].copy_from_slice(&plen.to_be_bytes());
+        pkts.push(ext);
+        for p in &pkts {
+            for n in 0..=p.len() {
+                let b = &p[..n];
+                let ours = parse(b).ok();
+                let theirs = etherparse::LaxIpSlice::from_slice(b).ok();
+                assert_eq!(ours.is_some(), theirs.is_some(), "prefix {n} of {p:?}");
+                let (Some(o), Some((t, err))) = (ours, theirs) else {
+                    continue;
+                };
+                let (src, dst) = match &t {
+                    etherparse::LaxIpSlice::Ipv4(s) => (
+                        Addr::from_v4(s.header().source()),
+                        Addr::from_v4(s.header().destination()),
+                    ),
+                    etherparse::LaxIpSlice::Ipv6(s) => (
+                        Addr::from_v6(s.header().source()),
+                        Addr::from_v6(s.header().destination()),
+                    ),
+                };
+                assert_eq!((o.src, o.dst), (src, dst));
+                assert_eq!(o.truncated, t.payload().incomplete, "prefix {n}");
+                if err.is_none() {
+                    assert_eq!(o.proto, t.payload().ip_number.0, "prefix {n}");
+                    assert_eq!(o.payload, t.payload().payload, "prefix {n}");
+                }
+            }
+        }
     }
 
     #[test]

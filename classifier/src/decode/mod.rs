@@ -143,7 +143,8 @@ pub mod tcpflags {
 #[derive(Clone, Copy, Debug)]
 pub struct PacketView<'a> {
     pub ts_ns: u64,
-    /// Frame length on the wire (pcap orig_len).
+    /// Frame length on the wire (pcap orig_len); for a reassembled
+    /// datagram, the sum over its fragments.
     pub wire_len: u32,
     pub tuple: Tuple,
     pub tcp: Option<TcpMeta>,
@@ -409,7 +410,7 @@ fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<
                 }
                 (proto, payload)
             } else {
-                (proto, data)
+                ip::skip_v4_ah(proto, data)
             }
         }
     };
