@@ -79,7 +79,7 @@ fn decode_every_corpus_frame() {
                 st.fragments_dropped,
                 st.frag_timeouts,
                 st.frag_evictions,
-                st.frag_truncated_first,
+                st.frag_first_as_is,
                 st.malformed
             );
         }

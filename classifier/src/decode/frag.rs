@@ -113,6 +113,9 @@ struct Pending {
 pub(super) enum Added {
     Held,
     Dropped,
+    /// The fragment itself is invalid (a non-last fragment whose length is
+    /// not a positive multiple of 8, or data beyond 65535 bytes); nothing held.
+    Invalid,
     /// The datagram is complete; fetch it with [`Reassembler::assemble`].
     Complete,
 }
@@ -200,11 +203,11 @@ impl Reassembler {
         stats: &mut DecodeStats,
     ) -> Added {
         let Ok(len) = u32::try_from(data.len()) else {
-            return Added::Dropped;
+            return Added::Invalid;
         };
         let end = f.offset.saturating_add(len);
         if end > MAX_DATAGRAM || (f.more && (len == 0 || len % 8 != 0)) {
-            return Added::Dropped;
+            return Added::Invalid;
         }
         let charge = data.len() + FRAGMENT_OVERHEAD;
         if charge > self.limits.max_bytes || self.limits.max_datagrams == 0 || self.limits.max_fragments == 0 {
@@ -355,14 +358,14 @@ mod tests {
         let mut r = Reassembler::new(FragLimits::default());
         let mut st = DecodeStats::default();
         // non-last, not a multiple of 8
-        assert_eq!(r.add(key(), frag(0, true), 17, &[0; 7], 0, 0, &mut st), Added::Dropped);
+        assert_eq!(r.add(key(), frag(0, true), 17, &[0; 7], 0, 0, &mut st), Added::Invalid);
         // beyond 65535
         assert_eq!(
             r.add(key(), frag(65528, false), 17, &[0; 16], 0, 0, &mut st),
-            Added::Dropped
+            Added::Invalid
         );
         // more fragments with no data
-        assert_eq!(r.add(key(), frag(8, true), 17, &[], 0, 0, &mut st), Added::Dropped);
+        assert_eq!(r.add(key(), frag(8, true), 17, &[], 0, 0, &mut st), Added::Invalid);
         assert_eq!(r.pending(), (0, 0));
     }
 

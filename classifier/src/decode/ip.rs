@@ -106,6 +106,20 @@ pub(super) fn skip_v4_ah(proto: u8, b: &[u8]) -> (u8, &[u8]) {
 
 const AH: u8 = 51;
 
+/// The upper layer of a fragmentable part (a reassembled datagram or a
+/// first fragment decoded as it is): IPv6 extension headers walked (a
+/// nested fragment header ends the walk), an IPv4 AH skipped.
+pub(super) fn upper_layer(v6: bool, proto: u8, b: &[u8]) -> (u8, &[u8]) {
+    if v6 {
+        match walk_v6_exts(proto, b) {
+            (p, rest, None) => (p, rest),
+            (_, _, Some(_)) => (44, &[]),
+        }
+    } else {
+        skip_v4_ah(proto, b)
+    }
+}
+
 fn v6(b: &[u8]) -> Result<Ip<'_>, Skip> {
     let Some(h) = b.first_chunk::<40>() else {
         return Err(Skip::Malformed);

@@ -198,9 +198,10 @@ pub struct DecodeStats {
     pub frag_timeouts: u64,
     /// Pending datagrams evicted to stay within the memory limits.
     pub frag_evictions: u64,
-    /// First fragments cut short by the capture length, decoded as they are
-    /// instead of being held.
-    pub frag_truncated_first: u64,
+    /// First fragments that cannot be reassembled (cut short by the capture
+    /// length, or invalid: length not a multiple of 8, beyond 65535 bytes),
+    /// decoded as they are instead of being held.
+    pub frag_first_as_is: u64,
     /// A tunnel was recognised but its inner packet was not decodable; the
     /// outer packet was returned.
     pub tunnel_inner_undecodable: u64,
@@ -222,7 +223,7 @@ impl DecodeStats {
         self.frag_overlaps += o.frag_overlaps;
         self.frag_timeouts += o.frag_timeouts;
         self.frag_evictions += o.frag_evictions;
-        self.frag_truncated_first += o.frag_truncated_first;
+        self.frag_first_as_is += o.frag_first_as_is;
         self.tunnel_inner_undecodable += o.tunnel_inner_undecodable;
         self.tunnel_depth_exceeded += o.tunnel_depth_exceeded;
         for &(lt, n) in &o.unknown_linktypes {
@@ -374,21 +375,29 @@ fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<
     let mut wire_len = wire_len;
     let (proto, payload) = match p.frag {
         None => (p.proto, p.payload),
-        Some(f) if p.truncated => {
-            // The capture cut this fragment short: its bytes cannot be
-            // placed, so a first fragment is decoded as it is (ports and the
-            // start of the payload) and later fragments are dropped.
-            if f.offset != 0 {
-                return Err(Skip::FragmentDropped);
-            }
-            cx.stats.frag_truncated_first += 1;
-            (p.proto, p.payload)
-        }
         Some(f) => {
             let key = frag::Key::new(&p, f.id);
-            match cx.frags.add(key, f, p.proto, p.payload, cx.ts_ns, wire_len, cx.stats) {
+            let added = if p.truncated {
+                // The capture cut this fragment short: its bytes cannot be placed.
+                frag::Added::Invalid
+            } else {
+                cx.frags.add(key, f, p.proto, p.payload, cx.ts_ns, wire_len, cx.stats)
+            };
+            match added {
                 frag::Added::Held => return Err(Skip::FragmentHeld),
                 frag::Added::Dropped => return Err(Skip::FragmentDropped),
+                // A first fragment that cannot be reassembled is decoded as it
+                // is (ports and the start of the payload); a later one is dropped.
+                frag::Added::Invalid if f.offset == 0 => {
+                    cx.stats.frag_first_as_is += 1;
+                    return Ok(transport_layer(
+                        cx,
+                        wire_len,
+                        &p,
+                        ip::upper_layer(p.v6, p.proto, p.payload),
+                    ));
+                }
+                frag::Added::Invalid => return Err(Skip::FragmentDropped),
                 frag::Added::Complete => {}
             }
             let Some(buf) = cx.out.take() else {
@@ -403,17 +412,13 @@ fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<
             cx.stats.fragments_reassembled += 1;
             wire_len = u32::try_from(wl).unwrap_or(u32::MAX);
             let data: &'a [u8] = buf;
-            if p.v6 {
-                let (proto, payload, again) = ip::walk_v6_exts(proto, data);
-                if again.is_some() {
-                    return Err(Skip::FragmentDropped);
-                }
-                (proto, payload)
-            } else {
-                ip::skip_v4_ah(proto, data)
-            }
+            ip::upper_layer(p.v6, proto, data)
         }
     };
+    Ok(transport_layer(cx, wire_len, &p, (proto, payload)))
+}
+
+fn transport_layer<'a>(cx: &Cx<'_, 'a>, wire_len: u32, p: &ip::Ip<'_>, (proto, payload): (u8, &'a [u8])) -> Layer<'a> {
     let mut view = PacketView {
         ts_ns: cx.ts_ns,
         wire_len,
@@ -428,7 +433,7 @@ fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<
         payload: &[],
     };
     let inner = transport(&mut view, payload);
-    Ok(Layer { view, inner })
+    Layer { view, inner }
 }
 
 /// Fills ports, TCP fields and payload; returns the inner packet when the

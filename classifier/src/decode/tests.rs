@@ -752,10 +752,21 @@ fn truncated_first_fragment_is_decoded_as_is() {
     // snaplen 96: the first fragment still gives the ports
     let v = d.decode(LinkType::RAW, 0, 1500, &frags[0][..96]).unwrap();
     assert_eq!(v.tuple, t4(1, 2, 17));
-    assert_eq!(d.stats().frag_truncated_first, 1);
+    assert_eq!(d.stats().frag_first_as_is, 1);
     // later fragments cut short are dropped
     assert!(d.decode(LinkType::RAW, 0, 1500, &frags[1][..96]).is_none());
     assert_eq!(d.stats().fragments_dropped, 1);
+    // a first fragment whose length is not a multiple of 8 cannot be
+    // reassembled: decoded as it is
+    let odd = frag4(&udp4(A4, B4, 443, 1, &big_payload(200)), 61, 2);
+    assert_eq!(
+        d.decode(LinkType::RAW, 0, 0, &odd[0]).map(|v| v.tuple),
+        Some(t4(443, 1, 17))
+    );
+    assert!(d.decode(LinkType::RAW, 0, 0, &odd[1]).is_none());
+    assert_eq!(d.stats().frag_first_as_is, 2, "{:?}", d.stats());
+    assert_eq!(d.stats().fragments_dropped, 2);
+    assert_eq!(d.frag_pending(), (0, 0));
 }
 
 // ---- truncation ----
