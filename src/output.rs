@@ -160,7 +160,7 @@ fn pct(a: u64, b: u64) -> f64 {
 fn write_group<K: AsRef<str>>(
     out: &mut dyn Write,
     title: &str,
-    rows: &mut Vec<(K, Tally)>,
+    rows: &mut [(K, Tally)],
     all: &Tally,
 ) -> std::io::Result<()> {
     rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.as_ref().cmp(b.0.as_ref())));
