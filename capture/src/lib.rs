@@ -17,6 +17,8 @@ pub mod live;
 mod pcap;
 mod pcapng;
 mod stream;
+#[cfg(test)]
+mod tests;
 
 use stream::{Stream, BUF_SIZE};
 
@@ -164,7 +166,18 @@ pub fn read_from<R: Read>(
     reader: R,
     f: &mut dyn FnMut(&RawPacket<'_>) -> bool,
 ) -> Result<ReadReport, CaptureError> {
-    let mut s = Stream::new(reader, BUF_SIZE);
+    read_buffered(name, reader, BUF_SIZE, f)
+}
+
+/// [`read_from`] with a chosen buffer size (tests use tiny ones to make
+/// every record straddle a refill).
+fn read_buffered<R: Read>(
+    name: &str,
+    reader: R,
+    buf_size: usize,
+    f: &mut dyn FnMut(&RawPacket<'_>) -> bool,
+) -> Result<ReadReport, CaptureError> {
+    let mut s = Stream::new(reader, buf_size);
     match s.fill(1) {
         // An empty file (or pipe) is an empty capture, as capinfos has it;
         // the warning says why nothing came.
@@ -185,7 +198,7 @@ pub fn read_from<R: Read>(
     if magic[..2] == [0x1f, 0x8b] {
         // The outer stream keeps the sniffed bytes: the decoder sees them.
         let gz = flate2::bufread::MultiGzDecoder::new(s);
-        let mut inner = Stream::new(gz, BUF_SIZE);
+        let mut inner = Stream::new(gz, buf_size);
         let magic = sniff(name, &mut inner, "gzip-compressed data, but ")?;
         return dispatch(name, &mut inner, magic, "+gzip", f);
     }
