@@ -67,7 +67,7 @@ fn linktype_of(iface: &str) -> Result<u32, CaptureError> {
     };
     match text.trim().parse::<u32>() {
         // ARPHRD_ETHER, and ARPHRD_LOOPBACK whose frames carry an Ethernet header.
-        Ok(1) | Ok(772) => Ok(LINKTYPE_ETHERNET),
+        Ok(1) | Ok(ARPHRD_LOOPBACK) => Ok(LINKTYPE_ETHERNET),
         // ARPHRD_NONE (tun, WireGuard): bare IP packets.
         Ok(65534) => Ok(LINKTYPE_RAW),
         Ok(t) => Err(live_err(
@@ -78,11 +78,57 @@ fn linktype_of(iface: &str) -> Result<u32, CaptureError> {
     }
 }
 
+/// Opens the AF_PACKET socket that pnet then binds to the interface.
+///
+/// Opened here rather than by pnet for two reasons, both as libpcap does:
+/// - protocol 0: the socket receives nothing until it is bound to the
+///   interface (pnet's own socket takes every interface's frames between
+///   `socket()` and `bind()`);
+/// - on loopback, every frame passes twice (out and in): the outgoing copy
+///   is dropped with `PACKET_IGNORE_OUTGOING` (Linux 4.20+; on older
+///   kernels each loopback frame is seen twice).
+fn open_socket(loopback: bool) -> io::Result<i32> {
+    // SAFETY: socket() takes no pointers; the result is checked below.
+    let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if loopback {
+        let one: libc::c_int = 1;
+        // SAFETY: `fd` is the socket opened above; setsockopt reads exactly
+        // size_of::<c_int>() bytes from `one`, which lives across the call.
+        // A failure (old kernel) is harmless and ignored.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                PACKET_IGNORE_OUTGOING,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    Ok(fd)
+}
+
+/// From linux/if_packet.h.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const ARPHRD_LOOPBACK: u32 = 772;
+
 fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// What [`capture_events`] hands its callback.
+#[derive(Debug)]
+pub enum LiveEvent<'a, 'b> {
+    Packet(&'a RawPacket<'b>),
+    /// Wall-clock time (ns since the epoch), at least every 100 ms whether
+    /// or not packets arrive: the moment to expire idle flows.
+    Tick(u64),
 }
 
 /// Captures from `iface` until the duration or count is reached, `stop`
@@ -97,6 +143,19 @@ pub fn capture(
     stop: &AtomicBool,
     f: &mut dyn FnMut(&RawPacket<'_>) -> bool,
 ) -> Result<ReadReport, CaptureError> {
+    capture_events(iface, opts, stop, &mut |e| match e {
+        LiveEvent::Packet(p) => f(p),
+        LiveEvent::Tick(_) => true,
+    })
+}
+
+/// [`capture`], with [`LiveEvent::Tick`]s between the packets.
+pub fn capture_events(
+    iface: &str,
+    opts: &LiveOptions,
+    stop: &AtomicBool,
+    f: &mut dyn FnMut(LiveEvent<'_, '_>) -> bool,
+) -> Result<ReadReport, CaptureError> {
     let all = pnet_datalink::interfaces();
     let Some(ni) = all.iter().find(|i| i.name == iface) else {
         let names: Vec<&str> = all.iter().map(|i| i.name.as_str()).collect();
@@ -106,7 +165,20 @@ pub fn capture(
         ));
     };
     let linktype = linktype_of(iface)?;
+    let loopback = ni.is_loopback();
+    let fd = match open_socket(loopback) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            return Err(live_err(
+                iface,
+                format!("cannot capture: {e} (live capture needs root or CAP_NET_RAW)"),
+            ))
+        }
+        Err(e) => return Err(live_err(iface, format!("cannot open a capture socket: {e}"))),
+    };
+    // pnet owns `fd` from here on: it closes it on error and on drop.
     let cfg = Config {
+        socket_fd: Some(fd),
         read_buffer_size: READ_BUFFER,
         write_buffer_size: 64,
         read_timeout: Some(opts.read_timeout.clamp(Duration::from_millis(1), MAX_POLL)),
@@ -133,13 +205,22 @@ pub fn capture(
 
     let mut rep = ReadReport::new("live");
     let deadline = opts.duration.map(|d| Instant::now() + d);
+    let mut last_tick = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
             rep.stopped = true;
             break;
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) || opts.count.is_some_and(|c| rep.packets >= c) {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) || opts.count.is_some_and(|c| rep.packets >= c) {
             break;
+        }
+        if now.duration_since(last_tick) >= MAX_POLL {
+            last_tick = now;
+            if !f(LiveEvent::Tick(now_ns())) {
+                rep.stopped = true;
+                break;
+            }
         }
         match rx.next() {
             Ok(data) => {
@@ -151,7 +232,7 @@ pub fn capture(
                 };
                 rep.packets += 1;
                 rep.bytes += u64::from(pkt.wire_len);
-                if !f(&pkt) {
+                if !f(LiveEvent::Packet(&pkt)) {
                     rep.stopped = true;
                     break;
                 }

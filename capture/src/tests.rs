@@ -516,8 +516,6 @@ fn pcapng_sections_interfaces_and_resolutions() {
 #[test]
 fn pcapng_truncated_at_every_offset() {
     let (file, want, ends) = pcapng_fixture();
-    // Packets delivered by the end of each block.
-    let (_, _) = collect(&file);
     for cut in 0..=file.len() {
         let (got, res) = collect_with(&file[..cut], 64);
         if (1..4).contains(&cut) {
