@@ -1,11 +1,26 @@
 //! Packet sources for baikal: capture files (pcap, pcapng, gzip'd),
-//! standard input, and live interfaces.
+//! standard input, and live interfaces ([`live`], Linux).
 //!
 //! Contract: a source hands each packet to a callback as a [`RawPacket`]
 //! that borrows the source's buffer. Reading never panics; a damaged file
 //! yields every packet before the damage and a [`ReadWarning`] with the
 //! byte offset where reading stopped. Record lengths are checked against
 //! the bytes actually present before anything is allocated.
+//!
+//! Formats are sniffed from the first bytes, never from the file name:
+//! pcap in either byte order with µs or ns timestamps, pcapng (several
+//! sections, interfaces of different link types, `if_tsresol`,
+//! `if_tsoffset`, EPB/SPB/PB), and either of them gzip'd (several gzip
+//! members are read through).
+//!
+//! Reading streams through a 2 MiB buffer that is refilled as records are
+//! consumed: memory stays bounded for files, gzip streams and pipes alike,
+//! and records are handed out in place, without a copy or an allocation
+//! per packet. A record is damage when its length exceeds
+//! `max(snaplen, 256 KiB)` (pcap) or a block's length is not a multiple
+//! of 4, under 12, over 16 MiB or differs from its trailing copy (pcapng).
+//! An empty input is an empty capture with a warning; anything else that
+//! is not a capture is [`CaptureError::NotACapture`].
 
 use std::io::Read;
 use std::path::PathBuf;
