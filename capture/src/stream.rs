@@ -50,7 +50,7 @@ impl<R: Read> Stream<R> {
 
     /// Makes at least `n` bytes available. `Ok(false)` means the stream
     /// ended first (whatever it had is still in [`Self::avail`]). The caller
-    /// bounds `n`: the buffer grows to it when it is larger.
+    /// bounds `n`; the buffer grows towards it only as bytes arrive.
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<bool> {
         while self.end - self.start < n {
             if self.eof {
@@ -63,8 +63,13 @@ impl<R: Read> Stream<R> {
                 self.end -= self.start;
                 self.start = 0;
             }
-            if self.buf.len() < n {
-                self.buf.resize(n, 0);
+            if self.end == self.buf.len() {
+                // Full, and the record needs more (so `start` is 0 after
+                // the compaction above): grow by at most doubling, so the
+                // buffer never exceeds twice the bytes actually read,
+                // whatever length the record claims.
+                let grown = self.buf.len().saturating_mul(2).min(n).max(self.buf.len() + 1);
+                self.buf.resize(grown, 0);
             }
             let room = &mut self.buf[self.end..];
             match self.inner.read(room) {
@@ -149,5 +154,20 @@ mod tests {
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         assert_eq!(out, data);
+    }
+
+    #[test]
+    fn a_claimed_length_does_not_allocate_past_the_bytes_present() {
+        let data = vec![7u8; 1000];
+        let mut s = Stream::new(
+            Trickle {
+                data: &data,
+                step: 1000,
+            },
+            64,
+        );
+        assert!(!s.fill(16 << 20).unwrap());
+        assert_eq!(s.avail().len(), 1000);
+        assert!(s.buf.len() <= 2000, "buffer grew to {}", s.buf.len());
     }
 }
