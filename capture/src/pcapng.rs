@@ -217,10 +217,10 @@ pub(crate) fn read<R: Read>(
                                 rep.skip(off, "packet naming an interface its section does not describe");
                                 Ok(None)
                             }
-                            (Some(data), Some(i)) if caplen > i.snaplen.max(MIN_RECORD_LIMIT) && i.snaplen != 0 => {
-                                let _ = data;
+                            (Some(_), Some(i)) if i.snaplen != 0 && caplen > i.snaplen.max(MIN_RECORD_LIMIT) => {
                                 Err(format!(
-                                    "packet block: captured length {caplen} exceeds the snaplen {}",
+                                    "packet block: captured length {caplen} exceeds the limit {} (snaplen {})",
+                                    i.snaplen.max(MIN_RECORD_LIMIT),
                                     i.snaplen
                                 ))
                             }

@@ -590,6 +590,21 @@ fn pcapng_lying_block_lengths_are_damage() {
 }
 
 #[test]
+fn pcapng_captured_length_over_the_limit_is_damage() {
+    // snaplen 1000: 1001 bytes is fine (under 256 KiB), 256 KiB + 1 is not.
+    let mut file = shb(false);
+    file.extend(idb(1, 1000, None, None, false));
+    file.extend(epb(0, 1, &payload(0, 1001), 1001, false));
+    let at = file.len();
+    file.extend(epb(0, 2, &payload(1, MIN_RECORD_LIMIT as usize + 1), 300_000, false));
+    file.extend(epb(0, 3, &payload(2, 10), 10, false));
+    let (got, rep) = collect(&file);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].data.len(), 1001);
+    assert_eq!(rep.warning.map(|w| w.offset), Some(at as u64));
+}
+
+#[test]
 fn pcapng_packet_on_a_missing_interface_is_skipped_and_counted() {
     let tail = [
         epb(7, 3, &payload(2, 10), 10, false),
@@ -641,6 +656,56 @@ fn pcapng_timestamp_conversion_saturates() {
 }
 
 // ------------------------------------------------------- not a capture
+
+/// A tiny deterministic generator for the mutation test.
+struct XorShift(u64);
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn mutated_captures_never_panic_and_stay_consistent() {
+    let (pcapng, _, _) = pcapng_fixture();
+    let (pcap_le, _) = pcap_file(false, true, &recs());
+    let (pcap_be, _) = pcap_file(true, false, &recs());
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    for base in [pcapng, pcap_le, pcap_be] {
+        for round in 0..2000 {
+            let mut m = base.clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let at = (rng.next() % m.len() as u64) as usize;
+                // Past the magic; flip, zero or max out a byte.
+                let at = at.max(4);
+                m[at] = match rng.next() % 3 {
+                    0 => m[at] ^ (1 << (rng.next() % 8)),
+                    1 => 0,
+                    _ => 0xff,
+                };
+            }
+            let mut n = 0u64;
+            let res = read_buffered("m", Cursor::new(&m), 64, &mut |p| {
+                assert!(p.data.len() <= p.wire_len as usize);
+                n += 1;
+                true
+            });
+            match res {
+                Ok(rep) => {
+                    assert_eq!(rep.packets, n, "round {round}");
+                    if let Some(w) = rep.warning {
+                        assert!(w.offset <= m.len() as u64, "round {round}");
+                    }
+                }
+                Err(CaptureError::NotACapture { .. }) => assert_eq!(n, 0),
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+    }
+}
 
 #[test]
 fn not_a_capture_names_the_file_and_the_reason() {
