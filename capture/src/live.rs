@@ -9,7 +9,7 @@ use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pnet_datalink::{Channel, Config, FanoutOption, FanoutType};
+use pnet_datalink::{Channel, Config};
 
 use crate::{CaptureError, RawPacket, ReadReport};
 
@@ -111,8 +111,49 @@ fn open_socket(loopback: bool) -> io::Result<i32> {
     Ok(fd)
 }
 
-/// From linux/if_packet.h.
+/// Joins PACKET_FANOUT group `group` in hash mode (both directions of a
+/// flow reach the same socket), with IP defragmentation.
+///
+/// Done here rather than through pnet's `linux_fanout` because a fanout
+/// group replaces the socket's own receive hook: `PACKET_IGNORE_OUTGOING`
+/// no longer applies and loopback frames would be seen twice. The group's
+/// flag `PACKET_FANOUT_FLAG_IGNORE_OUTGOING` (recent kernels; older ones
+/// refuse it and loopback frames are then seen twice) does the same, and
+/// pnet cannot pass it.
+fn join_fanout(fd: i32, group: u16, loopback: bool) -> io::Result<()> {
+    let set = |flags: u32| -> io::Result<()> {
+        let arg: libc::c_uint = u32::from(group) | (flags << 16);
+        // SAFETY: `fd` is an open packet socket (the caller keeps its
+        // owner alive); setsockopt reads exactly size_of::<c_uint>() bytes
+        // from `arg`, which lives across the call.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                PACKET_FANOUT,
+                (&arg as *const libc::c_uint).cast(),
+                std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    };
+    let flags = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG;
+    if loopback && set(flags | PACKET_FANOUT_FLAG_IGNORE_OUTGOING).is_ok() {
+        return Ok(());
+    }
+    set(flags)
+}
+
+// From linux/if_packet.h.
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const PACKET_FANOUT: libc::c_int = 18;
+const PACKET_FANOUT_HASH: u32 = 0;
+const PACKET_FANOUT_FLAG_IGNORE_OUTGOING: u32 = 0x4000;
+const PACKET_FANOUT_FLAG_DEFRAG: u32 = 0x8000;
 const ARPHRD_LOOPBACK: u32 = 772;
 
 fn now_ns() -> u64 {
@@ -182,12 +223,8 @@ pub fn capture_events(
         read_buffer_size: READ_BUFFER,
         write_buffer_size: 64,
         read_timeout: Some(opts.read_timeout.clamp(Duration::from_millis(1), MAX_POLL)),
-        linux_fanout: opts.fanout.map(|group_id| FanoutOption {
-            group_id,
-            fanout_type: FanoutType::HASH,
-            defrag: true,
-            rollover: false,
-        }),
+        // Fanout is joined below, not through pnet: see `join_fanout`.
+        linux_fanout: None,
         promiscuous: opts.promiscuous,
         ..Config::default()
     };
@@ -202,6 +239,12 @@ pub fn capture_events(
         }
         Err(e) => return Err(live_err(iface, format!("cannot open a capture socket: {e}"))),
     };
+
+    if let Some(group) = opts.fanout {
+        // `fd` stays open while `rx` (which owns it) lives.
+        join_fanout(fd, group, loopback)
+            .map_err(|e| live_err(iface, format!("cannot join fanout group {group}: {e}")))?;
+    }
 
     let mut rep = ReadReport::new("live");
     let deadline = opts.duration.map(|d| Instant::now() + d);
@@ -270,5 +313,71 @@ mod tests {
         if std::path::Path::new("/sys/class/net/lo/type").exists() {
             assert_eq!(linktype_of("lo").unwrap(), LINKTYPE_ETHERNET);
         }
+    }
+
+    fn is_root() -> bool {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("Uid:"))
+                    .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Captures our own datagrams on loopback through a fanout group: each
+    /// is seen once (the outgoing copy is ignored), framed as Ethernet.
+    #[test]
+    fn loopback_capture_with_fanout_sees_each_datagram_once() {
+        if !is_root() {
+            eprintln!("SKIP: live capture needs root");
+            return;
+        }
+        use std::sync::Arc;
+        let stop = Arc::new(AtomicBool::new(false));
+        let marker = format!("baikal-live-unit-{}-", std::process::id());
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dst = rx.local_addr().unwrap();
+        let sender = {
+            let stop = Arc::clone(&stop);
+            let marker = marker.clone();
+            std::thread::spawn(move || {
+                let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                // Until the capture has what it wants, or 10 s at most.
+                for seq in 0..500u32 {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let _ = tx.send_to(format!("{marker}{seq:06}").as_bytes(), dst);
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                stop.store(true, Ordering::Relaxed);
+            })
+        };
+        let opts = LiveOptions {
+            // A group of our own: other processes may capture on lo too.
+            fanout: Some(std::process::id() as u16),
+            ..LiveOptions::default()
+        };
+        let mut seqs: Vec<Vec<u8>> = Vec::new();
+        let rep = capture("lo", &opts, &stop, &mut |p| {
+            let m = marker.as_bytes();
+            if let Some(at) = p.data.windows(m.len()).position(|w| w == m) {
+                assert_eq!(p.linktype, LINKTYPE_ETHERNET);
+                assert_eq!(p.wire_len as usize, p.data.len());
+                seqs.push(p.data[at + m.len()..].to_vec());
+            }
+            seqs.len() < 5
+        })
+        .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        sender.join().unwrap();
+        assert_eq!(seqs.len(), 5, "saw {seqs:?}");
+        let mut unique = seqs.clone();
+        unique.dedup();
+        assert_eq!(unique, seqs, "a datagram was seen twice");
+        assert!(rep.stopped);
+        assert!(rep.packets >= 5);
     }
 }
