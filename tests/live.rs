@@ -317,6 +317,68 @@ fn listening(ns: &str) -> bool {
         .any(|l| l.split_whitespace().nth(3) == Some("0003"))
 }
 
+/// The receive queue (bytes) of baikal's packet socket, once it listens.
+fn queued(ns: &str) -> Option<u64> {
+    let out = run(&["ip", "netns", "exec", ns, "cat", "/proc/net/packet"]);
+    String::from_utf8_lossy(&out.stdout).lines().skip(1).find_map(|l| {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        (cols.get(3) == Some(&"0003")).then(|| cols.get(6).and_then(|r| r.parse().ok()))?
+    })
+}
+
+/// Starts `baikal classify -i` in the namespace, replays the capture onto
+/// the host end, and returns baikal's output once it ended (by itself, or
+/// by SIGINT once its queue is empty when `interrupt`).
+fn capture_replay(ns: &str, ns_if: &str, host_if: &str, file: &str, extra: &[&str], interrupt: bool) -> Output {
+    let baikal = env!("CARGO_BIN_EXE_baikal");
+    // `ip netns exec` execs baikal: the child's pid is baikal's.
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns, baikal, "classify", "-i", ns_if])
+        .args(extra)
+        .args(["--duration", "60s", "-F", "jsonl", "-q"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..400 {
+        if listening(ns) {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(ready, "baikal did not open its capture socket");
+    run(&["tcpreplay", "-q", "-t", "-i", host_if, file]);
+    if interrupt {
+        for _ in 0..400 {
+            if queued(ns) == Some(0) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        run(&["sh", "-c", &format!("kill -INT {}", child.id())]);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "live baikal failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn compare(got: &BTreeSet<FlowRow>, want: &BTreeSet<FlowRow>, what: &str) {
+    assert_eq!(
+        got,
+        want,
+        "{what}: live flows differ from offline\nonly live: {:#?}\nonly offline: {:#?}",
+        got.difference(want).collect::<Vec<_>>(),
+        want.difference(got).collect::<Vec<_>>()
+    );
+}
+
 #[test]
 fn live_capture_matches_offline_reading() {
     if !is_root() {
@@ -357,43 +419,19 @@ fn live_capture_matches_offline_reading() {
     run(&["ip", "netns", "exec", ns, "ip", "link", "set", &ns_if, "up"]);
 
     let baikal = env!("CARGO_BIN_EXE_baikal");
-    // --count ends the capture as soon as every replayed packet arrived;
-    // --duration only guards against a hang.
-    let count = npkts.to_string();
-    let child = Command::new("ip")
-        .args(["netns", "exec", ns, baikal, "classify", "-i", &ns_if])
-        .args(["--count", &count, "--duration", "60s", "-F", "jsonl", "-q"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut ready = false;
-    for _ in 0..400 {
-        if listening(ns) {
-            ready = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    assert!(ready, "baikal did not open its capture socket");
-    run(&["tcpreplay", "-q", "-t", "-i", host_if, file]);
-    let live = child.wait_with_output().unwrap();
-    assert!(
-        live.status.success(),
-        "live baikal failed: {}",
-        String::from_utf8_lossy(&live.stderr)
-    );
-
     let offline = run(&[baikal, "classify", "-F", "jsonl", "-q", file]);
     let want = flows(&offline.stdout);
-    let got = flows(&live.stdout);
     assert_eq!(want.len(), 5, "offline flows: {want:#?}");
-    assert_eq!(
-        got,
-        want,
-        "live flows differ from offline\nonly live: {:#?}\nonly offline: {:#?}",
-        got.difference(&want).collect::<Vec<_>>(),
-        want.difference(&got).collect::<Vec<_>>()
-    );
+
+    // First run: --count ends the capture as soon as every replayed packet
+    // arrived (--duration only guards against a hang).
+    let count = npkts.to_string();
+    let live = capture_replay(ns, &ns_if, host_if, file, &["--count", &count], false);
+    compare(&flows(&live.stdout), &want, "--count");
+
+    // Second run: no limit; Ctrl-C (SIGINT) ends it once the socket's queue
+    // is drained, and every open flow must still be reported.
+    let live = capture_replay(ns, &ns_if, host_if, file, &[], true);
+    compare(&flows(&live.stdout), &want, "SIGINT");
     drop(guard);
 }
