@@ -67,6 +67,20 @@ pub fn run(source: &Source, cfg: &Config, sink: &mut Sink) -> Result<Summary> {
     Ok(sum)
 }
 
+/// A packet counter on stderr, only when stderr is a terminal.
+fn progress_bar(enabled: bool, name: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !enabled || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg}: {human_pos} packets, {per_sec}") {
+        b.set_style(style);
+    }
+    b.set_message(name.to_string());
+    Some(b)
+}
+
 fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
     let name: Arc<str> = Arc::from(input.name());
     let mut decoder = Decoder::new();
@@ -74,8 +88,14 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
     let limit = cfg.count.map(|c| c.saturating_sub(sum.packets_read));
     let mut n = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
+    let bar = progress_bar(cfg.progress, &name);
     let rep = capture::read(input, &mut |raw| {
         n += 1;
+        if n & 0xffff == 0 {
+            if let Some(b) = &bar {
+                b.set_position(n);
+            }
+        }
         if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
             engine.process(&v, &name, &mut |r| {
                 if let Err(e) = sink.record(r) {
@@ -85,6 +105,9 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
         }
         sink_err.is_none() && limit.is_none_or(|l| n < l)
     })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
     engine.finish(&name, &mut |r| {
         if let Err(e) = sink.record(r) {
             sink_err.get_or_insert(e);
