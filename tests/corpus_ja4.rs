@@ -6,6 +6,16 @@ mod common;
 
 use std::collections::HashMap;
 
+/// Reference values that predate the current JA4 spec, with what the
+/// spec gives instead: (capture, client port, spec JA4, why).
+const SPEC_OVERRIDES: &[(&str, &str, &str, &str)] = &[(
+    "tls-non-ascii-alpn.pcapng",
+    "50112",
+    "t13d1516bd_8daaf6152771_e5627efa2ab1",
+    "first ALPN is 0xba 0xad; the reference prints \"99\" (old rule for bytes > 127), \
+     the spec now prints the first and last hex digit: \"bd\"",
+)];
+
 fn s(v: &serde_json::Value, k: &str) -> String {
     match v.get(k) {
         Some(serde_json::Value::String(x)) => x.clone(),
@@ -37,8 +47,13 @@ fn ja4_matches_foxio_reference() {
         }
         let records = common::run_file(&pcap);
         for e in wanted {
-            let (ja4, ja4_r) = (s(e, "JA4.1"), s(e, "JA4_r.1"));
+            let (mut ja4, mut ja4_r) = (s(e, "JA4.1"), s(e, "JA4_r.1"));
             let (src, dst, sp, dp) = (s(e, "src"), s(e, "dst"), s(e, "srcport"), s(e, "dstport"));
+            if let Some((_, _, spec, why)) = SPEC_OVERRIDES.iter().find(|o| o.0 == name && o.1 == sp) {
+                eprintln!("NOTE {name} {sp}: expecting {spec}: {why}");
+                ja4_r = format!("{}{}", &spec[..10], ja4_r.get(10..).unwrap_or_default());
+                ja4 = spec.to_string();
+            }
             total += 1;
             let t = per_transport.entry(ja4.chars().next().unwrap_or('?')).or_default();
             t.0 += 1;

@@ -305,6 +305,163 @@ fn server(stream: &[u8]) -> Server {
     s
 }
 
+/// One step of parsing a proxy preamble.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Complete, this many bytes long.
+    Len(usize),
+    Partial,
+    Bad,
+}
+
+/// A NUL-terminated string of at most 255 bytes starting at `at`:
+/// the offset just past the NUL.
+fn cstr_end(b: &[u8], at: usize) -> Step {
+    let rest = b.get(at..).unwrap_or(&[]);
+    match rest.iter().take(256).position(|&c| c == 0) {
+        Some(i) => Step::Len(at + i + 1),
+        None if rest.len() < 256 => Step::Partial,
+        None => Step::Bad,
+    }
+}
+
+/// SOCKS4/4a CONNECT request (RFC-less, the SOCKS4 protocol note).
+fn socks4_request(b: &[u8]) -> Step {
+    match (b.first(), b.get(1)) {
+        (Some(4), None) => return Step::Partial,
+        (Some(4), Some(1)) => {}
+        _ => return Step::Bad,
+    }
+    let Some(ip) = b.get(4..8) else { return Step::Partial };
+    let end = match cstr_end(b, 8) {
+        Step::Len(n) => n,
+        other => return other,
+    };
+    // SOCKS4a: IP 0.0.0.x (x != 0), then a host name.
+    if ip[..3] == [0, 0, 0] && ip[3] != 0 {
+        cstr_end(b, end)
+    } else {
+        Step::Len(end)
+    }
+}
+
+fn socks4_reply(b: &[u8]) -> Step {
+    match (b.first(), b.get(1)) {
+        (Some(0), None) | (None, _) => Step::Partial,
+        (Some(0), Some(0x5a)) if b.len() >= 8 => Step::Len(8),
+        (Some(0), Some(0x5a)) => Step::Partial,
+        _ => Step::Bad,
+    }
+}
+
+/// A SOCKS5 address (type, address, port) at `at`: the offset past it.
+fn socks5_addr(b: &[u8], at: usize) -> Step {
+    let Some(&atyp) = b.get(at) else { return Step::Partial };
+    let len = match atyp {
+        1 => 4,
+        4 => 16,
+        3 => match b.get(at + 1) {
+            None => return Step::Partial,
+            Some(&n) => 1 + usize::from(n),
+        },
+        _ => return Step::Bad,
+    };
+    let end = at + 1 + len + 2;
+    if b.len() >= end {
+        Step::Len(end)
+    } else {
+        Step::Partial
+    }
+}
+
+/// SOCKS5 (RFC 1928, RFC 1929): greeting, optional username/password,
+/// CONNECT request.
+fn socks5_request(b: &[u8]) -> Step {
+    match (b.first(), b.get(1)) {
+        (Some(5), None) => return Step::Partial,
+        (Some(5), Some(&n)) if n >= 1 => {}
+        _ => return Step::Bad,
+    }
+    let mut at = 2 + usize::from(b[1]);
+    match b.get(at) {
+        None => return Step::Partial,
+        Some(1) => {
+            // Username/password sub-negotiation.
+            let Some(&ulen) = b.get(at + 1) else {
+                return Step::Partial;
+            };
+            let p = at + 2 + usize::from(ulen);
+            let Some(&plen) = b.get(p) else { return Step::Partial };
+            at = p + 1 + usize::from(plen);
+        }
+        Some(5) => {}
+        Some(_) => return Step::Bad,
+    }
+    match (b.get(at), b.get(at + 1), b.get(at + 2)) {
+        (None, _, _) | (Some(5), None, _) | (Some(5), Some(1), None) => Step::Partial,
+        (Some(5), Some(1), Some(0)) => socks5_addr(b, at + 3),
+        _ => Step::Bad,
+    }
+}
+
+fn socks5_reply(b: &[u8]) -> Step {
+    let mut at = match (b.first(), b.get(1)) {
+        (None, _) | (Some(5), None) => return Step::Partial,
+        (Some(5), Some(0)) => 2,
+        (Some(5), Some(2)) => match (b.get(2), b.get(3)) {
+            (None, _) | (Some(1), None) => return Step::Partial,
+            (Some(1), Some(0)) => 4,
+            _ => return Step::Bad,
+        },
+        _ => return Step::Bad,
+    };
+    match (b.get(at), b.get(at + 1), b.get(at + 2)) {
+        (None, _, _) | (Some(5), None, _) | (Some(5), Some(0), None) => Step::Partial,
+        (Some(5), Some(0), Some(0)) => {
+            at += 3;
+            socks5_addr(b, at)
+        }
+        _ => Step::Bad,
+    }
+}
+
+/// Where TLS starts in each direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Preamble {
+    /// TLS from the first byte.
+    None,
+    /// A proxy preamble, not complete yet.
+    Partial,
+    /// A SOCKS preamble of `orig` bytes; `resp` once the server's reply
+    /// is complete.
+    Socks {
+        kind: &'static str,
+        orig: usize,
+        resp: Option<usize>,
+    },
+    Bad,
+}
+
+fn preamble(orig: &[u8], resp: &[u8]) -> Preamble {
+    let (kind, req, rep) = match orig.first() {
+        Some(4) => ("socks4", socks4_request(orig), socks4_reply(resp)),
+        Some(5) => ("socks5", socks5_request(orig), socks5_reply(resp)),
+        _ => return Preamble::None,
+    };
+    match (req, rep) {
+        (Step::Bad, _) | (_, Step::Bad) => Preamble::Bad,
+        (Step::Partial, _) => Preamble::Partial,
+        (Step::Len(o), r) => Preamble::Socks {
+            kind,
+            orig: o,
+            resp: match r {
+                Step::Len(n) => Some(n),
+                _ => None,
+            },
+        },
+    }
+}
+
 fn join<T: ToString>(v: &[T]) -> String {
     v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
@@ -349,7 +506,11 @@ impl Dissector for Tls {
         let (s, hs_type) = if p.orig.is_empty() {
             (p.resp.stream(), HS_SERVER_HELLO)
         } else {
-            (p.orig.stream(), HS_CLIENT_HELLO)
+            match preamble(p.orig.stream(), p.resp.stream()) {
+                Preamble::None => (p.orig.stream(), HS_CLIENT_HELLO),
+                Preamble::Bad => return Probe::NotMine,
+                Preamble::Partial | Preamble::Socks { .. } => return Probe::Maybe,
+            }
         };
         match record_head(s) {
             Head::Bad => Probe::NotMine,
@@ -364,12 +525,27 @@ impl Dissector for Tls {
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let c = client(p.orig.stream());
-        let s = (!p.resp.is_empty()).then(|| server(p.resp.stream()));
+        let (orig, resp) = (p.orig.stream(), p.resp.stream());
+        let (orig, resp, proxy) = match preamble(orig, resp) {
+            Preamble::None => (orig, resp, None),
+            Preamble::Bad => return Parse::NotMine,
+            Preamble::Partial if p.last => return Parse::NotMine,
+            Preamble::Partial => return Parse::NeedMore,
+            Preamble::Socks { kind, orig: o, resp: r } => (
+                orig.get(o..).unwrap_or(&[]),
+                r.and_then(|r| resp.get(r..)).unwrap_or(&[]),
+                Some(kind),
+            ),
+        };
+        let c = client(orig);
+        let s = (!resp.is_empty()).then(|| server(resp));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
         let server_done = s.as_ref().is_some_and(|s| !s.not_tls && s.done());
         let fill = |meta: &mut Meta| {
             mark_tls(meta);
+            if let Some(kind) = proxy {
+                meta.set_extra("proxy", kind);
+            }
             if let Some(s) = s.as_ref().filter(|s| !s.not_tls) {
                 fill_server(s, meta);
             }
@@ -386,11 +562,11 @@ impl Dissector for Tls {
             }
             // Only the server side is seen (or the client's stream has a
             // gap): the ServerHello alone identifies the flow.
-            Client::Empty | Client::Partial { .. } if server_hello => {
+            Client::Empty | Client::Partial { .. } if server_hello && proxy.is_none() => {
                 fill(meta);
                 Parse::Identified
             }
-            Client::NotHello if server_hello => {
+            Client::NotHello if server_hello && proxy.is_none() => {
                 fill(meta);
                 if server_done {
                     Parse::Done
@@ -401,7 +577,7 @@ impl Dissector for Tls {
             Client::Partial { hello_started: true } if p.last => {
                 // A record header and a ClientHello header, cut short:
                 // TLS, without fingerprints.
-                mark_tls(meta);
+                fill(meta);
                 meta.set_extra("tls_hello", "truncated");
                 Parse::Identified
             }
@@ -728,6 +904,48 @@ mod tests {
         assert_eq!(r, Parse::Identified);
         assert_eq!(m.ja4_r.as_deref(), Some("t10d040100_0035,0038,0039,00ff_"));
         assert_eq!(m.extra("tls_version_offered"), Some("1.0"));
+    }
+
+    #[test]
+    fn tls_after_socks4a_and_socks5() {
+        let hello = wrap(CT_HANDSHAKE, &chrome("inner.example"), 16384);
+        let flight = flight13();
+        // SOCKS4a: port 443, IP 0.0.0.1, user "u", host name.
+        let mut o4 = vec![4, 1, 1, 0xbb, 0, 0, 0, 1, b'u', 0];
+        o4.extend_from_slice(b"inner.example\0");
+        let r4 = vec![0, 0x5a, 1, 0xbb, 1, 2, 3, 4];
+        // SOCKS5 with username/password, CONNECT to a domain.
+        let mut o5 = vec![5, 2, 0, 2, 1, 1, b'u', 2, b'p', b'w', 5, 1, 0, 3, 13];
+        o5.extend_from_slice(b"inner.example");
+        o5.extend_from_slice(&[1, 0xbb]);
+        let r5 = vec![5, 2, 1, 0, 5, 0, 0, 1, 10, 0, 0, 1, 0x1f, 0x90];
+        for (kind, mut orig, mut resp) in [("socks4", o4, r4), ("socks5", o5, r5)] {
+            let pre = orig.len();
+            orig.extend_from_slice(&hello);
+            resp.extend_from_slice(&flight);
+            for k in 0..pre {
+                let (r, _) = run(&orig[..k], &[], false);
+                assert_eq!(r, Parse::NeedMore, "{kind} prefix {k}");
+            }
+            let (r, m) = check_split_tcp(&Tls, 1080, &orig, &resp);
+            assert_eq!(r, Parse::Done, "{kind}");
+            assert_eq!(m.extra("proxy"), Some(kind));
+            assert_eq!(m.sni.as_deref(), Some("inner.example"));
+            assert_eq!(m.ja4.as_deref(), Some("t13d1516h2_8daaf6152771_e5627efa2ab1"));
+            assert_eq!(m.extra("tls_version"), Some("1.3"));
+            // The proxy answered, then no TLS: not mine.
+            let mut plain = orig[..pre].to_vec();
+            plain.extend_from_slice(b"GET / HTTP/1.1\r\n");
+            assert_eq!(run(&plain, &[], false).0, Parse::NotMine, "{kind}");
+        }
+        // DCE/RPC also starts with 5: not SOCKS, not TLS.
+        let dce = [5u8, 0, 0x0b, 3, 0x10, 0, 0, 0];
+        let ends = [[8], [0]];
+        assert_eq!(Tls.probe(&Payloads::tcp(1, 135, &dce, &[], &ends)), Probe::NotMine);
+        assert_eq!(run(&dce, &[], false).0, Parse::NotMine);
+        // A refused SOCKS4 request: not mine.
+        let o = [4u8, 1, 1, 0xbb, 1, 2, 3, 4, 0];
+        assert_eq!(run(&o, &[0, 0x5b, 0, 0, 0, 0, 0, 0], false).0, Parse::NotMine);
     }
 
     #[test]
