@@ -80,7 +80,9 @@ fn ja4_matches_foxio_reference() {
                     r.protocol
                 ),
             };
-            misses.push(format!("MISS {name} {src}:{sp} -> {dst}:{dp}: want {ja4} / {ja4_r}: {why}"));
+            misses.push(format!(
+                "MISS {name} {src}:{sp} -> {dst}:{dp}: want {ja4} / {ja4_r}: {why}"
+            ));
         }
     }
     for m in &misses {

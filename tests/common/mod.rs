@@ -103,7 +103,10 @@ pub fn parse_ndpi_line(line: &str) -> Option<NdpiFlow> {
 /// binary bytes).
 pub fn read_ndpi_out(path: &Path) -> Vec<NdpiFlow> {
     let bytes = std::fs::read(path).unwrap_or_default();
-    String::from_utf8_lossy(&bytes).lines().filter_map(parse_ndpi_line).collect()
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(parse_ndpi_line)
+        .collect()
 }
 
 /// Transport, then the two endpoints in order: a key independent of
