@@ -80,6 +80,8 @@ fn record_head(b: &[u8]) -> Head {
 struct Records {
     /// Content types of the first records whose header is complete.
     types: Vec<u8>,
+    /// For each record in `types`: the length of `hs` after it.
+    hs_end: Vec<usize>,
     /// Handshake bytes of the leading handshake records (before any other
     /// content type), the last record possibly partial; capped.
     hs: Vec<u8>,
@@ -102,9 +104,6 @@ fn records(stream: &[u8]) -> Records {
             }
             Head::Ok { ctype, len } => (ctype, len),
         };
-        if r.types.len() < MAX_LISTED {
-            r.types.push(ctype);
-        }
         let body = rest.get(5..).unwrap_or(&[]);
         let take = len.min(body.len());
         let payload = &body[..take];
@@ -114,6 +113,10 @@ fn records(stream: &[u8]) -> Records {
         } else if in_hs {
             let room = MAX_HS.saturating_sub(r.hs.len());
             r.hs.extend_from_slice(&payload[..payload.len().min(room)]);
+        }
+        if r.types.len() < MAX_LISTED {
+            r.types.push(ctype);
+            r.hs_end.push(r.hs.len());
         }
         rest = &body[take..];
         // Enough records listed, and the handshake part is over: stop.
@@ -286,6 +289,14 @@ fn server(stream: &[u8]) -> Server {
         records: rec.types,
         ..Server::default()
     };
+    // The first flight ends with the first application data or alert
+    // record, or (TLS <= 1.2) with the record that ends ServerHelloDone;
+    // what follows answers the client's next flight and is not listed.
+    let mut keep = s
+        .records
+        .iter()
+        .position(|&t| t == CT_APPDATA || t == CT_ALERT)
+        .map_or(s.records.len(), |i| i + 1);
     let mut r = Reader::new(&rec.hs);
     while let Some((typ, len)) = r.take(4).and_then(handshake_header) {
         if s.hs_types.is_empty() && typ != HS_SERVER_HELLO {
@@ -298,10 +309,18 @@ fn server(stream: &[u8]) -> Server {
         match typ {
             HS_SERVER_HELLO if s.hello.is_none() => s.hello = parse_server_hello(body),
             HS_CERTIFICATE if s.cert_names.is_empty() => s.cert_names = certificate_names(body),
-            HS_SERVER_HELLO_DONE => s.hello_done = true,
+            HS_SERVER_HELLO_DONE => {
+                s.hello_done = true;
+                let end = rec.hs.len() - r.remaining();
+                if let Some(i) = rec.hs_end.iter().position(|&e| e >= end) {
+                    keep = keep.min(i + 1);
+                }
+                break;
+            }
             _ => {}
         }
     }
+    s.records.truncate(keep);
     s
 }
 
@@ -796,6 +815,39 @@ mod tests {
         // Before the ServerHelloDone the flow is identified, not done.
         let (r, _) = run(&orig, &resp[..resp.len() - 2], false);
         assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn server_records_list_the_first_flight_only() {
+        // TLS 1.3: later application records are not listed.
+        let mut resp = flight13();
+        resp.extend_from_slice(&[CT_APPDATA, 3, 3, 0, 3, 1, 2, 3]);
+        let (_, m) = run(&[], &resp, false);
+        assert_eq!(m.extra("server_records"), Some("22,20,23"));
+        // TLS 1.2, server side only: the second flight (NewSessionTicket,
+        // CCS, Finished) is not listed.
+        let mut resp = flight12();
+        resp.extend(wrap(CT_HANDSHAKE, &hs(4, &[0; 10]), 16384));
+        resp.extend_from_slice(&[CT_CCS, 3, 3, 0, 1, 1]);
+        resp.extend_from_slice(&[CT_HANDSHAKE, 3, 3, 0, 4, 9, 9, 9, 9]);
+        let (_, m) = run(&[], &resp, false);
+        assert_eq!(m.extra("server_records"), Some("22"));
+        assert_eq!(m.extra("server_hs"), Some("2,11,12,14"));
+        // The same flight in one record per message.
+        let sh = server_hello(0x0303, 0xc02f, &[]);
+        let mut resp = wrap(CT_HANDSHAKE, &sh, 16384);
+        resp.extend(wrap(CT_HANDSHAKE, &hs(HS_SERVER_HELLO_DONE, &[]), 16384));
+        resp.extend(wrap(CT_HANDSHAKE, &hs(4, &[0; 10]), 16384));
+        let (_, m) = run(&[], &resp, false);
+        assert_eq!(m.extra("server_records"), Some("22,22"));
+        assert_eq!(m.extra("server_hs"), Some("2,14"));
+        // An alert ends the listing.
+        let mut resp = wrap(CT_HANDSHAKE, &sh, 16384);
+        resp.extend_from_slice(&[CT_ALERT, 3, 3, 0, 2, 2, 40, CT_APPDATA, 3, 3, 0, 1, 0]);
+        let orig = wrap(CT_HANDSHAKE, &chrome("a.example"), 16384);
+        let (r, m) = run(&orig, &resp, false);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("server_records"), Some("22,21"));
     }
 
     #[test]
