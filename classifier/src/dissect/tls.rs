@@ -1000,6 +1000,83 @@ mod tests {
         assert_eq!(run(&o, &[0, 0x5b, 0, 0, 0, 0, 0, 0], false).0, Parse::NotMine);
     }
 
+    /// Runs TCP segments through the engine: SYN, SYN-ACK, then `segs`
+    /// (orig?, seq offset, bytes) in the given order, then FIN.
+    fn engine_run(segs: &[(bool, usize, &[u8])]) -> crate::record::FlowRecord {
+        use crate::decode::{Addr, PacketView, TcpMeta, Tuple};
+        use crate::engine::Engine;
+        use crate::flow::FlowConfig;
+        const ISN: [u32; 2] = [1000, 9000];
+        fn view(ts: u64, orig: bool, off: usize, flags: u8, payload: &[u8]) -> PacketView<'_> {
+            let (a, b) = (Addr::from_v4([192, 0, 2, 1]), Addr::from_v4([198, 51, 100, 7]));
+            let (src, dst, sport, dport) = if orig { (a, b, 40000, 443) } else { (b, a, 443, 40000) };
+            let isn = ISN[usize::from(!orig)];
+            // SYNs carry the ISN, data starts at ISN + 1.
+            let seq = if flags & 0x02 != 0 {
+                isn
+            } else {
+                isn.wrapping_add(1).wrapping_add(off as u32)
+            };
+            PacketView {
+                ts_ns: ts,
+                wire_len: 54 + payload.len() as u32,
+                tuple: Tuple {
+                    src,
+                    dst,
+                    sport,
+                    dport,
+                    proto: 6,
+                },
+                tcp: Some(TcpMeta { seq, ack: 0, flags }),
+                payload,
+            }
+        }
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: std::sync::Arc<str> = std::sync::Arc::from("t");
+        let mut out = Vec::new();
+        e.process(&view(1, true, 0, 0x02, &[]), &src, &mut |r| out.push(r));
+        e.process(&view(2, false, 0, 0x12, &[]), &src, &mut |r| out.push(r));
+        for (i, &(orig, off, bytes)) in segs.iter().enumerate() {
+            e.process(&view(3 + i as u64, orig, off, 0x18, bytes), &src, &mut |r| out.push(r));
+        }
+        e.finish(&src, &mut |r| out.push(r));
+        assert_eq!(out.len(), 1);
+        out.remove(0)
+    }
+
+    #[test]
+    fn engine_reassembles_a_hello_split_anywhere() {
+        let hello = wrap(CT_HANDSHAKE, &chrome("split.example"), 1000);
+        let flight = flight13();
+        let want = "t13d1516h2_8daaf6152771_e5627efa2ab1";
+        for cut in (1..hello.len()).step_by(7).chain([5, 6, 1004, 1005, hello.len() - 1]) {
+            let (x, y) = hello.split_at(cut);
+            // In order, and with the second piece first.
+            for segs in [
+                vec![(true, 0, x), (true, cut, y), (false, 0, &flight[..])],
+                vec![(true, cut, y), (true, 0, x), (false, 0, &flight[..])],
+            ] {
+                let r = engine_run(&segs);
+                assert_eq!(r.protocol, "tls", "cut {cut}");
+                assert_eq!(r.ja4.as_deref(), Some(want), "cut {cut}");
+                assert_eq!(r.sni.as_deref(), Some("split.example"));
+                assert_eq!(
+                    r.extra
+                        .iter()
+                        .find(|(k, _)| *k == "server_records")
+                        .map(|(_, v)| v.as_str()),
+                    Some("22,20,23")
+                );
+            }
+        }
+        // Three segments, as a PQ hello over a 1400-byte path.
+        let (x, rest) = hello.split_at(600);
+        let (y, z) = rest.split_at(700);
+        let r = engine_run(&[(true, 0, x), (true, 600, y), (true, 1300, z), (false, 0, &flight[..])]);
+        assert_eq!(r.ja4.as_deref(), Some(want));
+        assert_eq!(r.ja4_r.as_deref().map(|s| s.len() > 100), Some(true));
+    }
+
     #[test]
     fn registered_first() {
         assert_eq!(crate::dissect::DISSECTORS.first().map(|d| d.name()), Some("tls"));
