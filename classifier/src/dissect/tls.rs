@@ -505,6 +505,50 @@ fn fill_server(s: &Server, meta: &mut Meta) {
     }
 }
 
+/// The stream starts with a handshake record carrying (as far as the
+/// bytes go) a handshake message of type `hs_type`.
+fn starts_hello(stream: &[u8], hs_type: u8) -> bool {
+    match record_head(stream) {
+        Head::Bad => false,
+        Head::Partial => stream.first().is_none_or(|&c| c == CT_HANDSHAKE),
+        Head::Ok { ctype, .. } => ctype == CT_HANDSHAKE && stream.get(5).is_none_or(|&t| t == hs_type),
+    }
+}
+
+/// A flow seen from the middle: `first` (the side that spoke first in
+/// the capture) must start with a record header, and either hold a
+/// second one or the other side must start with one too; with `last`,
+/// a single complete record that is all of `first` will do.
+fn midstream(first: &[u8], other: &[u8], last: bool, meta: &mut Meta) -> Parse {
+    let r1 = records(first);
+    let Some(&t1) = r1.types.first() else {
+        return if r1.bad || last {
+            Parse::NotMine
+        } else {
+            Parse::NeedMore
+        };
+    };
+    let r2 = records(other);
+    let other_tls = !r2.types.is_empty() && !r2.bad;
+    let single_whole = matches!(record_head(first), Head::Ok { len, .. } if len + 5 == first.len());
+    if r1.types.len() >= 2 || other_tls || (last && single_whole && !r1.bad) {
+        mark_tls(meta);
+        meta.set_extra("tls_midstream", "true");
+        // The version of the first record, as sent (0x0303 after a
+        // TLS 1.2 or 1.3 handshake).
+        if let (Some(&a), Some(&b)) = (first.get(1), first.get(2)) {
+            meta.set_extra("tls_record_version", version_name(u16::from_be_bytes([a, b])));
+        }
+        meta.set_extra("tls_first_record", t1.to_string());
+        return Parse::Done;
+    }
+    if r1.bad || last {
+        Parse::NotMine
+    } else {
+        Parse::NeedMore
+    }
+}
+
 fn mark_tls(meta: &mut Meta) {
     meta.protocol = Some("tls");
     meta.encryption = Encryption::Encrypted;
@@ -533,13 +577,11 @@ impl Dissector for Tls {
         };
         match record_head(s) {
             Head::Bad => Probe::NotMine,
-            Head::Ok { ctype, .. } if ctype != CT_HANDSHAKE => Probe::NotMine,
-            Head::Partial => Probe::Maybe,
-            Head::Ok { .. } => match s.get(5) {
-                None => Probe::Maybe,
-                Some(&t) if t == hs_type => Probe::Mine,
-                Some(_) => Probe::NotMine,
-            },
+            Head::Ok {
+                ctype: CT_HANDSHAKE, ..
+            } if s.get(5) == Some(&hs_type) => Probe::Mine,
+            // Mid-stream records, or too short to tell.
+            Head::Ok { .. } | Head::Partial => Probe::Maybe,
         }
     }
 
@@ -556,6 +598,15 @@ impl Dissector for Tls {
                 Some(kind),
             ),
         };
+        // A flow whose start was not captured: records, no hello.
+        if proxy.is_none() {
+            if !orig.is_empty() && !starts_hello(orig, HS_CLIENT_HELLO) {
+                return midstream(orig, resp, p.last, meta);
+            }
+            if orig.is_empty() && !resp.is_empty() && !starts_hello(resp, HS_SERVER_HELLO) {
+                return midstream(resp, orig, p.last, meta);
+            }
+        }
         let c = client(orig);
         let s = (!resp.is_empty()).then(|| server(resp));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
@@ -876,18 +927,58 @@ mod tests {
             &b"GET / HTTP/1.1\r\n"[..],
             b"\x16\x02\x01",
             b"\x16\x03\x09",
-            b"\x17\x03\x03\x00\x10",
+            b"\x17\x03\x03\x48\x01",
         ] {
             let ends = [[orig.len() as u32], [0]];
             let p = Payloads::tcp(40000, 443, orig, &[], &ends);
             assert_eq!(Tls.probe(&p), Probe::NotMine, "{orig:?}");
             assert_eq!(run(orig, &[], false).0, Parse::NotMine, "{orig:?}");
         }
-        // A handshake record that is not a ClientHello.
+        // A handshake record that is not a ClientHello, alone: not
+        // enough for a mid-stream verdict.
         let orig = wrap(CT_HANDSHAKE, &hs(2, &[0; 40]), 100);
         let ends = [[orig.len() as u32], [0]];
-        assert_eq!(Tls.probe(&Payloads::tcp(1, 443, &orig, &[], &ends)), Probe::NotMine);
-        assert_eq!(run(&orig, &[], false).0, Parse::NotMine);
+        assert_eq!(Tls.probe(&Payloads::tcp(1, 443, &orig, &[], &ends)), Probe::Maybe);
+        assert_eq!(run(&orig, &[], false).0, Parse::NeedMore);
+        let mut bad = orig.clone();
+        bad.extend_from_slice(b"\x17\x09");
+        assert_eq!(run(&bad, &[], false).0, Parse::NotMine);
+    }
+
+    #[test]
+    fn midstream_records() {
+        // Application data records in both directions, start not seen.
+        let rec = |n: usize| {
+            let mut v = vec![CT_APPDATA, 3, 3];
+            be16(&mut v, n);
+            v.extend((0..n).map(|i| i as u8));
+            v
+        };
+        let mut orig = rec(300);
+        orig.extend(rec(40));
+        let resp = rec(90);
+        let (r, m) = check_split_tcp(&Tls, 443, &orig, &resp);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("tls"));
+        assert_eq!(m.extra("tls_midstream"), Some("true"));
+        assert_eq!(m.extra("tls_record_version"), Some("1.2"));
+        assert_eq!(m.extra("tls_first_record"), Some("23"));
+        // One record each way is enough; one record alone is not, until
+        // the flow ends.
+        assert_eq!(run(&rec(300), &resp, false).0, Parse::Done);
+        assert_eq!(run(&rec(300), &[], false).0, Parse::NeedMore);
+        assert_eq!(run(&rec(300), &[], true).0, Parse::Done);
+        assert_eq!(run(&rec(300)[..200], &[], true).0, Parse::NotMine);
+        // Only the server side, mid-stream.
+        assert_eq!(run(&[], &orig, false).0, Parse::Done);
+        // Prefixes never claim the flow before two headers are seen.
+        for k in 0..305 {
+            assert_ne!(run(&orig[..k], &[], false).0, Parse::Done, "{k}");
+        }
+        // A record header followed by garbage is not TLS.
+        let mut bad = rec(10);
+        bad.extend_from_slice(b"GET / HTTP/1.1");
+        assert_eq!(run(&bad, &[], false).0, Parse::NotMine);
     }
 
     #[test]
