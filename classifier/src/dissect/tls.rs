@@ -23,8 +23,10 @@ const MAX_HS: usize = 64 * 1024;
 /// Server records and handshake messages listed in `server_records` /
 /// `server_hs`.
 const MAX_LISTED: usize = 8;
-/// Certificate names kept.
+/// Certificate names kept, and their total length: a CDN certificate
+/// can carry hundreds of SAN names; the first ones say enough.
 const MAX_NAMES: usize = 64;
+const MAX_NAMES_LEN: usize = 1024;
 
 const CT_CCS: u8 = 20;
 const CT_ALERT: u8 = 21;
@@ -85,8 +87,11 @@ struct Records {
     /// Handshake bytes of the leading handshake records (before any other
     /// content type), the last record possibly partial; capped.
     hs: Vec<u8>,
-    /// A record of another type followed the leading handshake records.
+    /// A record of another type (alerts aside) followed the leading
+    /// handshake records.
     past_handshake: bool,
+    /// Index in `types` of the first fatal alert record.
+    fatal_alert: Option<usize>,
     /// An invalid record header was met.
     bad: bool,
 }
@@ -107,7 +112,13 @@ fn records(stream: &[u8]) -> Records {
         let body = rest.get(5..).unwrap_or(&[]);
         let take = len.min(body.len());
         let payload = &body[..take];
-        if ctype != CT_HANDSHAKE {
+        if ctype == CT_ALERT {
+            // A warning (e.g. unrecognized_name before the ServerHello)
+            // does not end the handshake; a fatal alert ends the flow.
+            if payload.first() == Some(&2) && r.fatal_alert.is_none() {
+                r.fatal_alert = Some(r.types.len());
+            }
+        } else if ctype != CT_HANDSHAKE {
             in_hs = false;
             r.past_handshake = true;
         } else if in_hs {
@@ -232,9 +243,12 @@ fn certificate_names(body: &[u8]) -> Vec<String> {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
         return names;
     };
+    let mut total = 0usize;
     let mut add = |s: &str| {
-        if names.len() < MAX_NAMES && !names.iter().any(|n| n == s) {
-            names.push(printable(s.as_bytes()));
+        let s = printable(s.as_bytes());
+        if names.len() < MAX_NAMES && total + s.len() < MAX_NAMES_LEN && !names.contains(&s) {
+            total += s.len() + 1;
+            names.push(s);
         }
     };
     for cn in cert.subject().iter_common_name() {
@@ -284,18 +298,21 @@ fn server(stream: &[u8]) -> Server {
     let rec = records(stream);
     let mut s = Server {
         not_tls: rec.bad && rec.types.is_empty(),
-        alert: rec.types.contains(&CT_ALERT),
+        alert: rec.fatal_alert.is_some(),
         past_handshake: rec.past_handshake,
         records: rec.types,
         ..Server::default()
     };
-    // The first flight ends with the first application data or alert
-    // record, or (TLS <= 1.2) with the record that ends ServerHelloDone;
+    // The first flight ends with the first application data or fatal
+    // alert record, or (TLS <= 1.2) with the record that ends ServerHelloDone;
     // what follows answers the client's next flight and is not listed.
     let mut keep = s
         .records
         .iter()
-        .position(|&t| t == CT_APPDATA || t == CT_ALERT)
+        .position(|&t| t == CT_APPDATA)
+        .into_iter()
+        .chain(rec.fatal_alert)
+        .min()
         .map_or(s.records.len(), |i| i + 1);
     let mut r = Reader::new(&rec.hs);
     while let Some((typ, len)) = r.take(4).and_then(handshake_header) {
@@ -892,10 +909,18 @@ mod tests {
         let (_, m) = run(&[], &resp, false);
         assert_eq!(m.extra("server_records"), Some("22,22"));
         assert_eq!(m.extra("server_hs"), Some("2,14"));
-        // An alert ends the listing.
+        // A warning alert before the ServerHello is listed and skipped.
+        let mut resp = vec![CT_ALERT, 3, 3, 0, 2, 1, 112];
+        resp.extend(flight12());
+        let orig = wrap(CT_HANDSHAKE, &chrome("a.example"), 16384);
+        let (r, m) = run(&orig, &resp, false);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("server_records"), Some("21,22"));
+        assert_eq!(m.extra("server_hs"), Some("2,11,12,14"));
+        assert_eq!(m.extra("tls_cipher"), Some("c02f"));
+        // A fatal alert ends the listing.
         let mut resp = wrap(CT_HANDSHAKE, &sh, 16384);
         resp.extend_from_slice(&[CT_ALERT, 3, 3, 0, 2, 2, 40, CT_APPDATA, 3, 3, 0, 1, 0]);
-        let orig = wrap(CT_HANDSHAKE, &chrome("a.example"), 16384);
         let (r, m) = run(&orig, &resp, false);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("server_records"), Some("22,21"));
