@@ -1194,6 +1194,33 @@ mod tests {
     }
 
     #[test]
+    fn mutations_never_panic() {
+        let orig = wrap(CT_HANDSHAKE, &chrome("m.example"), 900);
+        let resp = flight13();
+        for i in 0..orig.len() {
+            for x in [0x01u8, 0x80, 0xff] {
+                let mut o = orig.clone();
+                o[i] ^= x;
+                for last in [false, true] {
+                    let _ = run(&o, &resp, last);
+                }
+                let ends = [[o.len() as u32], [0]];
+                let _ = Tls.probe(&Payloads::tcp(1, 443, &o, &[], &ends));
+            }
+        }
+        // Every length byte of the SOCKS5 preamble set to extremes.
+        let pre = [5u8, 1, 0, 5, 1, 0, 3, 4, b'a', b'.', b'b', b'c', 1, 0xbb];
+        for i in 0..pre.len() {
+            for v in [0u8, 1, 0x7f, 0xff] {
+                let mut o = pre.to_vec();
+                o[i] = v;
+                o.extend_from_slice(&orig);
+                let _ = run(&o, &[5, 0, 5, 0, 0, 1, 0, 0, 0, 0, 0, 0], true);
+            }
+        }
+    }
+
+    #[test]
     fn registered_first() {
         assert_eq!(crate::dissect::DISSECTORS.first().map(|d| d.name()), Some("tls"));
     }
