@@ -21,11 +21,13 @@ fn listed_misses() -> BTreeSet<String> {
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| {
-            // capture \t flow \t expected sni \t reason
-            let mut parts = l.splitn(3, '\t');
-            let capture = parts.next().unwrap_or_default();
-            let flow = parts.next().unwrap_or_default();
-            format!("{capture}\t{flow}")
+            // capture \t flow \t nDPI's sni \t reason
+            let parts: Vec<&str> = l.splitn(4, '\t').collect();
+            assert!(
+                parts.len() == 4 && parts.iter().all(|p| !p.trim().is_empty()),
+                "tests/ndpi_sni_misses.txt: every entry needs capture, flow, sni and a reason: {l:?}"
+            );
+            format!("{}\t{}", parts[0], parts[1])
         })
         .collect()
 }
@@ -85,9 +87,11 @@ fn sni_matches_ndpi() {
                     .collect::<Vec<_>>()
                     .join("; "),
             };
-            misses.push((miss_key(&capture, f), format!("want {want:?}: {why}")));
+            misses.push((miss_key(&capture, f), format!("{want}\t{why}")));
         }
     }
+    // Printed in the misses file's format (after "MISS "), so a new
+    // entry is a copy and a reason.
     for (k, why) in &misses {
         eprintln!("MISS {k}\t{why}");
     }
