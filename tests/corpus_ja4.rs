@@ -1,6 +1,7 @@
 //! JA4 against FoxIO's reference captures: for every expected stream with
 //! a `JA4.1`, the flow with the same orig/resp addresses and ports must
-//! have exactly that ja4 and `JA4_r.1` as ja4_r.
+//! have exactly that ja4 and `JA4_r.1` as ja4_r (and `domain`, when
+//! given, as sni).
 
 mod common;
 
@@ -49,6 +50,7 @@ fn ja4_matches_foxio_reference() {
         for e in wanted {
             let (mut ja4, mut ja4_r) = (s(e, "JA4.1"), s(e, "JA4_r.1"));
             let (src, dst, sp, dp) = (s(e, "src"), s(e, "dst"), s(e, "srcport"), s(e, "dstport"));
+            let domain = s(e, "domain");
             if let Some((_, _, spec, why)) = SPEC_OVERRIDES.iter().find(|o| o.0 == name && o.1 == sp) {
                 eprintln!("NOTE {name} {sp}: expecting {spec}: {why}");
                 ja4_r = format!("{}{}", &spec[..10], ja4_r.get(10..).unwrap_or_default());
@@ -68,15 +70,20 @@ fn ja4_matches_foxio_reference() {
             let why = match (&records, flow) {
                 (Err(err), _) => format!("unreadable: {err}"),
                 (Ok(_), None) => "no such flow".to_string(),
-                (Ok(_), Some(r)) if r.ja4.as_deref() == Some(&ja4) && r.ja4_r.as_deref() == Some(&ja4_r) => {
+                (Ok(_), Some(r))
+                    if r.ja4.as_deref() == Some(&ja4)
+                        && r.ja4_r.as_deref() == Some(&ja4_r)
+                        && (domain.is_empty() || r.sni.as_deref() == Some(&domain)) =>
+                {
                     ok += 1;
                     t.1 += 1;
                     continue;
                 }
                 (Ok(_), Some(r)) => format!(
-                    "got ja4 {:?} ja4_r {:?} (protocol {})",
+                    "got ja4 {:?} ja4_r {:?} sni {:?} (protocol {})",
                     r.ja4.as_deref().unwrap_or("-"),
                     r.ja4_r.as_deref().unwrap_or("-"),
+                    r.sni.as_deref().unwrap_or("-"),
                     r.protocol
                 ),
             };
