@@ -3,10 +3,31 @@
 //! shape of that flight (record and handshake message types).
 //!
 //! Both directions are parsed from the stream prefix on every call:
-//! records (content type, version 3.0..3.4, length up to 2^14 + 2048),
+//! records (content type 20..23, version 3.0..3.4, length 1..2^14+2048),
 //! the handshake bytes of the leading handshake records concatenated
 //! (a ClientHello with a post-quantum key share spans several records or
 //! segments), capped at [`MAX_HS`] bytes.
+//!
+//! Verdicts:
+//! - NeedMore until the ClientHello is complete; then Identified with
+//!   `sni`, `alpn`, `ja3`, `ja4`, `ja4_r` and the extras
+//!   `tls_version_offered`, `ech`; Done once the server's first flight is
+//!   over (ServerHello and the first encrypted record in 1.3;
+//!   ServerHelloDone or CCS in <= 1.2; a fatal alert).
+//! - Server extras: `ja3s`, `tls_version`, `tls_cipher` (4 hex digits),
+//!   `alpn_selected`, `cert_names` (leaf subject CN and SAN DNS names,
+//!   TLS <= 1.2), `server_records` (content types of the first flight's
+//!   records, e.g. `22,20,23`), `server_hs` (its handshake message types,
+//!   e.g. `2,11,12,14`).
+//! - Only the server side seen (or a gap in the client's): Identified
+//!   from a ServerHello.
+//! - Behind a SOCKS4/4a or SOCKS5 CONNECT preamble: the same, plus
+//!   `proxy` (`socks4`, `socks5`).
+//! - Captured mid-stream (records but no hello): Done with
+//!   `tls_midstream`, `tls_record_version`, `tls_first_record` once two
+//!   record headers (or one per side) are seen.
+//! - `Payloads::last` with a ClientHello cut short: Identified without
+//!   fingerprints (`tls_hello` = `truncated`).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::fingerprint::client_hello::{self, ext, handshake_header, printable, version_name, ClientHello, Reader};
