@@ -6,7 +6,7 @@
 //! records (content type 20..23, version 3.0..3.4, length 1..2^14+2048),
 //! the handshake bytes of the leading handshake records concatenated
 //! (a ClientHello with a post-quantum key share spans several records or
-//! segments), capped at [`MAX_HS`] bytes.
+//! segments), capped at 64 KiB.
 //!
 //! Verdicts:
 //! - NeedMore until the ClientHello is complete; then Identified with
