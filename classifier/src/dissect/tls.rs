@@ -18,7 +18,8 @@
 //!   `alpn_selected`, `cert_names` (leaf subject CN and SAN DNS names,
 //!   TLS <= 1.2), `server_records` (content types of the first flight's
 //!   records, e.g. `22,20,23`), `server_hs` (its handshake message types,
-//!   e.g. `2,11,12,14`).
+//!   e.g. `2,11,12,14`), `tls_hrr` when the ServerHello is a
+//!   HelloRetryRequest.
 //! - Only the server side seen (or a gap in the client's): Identified
 //!   from a ServerHello.
 //! - Behind a SOCKS4/4a or SOCKS5 CONNECT preamble: the same, plus
@@ -211,7 +212,16 @@ struct ServerHello {
     extensions: Vec<u16>,
     selected_version: Option<u16>,
     alpn: Option<String>,
+    /// A HelloRetryRequest (RFC 8446 4.1.3: a ServerHello with a fixed
+    /// random): the client will send a second ClientHello.
+    hrr: bool,
 }
+
+/// The ServerHello.random of a HelloRetryRequest (RFC 8446 4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11,
+    0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
 
 impl ServerHello {
     fn version(&self) -> u16 {
@@ -230,7 +240,7 @@ fn parse_server_hello(body: &[u8]) -> Option<ServerHello> {
         legacy_version: r.u16()?,
         ..ServerHello::default()
     };
-    r.take(32)?;
+    sh.hrr = r.take(32)? == HRR_RANDOM;
     r.vec8()?;
     sh.cipher = r.u16()?;
     r.u8()?;
@@ -531,6 +541,9 @@ fn fill_server(s: &Server, meta: &mut Meta) {
         if let Some(a) = &sh.alpn {
             meta.set_extra("alpn_selected", a.clone());
         }
+        if sh.hrr {
+            meta.set_extra("tls_hrr", "true");
+        }
     }
     if !s.cert_names.is_empty() {
         meta.set_extra("cert_names", s.cert_names.join(","));
@@ -726,9 +739,13 @@ mod tests {
     }
 
     fn server_hello(version: u16, cipher: u16, exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        server_hello_random(version, [0x11; 32], cipher, exts)
+    }
+
+    fn server_hello_random(version: u16, random: [u8; 32], cipher: u16, exts: &[(u16, Vec<u8>)]) -> Vec<u8> {
         let mut b = Vec::new();
         b.extend_from_slice(&version.to_be_bytes());
-        b.extend([0x11u8; 32]);
+        b.extend(random);
         b.push(32);
         b.extend([0x22u8; 32]);
         b.extend_from_slice(&cipher.to_be_bytes());
@@ -945,6 +962,25 @@ mod tests {
         let (r, m) = run(&orig, &resp, false);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("server_records"), Some("22,21"));
+    }
+
+    #[test]
+    fn hello_retry_request() {
+        let hrr = server_hello_random(
+            0x0303,
+            HRR_RANDOM,
+            0x1302,
+            &[(0x002b, vec![3, 4]), (0x0033, vec![0, 0x1d])],
+        );
+        let mut resp = wrap(CT_HANDSHAKE, &hrr, 16384);
+        resp.extend_from_slice(&[CT_CCS, 3, 3, 0, 1, 1]);
+        let orig = wrap(CT_HANDSHAKE, &chrome("a.example"), 16384);
+        let (r, m) = run(&orig, &resp, false);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("tls_hrr"), Some("true"));
+        assert_eq!(m.extra("tls_cipher"), Some("1302"));
+        let (_, m) = run(&orig, &flight13(), false);
+        assert_eq!(m.extra("tls_hrr"), None);
     }
 
     #[test]
