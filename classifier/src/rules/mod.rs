@@ -64,12 +64,10 @@ pub const CONF_MTPROXY_64: f32 = 0.3;
 /// size of the obfuscated2 header plus an unencrypted `req_pq_multi`
 /// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate).
 pub const CONF_MTPROXY_REQ_PQ: f32 = 0.2;
-/// Confidence of the MTProxy fake-TLS guess from the server's first flight
-/// alone (see [`fake_tls`]): low, BoringSSL servers answer the same way.
-pub const CONF_FAKE_TLS: f32 = 0.1;
-/// Confidence of the fake-TLS guess when, in addition, the client's first
+/// Confidence of the MTProxy fake-TLS guess (see [`fake_tls`]): the
+/// server's first flight has MTProxy's shape and the client's first
 /// application-data record is too long to be a TLS 1.3 Finished.
-pub const CONF_FAKE_TLS_CLIENT: f32 = 0.6;
+pub const CONF_FAKE_TLS: f32 = 0.6;
 /// JA3S string of MTProxy's fake-TLS ServerHello template: TLS 1.2 legacy
 /// version, TLS_AES_128_GCM_SHA256, extensions key_share then
 /// supported_versions.
@@ -527,17 +525,18 @@ fn telegram_heuristic(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
 /// and no cleartext Certificate. The TLS dissector reports that as
 /// `server_records` "22,20,23", `server_hs` "2", `tls_version` "1.3".
 ///
-/// Strength: every BoringSSL-based TLS 1.3 server (Google, Cloudflare, ...)
-/// that picks AES-128-GCM answers with the very same first flight, so the
-/// server side alone is a weak guess ([`CONF_FAKE_TLS`]). What separates
-/// them is the client's next flight: a real TLS 1.3 client's first
-/// application-data record is its Finished (53 bytes with SHA-256 suites,
-/// 69 with SHA-384), while a Telegram client's carries the 64-byte
-/// obfuscated2 header and a first MTProto frame. When the TLS dissector
-/// reports that length (`client_appdata_first_len`), a long record raises
-/// the guess to [`CONF_FAKE_TLS_CLIENT`] and a Finished-sized one rules it
-/// out. Runs only when the SNI named no app (a Telegram SNI is Telegram's
-/// own web service, named by the rules).
+/// The server side alone proves nothing: every BoringSSL-based TLS 1.3
+/// server (Google, Cloudflare, ...) that picks AES-128-GCM answers with
+/// the very same first flight. Over the nDPI captures a server-only guess
+/// named 73 Google flows Telegram and no real MTProxy flow, so it is not
+/// made. What separates them is the client's next flight: a real TLS 1.3
+/// client's first application-data record is its Finished (53 bytes with
+/// SHA-256 suites, 69 with SHA-384), while a Telegram client's carries the
+/// 64-byte obfuscated2 header and a first MTProto frame (>= 105 bytes). The
+/// guess ([`CONF_FAKE_TLS`]) is made only when the TLS dissector reports
+/// that length as `client_appdata_first_len`. Runs only when the SNI named
+/// no app (a Telegram SNI is Telegram's own web service, named by the
+/// rules).
 fn fake_tls(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     if rec.protocol != "tls"
         || !extra(rec, "server_records")?
@@ -550,11 +549,8 @@ fn fake_tls(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     {
         return None;
     }
-    match extra(rec, "client_appdata_first_len").map(|v| v.parse::<u32>()) {
-        None => Some(CONF_FAKE_TLS),
-        Some(Ok(n)) if n >= 64 + 41 => Some(CONF_FAKE_TLS_CLIENT),
-        Some(_) => None,
-    }
+    let client = extra(rec, "client_appdata_first_len")?.trim().parse::<u32>().ok()?;
+    (client >= 64 + 41).then_some(CONF_FAKE_TLS)
 }
 
 /// MD5 of a JA3/JA3S string, lowercase hex (how JA3S is reported).

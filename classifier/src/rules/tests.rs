@@ -350,17 +350,23 @@ fn telegram_heuristics() {
         x.extra.push(("server_hs", hs.into()));
         x
     };
+    let tls_c = |records: &str, hs: &str, sni: &str| {
+        let mut x = tls(records, hs, sni);
+        x.extra.push(("client_appdata_first_len", "211".into()));
+        x
+    };
     assert_eq!(md5_hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+    // The server's flight alone: what any BoringSSL TLS 1.3 server sends.
     let mut x = tls("22,20,23", "2", "www.google.com");
+    r.label_record(&mut x);
+    assert_eq!(x.app, None, "server shape alone is no evidence");
+    // The client's first application-data record decides.
+    let mut x = tls("22,20,23", "2", "www.google.com");
+    x.extra.push(("client_appdata_first_len", "211".into()));
     r.label_record(&mut x);
     assert_eq!(x.app.as_deref(), Some("telegram"));
     assert_eq!(x.app_confidence, Some(CONF_FAKE_TLS));
     assert_eq!(ev(&x), ["dpi", "heuristic"]);
-    // The client's first application-data record decides when known.
-    let mut x = tls("22,20,23", "2", "www.google.com");
-    x.extra.push(("client_appdata_first_len", "211".into()));
-    r.label_record(&mut x);
-    assert_eq!(x.app_confidence, Some(CONF_FAKE_TLS_CLIENT));
     let mut x = tls("22,20,23", "2", "www.google.com");
     x.extra.push(("client_appdata_first_len", "53".into()));
     r.label_record(&mut x);
@@ -370,21 +376,21 @@ fn telegram_heuristics() {
         ("22,20,23,23,23", "2"),
         ("22,20,23", "2,11"),
     ] {
-        let mut x = tls(records, hs, "www.google.com");
+        let mut x = tls_c(records, hs, "www.google.com");
         r.label_record(&mut x);
         assert_eq!(x.app, None, "{records} / {hs}");
     }
     // OpenSSL / Go servers order supported_versions first: not the template.
-    let mut x = tls("22,20,23", "2", "www.example.com");
+    let mut x = tls_c("22,20,23", "2", "www.example.com");
     x.ja3s = Some(md5_hex("771,4865,43-51"));
     r.label_record(&mut x);
     assert_eq!(x.app, None);
-    let mut x = tls("22,20,23", "2", "www.example.com");
+    let mut x = tls_c("22,20,23", "2", "www.example.com");
     x.extra.retain(|(k, _)| *k != "tls_version");
     r.label_record(&mut x);
     assert_eq!(x.app, None, "TLS version unknown");
     // A Telegram SNI is Telegram by name, not a fake-TLS guess.
-    let mut x = tls("22,20,23", "2", "web.telegram.org");
+    let mut x = tls_c("22,20,23", "2", "web.telegram.org");
     r.label_record(&mut x);
     assert_eq!((x.app.as_deref(), x.app_confidence), (Some("telegram"), None));
     assert_eq!(ev(&x), ["dpi", "sni"]);
