@@ -150,6 +150,9 @@ fn rules(a: RulesArgs) -> Result<ExitCode> {
     for app in r.apps() {
         for s in &app.sources {
             writeln!(out, "  {:<16} {}  {}", app.name, s.date, s.source)?;
+            if let Some(n) = &s.note {
+                writeln!(out, "  {:<16}             note: {n}", "")?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
