@@ -189,7 +189,12 @@ fn run_live(
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(
+        cfg.flow,
+        cfg.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
+    );
     let opts = LiveOptions {
         duration,
         count: cfg.count,
