@@ -500,3 +500,30 @@ mod engine {
         assert_eq!(r.app.as_deref(), Some("random_stream"));
     }
 }
+
+#[test]
+fn loader_survives_garbage_and_truncation() {
+    // Every prefix of a good file, and byte-mangled copies: an error or a
+    // load, never a panic; errors always name a line inside the text.
+    let text = DEMO;
+    for k in 0..text.len() {
+        let Some(prefix) = text.get(..k) else { continue };
+        if let Err(e) = parse_file("p.toml", prefix).and_then(|f| Rules::compile(vec![f])) {
+            let lines = prefix.lines().count().max(1) + 1;
+            assert!(e.line().is_some_and(|l| l >= 1 && l <= lines), "{k}: {e}");
+        }
+    }
+    let mut x = 0x9e37_79b9u32;
+    for _ in 0..300 {
+        let mut b = text.as_bytes().to_vec();
+        for _ in 0..4 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let i = x as usize % b.len();
+            b[i] = (x >> 8) as u8 & 0x7f;
+        }
+        let s = String::from_utf8_lossy(&b);
+        let _ = parse_file("m.toml", &s).and_then(|f| Rules::compile(vec![f]));
+    }
+}
