@@ -1,0 +1,189 @@
+//! `baikal synth`: a labelled-capture generator.
+//!
+//! Writes a pcap of synthetic flows of known kinds and, beside it,
+//! `OUT.truth.jsonl` with one JSON object per flow (endpoints, kind,
+//! protocol, application, encryption class, server name, whether the
+//! payload proves the application, whether the server is in the
+//! application's ranges, packet counts). The output is a pure function of
+//! the arguments: same `--seed`, same bytes.
+//!
+//! Each flow kind is one function in its own file; [`mix`] decides how
+//! many of each, and where (IPv4/IPv6, VLAN, Telegram's ranges or not).
+
+mod addr;
+mod dns;
+mod faketls;
+mod http;
+pub mod mix;
+mod mtproto;
+mod mtproto_msg;
+mod names;
+mod net;
+mod obfs2;
+mod payload;
+mod plain_tcp;
+mod plain_udp;
+mod quic;
+mod quic_crypto;
+mod random;
+mod rng;
+mod tls;
+mod tls_msg;
+pub mod truth;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+
+use mix::Mix;
+use mtproto_msg::Framing;
+use net::{Capture, Place};
+use rng::Rng;
+use truth::{Kind, Truth};
+
+#[derive(clap::Args, Debug)]
+pub struct SynthArgs {
+    /// Output pcap; the truth goes to the same path with `.truth.jsonl`
+    /// in place of `.pcap`.
+    #[arg(short = 'o', long = "output", value_name = "OUT.pcap")]
+    pub output: PathBuf,
+    /// Seed: the same seed and options give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Preset: `basic`, `telegram` or `demo`.
+    #[arg(long, value_enum, default_value_t = Mix::Demo)]
+    pub mix: Mix,
+    /// Total number of flows, shared among the preset's kinds in its
+    /// proportions (default: the preset's own size).
+    #[arg(long)]
+    pub flows: Option<usize>,
+    /// Exact count of one kind, e.g. `--count obfs2-abridged=50`
+    /// (repeatable; overrides the preset for that kind).
+    #[arg(long, value_name = "KIND=N")]
+    pub count: Vec<String>,
+    /// List the flow kinds and exit.
+    #[arg(long)]
+    pub list_kinds: bool,
+}
+
+/// The truth file beside a pcap: `x.pcap` → `x.truth.jsonl`.
+pub fn truth_path(pcap: &Path) -> PathBuf {
+    let s = pcap.to_string_lossy();
+    let stem = s.strip_suffix(".pcap").unwrap_or(&s);
+    PathBuf::from(format!("{stem}.truth.jsonl"))
+}
+
+fn parse_counts(specs: &[String]) -> Result<Vec<(Kind, usize)>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (k, n) = s
+                .split_once('=')
+                .with_context(|| format!("--count {s}: expected KIND=N"))?;
+            let kind = Kind::from_name(k.trim())
+                .with_context(|| format!("--count {s}: unknown kind '{k}' (see --list-kinds)"))?;
+            let n: usize = n
+                .trim()
+                .parse()
+                .with_context(|| format!("--count {s}: N is not a number"))?;
+            Ok((kind, n))
+        })
+        .collect()
+}
+
+/// Builds one flow of `kind`.
+fn flow(cap: &mut Capture, rng: &mut Rng, place: &Place, kind: Kind) -> Result<Truth> {
+    match kind {
+        Kind::PlainTcpText => plain_tcp::build(cap, rng, place, false),
+        Kind::PlainTcpBinary => plain_tcp::build(cap, rng, place, true),
+        Kind::PlainUdpText => plain_udp::build(cap, rng, place, false),
+        Kind::PlainUdpBinary => plain_udp::build(cap, rng, place, true),
+        Kind::Http => http::build(cap, rng, place),
+        Kind::Dns => dns::build(cap, rng, place),
+        Kind::Tls => tls::build(cap, rng, place),
+        Kind::Quic => quic::build(cap, rng, place),
+        Kind::MtprotoAbridged => mtproto::build(cap, rng, place, Framing::Abridged),
+        Kind::MtprotoIntermediate => mtproto::build(cap, rng, place, Framing::Intermediate),
+        Kind::MtprotoPadded => mtproto::build(cap, rng, place, Framing::Padded),
+        Kind::Obfs2Abridged => obfs2::build(cap, rng, place, Framing::Abridged),
+        Kind::Obfs2Intermediate => obfs2::build(cap, rng, place, Framing::Intermediate),
+        Kind::Obfs2Padded => obfs2::build(cap, rng, place, Framing::Padded),
+        Kind::FakeTls => faketls::build(cap, rng, place),
+        Kind::Random => random::build(cap, rng, place, false),
+        Kind::RandomEf => random::build(cap, rng, place, true),
+    }
+}
+
+/// Generates the capture for a plan (kinds in order, already shuffled).
+pub fn generate(seed: u64, mix: Mix, plan: &[Kind]) -> Result<Capture> {
+    let mut master = Rng::new(seed);
+    let mut cap = Capture::new();
+    let p = mix.params();
+    // 2026-01-01T00:00:00Z.
+    let mut t_ns: u64 = 1_767_225_600_000_000_000;
+    let mut telegram_seen = 0usize;
+    for &kind in plan {
+        let mut rng = master.fork();
+        t_ns += rng.range(500, 15_000) * 1_000;
+        let telegram_range = if kind.is_telegram() {
+            telegram_seen += 1;
+            // Exactly every other Telegram flow goes to Telegram's ranges.
+            telegram_seen % 2 == 1
+        } else {
+            false
+        };
+        let place = Place {
+            t0_ns: t_ns,
+            v6: rng.chance(p.ipv6),
+            vlan: rng.chance(p.vlan).then(|| rng.range(2, 4095) as u16),
+            telegram_range,
+        };
+        let truth =
+            flow(&mut cap, &mut rng, &place, kind).with_context(|| format!("building a {} flow", kind.name()))?;
+        cap.truth.push(truth);
+    }
+    Ok(cap)
+}
+
+/// Writes the pcap and the truth file.
+pub fn write(cap: &mut Capture, out: &Path) -> Result<PathBuf> {
+    let f = std::fs::File::create(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    cap.write_pcap(&mut w)?;
+    w.flush()?;
+    let tp = truth_path(out);
+    let f = std::fs::File::create(&tp).with_context(|| format!("{}: cannot create", tp.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    for t in &cap.truth {
+        serde_json::to_writer(&mut w, t)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    Ok(tp)
+}
+
+pub fn run(a: SynthArgs) -> Result<ExitCode> {
+    if a.list_kinds {
+        for k in Kind::ALL {
+            println!("{}", k.name());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let counts = parse_counts(&a.count)?;
+    let plan = mix::plan(a.seed, a.mix, a.flows, &counts);
+    if plan.is_empty() {
+        bail!("nothing to generate (all counts are zero)");
+    }
+    let mut cap = generate(a.seed, a.mix, &plan)?;
+    let tp = write(&mut cap, &a.output)?;
+    eprintln!(
+        "baikal synth: {} flows, {} packets -> {} (truth: {})",
+        cap.truth.len(),
+        cap.packets(),
+        a.output.display(),
+        tp.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
