@@ -37,7 +37,7 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
         &tls_msg::server_hello(rng, tls_msg::session_id_of(&ch)),
     );
     flight.extend_from_slice(&tls_msg::ccs());
-    let n = rng.usize(1024, 4096);
+    let n = rng.usize(1024, 2900);
     flight.extend_from_slice(&tls_msg::record(tls_msg::APPLICATION_DATA, 0x0303, &rng.bytes(n)));
     t.send(false, &flight)?;
     // Client: CCS, then the obfuscated2 stream in application data records.

@@ -33,7 +33,7 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
             rng.pick(&AGENTS)
         );
         t.send(true, req.as_bytes())?;
-        let body_len = rng.usize(100, 6000);
+        let body_len = rng.usize(100, 2500);
         let body: Vec<u8> = (0..body_len).map(|i| b"<p>baikal synth</p>\n"[i % 20]).collect();
         let mut resp = format!(
             "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {body_len}\r\n\r\n"

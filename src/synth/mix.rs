@@ -99,15 +99,12 @@ pub fn plan(seed: u64, mix: Mix, flows: Option<usize>, overrides: &[(Kind, usize
                 (k, exact / sum.max(1), exact % sum.max(1))
             })
             .collect();
-        let mut given: usize = scaled.iter().map(|s| s.1).sum();
+        let given: usize = scaled.iter().map(|s| s.1).sum();
         let mut order: Vec<usize> = (0..scaled.len()).collect();
         order.sort_by(|&a, &b| scaled[b].2.cmp(&scaled[a].2).then(a.cmp(&b)));
-        for &i in order.iter().cycle().take(scaled.len() * 2) {
-            if given >= total {
-                break;
-            }
+        // The remainders: at most one more flow for each kind.
+        for &i in order.iter().take(total.saturating_sub(given)) {
             scaled[i].1 += 1;
-            given += 1;
         }
         counts = scaled.into_iter().map(|(k, n, _)| (k, n)).collect();
     }
@@ -118,7 +115,7 @@ pub fn plan(seed: u64, mix: Mix, flows: Option<usize>, overrides: &[(Kind, usize
         }
     }
     let mut plan: Vec<Kind> = counts.iter().flat_map(|&(k, n)| std::iter::repeat_n(k, n)).collect();
-    let mut rng = Rng::new(seed ^ 0x5eed_0f_91a2);
+    let mut rng = Rng::new(seed ^ 0x005e_ed0f_91a2);
     rng.shuffle(&mut plan);
     plan
 }

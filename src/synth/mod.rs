@@ -187,3 +187,84 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pcap_bytes(seed: u64, mix: Mix, flows: Option<usize>) -> (Vec<u8>, Vec<Truth>) {
+        let plan = mix::plan(seed, mix, flows, &[]);
+        let mut cap = generate(seed, mix, &plan).unwrap();
+        let mut out = Vec::new();
+        cap.write_pcap(&mut out).unwrap();
+        (out, cap.truth)
+    }
+
+    #[test]
+    fn deterministic_from_the_seed() {
+        let (a, ta) = pcap_bytes(5, Mix::Demo, None);
+        let (b, tb) = pcap_bytes(5, Mix::Demo, None);
+        let (c, _) = pcap_bytes(6, Mix::Demo, None);
+        assert_eq!(a, b);
+        assert_eq!(ta, tb);
+        assert_ne!(a, c);
+    }
+
+    /// Every kind builds, and each truth row's packet counts equal the
+    /// frames of its 5-tuple in the pcap.
+    #[test]
+    fn truth_counts_match_the_frames() {
+        use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+        use std::collections::HashMap;
+        use std::net::IpAddr;
+        let overrides: Vec<(Kind, usize)> = Kind::ALL.iter().map(|&k| (k, 3)).collect();
+        let plan = mix::plan(9, Mix::Demo, None, &overrides);
+        let mut cap = generate(9, Mix::Demo, &plan).unwrap();
+        let mut out = Vec::new();
+        cap.write_pcap(&mut out).unwrap();
+        let mut seen: HashMap<(IpAddr, u16, IpAddr, u16), u64> = HashMap::new();
+        let mut r = pcap_file::pcap::PcapReader::new(&out[..]).unwrap();
+        while let Some(p) = r.next_packet() {
+            let p = p.unwrap();
+            let s = SlicedPacket::from_ethernet(&p.data).unwrap();
+            let (src, dst): (IpAddr, IpAddr) = match s.net.unwrap() {
+                NetSlice::Ipv4(i) => (i.header().source_addr().into(), i.header().destination_addr().into()),
+                NetSlice::Ipv6(i) => (i.header().source_addr().into(), i.header().destination_addr().into()),
+                _ => panic!(),
+            };
+            let (sp, dp) = match s.transport.unwrap() {
+                TransportSlice::Tcp(t) => (t.source_port(), t.destination_port()),
+                TransportSlice::Udp(u) => (u.source_port(), u.destination_port()),
+                _ => panic!(),
+            };
+            *seen.entry((src, sp, dst, dp)).or_default() += 1;
+        }
+        assert_eq!(cap.truth.len(), 17 * 3);
+        for t in &cap.truth {
+            let o = seen
+                .get(&(t.orig_ip, t.orig_port, t.resp_ip, t.resp_port))
+                .copied()
+                .unwrap_or(0);
+            let r = seen
+                .get(&(t.resp_ip, t.resp_port, t.orig_ip, t.orig_port))
+                .copied()
+                .unwrap_or(0);
+            assert_eq!((o, r), (t.orig_pkts, t.resp_pkts), "{t:?}");
+            assert!(t.orig_pkts > 0);
+        }
+        // Telegram flows: exactly half in Telegram's ranges.
+        let tg: Vec<&Truth> = cap
+            .truth
+            .iter()
+            .filter(|t| t.app.as_deref() == Some("telegram"))
+            .collect();
+        let inside = tg.iter().filter(|t| t.in_app_ranges).count();
+        assert_eq!(inside, tg.len().div_ceil(2));
+    }
+
+    #[test]
+    fn truth_path_beside_the_pcap() {
+        assert_eq!(truth_path(Path::new("a/b.pcap")), PathBuf::from("a/b.truth.jsonl"));
+        assert_eq!(truth_path(Path::new("x")), PathBuf::from("x.truth.jsonl"));
+    }
+}

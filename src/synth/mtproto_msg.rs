@@ -77,7 +77,7 @@ fn tl_bytes(out: &mut Vec<u8>, data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_le_bytes()[..3]);
     }
     out.extend_from_slice(data);
-    while (out.len() - start) % 4 != 0 {
+    while !(out.len() - start).is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -150,10 +150,10 @@ pub fn dialogue(rng: &mut Rng, unix_s: u64) -> Vec<(bool, Vec<u8>)> {
     d.push((false, plain_msg(rng, unix_s, false, &b)));
     // Encrypted messages: auth_key_id, msg_key, encrypted data.
     let auth_key_id = rng.array::<8>();
-    for i in 0..rng.range(2, 8) {
+    for i in 0..rng.range(2, 6) {
         let mut m = auth_key_id.to_vec();
         m.extend_from_slice(&rng.array::<16>());
-        let blocks = rng.usize(2, 40);
+        let blocks = rng.usize(2, 24);
         m.extend_from_slice(&rng.bytes(16 * blocks));
         d.push((i % 2 == 0, m));
     }

@@ -394,3 +394,142 @@ pub fn v4(a: [u8; 4]) -> IpAddr {
 pub fn v6(a: [u8; 16]) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(a))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    use pcap_file::pcap::PcapReader;
+
+    /// (src, dst, seq, ack, syn, fin, payload) of each TCP frame, plus the
+    /// VLAN id, read back from a pcap.
+    type Seg = (SocketAddr, SocketAddr, u32, u32, bool, bool, Vec<u8>, Option<u16>);
+
+    fn read_back(pcap: &[u8]) -> Vec<Seg> {
+        let mut r = PcapReader::new(pcap).unwrap();
+        let mut out = Vec::new();
+        let mut last_ts = Duration::ZERO;
+        while let Some(p) = r.next_packet() {
+            let p = p.unwrap();
+            assert!(p.timestamp >= last_ts, "pcap not in time order");
+            last_ts = p.timestamp;
+            let s = SlicedPacket::from_ethernet(&p.data).unwrap();
+            let vlan = s.link_exts.first().and_then(|e| match e {
+                etherparse::LinkExtSlice::Vlan(v) => Some(v.vlan_identifier().value()),
+                _ => None,
+            });
+            let (src, dst): (IpAddr, IpAddr) = match s.net.unwrap() {
+                NetSlice::Ipv4(i) => (i.header().source_addr().into(), i.header().destination_addr().into()),
+                NetSlice::Ipv6(i) => (i.header().source_addr().into(), i.header().destination_addr().into()),
+                _ => panic!("not IP"),
+            };
+            match s.transport.unwrap() {
+                TransportSlice::Tcp(t) => out.push((
+                    SocketAddr::new(src, t.source_port()),
+                    SocketAddr::new(dst, t.destination_port()),
+                    t.sequence_number(),
+                    t.acknowledgment_number(),
+                    t.syn(),
+                    t.fin(),
+                    t.payload().to_vec(),
+                    vlan,
+                )),
+                TransportSlice::Udp(u) => out.push((
+                    SocketAddr::new(src, u.source_port()),
+                    SocketAddr::new(dst, u.destination_port()),
+                    0,
+                    0,
+                    false,
+                    false,
+                    u.payload().to_vec(),
+                    vlan,
+                )),
+                _ => panic!("not TCP/UDP"),
+            }
+        }
+        out
+    }
+
+    /// Reassembles one direction by sequence number from the SYN on.
+    fn reassemble(segs: &[Seg], from: SocketAddr) -> Vec<u8> {
+        let mine: Vec<&Seg> = segs.iter().filter(|s| s.0 == from).collect();
+        let isn = mine.iter().find(|s| s.4).expect("SYN").2.wrapping_add(1);
+        let mut data = Vec::new();
+        for s in mine.iter().filter(|s| !s.6.is_empty()) {
+            let off = s.2.wrapping_sub(isn) as usize;
+            assert_eq!(off, data.len(), "hole or overlap in the stream");
+            data.extend_from_slice(&s.6);
+        }
+        data
+    }
+
+    #[test]
+    fn tcp_streams_reassemble_and_pcap_parses_back() {
+        for (v6, vlan) in [(false, None), (true, Some(42)), (false, Some(4094))] {
+            let mut rng = Rng::new(31);
+            let mut cap = Capture::new();
+            let place = Place {
+                t0_ns: 1_767_225_600_000_000_000,
+                v6,
+                vlan,
+                telegram_range: false,
+            };
+            let ends = cap.ends(&mut rng, &place, 443, true);
+            let a = rng.bytes(5000);
+            let b = rng.bytes(3000);
+            let c = rng.bytes(700);
+            let mut t = Tcp::open(&mut cap, &mut rng, ends, place.t0_ns).unwrap();
+            t.send_cut(true, &a, &[1, 17, 2000]).unwrap();
+            t.send(false, &b).unwrap();
+            t.send(true, &c).unwrap();
+            let pk = t.close().unwrap();
+            let mut out = Vec::new();
+            cap.write_pcap(&mut out).unwrap();
+            let segs = read_back(&out);
+            assert_eq!(segs.len() as u64, pk[0] + pk[1]);
+            assert_eq!(segs.iter().filter(|s| s.0 == ends.orig).count() as u64, pk[0]);
+            assert!(segs.iter().all(|s| s.7 == vlan));
+            let mut want = a.clone();
+            want.extend_from_slice(&c);
+            assert_eq!(reassemble(&segs, ends.orig), want);
+            assert_eq!(reassemble(&segs, ends.resp), b);
+            // Every ACK acknowledges exactly what the other side sent so far.
+            let mut next = std::collections::HashMap::new();
+            for s in &segs {
+                if let Some(&n) = next.get(&s.1) {
+                    assert_eq!(s.3, n, "ack number");
+                }
+                let adv = s.6.len() as u32 + u32::from(s.4) + u32::from(s.5);
+                next.insert(s.0, s.2.wrapping_add(adv));
+            }
+            // Handshake then FIN from both sides.
+            assert!(segs[0].4 && segs[1].4);
+            assert_eq!(segs.iter().filter(|s| s.5).count(), 2);
+        }
+    }
+
+    #[test]
+    fn udp_datagrams_parse_back() {
+        let mut rng = Rng::new(32);
+        let mut cap = Capture::new();
+        let place = Place {
+            t0_ns: 1_767_225_600_000_000_000,
+            v6: true,
+            vlan: None,
+            telegram_range: true,
+        };
+        let ends = cap.ends(&mut rng, &place, 443, false);
+        assert!(super::super::addr::in_telegram_ranges(ends.resp.ip()));
+        let mut u = Udp::new(&mut cap, &mut rng, ends, place.t0_ns);
+        u.send(true, b"one").unwrap();
+        u.send(false, b"two").unwrap();
+        u.send(true, b"three").unwrap();
+        assert_eq!(u.pkts, [2, 1]);
+        let mut out = Vec::new();
+        cap.write_pcap(&mut out).unwrap();
+        let segs = read_back(&out);
+        let p: Vec<&[u8]> = segs.iter().map(|s| &s.6[..]).collect();
+        assert_eq!(p, [&b"one"[..], b"two", b"three"]);
+        assert_eq!(segs[1].0, ends.resp);
+    }
+}

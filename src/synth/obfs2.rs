@@ -17,6 +17,9 @@ use super::truth::{Enc, Kind, Truth};
 
 pub type Ctr = ctr::Ctr128BE<Aes256>;
 
+/// What one side sends, chunk by chunk.
+pub type Chunks = Vec<Vec<u8>>;
+
 pub const TAG_ABRIDGED: [u8; 4] = [0xef; 4];
 pub const TAG_INTERMEDIATE: [u8; 4] = [0xee; 4];
 pub const TAG_PADDED: [u8; 4] = [0xdd; 4];
@@ -77,7 +80,7 @@ pub fn read_tag(wire: &[u8; 64]) -> [u8; 4] {
 
 /// The obfuscated streams of one connection: client chunks (the first
 /// starts with the header) and server chunks, as they go on the wire.
-pub fn stream(rng: &mut Rng, tag: [u8; 4]) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+pub fn stream(rng: &mut Rng, tag: [u8; 4]) -> Result<(Chunks, Chunks)> {
     let framing = Framing::from_tag(tag).ok_or_else(|| anyhow::anyhow!("unknown obfuscated2 tag"))?;
     let dc = (rng.range(1, 6) as i16) * if rng.chance(0.2) { -1 } else { 1 };
     let (wire, mut enc, mut dec) = header(rng, tag, dc);

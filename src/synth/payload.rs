@@ -14,7 +14,8 @@ pub fn text(rng: &mut Rng, n: u32) -> Vec<u8> {
     let mut s = format!("synth/1 msg={n} node={}", rng.pick(&WORDS));
     for _ in 0..rng.usize(2, 12) {
         s.push(' ');
-        s.push_str(*rng.pick(&WORDS));
+        let w: &str = WORDS[rng.below(WORDS.len() as u64) as usize % WORDS.len()];
+        s.push_str(w);
         s.push('=');
         s.push_str(&rng.below(100_000).to_string());
     }

@@ -167,11 +167,11 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
     // Client Handshake (Finished), then 1-RTT traffic.
     let n = rng.usize(60, 120);
     u.send(true, &handshake_packet(rng, &server_cid, &scid, n))?;
-    for _ in 0..rng.range(1, 5) {
+    for _ in 0..rng.range(1, 3) {
         let n = rng.usize(30, 400);
         u.send(true, &short_packet(rng, &server_cid, n))?;
         for _ in 0..rng.range(1, 4) {
-            let n = rng.usize(30, 1200);
+            let n = rng.usize(30, 900);
             u.send(false, &short_packet(rng, &scid, n))?;
         }
         u.pause(80);

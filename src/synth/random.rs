@@ -21,7 +21,7 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place, starts_ef: bool) -
     let first = random_looking(rng, len, starts_ef.then_some(0xef));
     t.send(true, &first)?;
     for _ in 0..rng.range(1, 4) {
-        let n = rng.usize(30, 3000);
+        let n = rng.usize(30, 1500);
         let a = rng.bytes(n);
         t.send(false, &a)?;
         t.pause(40);

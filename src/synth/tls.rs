@@ -50,17 +50,17 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
     );
     flight.extend_from_slice(&tls_msg::ccs());
     for _ in 0..rng.range(1, 4) {
-        let n = rng.usize(60, 2500);
+        let n = rng.usize(60, 1800);
         flight.extend_from_slice(&tls_msg::app_data(rng, n));
     }
     t.send(false, &flight)?;
     let mut fin = tls_msg::ccs();
     fin.extend_from_slice(&tls_msg::app_data(rng, 53));
     t.send(true, &fin)?;
-    for _ in 0..rng.range(1, 4) {
+    for _ in 0..rng.range(1, 3) {
         let n = rng.usize(80, 700);
         t.send(true, &tls_msg::app_data(rng, n))?;
-        let n = rng.usize(100, 9000);
+        let n = rng.usize(100, 3000);
         t.send(false, &tls_msg::app_data(rng, n))?;
         t.ack(true)?;
         t.pause(100);
