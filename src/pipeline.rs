@@ -24,6 +24,8 @@ pub enum Source {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub flow: FlowConfig,
+    /// Application rules installed as the engine's labeler.
+    pub rules: Option<Arc<baikal_classifier::rules::Rules>>,
     /// Stop after this many packets (over all inputs).
     pub count: Option<u64>,
     pub progress: bool,
@@ -70,7 +72,12 @@ pub fn run(source: &Source, cfg: &Config, sink: &mut Sink) -> Result<Summary> {
 fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
     let name: Arc<str> = Arc::from(input.name());
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(
+        cfg.flow,
+        cfg.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
+    );
     let limit = cfg.count.map(|c| c.saturating_sub(sum.packets_read));
     let mut n = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
