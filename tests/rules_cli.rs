@@ -89,7 +89,11 @@ prefixes = ["203.0.113.0/24"]
     )
     .unwrap();
 
-    let base = baikal().args(["classify", "-q", "-F", "jsonl"]).arg(&pcap).output().unwrap();
+    let base = baikal()
+        .args(["classify", "-q", "-F", "jsonl"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
     assert!(base.status.success(), "{}", String::from_utf8_lossy(&base.stderr));
     assert_eq!(apps(&base.stdout), ["null|[]"]);
 
@@ -111,7 +115,10 @@ prefixes = ["203.0.113.0/24"]
 
     let builtin = baikal().arg("rules").output().unwrap();
     let text = String::from_utf8_lossy(&builtin.stdout);
-    assert!(text.contains("telegram") && text.contains("core.telegram.org/resources/cidr.txt"), "{text}");
+    assert!(
+        text.contains("telegram") && text.contains("core.telegram.org/resources/cidr.txt"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
