@@ -2,18 +2,18 @@
 //! the same endpoints, transport and packet counts, and, for protocols
 //! that have a dissector in this build, the same protocol.
 
-mod common;
+mod synth_common;
 
 use baikal_classifier::dissect::by_name;
 
 fn check(args: &[&str]) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (truth, recs) = common::synth_and_classify(dir.path(), args);
+    let (truth, recs) = synth_common::synth_and_classify(dir.path(), args);
     assert!(!truth.is_empty());
     assert_eq!(recs.len(), truth.len(), "classify found a different number of flows");
     let mut wrong = Vec::new();
     for t in &truth {
-        let k = common::key(t);
+        let k = synth_common::key(t);
         let Some(r) = recs.get(&k) else {
             panic!("truth flow missing from classify output: {k:?}");
         };

@@ -10,7 +10,7 @@
 //! listed and must stay under 1% of the non-Telegram flows. Needs the
 //! MTProto dissector; it prints SKIP without one.
 
-mod common;
+mod synth_common;
 
 use std::collections::BTreeMap;
 
@@ -23,14 +23,14 @@ fn telegram_recall_and_no_false_positives() {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
-    let (truth, recs) = common::synth_and_classify(dir.path(), &["--mix", "telegram", "--seed", "4"]);
+    let (truth, recs) = synth_common::synth_and_classify(dir.path(), &["--mix", "telegram", "--seed", "4"]);
     // kind -> (flows, labelled telegram)
     let mut per_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut false_pos = Vec::new();
     let mut guesses = Vec::new();
     let mut non_telegram = 0usize;
     for t in &truth {
-        let k = common::key(t);
+        let k = synth_common::key(t);
         let r = recs.get(&k).unwrap_or_else(|| panic!("missing flow {k:?}"));
         let said = r["app"].as_str() == Some("telegram");
         let kind = t["kind"].as_str().unwrap_or_default().to_string();
