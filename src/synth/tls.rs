@@ -1,6 +1,7 @@
-//! TLS 1.3 over TCP with a chosen server name: ClientHello (sometimes cut
-//! over 2-3 segments), ServerHello + ChangeCipherSpec + encrypted
-//! handshake, client Finished, application data.
+//! TLS over TCP with a chosen server name: ClientHello (sometimes cut over
+//! 2-3 segments); TLS 1.3 (ServerHello + ChangeCipherSpec + encrypted
+//! handshake, client Finished) or, for 30%, TLS 1.2 (cleartext
+//! Certificate, ServerKeyExchange, ServerHelloDone); application data.
 
 use anyhow::Result;
 
@@ -42,21 +43,37 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
     let rec = tls_msg::record(tls_msg::HANDSHAKE, 0x0301, &ch);
     let c = cuts(rng, rec.len());
     t.send_cut(true, &rec, &c)?;
-    // Server flight: ServerHello, CCS, encrypted handshake records.
-    let mut flight = tls_msg::record(
-        tls_msg::HANDSHAKE,
-        0x0303,
-        &tls_msg::server_hello(rng, tls_msg::session_id_of(&ch)),
-    );
-    flight.extend_from_slice(&tls_msg::ccs());
-    for _ in 0..rng.range(1, 4) {
-        let n = rng.usize(60, 1800);
-        flight.extend_from_slice(&tls_msg::app_data(rng, n));
+    if rng.chance(0.3) {
+        // TLS 1.2: cleartext Certificate, ServerKeyExchange, ServerHelloDone;
+        // client key exchange, CCS and Finished; server CCS and Finished.
+        let sh = tls_msg::server_hello_12(rng, tls_msg::session_id_of(&ch), alpn.first().copied());
+        let mut msgs = sh;
+        let cert_len = rng.usize(700, 2000);
+        msgs.extend_from_slice(&tls_msg::server_cert_flight_12(rng, cert_len));
+        t.send(false, &tls_msg::record(tls_msg::HANDSHAKE, 0x0303, &msgs))?;
+        let mut cke = vec![32];
+        cke.extend_from_slice(&rng.array::<32>());
+        let mut c = tls_msg::record(tls_msg::HANDSHAKE, 0x0303, &tls_msg::handshake(16, &cke));
+        c.extend_from_slice(&tls_msg::ccs());
+        c.extend_from_slice(&tls_msg::record(tls_msg::HANDSHAKE, 0x0303, &rng.bytes(40)));
+        t.send(true, &c)?;
+        let mut f = tls_msg::ccs();
+        f.extend_from_slice(&tls_msg::record(tls_msg::HANDSHAKE, 0x0303, &rng.bytes(40)));
+        t.send(false, &f)?;
+    } else {
+        // TLS 1.3: ServerHello, CCS, encrypted handshake records.
+        let sh = tls_msg::server_hello(rng, tls_msg::session_id_of(&ch));
+        let mut flight = tls_msg::record(tls_msg::HANDSHAKE, 0x0303, &sh);
+        flight.extend_from_slice(&tls_msg::ccs());
+        for _ in 0..rng.range(1, 4) {
+            let n = rng.usize(60, 1800);
+            flight.extend_from_slice(&tls_msg::app_data(rng, n));
+        }
+        t.send(false, &flight)?;
+        let mut fin = tls_msg::ccs();
+        fin.extend_from_slice(&tls_msg::app_data(rng, 53));
+        t.send(true, &fin)?;
     }
-    t.send(false, &flight)?;
-    let mut fin = tls_msg::ccs();
-    fin.extend_from_slice(&tls_msg::app_data(rng, 53));
-    t.send(true, &fin)?;
     for _ in 0..rng.range(1, 3) {
         let n = rng.usize(80, 700);
         t.send(true, &tls_msg::app_data(rng, n))?;

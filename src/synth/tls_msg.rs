@@ -209,6 +209,50 @@ pub fn server_hello(rng: &mut Rng, session_id: &[u8]) -> Vec<u8> {
     handshake(2, &b)
 }
 
+/// A TLS 1.2 ServerHello (ECDHE-RSA-AES128-GCM-SHA256, extended master
+/// secret, renegotiation_info, ALPN when given).
+pub fn server_hello_12(rng: &mut Rng, session_id: &[u8], alpn: Option<&str>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(96);
+    b.extend_from_slice(&0x0303u16.to_be_bytes());
+    b.extend_from_slice(&rng.array::<32>());
+    b.push(session_id.len() as u8);
+    b.extend_from_slice(session_id);
+    b.extend_from_slice(&0xc02fu16.to_be_bytes());
+    b.push(0);
+    let mut e = Vec::new();
+    ext(&mut e, 0xff01, &[0]);
+    ext(&mut e, 0x0017, &[]);
+    if let Some(a) = alpn {
+        let mut al = ((a.len() + 1) as u16).to_be_bytes().to_vec();
+        al.push(a.len() as u8);
+        al.extend_from_slice(a.as_bytes());
+        ext(&mut e, 0x0010, &al);
+    }
+    b.extend_from_slice(&(e.len() as u16).to_be_bytes());
+    b.extend_from_slice(&e);
+    handshake(2, &b)
+}
+
+/// TLS 1.2 server messages after the ServerHello: Certificate (one opaque
+/// certificate of `cert_len` bytes: not a parseable X.509 structure),
+/// ServerKeyExchange (x25519), ServerHelloDone.
+pub fn server_cert_flight_12(rng: &mut Rng, cert_len: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut c = Vec::with_capacity(cert_len + 6);
+    c.extend_from_slice(&((cert_len + 3) as u32).to_be_bytes()[1..]);
+    c.extend_from_slice(&(cert_len as u32).to_be_bytes()[1..]);
+    c.extend_from_slice(&rng.bytes(cert_len));
+    out.extend_from_slice(&handshake(11, &c));
+    let mut k = vec![3, 0x00, 0x1d, 32];
+    k.extend_from_slice(&rng.array::<32>());
+    k.extend_from_slice(&0x0804u16.to_be_bytes());
+    k.extend_from_slice(&256u16.to_be_bytes());
+    k.extend_from_slice(&rng.bytes(256));
+    out.extend_from_slice(&handshake(12, &k));
+    out.extend_from_slice(&handshake(14, &[]));
+    out
+}
+
 /// The session id of a ClientHello message (for the ServerHello echo).
 pub fn session_id_of(client_hello: &[u8]) -> &[u8] {
     // type(1) len(3) version(2) random(32) sid_len(1)
@@ -256,6 +300,21 @@ mod tests {
             parsed.msg[0],
             tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ServerHelloV13Draft18(_))
                 | tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ServerHello(_))
+        ));
+    }
+
+    #[test]
+    fn tls12_server_flight_parses() {
+        let mut rng = Rng::new(6);
+        let mut m = server_hello_12(&mut rng, &[7; 32], Some("h2"));
+        m.extend_from_slice(&server_cert_flight_12(&mut rng, 900));
+        let rec = record(HANDSHAKE, 0x0303, &m);
+        let (rest, parsed) = tls_parser::parse_tls_plaintext(&rec).expect("parses");
+        assert!(rest.is_empty());
+        assert_eq!(parsed.msg.len(), 4, "{parsed:?}");
+        assert!(matches!(
+            parsed.msg[3],
+            tls_parser::TlsMessage::Handshake(tls_parser::TlsMessageHandshake::ServerDone(_))
         ));
     }
 }
