@@ -47,8 +47,13 @@ use truth::{Kind, Truth};
 pub struct SynthArgs {
     /// Output pcap; the truth goes to the same path with `.truth.jsonl`
     /// in place of `.pcap`.
-    #[arg(short = 'o', long = "output", value_name = "OUT.pcap")]
-    pub output: PathBuf,
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "OUT.pcap",
+        required_unless_present = "list_kinds"
+    )]
+    pub output: Option<PathBuf>,
     /// Seed: the same seed and options give the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -171,18 +176,21 @@ pub fn run(a: SynthArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let Some(output) = a.output else {
+        bail!("give an output file: -o OUT.pcap");
+    };
     let counts = parse_counts(&a.count)?;
     let plan = mix::plan(a.seed, a.mix, a.flows, &counts);
     if plan.is_empty() {
         bail!("nothing to generate (all counts are zero)");
     }
     let mut cap = generate(a.seed, a.mix, &plan)?;
-    let tp = write(&mut cap, &a.output)?;
+    let tp = write(&mut cap, &output)?;
     eprintln!(
         "baikal synth: {} flows, {} packets -> {} (truth: {})",
         cap.truth.len(),
         cap.packets(),
-        a.output.display(),
+        output.display(),
         tp.display()
     );
     Ok(ExitCode::SUCCESS)
