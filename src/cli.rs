@@ -22,6 +22,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Classify the flows of capture files or a live interface.
     Classify(ClassifyArgs),
+    /// Generate a labelled capture: a pcap and its ground truth (`OUT.truth.jsonl`).
+    Synth(crate::synth::SynthArgs),
     /// List the application rules loaded (apps, counts, sources).
     Rules(RulesArgs),
 }
@@ -121,6 +123,7 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Classify(a) => classify(a),
+        Cmd::Synth(a) => crate::synth::run(a),
         Cmd::Rules(a) => rules(a),
     }
 }
