@@ -17,6 +17,8 @@
 
 use crate::verdict::Meta;
 
+pub mod quic;
+
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -141,7 +143,7 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[];
+pub static DISSECTORS: &[&dyn Dissector] = &[&quic::Quic];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {

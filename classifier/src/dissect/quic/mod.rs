@@ -1,0 +1,236 @@
+//! QUIC: IETF QUIC (v1, v2, drafts, mvfst) and Google QUIC.
+//!
+//! For IETF QUIC the client's Initial packets are protected with keys
+//! derived from the Destination Connection ID, so a passive observer can
+//! open them (RFC 9001 §5.2): baikal removes header protection, opens the
+//! AEAD, reassembles the CRYPTO stream by offset across packets and
+//! datagrams, and hands the ClientHello to the shared TLS parser.
+//! Google QUIC up to Q046 carries its CHLO in the clear; Q050 and T05x use
+//! IETF-style protected Initials with Google's salts.
+//!
+//! Like every dissector this is a pure function of the datagrams seen so
+//! far: each call re-derives everything from [`Payloads`].
+
+pub mod crypto;
+pub mod gquic;
+pub mod packet;
+
+use crate::dissect::{Dissector, Parse, Payloads, Probe, Transport};
+use crate::fingerprint::client_hello;
+use crate::verdict::{Encryption, Meta};
+
+use crypto::{Keys, Labels, Role};
+use packet::{Item, Kind, LongType, Reassembler, Version};
+pub use packet::{SALT_DRAFT29, SALT_V1, SALT_V2};
+
+/// The QUIC dissector.
+pub struct Quic;
+
+/// How far the client's handshake got.
+#[derive(Clone, Debug, Default)]
+struct Client {
+    version: Option<Version>,
+    /// An Initial opened (or, for gQUIC, a cleartext header parsed).
+    readable: bool,
+    /// The handshake message is complete (or proven not to be one).
+    hello_done: bool,
+    sni: Option<String>,
+    user_agent: Option<String>,
+    hello: Option<client_hello::ClientHello>,
+    /// The complete TLS handshake message, as reassembled.
+    hello_msg: Vec<u8>,
+    close: Option<u64>,
+}
+
+/// Initial keys derived so far, by (version, DCID).
+#[derive(Default)]
+struct KeyCache {
+    entries: Vec<(u32, Vec<u8>, Role, Option<Keys>)>,
+}
+
+impl KeyCache {
+    fn get(&mut self, v: &Version, dcid: &[u8], role: Role) -> Option<&Keys> {
+        let i = match self
+            .entries
+            .iter()
+            .position(|(n, d, r, _)| *n == v.number && d == dcid && *r == role)
+        {
+            Some(i) => i,
+            None => {
+                let labels = if v.v2 { Labels::V2 } else { Labels::V1 };
+                let keys = v.salt.and_then(|s| crypto::initial_keys(s, dcid, labels, role));
+                self.entries.push((v.number, dcid.to_vec(), role, keys));
+                self.entries.len() - 1
+            }
+        };
+        self.entries.get(i).and_then(|e| e.3.as_ref())
+    }
+}
+
+/// At most this many distinct DCIDs are tried per flow.
+const MAX_DCIDS: usize = 4;
+
+/// Whether a datagram opens like QUIC: a long header with a version baikal
+/// knows, or a Google QUIC public header carrying a version.
+fn first_version(d: &[u8]) -> Option<Version> {
+    let first = *d.first()?;
+    if first & 0x80 != 0 {
+        let v = u32::from_be_bytes(d.get(1..5)?.try_into().ok()?);
+        let ver = packet::version(v)?;
+        // Connection IDs are at most 20 bytes in every version baikal reads.
+        let dcil = usize::from(*d.get(5)?);
+        if ver.kind != Kind::GoogleClear && dcil > 20 {
+            return None;
+        }
+        return Some(ver);
+    }
+    let (v, _) = gquic::clear_payload(d)?;
+    packet::version(v).filter(|ver| ver.kind == Kind::GoogleClear)
+}
+
+fn analyse_client(p: &Payloads<'_>) -> Option<Client> {
+    let first = p.orig.first();
+    let version = first_version(first)?;
+    let mut c = Client {
+        version: Some(version),
+        ..Client::default()
+    };
+    let mut stream = Reassembler::default();
+    let mut keys = KeyCache::default();
+    let mut dcids: Vec<&[u8]> = Vec::new();
+    for dgram in p.orig.chunks() {
+        if version.kind == Kind::GoogleClear {
+            if let Some((v, payload)) = gquic::clear_payload(dgram) {
+                if v == version.number {
+                    c.readable = true;
+                    gquic::stream_data(payload, v, &mut stream);
+                }
+            }
+        } else {
+            let google = matches!(version.kind, Kind::GoogleProtected { .. });
+            for item in packet::coalesced(dgram) {
+                let Item::Long(l) = item else { continue };
+                if l.ty != LongType::Initial || l.version != version.number {
+                    continue;
+                }
+                if !dcids.contains(&l.dcid) && dcids.len() < MAX_DCIDS {
+                    dcids.push(l.dcid);
+                }
+                // The packet's own DCID, else the client's first one (the
+                // keys stay those of the first DCID until a Retry).
+                let mut opened = None;
+                for dcid in std::iter::once(l.dcid).chain(dcids.first().copied()) {
+                    if let Some(k) = keys.get(&version, dcid, Role::Client) {
+                        opened = crypto::open_long(k, l.packet, l.pn_offset);
+                    }
+                    if opened.is_some() {
+                        break;
+                    }
+                }
+                let Some(o) = opened else { continue };
+                c.readable = true;
+                packet::frames(&o.payload, google, |f| match f {
+                    packet::Frame::Crypto { offset, data } => stream.add(offset, data),
+                    packet::Frame::ConnectionClose { error } => c.close = Some(error),
+                });
+            }
+        }
+        if finish_hello(&version, &stream, &mut c) {
+            break;
+        }
+    }
+    Some(c)
+}
+
+/// Reads the handshake message once the stream prefix holds all of it.
+/// Returns true when nothing more is to be learnt from the client.
+fn finish_hello(version: &Version, stream: &Reassembler, c: &mut Client) -> bool {
+    if stream.is_empty() || c.hello_done {
+        return c.hello_done;
+    }
+    let prefix = stream.prefix();
+    let tls = matches!(version.kind, Kind::Ietf | Kind::GoogleProtected { tls: true });
+    if tls {
+        let Some(hdr) = prefix.get(..4) else { return false };
+        let len = usize::from(hdr[1]) << 16 | usize::from(hdr[2]) << 8 | usize::from(hdr[3]);
+        if hdr[0] != 1 {
+            c.hello_done = true;
+        } else if let Some(msg) = prefix.get(..4 + len) {
+            c.hello_done = true;
+            c.hello = client_hello::parse_handshake(msg).ok();
+            c.hello_msg = msg.to_vec();
+        }
+    } else if let Some(chlo) = gquic::parse_chlo(&prefix) {
+        c.sni = chlo.sni.or(c.sni.take());
+        c.user_agent = chlo.uaid.or(c.user_agent.take());
+        c.hello_done = chlo.complete;
+    } else if prefix.len() >= 4 {
+        c.hello_done = true;
+    }
+    c.hello_done
+}
+
+fn fill(c: &Client, meta: &mut Meta) {
+    meta.protocol = Some("quic");
+    meta.encryption = Encryption::Encrypted;
+    if let Some(v) = &c.version {
+        meta.set_extra("quic_version", packet::version_name(v.number));
+        if v.kind != Kind::Ietf {
+            meta.set_extra("quic_family", "gquic");
+        }
+    }
+    if let Some(ch) = &c.hello {
+        client_hello::fill_meta(ch, 'q', meta);
+    }
+    if let Some(sni) = &c.sni {
+        meta.sni = Some(sni.clone());
+    }
+    if let Some(ua) = &c.user_agent {
+        meta.set_extra("user_agent", ua.clone());
+    }
+    if let Some(e) = c.close {
+        meta.set_extra("quic_close_error", format!("0x{e:x}"));
+    }
+}
+
+impl Dissector for Quic {
+    fn name(&self) -> &'static str {
+        "quic"
+    }
+
+    fn transports(&self) -> &'static [Transport] {
+        &[Transport::Udp]
+    }
+
+    fn probe(&self, p: &Payloads<'_>) -> Probe {
+        let first = p.orig.first();
+        if first.is_empty() {
+            return Probe::Maybe;
+        }
+        match first_version(first) {
+            Some(_) => Probe::Mine,
+            None => Probe::NotMine,
+        }
+    }
+
+    fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if p.orig.first().is_empty() {
+            return if p.last { Parse::NotMine } else { Parse::NeedMore };
+        }
+        let Some(c) = analyse_client(p) else {
+            return Parse::NotMine;
+        };
+        if !c.readable && !p.last {
+            return Parse::NeedMore;
+        }
+        fill(&c, meta);
+        if c.hello_done {
+            Parse::Done
+        } else {
+            Parse::Identified
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
