@@ -18,6 +18,7 @@
 use crate::verdict::Meta;
 
 pub mod quic;
+pub mod tls;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -143,7 +144,7 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[&quic::Quic];
+pub static DISSECTORS: &[&dyn Dissector] = &[&tls::Tls, &quic::Quic];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {
