@@ -160,12 +160,20 @@ fn finish_hello(version: &Version, stream: &Reassembler, c: &mut Client) -> bool
             c.hello = client_hello::parse_handshake(msg).ok();
             c.hello_msg = msg.to_vec();
         }
-    } else if let Some(chlo) = gquic::parse_chlo(&prefix) {
-        c.sni = chlo.sni.or(c.sni.take());
-        c.user_agent = chlo.uaid.or(c.user_agent.take());
-        c.hello_done = chlo.complete;
-    } else if prefix.len() >= 4 {
-        c.hello_done = true;
+    } else {
+        // gQUIC stream 1 carries CHLO, REJ, CHLO...: a client's second
+        // CHLO starts where the first ended, so read every CHLO seen.
+        for start in stream.starts_with(b"CHLO") {
+            let Some(chlo) = gquic::parse_chlo(&stream.run_from(start)) else {
+                continue;
+            };
+            c.sni = chlo.sni.or(c.sni.take());
+            c.user_agent = chlo.uaid.or(c.user_agent.take());
+            c.hello_done |= chlo.complete;
+        }
+        if !c.hello_done && prefix.len() >= 4 && !prefix.starts_with(b"CHLO") {
+            c.hello_done = true;
+        }
     }
     c.hello_done
 }

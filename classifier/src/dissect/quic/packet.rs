@@ -356,20 +356,43 @@ impl Reassembler {
 
     /// The contiguous stream prefix from offset 0.
     pub fn prefix(&self) -> Vec<u8> {
+        self.run_from(0)
+    }
+
+    /// The contiguous stream bytes from `start` on.
+    pub fn run_from(&self, start: u64) -> Vec<u8> {
         let mut order: Vec<&(u64, Vec<u8>)> = self.frags.iter().collect();
         order.sort_by_key(|(o, _)| *o);
         let mut out = Vec::new();
+        let mut end = start;
         for (off, data) in order {
-            let Ok(off) = usize::try_from(*off) else { break };
-            if off > out.len() {
+            let data_end = off.saturating_add(data.len() as u64);
+            if data_end <= end {
+                continue;
+            }
+            if *off > end {
                 break;
             }
-            let skip = out.len() - off;
+            let skip = usize::try_from(end - off).unwrap_or(usize::MAX);
             if let Some(tail) = data.get(skip..) {
                 out.extend_from_slice(tail);
+                end = data_end;
             }
         }
         out
+    }
+
+    /// Offsets of the fragments whose data starts with `magic`, ascending.
+    pub fn starts_with(&self, magic: &[u8]) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .frags
+            .iter()
+            .filter(|(_, d)| d.starts_with(magic))
+            .map(|(o, _)| *o)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
     }
 
     pub fn is_empty(&self) -> bool {
@@ -450,6 +473,9 @@ mod tests {
         assert_eq!(r.prefix(), b"abc");
         r.add(2, b"cdef");
         assert_eq!(r.prefix(), b"abcdefghij");
+        assert_eq!(r.run_from(4), b"efghij");
+        assert_eq!(r.run_from(11), b"");
+        assert_eq!(r.starts_with(b"gh"), [6]);
         r.add(Reassembler::CAP - 1, b"xyz");
         r.add(u64::MAX, b"q");
         assert_eq!(r.prefix(), b"abcdefghij");

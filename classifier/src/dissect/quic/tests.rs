@@ -232,7 +232,7 @@ fn rfc9001_a2_client_initial_decrypts_to_the_crypto_frame() {
     assert_eq!(&o.payload[..frame.len()], &frame[..]);
     assert!(o.payload[frame.len()..].iter().all(|&b| b == 0));
 
-    let c = client(&[pkt.clone()]);
+    let c = client(std::slice::from_ref(&pkt));
     assert!(c.readable && c.hello_done);
     assert_eq!(c.hello_msg, a2_hello());
     let (r, m) = check_split(&[pkt]);
@@ -240,18 +240,23 @@ fn rfc9001_a2_client_initial_decrypts_to_the_crypto_frame() {
     assert_eq!(m.protocol, Some("quic"));
     assert_eq!(m.encryption, Encryption::Encrypted);
     assert_eq!(m.extra("quic_version"), Some("v1"));
+    // End to end through the shared ClientHello parser.
+    assert_eq!(m.sni.as_deref(), Some("example.com"));
+    assert_eq!(m.alpn.as_deref(), Some("alpn"));
+    assert!(m.ja4.as_deref().is_some_and(|j| j.starts_with("q13d")), "{:?}", m.ja4);
 }
 
 #[test]
 fn rfc9369_a2_v2_client_initial() {
     let pkt = unhex(A2_V2_PACKET);
     assert_eq!(pkt.len(), 1200);
-    let c = client(&[pkt.clone()]);
+    let c = client(std::slice::from_ref(&pkt));
     assert!(c.readable);
     assert_eq!(c.hello_msg, a2_hello());
-    let (r, m) = run(&[pkt.clone()], false);
+    let (r, m) = run(std::slice::from_ref(&pkt), false);
     assert_eq!(r, Parse::Done);
     assert_eq!(m.extra("quic_version"), Some("v2"));
+    assert_eq!(m.sni.as_deref(), Some("example.com"));
     // v1 type bits on a v2 packet name a Retry: not read as Initial.
     let mut wrong = pkt;
     wrong[0] &= !0x30;
@@ -274,6 +279,7 @@ fn client_hello_split_over_two_datagrams_in_order_and_reversed() {
         let (r, m) = check_split(&order);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("quic_version"), Some("v1"));
+        assert_eq!(m.sni.as_deref(), Some("example.com"));
     }
 }
 
@@ -317,7 +323,7 @@ fn later_initial_under_new_dcid_uses_the_first_dcid_keys() {
 #[test]
 fn crypto_beyond_cap_and_non_hello_are_bounded() {
     let d = initial(packet::V1, &DCID, 0, &crypto_frame(Reassembler::CAP + 5, b"zz"), 1200);
-    let c = client(&[d.clone()]);
+    let c = client(std::slice::from_ref(&d));
     assert!(c.readable && !c.hello_done);
     assert_eq!(run(&[d], false).0, Parse::Identified);
     // A first message that is not a ClientHello ends the search.
@@ -353,7 +359,7 @@ fn garbage_truncated_and_absurd_lengths_do_not_panic() {
     let noise: Vec<u8> = (0..1200u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 & 0x7e)
         .collect();
-    assert_eq!(run(&[noise.clone()], false).0, Parse::NotMine);
+    assert_eq!(run(std::slice::from_ref(&noise), false).0, Parse::NotMine);
     let s = Sides::new(&[noise], &[]);
     assert_eq!(Quic.probe(&s.payloads(false)), Probe::NotMine);
     // Every single-byte flip of the header area, and a few bytes.
@@ -412,7 +418,12 @@ fn gquic_q046_chlo_split_over_two_packets() {
     };
     let d1 = pkt(1, 0, &chlo[..20]);
     let d2 = pkt(2, 20, &chlo[20..]);
-    assert_eq!(run(&[d1.clone()], false).0, Parse::Identified);
+    // A second CHLO (after a REJ) starts mid-stream, here at offset 0x0400.
+    let mut late = pkt(5, 0, &chlo);
+    late[30 + 2] = 0x04;
+    let (r, m) = run(&[late], false);
+    assert_eq!((r, m.sni.as_deref()), (Parse::Done, Some("www.google.com")));
+    assert_eq!(run(std::slice::from_ref(&d1), false).0, Parse::Identified);
     let (r, m) = check_split(&[d2, d1]);
     assert_eq!(r, Parse::Done);
     assert_eq!(m.sni.as_deref(), Some("www.google.com"));
