@@ -17,7 +17,7 @@ pub mod packet;
 
 use crate::dissect::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::fingerprint::client_hello;
-use crate::verdict::{Encryption, Meta};
+use crate::verdict::{Encryption, Evidence, Meta};
 
 use crypto::{Keys, Labels, Role};
 use packet::{Item, Kind, LongType, Reassembler, Version};
@@ -178,6 +178,60 @@ fn finish_hello(version: &Version, stream: &Reassembler, c: &mut Client) -> bool
     c.hello_done
 }
 
+/// Shapes of packets seen when a capture starts mid-connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MidFlow {
+    /// IETF short header: fixed bit set, long-header bit clear.
+    Short,
+    /// Google QUIC public header without version: CID flag only.
+    Google,
+}
+
+fn shape(d: &[u8]) -> Option<MidFlow> {
+    let b = *d.first()?;
+    if d.len() < 20 {
+        return None;
+    }
+    if b & 0xc0 == 0x40 {
+        Some(MidFlow::Short)
+    } else if b & 0xc7 == 0 || (b & 0xcb == 0x08) {
+        // 0x08 (8-byte CID; old versions 0x0c) with packet-number bits;
+        // servers often omit the CID (flags 0x00..0x30).
+        Some(MidFlow::Google)
+    } else {
+        None
+    }
+}
+
+/// Whether every datagram of both sides has the same mid-flow shape and
+/// one side repeats the same 8-byte connection ID in at least two.
+fn mid_flow(p: &Payloads<'_>) -> Option<MidFlow> {
+    if !(p.port(443) || p.port(80)) {
+        return None;
+    }
+    let kind = shape(p.orig.first())?;
+    let mut repeated = false;
+    for side in [p.orig, p.resp] {
+        let mut cid: Option<&[u8]> = None;
+        let mut same = 0;
+        for d in side.chunks() {
+            if shape(d)? != kind {
+                return None;
+            }
+            let has_cid = kind == MidFlow::Short || d.first().is_some_and(|b| b & 0x08 != 0);
+            if let (true, Some(c)) = (has_cid, d.get(1..9)) {
+                match cid {
+                    Some(prev) if prev == c => same += 1,
+                    Some(_) => {}
+                    None => cid = Some(c),
+                }
+            }
+        }
+        repeated |= same >= 1;
+    }
+    repeated.then_some(kind)
+}
+
 fn fill(c: &Client, meta: &mut Meta) {
     meta.protocol = Some("quic");
     meta.encryption = Encryption::Encrypted;
@@ -217,6 +271,7 @@ impl Dissector for Quic {
         }
         match first_version(first) {
             Some(_) => Probe::Mine,
+            None if shape(first).is_some() && (p.port(443) || p.port(80)) => Probe::Maybe,
             None => Probe::NotMine,
         }
     }
@@ -226,7 +281,30 @@ impl Dissector for Quic {
             return if p.last { Parse::NotMine } else { Parse::NeedMore };
         }
         let Some(c) = analyse_client(p) else {
-            return Parse::NotMine;
+            // A capture that starts mid-connection: decided only when the
+            // engine stops feeding, so every exact dissector had its turn.
+            if shape(p.orig.first()).is_none() {
+                return Parse::NotMine;
+            }
+            if !p.last {
+                return Parse::NeedMore;
+            }
+            let Some(kind) = mid_flow(p) else { return Parse::NotMine };
+            meta.protocol = Some("quic");
+            meta.encryption = Encryption::Encrypted;
+            meta.evidence.insert(Evidence::HEURISTIC);
+            meta.set_extra(
+                "quic_mid_flow",
+                if kind == MidFlow::Short {
+                    "short_header"
+                } else {
+                    "gquic"
+                },
+            );
+            if kind == MidFlow::Google {
+                meta.set_extra("quic_family", "gquic");
+            }
+            return Parse::Identified;
         };
         if !c.readable && !p.last {
             return Parse::NeedMore;

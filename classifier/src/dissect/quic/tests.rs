@@ -359,8 +359,14 @@ fn garbage_truncated_and_absurd_lengths_do_not_panic() {
     let noise: Vec<u8> = (0..1200u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 & 0x7e)
         .collect();
-    assert_eq!(run(std::slice::from_ref(&noise), false).0, Parse::NotMine);
-    let s = Sides::new(&[noise], &[]);
+    let two = [noise.clone(), noise[600..].to_vec()];
+    assert_eq!(run(&two, true).0, Parse::NotMine);
+    let s = Sides::new(&two, &[]);
+    assert_ne!(Quic.probe(&s.payloads(false)), Probe::Mine);
+    let mut high = noise;
+    high[0] = 0x81;
+    assert_eq!(run(&[high.clone()], false).0, Parse::NotMine);
+    let s = Sides::new(&[high], &[]);
     assert_eq!(Quic.probe(&s.payloads(false)), Probe::NotMine);
     // Every single-byte flip of the header area, and a few bytes.
     for i in 0..40 {
@@ -428,4 +434,47 @@ fn gquic_q046_chlo_split_over_two_packets() {
     assert_eq!(r, Parse::Done);
     assert_eq!(m.sni.as_deref(), Some("www.google.com"));
     assert_eq!(m.extra("quic_version"), Some("Q046"));
+}
+
+fn run_both(orig: &[Vec<u8>], resp: &[Vec<u8>], last: bool) -> (Parse, Meta) {
+    let s = Sides::new(orig, resp);
+    let mut m = Meta::default();
+    (Quic.parse(&s.payloads(last), &mut m), m)
+}
+
+#[test]
+fn mid_flow_short_headers_and_gquic_are_heuristic_only_at_the_end() {
+    let cid = [0x01, 0xdf, 0xc0, 0xfe, 0x62, 0xc6, 0x40, 0x77];
+    let pkt = |b0: u8, cid: &[u8], fill: u8| {
+        let mut p = vec![b0];
+        p.extend_from_slice(cid);
+        p.extend_from_slice(&[fill; 40]);
+        p
+    };
+    let orig = vec![pkt(0x53, &cid, 1), pkt(0x4f, &cid, 2), pkt(0x45, &cid, 3)];
+    let resp = vec![pkt(0x40, &[9, 8, 7, 6, 5, 4, 3, 2], 4), pkt(0x44, &[1; 8], 5)];
+    assert_eq!(run_both(&orig, &resp, false).0, Parse::NeedMore);
+    let (r, m) = run_both(&orig, &resp, true);
+    assert_eq!(r, Parse::Identified);
+    assert_eq!(m.protocol, Some("quic"));
+    assert!(m.evidence.contains(Evidence::HEURISTIC));
+    assert_eq!(m.extra("quic_mid_flow"), Some("short_header"));
+    // Changing CIDs, or a mix of shapes: not QUIC.
+    let varied = vec![pkt(0x53, &[1; 8], 1), pkt(0x4f, &[2; 8], 2)];
+    assert_eq!(run_both(&varied, &resp, true).0, Parse::NotMine);
+    let mixed = vec![pkt(0x53, &cid, 1), pkt(0x0c, &cid, 2)];
+    assert_eq!(run_both(&mixed, &[], true).0, Parse::NotMine);
+    // gQUIC: client flags 0x0c with a fixed CID, server flags 0x00.
+    let g = vec![pkt(0x0c, &cid, 1), pkt(0x0c, &cid, 2)];
+    let gs = vec![pkt(0x00, &[3; 8], 1)];
+    let (r, m) = run_both(&g, &gs, true);
+    assert_eq!((r, m.extra("quic_family")), (Parse::Identified, Some("gquic")));
+    // An OpenVPN-like server answer (0x40 opcode byte) breaks the shape.
+    let ovpn = vec![pkt(0x40, &[3; 8], 1)];
+    assert_eq!(run_both(&g, &ovpn, true).0, Parse::NotMine);
+    // Not on 443/80: not guessed.
+    let s = Sides::new(&g, &gs);
+    let mut p = s.payloads(true);
+    p.resp_port = 5000;
+    assert_eq!(Quic.parse(&p, &mut Meta::default()), Parse::NotMine);
 }
