@@ -306,10 +306,34 @@ impl Dissector for Quic {
             }
             return Parse::Identified;
         };
+        // The capture may have seen the server first: try the other side
+        // as the client.
+        let mut swapped = false;
+        let c = if c.readable {
+            c
+        } else {
+            let other = Payloads {
+                orig: p.resp,
+                resp: p.orig,
+                orig_port: p.resp_port,
+                resp_port: p.orig_port,
+                ..*p
+            };
+            match analyse_client(&other) {
+                Some(s) if s.readable => {
+                    swapped = true;
+                    s
+                }
+                _ => c,
+            }
+        };
         if !c.readable && !p.last {
             return Parse::NeedMore;
         }
         fill(&c, meta);
+        if swapped {
+            meta.set_extra("quic_client", "resp");
+        }
         if c.hello_done {
             Parse::Done
         } else {

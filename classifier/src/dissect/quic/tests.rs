@@ -478,3 +478,14 @@ fn mid_flow_short_headers_and_gquic_are_heuristic_only_at_the_end() {
     p.resp_port = 5000;
     assert_eq!(Quic.parse(&p, &mut Meta::default()), Parse::NotMine);
 }
+
+#[test]
+fn server_seen_first_reads_the_client_on_the_other_side() {
+    let server_first = vec![vec![0xe0, 0, 0, 0, 1, 0, 0, 3, 1, 2, 3]];
+    let client = vec![unhex(A2_V1_PACKET)];
+    assert_eq!(run_both(&server_first, &[], false).0, Parse::NeedMore);
+    let (r, m) = run_both(&server_first, &client, false);
+    assert_eq!(r, Parse::Done);
+    assert_eq!(m.sni.as_deref(), Some("example.com"));
+    assert_eq!(m.extra("quic_client"), Some("resp"));
+}
