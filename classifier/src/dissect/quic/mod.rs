@@ -327,8 +327,16 @@ impl Dissector for Quic {
                 _ => c,
             }
         };
-        if !c.readable && !p.last {
-            return Parse::NeedMore;
+        if !c.readable {
+            // Undecryptable: at the end, accept only a well-formed long
+            // header whose Length fits the datagram.
+            let well_formed = matches!(packet::coalesced(p.orig.first()).next(), Some(Item::Long(_)));
+            if !p.last {
+                return Parse::NeedMore;
+            }
+            if !well_formed {
+                return Parse::NotMine;
+            }
         }
         fill(&c, meta);
         if swapped {

@@ -113,7 +113,8 @@ pub fn version(v: u32) -> Option<Version> {
             v2: true,
             ..ietf(&SALT_V2)
         }),
-        0xff00_0000..=0xff00_00ff => Some(ietf(draft_salt(v as u8))),
+        // Published drafts end at 34 (0x22).
+        0xff00_0000..=0xff00_0022 => Some(ietf(draft_salt(v as u8))),
         0xface_b001 => Some(ietf(&SALT_DRAFT22)),
         0xface_b002 | 0xface_b00e => Some(ietf(&SALT_DRAFT23)),
         // 0x?a?a?a?a forces version negotiation (RFC 9000 §15); clients
@@ -434,6 +435,7 @@ mod tests {
         assert_eq!(version(0x5130_3436).unwrap().kind, Kind::GoogleClear);
         assert_eq!(version(0x5430_3531).unwrap().kind, Kind::GoogleProtected { tls: true });
         assert_eq!(version(0x1234_5678), None);
+        assert_eq!(version(0xff00_00a0), None);
         assert_eq!(version_name(0xff00_001d), "draft-29");
         assert_eq!(version_name(0x5130_3436), "Q046");
         assert_eq!(version_name(V2), "v2");

@@ -345,6 +345,11 @@ fn garbage_truncated_and_absurd_lengths_do_not_panic() {
     let (r, m) = run(&[bad], true);
     assert_eq!(r, Parse::Identified);
     assert_eq!(m.sni, None);
+    // A Length beyond the datagram: not a well-formed Initial, not QUIC.
+    let mut long = pkt.clone();
+    long[16..18].copy_from_slice(&[0x7f, 0xff]);
+    assert_eq!(run(std::slice::from_ref(&long), false).0, Parse::NeedMore);
+    assert_eq!(run(&[long], true).0, Parse::NotMine);
     // Absurd Length / token length / CID length fields.
     for (i, v) in [(18usize, 0xbfu8), (17, 0xff), (16, 0x7f), (5, 0xff), (14, 0x40)] {
         let mut p = pkt.clone();
