@@ -494,3 +494,58 @@ fn server_seen_first_reads_the_client_on_the_other_side() {
     assert_eq!(m.sni.as_deref(), Some("example.com"));
     assert_eq!(m.extra("quic_client"), Some("resp"));
 }
+
+/// Deterministic byte generator for the garbage tests.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u8 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u8
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+#[test]
+fn garbage_frames_inside_valid_protection_do_not_panic() {
+    let mut g = Lcg(7);
+    let hello = a2_hello();
+    for round in 0..200 {
+        // Random frame bytes, optionally behind a valid CRYPTO frame, with
+        // random type bytes biased towards the known ones.
+        let mut frames = Vec::new();
+        if round % 2 == 0 {
+            frames.extend_from_slice(&crypto_frame(0, &hello[..(round % hello.len()).max(1)]));
+        }
+        for _ in 0..(g.next() % 8) {
+            let ty = [0x00, 0x01, 0x02, 0x03, 0x06, 0x1c, 0x1d, 0x08][usize::from(g.next() % 8)];
+            frames.push(ty);
+            let n = usize::from(g.next() % 24);
+            frames.extend(g.bytes(n));
+        }
+        let d = initial(packet::V1, &DCID, round as u32, &frames, 0);
+        let _ = run(std::slice::from_ref(&d), false);
+        let _ = run(&[d.clone(), d], true);
+    }
+    // Random datagrams behind a QUIC-looking first byte and version.
+    for round in 0..300u32 {
+        let n = usize::from(g.next()) * 5;
+        let mut d = g.bytes(n);
+        if let Some(b) = d.get_mut(0) {
+            *b |= 0x80;
+        }
+        if d.len() > 5 {
+            let v = [packet::V1, packet::V2, 0xff00_001d, 0x5130_3436, 0x5430_3531][round as usize % 5];
+            d[1..5].copy_from_slice(&v.to_be_bytes());
+            d[5] %= 21;
+        }
+        let s = Sides::new(&[d.clone(), d.clone()], std::slice::from_ref(&d));
+        let _ = Quic.probe(&s.payloads(false));
+        let _ = Quic.parse(&s.payloads(true), &mut Meta::default());
+    }
+}
