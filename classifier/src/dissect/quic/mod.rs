@@ -203,33 +203,52 @@ fn shape(d: &[u8]) -> Option<MidFlow> {
     }
 }
 
-/// Whether every datagram of both sides has the same mid-flow shape and
-/// one side repeats the same 8-byte connection ID in at least two.
-fn mid_flow(p: &Payloads<'_>) -> Option<MidFlow> {
+/// Where the mid-flow guess stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mid {
+    /// Not QUIC seen mid-flow.
+    Reject,
+    /// Shapes fit so far; no repeated connection ID yet.
+    Pending,
+    /// Every datagram of both sides has the same shape and one side
+    /// repeats the same 8-byte connection ID.
+    Match(MidFlow),
+}
+
+/// Datagrams (both sides) after which a CID must have repeated.
+const MID_FLOW_WINDOW: usize = 6;
+
+fn mid_flow(p: &Payloads<'_>) -> Mid {
     if !(p.port(443) || p.port(80)) {
-        return None;
+        return Mid::Reject;
     }
-    let kind = shape(p.orig.first())?;
+    let Some(kind) = shape(p.orig.first()) else {
+        return Mid::Reject;
+    };
     let mut repeated = false;
+    let mut seen = 0usize;
     for side in [p.orig, p.resp] {
         let mut cid: Option<&[u8]> = None;
-        let mut same = 0;
         for d in side.chunks() {
-            if shape(d)? != kind {
-                return None;
+            seen += 1;
+            if shape(d) != Some(kind) {
+                return Mid::Reject;
             }
             let has_cid = kind == MidFlow::Short || d.first().is_some_and(|b| b & 0x08 != 0);
             if let (true, Some(c)) = (has_cid, d.get(1..9)) {
                 match cid {
-                    Some(prev) if prev == c => same += 1,
+                    Some(prev) if prev == c => repeated = true,
                     Some(_) => {}
                     None => cid = Some(c),
                 }
             }
         }
-        repeated |= same >= 1;
     }
-    repeated.then_some(kind)
+    match (repeated, seen >= MID_FLOW_WINDOW) {
+        (true, _) => Mid::Match(kind),
+        (false, true) => Mid::Reject,
+        (false, false) => Mid::Pending,
+    }
 }
 
 fn fill(c: &Client, meta: &mut Meta) {
@@ -283,13 +302,11 @@ impl Dissector for Quic {
         let Some(c) = analyse_client(p) else {
             // A capture that starts mid-connection: decided only when the
             // engine stops feeding, so every exact dissector had its turn.
-            if shape(p.orig.first()).is_none() {
-                return Parse::NotMine;
-            }
-            if !p.last {
-                return Parse::NeedMore;
-            }
-            let Some(kind) = mid_flow(p) else { return Parse::NotMine };
+            let kind = match (mid_flow(p), p.last) {
+                (Mid::Reject, _) | (Mid::Pending, true) => return Parse::NotMine,
+                (_, false) => return Parse::NeedMore,
+                (Mid::Match(kind), true) => kind,
+            };
             meta.protocol = Some("quic");
             meta.encryption = Encryption::Encrypted;
             meta.evidence.insert(Evidence::HEURISTIC);

@@ -464,11 +464,15 @@ fn mid_flow_short_headers_and_gquic_are_heuristic_only_at_the_end() {
     assert_eq!(m.protocol, Some("quic"));
     assert!(m.evidence.contains(Evidence::HEURISTIC));
     assert_eq!(m.extra("quic_mid_flow"), Some("short_header"));
-    // Changing CIDs, or a mix of shapes: not QUIC.
+    // Changing CIDs, or a mix of shapes: not QUIC; rejected early, before
+    // the end, once enough datagrams failed to repeat a CID.
     let varied = vec![pkt(0x53, &[1; 8], 1), pkt(0x4f, &[2; 8], 2)];
+    assert_eq!(run_both(&varied, &resp, false).0, Parse::NeedMore);
     assert_eq!(run_both(&varied, &resp, true).0, Parse::NotMine);
+    let more: Vec<Vec<u8>> = (0..6u8).map(|i| pkt(0x53, &[i; 8], i)).collect();
+    assert_eq!(run_both(&more, &[], false).0, Parse::NotMine);
     let mixed = vec![pkt(0x53, &cid, 1), pkt(0x0c, &cid, 2)];
-    assert_eq!(run_both(&mixed, &[], true).0, Parse::NotMine);
+    assert_eq!(run_both(&mixed, &[], false).0, Parse::NotMine);
     // gQUIC: client flags 0x0c with a fixed CID, server flags 0x00.
     let g = vec![pkt(0x0c, &cid, 1), pkt(0x0c, &cid, 2)];
     let gs = vec![pkt(0x00, &[3; 8], 1)];
