@@ -553,3 +553,44 @@ fn garbage_frames_inside_valid_protection_do_not_panic() {
         let _ = Quic.parse(&s.payloads(true), &mut Meta::default());
     }
 }
+
+#[test]
+fn engine_reports_a_split_client_hello_flow() {
+    use crate::decode::{Addr, PacketView, Tuple};
+    use crate::engine::Engine;
+    use crate::flow::FlowConfig;
+    use std::sync::Arc;
+
+    let hello = a2_hello();
+    let d1 = initial(packet::V1, &DCID, 0, &crypto_frame(0, &hello[..120]), 1200);
+    let d2 = initial(packet::V1, &DCID, 1, &crypto_frame(120, &hello[120..]), 1200);
+    let (a, b) = (Addr::from_v4([192, 0, 2, 1]), Addr::from_v4([198, 51, 100, 7]));
+    fn view(a: Addr, b: Addr, ts: u64, payload: &[u8]) -> PacketView<'_> {
+        PacketView {
+            ts_ns: ts,
+            wire_len: 42 + payload.len() as u32,
+            tuple: Tuple {
+                src: a,
+                dst: b,
+                sport: 50000,
+                dport: 443,
+                proto: 17,
+            },
+            tcp: None,
+            payload,
+        }
+    }
+    // The second half arrives first.
+    let mut e = Engine::new(FlowConfig::default(), None);
+    let src: Arc<str> = Arc::from("test");
+    let mut recs = Vec::new();
+    e.process(&view(a, b, 1, &d2), &src, &mut |r| recs.push(r));
+    e.process(&view(a, b, 2, &d1), &src, &mut |r| recs.push(r));
+    e.finish(&src, &mut |r| recs.push(r));
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r.protocol, "quic");
+    assert_eq!(r.encryption, Encryption::Encrypted);
+    assert_eq!(r.sni.as_deref(), Some("example.com"));
+    assert!(r.evidence.contains(Evidence::DPI));
+}
