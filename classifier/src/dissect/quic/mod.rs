@@ -56,6 +56,8 @@ impl KeyCache {
             .position(|(n, d, r, _)| *n == v.number && d == dcid && *r == role)
         {
             Some(i) => i,
+            // Each distinct DCID costs a derivation: bounded per call.
+            None if self.entries.len() >= 16 => return None,
             None => {
                 let labels = if v.v2 { Labels::V2 } else { Labels::V1 };
                 let keys = v.salt.and_then(|s| crypto::initial_keys(s, dcid, labels, role));
@@ -66,9 +68,6 @@ impl KeyCache {
         self.entries.get(i).and_then(|e| e.3.as_ref())
     }
 }
-
-/// At most this many distinct DCIDs are tried per flow.
-const MAX_DCIDS: usize = 4;
 
 /// Whether a datagram opens like QUIC: a long header with a version baikal
 /// knows, or a Google QUIC public header carrying a version.
@@ -97,7 +96,7 @@ fn analyse_client(p: &Payloads<'_>) -> Option<Client> {
     };
     let mut stream = Reassembler::default();
     let mut keys = KeyCache::default();
-    let mut dcids: Vec<&[u8]> = Vec::new();
+    let mut first_dcid: Option<&[u8]> = None;
     for dgram in p.orig.chunks() {
         if version.kind == Kind::GoogleClear {
             if let Some((v, payload)) = gquic::clear_payload(dgram) {
@@ -113,13 +112,13 @@ fn analyse_client(p: &Payloads<'_>) -> Option<Client> {
                 if l.ty != LongType::Initial || l.version != version.number {
                     continue;
                 }
-                if !dcids.contains(&l.dcid) && dcids.len() < MAX_DCIDS {
-                    dcids.push(l.dcid);
-                }
-                // The packet's own DCID, else the client's first one (the
-                // keys stay those of the first DCID until a Retry).
+                let first_dcid = *first_dcid.get_or_insert(l.dcid);
+                // The packet's own DCID (its keys after a Retry), else the
+                // client's first one (later Initials carry the server's
+                // CID but keep the first keys).
                 let mut opened = None;
-                for dcid in std::iter::once(l.dcid).chain(dcids.first().copied()) {
+                let other = (first_dcid != l.dcid).then_some(first_dcid);
+                for dcid in std::iter::once(l.dcid).chain(other) {
                     if let Some(k) = keys.get(&version, dcid, Role::Client) {
                         opened = crypto::open_long(k, l.packet, l.pn_offset);
                     }
