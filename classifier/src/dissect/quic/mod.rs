@@ -40,6 +40,8 @@ struct Client {
     /// The complete TLS handshake message, as reassembled.
     hello_msg: Vec<u8>,
     close: Option<u64>,
+    /// DCID of the client's first Initial (the Initial keys' input).
+    first_dcid: Vec<u8>,
 }
 
 /// Initial keys derived so far, by (version, DCID).
@@ -113,6 +115,9 @@ fn analyse_client(p: &Payloads<'_>) -> Option<Client> {
                     continue;
                 }
                 let first_dcid = *first_dcid.get_or_insert(l.dcid);
+                if c.first_dcid.is_empty() {
+                    c.first_dcid = first_dcid.to_vec();
+                }
                 // The packet's own DCID (its keys after a Retry), else the
                 // client's first one (later Initials carry the server's
                 // CID but keep the first keys).
@@ -250,6 +255,68 @@ fn mid_flow(p: &Payloads<'_>) -> Mid {
     }
 }
 
+/// What the server's first answer says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Server {
+    /// "initial", "retry" or "version_negotiation".
+    answer: Option<&'static str>,
+    /// The cipher suite chosen in the ServerHello of a decrypted Initial.
+    cipher: Option<u16>,
+}
+
+/// Reads the responder's first datagrams: the packet type of its answer
+/// and, when its Initial opens with the server keys of the client's first
+/// DCID, the ServerHello's cipher suite. (The negotiated ALPN travels in
+/// EncryptedExtensions, under Handshake keys, so it is not visible.)
+fn analyse_server(p: &Payloads<'_>, c: &Client) -> Server {
+    let mut s = Server::default();
+    let Some(version) = c.version.filter(|v| v.kind != Kind::GoogleClear) else {
+        return s;
+    };
+    let google = matches!(version.kind, Kind::GoogleProtected { .. });
+    let mut keys = KeyCache::default();
+    let mut stream = Reassembler::default();
+    for dgram in p.resp.chunks() {
+        for item in packet::coalesced(dgram) {
+            let l = match item {
+                Item::VersionNegotiation { .. } => {
+                    s.answer = s.answer.or(Some("version_negotiation"));
+                    continue;
+                }
+                Item::Long(l) if l.ty == LongType::Retry => {
+                    s.answer = s.answer.or(Some("retry"));
+                    continue;
+                }
+                Item::Long(l) if l.ty == LongType::Initial && l.version == version.number => l,
+                _ => continue,
+            };
+            s.answer = s.answer.or(Some("initial"));
+            let Some(k) = keys.get(&version, &c.first_dcid, Role::Server) else {
+                continue;
+            };
+            let Some(o) = crypto::open_long(k, l.packet, l.pn_offset) else {
+                continue;
+            };
+            packet::frames(&o.payload, google, |f| {
+                if let packet::Frame::Crypto { offset, data } = f {
+                    stream.add(offset, data);
+                }
+            });
+        }
+        // ServerHello: type 2, u24 length, version, random, session id,
+        // cipher suite.
+        let hello = stream.prefix();
+        if hello.first() == Some(&2) {
+            let sid = hello.get(38).map(|&n| 39 + usize::from(n));
+            if let Some(cs) = sid.and_then(|i| hello.get(i..i + 2)) {
+                s.cipher = Some(u16::from_be_bytes([cs[0], cs[1]]));
+                break;
+            }
+        }
+    }
+    s
+}
+
 fn fill(c: &Client, meta: &mut Meta) {
     meta.protocol = Some("quic");
     meta.encryption = Encryption::Encrypted;
@@ -355,10 +422,22 @@ impl Dissector for Quic {
             }
         }
         fill(&c, meta);
-        if swapped {
+        let server_side = if swapped {
             meta.set_extra("quic_client", "resp");
+            Payloads { resp: p.orig, ..*p }
+        } else {
+            *p
+        };
+        let server = analyse_server(&server_side, &c);
+        if let Some(a) = server.answer {
+            meta.set_extra("quic_server", a);
         }
-        if c.hello_done {
+        if let Some(cs) = server.cipher {
+            meta.set_extra("quic_server_cipher", format!("0x{cs:04x}"));
+        }
+        // Done once the client's hello is read and the server answered.
+        let gquic_clear = c.version.is_some_and(|v| v.kind == Kind::GoogleClear);
+        if c.hello_done && (gquic_clear || !server_side.resp.is_empty()) {
             Parse::Done
         } else {
             Parse::Identified

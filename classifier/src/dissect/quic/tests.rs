@@ -58,6 +58,14 @@ f96f3ca9ec1dde434da7d2d392b905ddf3d1f9af93d1af5950bd493f5aa731b4
 7e78bfe706ca4cf5e9c5453e9f7cfd2b8b4c8d169a44e55c88d4a9a7f9474241
 e221af44860018ab0856972e194cd934";
 
+/// RFC 9001 A.3: the server's protected Initial (ACK + ServerHello).
+const A3_SERVER_PACKET: &str = "
+cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a
+5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3
+dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84
+022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4
+2158407dd074ee";
+
 /// RFC 9369 A.2: the protected v2 client Initial (same payload).
 const A2_V2_PACKET: &str = "
 d76b3343cf088394c8f03e5157080000449ea0c95e82ffe67b6abcdb4298b485
@@ -236,7 +244,7 @@ fn rfc9001_a2_client_initial_decrypts_to_the_crypto_frame() {
     assert!(c.readable && c.hello_done);
     assert_eq!(c.hello_msg, a2_hello());
     let (r, m) = check_split(&[pkt]);
-    assert_eq!(r, Parse::Done);
+    assert_eq!(r, Parse::Identified);
     assert_eq!(m.protocol, Some("quic"));
     assert_eq!(m.encryption, Encryption::Encrypted);
     assert_eq!(m.extra("quic_version"), Some("v1"));
@@ -254,7 +262,7 @@ fn rfc9369_a2_v2_client_initial() {
     assert!(c.readable);
     assert_eq!(c.hello_msg, a2_hello());
     let (r, m) = run(std::slice::from_ref(&pkt), false);
-    assert_eq!(r, Parse::Done);
+    assert_eq!(r, Parse::Identified);
     assert_eq!(m.extra("quic_version"), Some("v2"));
     assert_eq!(m.sni.as_deref(), Some("example.com"));
     // v1 type bits on a v2 packet name a Retry: not read as Initial.
@@ -277,7 +285,7 @@ fn client_hello_split_over_two_datagrams_in_order_and_reversed() {
         let c = client(&order);
         assert_eq!(c.hello_msg, hello);
         let (r, m) = check_split(&order);
-        assert_eq!(r, Parse::Done);
+        assert_eq!(r, Parse::Identified);
         assert_eq!(m.extra("quic_version"), Some("v1"));
         assert_eq!(m.sni.as_deref(), Some("example.com"));
     }
@@ -300,7 +308,7 @@ fn reordered_frames_and_coalesced_packets_in_one_datagram() {
     dgram.extend_from_slice(&[0xe0, 0, 0, 0, 1, 0, 0, 3, 1, 2, 3]);
     let c = client(&[dgram.clone()]);
     assert_eq!(c.hello_msg, hello);
-    assert_eq!(check_split(&[dgram]).0, Parse::Done);
+    assert_eq!(check_split(&[dgram]).0, Parse::Identified);
 }
 
 #[test]
@@ -328,7 +336,7 @@ fn crypto_beyond_cap_and_non_hello_are_bounded() {
     assert_eq!(run(&[d], false).0, Parse::Identified);
     // A first message that is not a ClientHello ends the search.
     let d = initial(packet::V1, &DCID, 0, &crypto_frame(0, &[2, 0, 0, 1, 0]), 1200);
-    assert_eq!(run(&[d], false).0, Parse::Done);
+    assert_eq!(run(&[d], false).0, Parse::Identified);
     // A ClientHello claiming 16 MiB is never complete.
     let d = initial(packet::V1, &DCID, 0, &crypto_frame(0, &[1, 0xff, 0xff, 0xff, 0]), 1200);
     assert_eq!(run(&[d], false).0, Parse::Identified);
@@ -593,4 +601,35 @@ fn engine_reports_a_split_client_hello_flow() {
     assert_eq!(r.encryption, Encryption::Encrypted);
     assert_eq!(r.sni.as_deref(), Some("example.com"));
     assert!(r.evidence.contains(Evidence::DPI));
+}
+
+#[test]
+fn rfc9001_a3_server_initial_completes_the_flow() {
+    let client = vec![unhex(A2_V1_PACKET)];
+    let server = vec![unhex(A3_SERVER_PACKET)];
+    let (r, m) = run_both(&client, &server, false);
+    assert_eq!(r, Parse::Done);
+    assert_eq!(m.sni.as_deref(), Some("example.com"));
+    assert_eq!(m.extra("quic_server"), Some("initial"));
+    assert_eq!(m.extra("quic_server_cipher"), Some("0x1301"));
+    // A corrupted server packet: answer seen, cipher unknown.
+    let mut bad = server[0].clone();
+    bad[100] ^= 1;
+    let (r, m) = run_both(&client, &[bad], false);
+    assert_eq!(r, Parse::Done);
+    assert_eq!(
+        (m.extra("quic_server"), m.extra("quic_server_cipher")),
+        (Some("initial"), None)
+    );
+    // Version negotiation and Retry answers.
+    let vn = vec![0x80, 0, 0, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1];
+    let (_, m) = run_both(&client, &[vn], false);
+    assert_eq!(m.extra("quic_server"), Some("version_negotiation"));
+    let retry = unhex("ff000000010008f067a5502a4262b5746f6b656e04a265ba2eff4d829058fb3f0f2496ba");
+    let (_, m) = run_both(&client, &[retry], false);
+    assert_eq!(m.extra("quic_server"), Some("retry"));
+    // Every prefix of the server datagram: no panic.
+    for k in 0..server[0].len() {
+        let _ = run_both(&client, &[server[0][..k].to_vec()], true);
+    }
 }
