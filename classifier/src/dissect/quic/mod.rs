@@ -255,6 +255,9 @@ fn mid_flow(p: &Payloads<'_>) -> Mid {
     }
 }
 
+/// Server datagrams read for a ServerHello before giving up.
+const SERVER_DATAGRAMS: usize = 3;
+
 /// What the server's first answer says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Server {
@@ -435,9 +438,14 @@ impl Dissector for Quic {
         if let Some(cs) = server.cipher {
             meta.set_extra("quic_server_cipher", format!("0x{cs:04x}"));
         }
-        // Done once the client's hello is read and the server answered.
+        // Done once the client's hello is read and the server's answer is
+        // known: a ServerHello, a Retry or Version Negotiation, or a few
+        // datagrams without either (a first Initial may carry only an ACK).
         let gquic_clear = c.version.is_some_and(|v| v.kind == Kind::GoogleClear);
-        if c.hello_done && (gquic_clear || !server_side.resp.is_empty()) {
+        let answered = server.cipher.is_some()
+            || matches!(server.answer, Some("retry" | "version_negotiation"))
+            || server_side.resp.chunks().count() >= SERVER_DATAGRAMS;
+        if c.hello_done && (gquic_clear || answered) {
             Parse::Done
         } else {
             Parse::Identified

@@ -498,13 +498,14 @@ fn mid_flow_short_headers_and_gquic_are_heuristic_only_at_the_end() {
 
 #[test]
 fn server_seen_first_reads_the_client_on_the_other_side() {
-    let server_first = vec![vec![0xe0, 0, 0, 0, 1, 0, 0, 3, 1, 2, 3]];
+    let server_first = vec![unhex(A3_SERVER_PACKET)];
     let client = vec![unhex(A2_V1_PACKET)];
     assert_eq!(run_both(&server_first, &[], false).0, Parse::NeedMore);
     let (r, m) = run_both(&server_first, &client, false);
     assert_eq!(r, Parse::Done);
     assert_eq!(m.sni.as_deref(), Some("example.com"));
     assert_eq!(m.extra("quic_client"), Some("resp"));
+    assert_eq!(m.extra("quic_server_cipher"), Some("0x1301"));
 }
 
 /// Deterministic byte generator for the garbage tests.
@@ -612,11 +613,16 @@ fn rfc9001_a3_server_initial_completes_the_flow() {
     assert_eq!(m.sni.as_deref(), Some("example.com"));
     assert_eq!(m.extra("quic_server"), Some("initial"));
     assert_eq!(m.extra("quic_server_cipher"), Some("0x1301"));
-    // A corrupted server packet: answer seen, cipher unknown.
+    // A corrupted server packet: answer seen, cipher unknown, so more
+    // server datagrams are awaited (up to three).
     let mut bad = server[0].clone();
     bad[100] ^= 1;
-    let (r, m) = run_both(&client, &[bad], false);
+    let (r, m) = run_both(&client, std::slice::from_ref(&bad), false);
+    assert_eq!(r, Parse::Identified);
+    let (r, _) = run_both(&client, &[bad.clone(), bad.clone(), bad.clone()], false);
     assert_eq!(r, Parse::Done);
+    let (r, m2) = run_both(&client, &[bad, server[0].clone()], false);
+    assert_eq!((r, m2.extra("quic_server_cipher")), (Parse::Done, Some("0x1301")));
     assert_eq!(
         (m.extra("quic_server"), m.extra("quic_server_cipher")),
         (Some("initial"), None)
