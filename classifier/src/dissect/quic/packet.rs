@@ -153,6 +153,7 @@ pub fn version_name(v: u32) -> String {
         0xface_b002 => "mvfst-27".into(),
         0xface_b00e => "mvfst-exp".into(),
         _ if google_tag(v).is_some() => v.to_be_bytes().iter().map(|&b| char::from(b)).collect(),
+        _ if v & 0x0f0f_0f0f == 0x0a0a_0a0a => format!("reserved-0x{v:08x}"),
         _ => format!("0x{v:08x}"),
     }
 }
@@ -439,6 +440,7 @@ mod tests {
         assert_eq!(version_name(0xff00_001d), "draft-29");
         assert_eq!(version_name(0x5130_3436), "Q046");
         assert_eq!(version_name(V2), "v2");
+        assert_eq!(version_name(0xbaba_baba), "reserved-0xbabababa");
     }
 
     #[test]
