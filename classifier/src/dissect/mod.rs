@@ -48,11 +48,11 @@ impl<'a> Side<'a> {
         let data = self.data;
         let ends = self.ends;
         let mut start = 0usize;
-        ends.iter().filter_map(move |&e| {
+        ends.iter().map(move |&e| {
             let e = (e as usize).min(data.len());
             let s = start.min(e);
             start = e;
-            Some(&data[s..e])
+            &data[s..e]
         })
     }
     /// The first datagram / chunk, or empty.

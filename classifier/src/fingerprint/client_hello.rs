@@ -78,6 +78,9 @@ impl<'a> Reader<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
     pub(crate) fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         if n > self.buf.len() {
             return None;
@@ -118,11 +121,12 @@ pub(crate) fn u16_list(b: &[u8]) -> Vec<u16> {
     b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect()
 }
 
-/// Printable ASCII kept, other bytes as `\xNN`.
+/// Printable ASCII kept, other bytes as `\xNN`; so are `\` and `,`
+/// (values are joined into comma-separated lists).
 pub(crate) fn printable(b: &[u8]) -> String {
     let mut s = String::with_capacity(b.len());
     for &c in b {
-        if (0x20..0x7f).contains(&c) && c != b'\\' {
+        if (0x20..0x7f).contains(&c) && c != b'\\' && c != b',' {
             s.push(char::from(c));
         } else {
             s.push_str(&format!("\\x{c:02x}"));
@@ -565,6 +569,7 @@ mod tests {
         assert_eq!(ch.extensions, [0x0000, 0x0010, 0x1234, 0x0000]);
         assert_eq!(ch.sni, None);
         assert_eq!(ch.alpn, ["\\x01x"]);
+        assert_eq!(printable(b"a,b\\c\xff"), "a\\x2cb\\x5cc\\xff");
         assert_eq!(version_name(ch.max_version()), "0x0305");
     }
 
