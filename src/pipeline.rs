@@ -24,6 +24,8 @@ pub enum Source {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub flow: FlowConfig,
+    /// Application rules installed as the engine's labeler.
+    pub rules: Option<Arc<baikal_classifier::rules::Rules>>,
     /// Stop after this many packets (over all inputs).
     pub count: Option<u64>,
     pub progress: bool,
@@ -84,7 +86,12 @@ fn progress_bar(enabled: bool, name: &str) -> Option<indicatif::ProgressBar> {
 fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
     let name: Arc<str> = Arc::from(input.name());
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(
+        cfg.flow,
+        cfg.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
+    );
     let limit = cfg.count.map(|c| c.saturating_sub(sum.packets_read));
     let mut n = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
@@ -182,7 +189,12 @@ fn run_live(
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(
+        cfg.flow,
+        cfg.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
+    );
     let opts = LiveOptions {
         duration,
         count: cfg.count,
