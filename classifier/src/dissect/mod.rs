@@ -18,6 +18,7 @@
 use crate::verdict::Meta;
 
 pub mod mtproto;
+pub mod quic;
 pub mod tls;
 
 /// Transport of a flow, as dissectors see it.
@@ -144,7 +145,7 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[&tls::Tls, &mtproto::MtProto];
+pub static DISSECTORS: &[&dyn Dissector] = &[&tls::Tls, &quic::Quic, &mtproto::MtProto];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {
