@@ -17,6 +17,23 @@
 
 use crate::verdict::Meta;
 
+//X pub mod bittorrent;
+//X pub mod dhcp;
+//X pub mod dns;
+//X pub mod dtls;
+pub mod http;
+//X pub mod imap;
+//X pub mod ntp;
+//X pub mod openvpn;
+//X pub mod pop3;
+//X pub mod rdp;
+//X pub mod smb;
+//X pub mod smtp;
+pub mod ssh;
+//X pub mod stun;
+pub mod text;
+//X pub mod wireguard;
+
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -141,7 +158,33 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[];
+///
+/// Order after `tls` and `quic` (added first): exact binary signatures
+/// (magic strings, magic cookies, exact sizes) before text protocols, and
+/// text protocols before the loosest shapes (DNS header, OpenVPN opcode,
+/// NTP first byte), so a loose probe never steals a flow a strict one
+/// would have proven.
+pub static DISSECTORS: &[&dyn Dissector] = &[
+    // TCP, magic strings / exact framing.
+    &ssh::Ssh,
+    //X &bittorrent::Bittorrent,
+    //X &rdp::Rdp,
+    //X &smb::Smb,
+    // UDP, exact sizes and magic cookies.
+    //X &wireguard::Wireguard,
+    //X &stun::Stun,
+    //X &dtls::Dtls,
+    //X &dhcp::Dhcp,
+    // Text protocols.
+    &http::Http,
+    //X &smtp::Smtp,
+    //X &imap::Imap,
+    //X &pop3::Pop3,
+    // Looser binary shapes last.
+    //X &dns::Dns,
+    //X &openvpn::Openvpn,
+    //X &ntp::Ntp,
+];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {
@@ -171,4 +214,149 @@ pub(crate) fn check_split_tcp(d: &dyn Dissector, port: u16, orig: &[u8], resp: &
         let _ = d.parse(&p, &mut m);
     }
     (r, whole)
+}
+
+/// Test helper: a view of UDP datagrams.
+#[cfg(test)]
+pub(crate) struct UdpFixture {
+    pub orig_port: u16,
+    pub resp_port: u16,
+    pub orig: Vec<u8>,
+    pub orig_ends: Vec<u32>,
+    pub resp: Vec<u8>,
+    pub resp_ends: Vec<u32>,
+}
+
+#[cfg(test)]
+impl UdpFixture {
+    pub fn new(orig_port: u16, resp_port: u16, orig: &[&[u8]], resp: &[&[u8]]) -> UdpFixture {
+        let cat = |d: &[&[u8]]| {
+            let mut v = Vec::new();
+            let mut e = Vec::new();
+            for x in d {
+                v.extend_from_slice(x);
+                e.push(v.len() as u32);
+            }
+            (v, e)
+        };
+        let (o, oe) = cat(orig);
+        let (r, re) = cat(resp);
+        UdpFixture {
+            orig_port,
+            resp_port,
+            orig: o,
+            orig_ends: oe,
+            resp: r,
+            resp_ends: re,
+        }
+    }
+    pub fn payloads(&self) -> Payloads<'_> {
+        Payloads {
+            transport: Transport::Udp,
+            orig_port: self.orig_port,
+            resp_port: self.resp_port,
+            orig: Side {
+                data: &self.orig,
+                ends: &self.orig_ends,
+            },
+            resp: Side {
+                data: &self.resp,
+                ends: &self.resp_ends,
+            },
+            last: false,
+        }
+    }
+}
+
+/// Test helper for UDP: parses the whole exchange, then every prefix of
+/// every datagram (earlier datagrams whole), probing and parsing each so
+/// no truncation panics. Returns the whole-input verdict.
+#[cfg(test)]
+pub(crate) fn check_split_udp(
+    d: &dyn Dissector,
+    orig_port: u16,
+    resp_port: u16,
+    orig: &[&[u8]],
+    resp: &[&[u8]],
+) -> (Parse, Meta) {
+    let full = UdpFixture::new(orig_port, resp_port, orig, resp);
+    let mut whole = Meta::default();
+    let r = d.parse(&full.payloads(), &mut whole);
+    for i in 0..orig.len() + resp.len() {
+        let (o_n, r_n, dg) = if i < orig.len() {
+            (i, 0, orig[i])
+        } else {
+            (orig.len(), i - orig.len(), resp[i - orig.len()])
+        };
+        for k in 0..=dg.len() {
+            let mut o: Vec<&[u8]> = orig[..o_n].to_vec();
+            let mut rr: Vec<&[u8]> = resp[..r_n].to_vec();
+            if i < orig.len() {
+                o.push(&dg[..k]);
+            } else {
+                rr.push(&dg[..k]);
+            }
+            let f = UdpFixture::new(orig_port, resp_port, &o, &rr);
+            let mut m = Meta::default();
+            let _ = d.probe(&f.payloads());
+            let _ = d.parse(&f.payloads(), &mut m);
+        }
+    }
+    (r, whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a dissector as the engine does: probe, then parse.
+    fn claims(d: &dyn Dissector, p: &Payloads<'_>) -> bool {
+        if d.probe(p) == Probe::NotMine {
+            return false;
+        }
+        let mut m = Meta::default();
+        matches!(d.parse(p, &mut m), Parse::Identified | Parse::Done)
+    }
+
+    #[test]
+    fn random_payloads_are_claimed_by_no_dissector() {
+        let mut x = 0x1234_5678u32;
+        let mut next = move || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        };
+        let mut claimed: Vec<(&str, usize)> = Vec::new();
+        for i in 0..10_000usize {
+            let len = 1 + (usize::from(next()) << 8 | usize::from(next())) % 599;
+            let a: Vec<u8> = (0..len).map(|_| next()).collect();
+            let rlen = 1 + usize::from(next()) * 2;
+            let b: Vec<u8> = (0..rlen).map(|_| next()).collect();
+            // Neutral ports; both transports; with and without an answer.
+            let ends = [[a.len() as u32], [b.len() as u32]];
+            let tcp = Payloads::tcp(40000 + (i as u16 % 1000), 9000, &a, &b, &ends);
+            let ends0 = [[a.len() as u32], [0]];
+            let tcp0 = Payloads::tcp(40000, 9000, &a, &[], &ends0);
+            let u = UdpFixture::new(40000, 9000, &[&a], &[&b]);
+            let u0 = UdpFixture::new(40000, 9000, &[&a], &[]);
+            for d in DISSECTORS {
+                for p in [tcp, tcp0, u.payloads(), u0.payloads()] {
+                    if d.transports().contains(&p.transport) && claims(*d, &p) {
+                        claimed.push((d.name(), i));
+                    }
+                }
+            }
+        }
+        assert!(claimed.is_empty(), "claimed: {claimed:?}");
+    }
+
+    #[test]
+    fn registry_names_unique_and_lowercase() {
+        let mut names: Vec<&str> = DISSECTORS.iter().map(|d| d.name()).collect();
+        assert!(names.iter().all(|n| n.chars().all(|c| !c.is_ascii_uppercase())));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert!(DISSECTORS.len() <= 64);
+    }
 }
