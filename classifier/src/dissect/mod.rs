@@ -19,7 +19,7 @@ use crate::verdict::Meta;
 
 //X pub mod bittorrent;
 //X pub mod dhcp;
-//X pub mod dns;
+pub mod dns;
 //X pub mod dtls;
 pub mod http;
 //X pub mod imap;
@@ -181,7 +181,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     //X &imap::Imap,
     //X &pop3::Pop3,
     // Looser binary shapes last.
-    //X &dns::Dns,
+    &dns::Dns,
     //X &openvpn::Openvpn,
     //X &ntp::Ntp,
 ];
