@@ -30,9 +30,9 @@ pub mod http;
 //X pub mod smb;
 //X pub mod smtp;
 pub mod ssh;
-//X pub mod stun;
+pub mod stun;
 pub mod text;
-//X pub mod wireguard;
+pub mod wireguard;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -171,8 +171,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     //X &rdp::Rdp,
     //X &smb::Smb,
     // UDP, exact sizes and magic cookies.
-    //X &wireguard::Wireguard,
-    //X &stun::Stun,
+    &wireguard::Wireguard,
+    &stun::Stun,
     //X &dtls::Dtls,
     //X &dhcp::Dhcp,
     // Text protocols.
