@@ -20,7 +20,7 @@ use crate::verdict::Meta;
 //X pub mod bittorrent;
 //X pub mod dhcp;
 pub mod dns;
-//X pub mod dtls;
+pub mod dtls;
 pub mod http;
 //X pub mod imap;
 //X pub mod ntp;
@@ -173,7 +173,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
-    //X &dtls::Dtls,
+    &dtls::Dtls,
     //X &dhcp::Dhcp,
     // Text protocols.
     &http::Http,
