@@ -17,7 +17,7 @@
 
 use crate::verdict::Meta;
 
-//X pub mod bittorrent;
+pub mod bittorrent;
 //X pub mod dhcp;
 pub mod dns;
 pub mod dtls;
@@ -167,7 +167,7 @@ pub trait Dissector: Sync {
 pub static DISSECTORS: &[&dyn Dissector] = &[
     // TCP, magic strings / exact framing.
     &ssh::Ssh,
-    //X &bittorrent::Bittorrent,
+    &bittorrent::Bittorrent,
     //X &rdp::Rdp,
     //X &smb::Smb,
     // UDP, exact sizes and magic cookies.
