@@ -24,7 +24,7 @@ pub mod dtls;
 pub mod http;
 //X pub mod imap;
 //X pub mod ntp;
-//X pub mod openvpn;
+pub mod openvpn;
 //X pub mod pop3;
 //X pub mod rdp;
 //X pub mod smb;
@@ -182,7 +182,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     //X &pop3::Pop3,
     // Looser binary shapes last.
     &dns::Dns,
-    //X &openvpn::Openvpn,
+    &openvpn::Openvpn,
     //X &ntp::Ntp,
 ];
 
