@@ -22,13 +22,13 @@ pub mod bittorrent;
 pub mod dns;
 pub mod dtls;
 pub mod http;
-//X pub mod imap;
+pub mod imap;
 //X pub mod ntp;
 pub mod openvpn;
-//X pub mod pop3;
+pub mod pop3;
 //X pub mod rdp;
 //X pub mod smb;
-//X pub mod smtp;
+pub mod smtp;
 pub mod ssh;
 pub mod stun;
 pub mod text;
@@ -177,9 +177,9 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     //X &dhcp::Dhcp,
     // Text protocols.
     &http::Http,
-    //X &smtp::Smtp,
-    //X &imap::Imap,
-    //X &pop3::Pop3,
+    &smtp::Smtp,
+    &imap::Imap,
+    &pop3::Pop3,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,

@@ -31,7 +31,9 @@ fn packets<'a>(t: Transport, side: Side<'a>) -> Vec<&'a [u8]> {
             while v.len() < 4 {
                 let Some(l) = s.get(off..off + 2) else { break };
                 let len = usize::from(u16::from_be_bytes([l[0], l[1]]));
-                let Some(pkt) = s.get(off + 2..off + 2 + len) else { break };
+                let Some(pkt) = s.get(off + 2..off + 2 + len) else {
+                    break;
+                };
                 v.push(pkt);
                 off += 2 + len;
             }
@@ -98,7 +100,11 @@ impl Dissector for Openvpn {
         };
         let r = packets(p.transport, p.resp);
         let Some(&reply) = r.first() else {
-            return if p.resp.is_empty() { Parse::NeedMore } else { Parse::NotMine };
+            return if p.resp.is_empty() {
+                Parse::NeedMore
+            } else {
+                Parse::NotMine
+            };
         };
         let server_reset = op(reply).is_some_and(|(o, k)| SERVER_RESETS.contains(&o) && k == 0) && reply.len() >= 9;
         if !server_reset {
@@ -188,10 +194,17 @@ mod tests {
         wrong_key[0] |= 1;
         let mut other_reply = server();
         other_reply[0] = 4 << 3;
-        for (o, r) in [(wrong_key, server()), (client(), other_reply), (b"\x38abc".to_vec(), vec![])] {
+        for (o, r) in [
+            (wrong_key, server()),
+            (client(), other_reply),
+            (b"\x38abc".to_vec(), vec![]),
+        ] {
             let f = UdpFixture::new(1, 1194, &[&o], &[&r]);
             let claimed = Openvpn.probe(&f.payloads()) != Probe::NotMine
-                && matches!(Openvpn.parse(&f.payloads(), &mut Meta::default()), Parse::Identified | Parse::Done);
+                && matches!(
+                    Openvpn.parse(&f.payloads(), &mut Meta::default()),
+                    Parse::Identified | Parse::Done
+                );
             assert!(!claimed);
         }
         let ends = [[4], [0]];

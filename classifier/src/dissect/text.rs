@@ -56,6 +56,20 @@ pub fn head(data: &[u8], n: usize) -> &[u8] {
     &data[..data.len().min(n)]
 }
 
+/// After a STARTTLS-style command ending at `at`, does the client's
+/// stream continue with a TLS handshake record?
+pub fn tls_follows(orig: &[u8], at: usize) -> bool {
+    orig.get(at..at + 2).is_some_and(|b| b[0] == 0x16 && b[1] == 0x03)
+}
+
+/// The first word of a line (up to a space), and the rest.
+pub fn word(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => (line, &[]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
