@@ -26,7 +26,7 @@ pub mod imap;
 //X pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
-//X pub mod rdp;
+pub mod rdp;
 //X pub mod smb;
 pub mod smtp;
 pub mod ssh;
@@ -168,7 +168,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // TCP, magic strings / exact framing.
     &ssh::Ssh,
     &bittorrent::Bittorrent,
-    //X &rdp::Rdp,
+    &rdp::Rdp,
     //X &smb::Smb,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
