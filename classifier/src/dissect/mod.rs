@@ -27,7 +27,7 @@ pub mod imap;
 pub mod openvpn;
 pub mod pop3;
 pub mod rdp;
-//X pub mod smb;
+pub mod smb;
 pub mod smtp;
 pub mod ssh;
 pub mod stun;
@@ -169,7 +169,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ssh::Ssh,
     &bittorrent::Bittorrent,
     &rdp::Rdp,
-    //X &smb::Smb,
+    &smb::Smb,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
