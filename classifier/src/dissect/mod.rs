@@ -18,12 +18,12 @@
 use crate::verdict::Meta;
 
 pub mod bittorrent;
-//X pub mod dhcp;
+pub mod dhcp;
 pub mod dns;
 pub mod dtls;
 pub mod http;
 pub mod imap;
-//X pub mod ntp;
+pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
 pub mod rdp;
@@ -174,7 +174,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
-    //X &dhcp::Dhcp,
+    &dhcp::Dhcp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -183,7 +183,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
-    //X &ntp::Ntp,
+    &ntp::Ntp,
 ];
 
 /// Finds a dissector by protocol name.
