@@ -65,7 +65,10 @@ fn is_dht(d: &[u8]) -> bool {
 }
 
 /// A uTP header: (type, connection id, seq_nr, ack_nr).
-fn utp(d: &[u8]) -> Option<(u8, [u8; 2], [u8; 2], [u8; 2])> {
+/// uTP header fields: (type, connection id, seq_nr, ack_nr).
+type Utp = (u8, [u8; 2], [u8; 2], [u8; 2]);
+
+fn utp(d: &[u8]) -> Option<Utp> {
     let h = d.get(..20)?;
     let t = h[0] >> 4;
     if h[0] & 0x0f != 1 || t > 4 || h[1] > 2 {

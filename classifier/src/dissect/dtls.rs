@@ -27,7 +27,10 @@ fn version_ok(v: u16) -> bool {
 }
 
 /// The records of a datagram, `None` unless they fill it exactly.
-fn records(d: &[u8]) -> Option<Vec<(u8, u16, u16, &[u8])>> {
+/// A record: (content type, version, epoch, fragment).
+type Record<'a> = (u8, u16, u16, &'a [u8]);
+
+fn records(d: &[u8]) -> Option<Vec<Record<'_>>> {
     let mut v = Vec::new();
     let mut off = 0;
     while off < d.len() && v.len() < 16 {

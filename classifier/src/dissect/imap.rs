@@ -67,7 +67,7 @@ impl Dissector for Imap {
             Some((line, _)) if greeting(line) => Some(line),
             Some(_) => return Parse::NotMine,
             None if r.len() > 512 => return Parse::NotMine,
-            None if !r.is_empty() && !(could_start_with_ci(r, b"* OK") || could_start_with_ci(r, b"* PREAUTH")) => {
+            None if !r.is_empty() && !could_start_with_ci(r, b"* OK") && !could_start_with_ci(r, b"* PREAUTH") => {
                 return Parse::NotMine
             }
             None => None,

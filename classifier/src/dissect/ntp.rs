@@ -24,7 +24,7 @@ fn packet(d: &[u8]) -> Option<(u8, u8)> {
         1..=5 => {
             let stratum = *d.get(1)?;
             let poll = *d.get(2)? as i8;
-            let size_ok = d.len() == BASE || d.len() >= BASE + 20 && (d.len() - BASE) % 4 == 0;
+            let size_ok = d.len() == BASE || d.len() >= BASE + 20 && (d.len() - BASE).is_multiple_of(4);
             size_ok && stratum <= 16 && (-8..=17).contains(&poll)
         }
         6 => {

@@ -103,7 +103,7 @@ impl Dissector for Smtp {
             None if o.len() > 512 => return Parse::NotMine,
             None => None,
         };
-        let known_port = PORTS.iter().any(|&x| p.resp_port == x);
+        let known_port = PORTS.contains(&p.resp_port);
         if helo.is_none() && !(greeted && (greeting_smtp || known_port)) {
             return Parse::NeedMore;
         }

@@ -222,7 +222,7 @@ mod tests {
         let mut a = t.to_be_bytes().to_vec();
         a.extend_from_slice(&(v.len() as u16).to_be_bytes());
         a.extend_from_slice(v);
-        while a.len() % 4 != 0 {
+        while !a.len().is_multiple_of(4) {
             a.push(0);
         }
         a

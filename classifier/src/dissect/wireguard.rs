@@ -23,7 +23,7 @@ fn kind(d: &[u8]) -> Option<u8> {
         INITIATION => d.len() == 148,
         RESPONSE => d.len() == 92,
         COOKIE => d.len() == 64,
-        TRANSPORT => d.len() >= 32 && d.len() % 16 == 0,
+        TRANSPORT => d.len() >= 32 && d.len().is_multiple_of(16),
         _ => false,
     };
     ok.then_some(t)
