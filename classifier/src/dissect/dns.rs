@@ -140,7 +140,9 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
         return None;
     }
     // Unicast DNS needs a question; mDNS answers/announcements may not.
-    if qd == 0 && !(mdns && response && an > 0) {
+    // An inverse query (opcode 1, RFC 1035 6.4, obsolete) carries an
+    // answer and no question.
+    if qd == 0 && !(mdns && response && an > 0) && !(opcode == 1 && !response && an == 1) {
         return None;
     }
     let mut off = HEADER;
@@ -222,6 +224,12 @@ fn is_mdns(p: &Payloads<'_>) -> bool {
     p.transport == Transport::Udp && p.resp_port == 5353
 }
 
+/// NetBIOS name and datagram services (137, 138) use the DNS message
+/// format with their own meaning: not DNS.
+fn netbios_port(p: &Payloads<'_>) -> bool {
+    p.port(137) || p.port(138)
+}
+
 fn dns_port(p: &Payloads<'_>) -> bool {
     p.port(53) || p.port(5353) || p.port(5355)
 }
@@ -239,6 +247,9 @@ impl Dissector for Dns {
         &[Transport::Udp, Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
+        if netbios_port(p) {
+            return Probe::NotMine;
+        }
         let side = if p.orig.is_empty() { p.resp } else { p.orig };
         let data = match p.transport {
             Transport::Udp => side.first(),
@@ -261,13 +272,17 @@ impl Dissector for Dns {
         let mdns = is_mdns(p);
         let flags = be16(data, 2).unwrap_or(0);
         let qd = be16(data, 4).unwrap_or(0);
-        let sane_qd = qd <= MAX_QD && (qd > 0 || mdns);
+        let iquery = (flags >> 11) & 0xf == 1;
+        let sane_qd = qd <= MAX_QD && (qd > 0 || mdns || iquery);
         if flags & 0x0040 != 0 || !sane_qd {
             return Probe::NotMine;
         }
         Probe::Maybe
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if netbios_port(p) {
+            return Parse::NotMine;
+        }
         let mdns = is_mdns(p);
         let (q, q_partial) = messages(p, p.orig);
         let (r, _) = messages(p, p.resp);
@@ -423,6 +438,25 @@ mod tests {
         // A backwards chain: fine, and bounded.
         let msg = [0u8; 40];
         assert!(read_name(&msg, 0).is_some());
+    }
+
+    #[test]
+    fn inverse_query_and_netbios() {
+        let iq = [
+            0x77, 0xfc, 0x09, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 1,
+        ];
+        let (r, m) = check_split_udp(&Dns, 18427, 53, &[&iq], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("dns"));
+        // NBNS name query: DNS format, NetBIOS meaning.
+        let mut nb = vec![0x80, 0x01, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 32];
+        nb.extend_from_slice(b"EGEFCACACACACACACACACACACACACAAA");
+        nb.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+        let f = UdpFixture::new(137, 137, &[&nb], &[]);
+        assert_eq!(Dns.probe(&f.payloads()), Probe::NotMine);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        let f = UdpFixture::new(40000, 53, &[&nb], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::Identified);
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl Dissector for Http {
                 Probe::NotMine
             };
         }
-        if !could_be_request(o) {
+        if !could_be_request(o) && !o.starts_with(b"HTTP/1.") && !b"HTTP/1.".starts_with(o) {
             Probe::NotMine
         } else if method_of(o).is_some() {
             Probe::Mine
@@ -125,9 +125,17 @@ impl Dissector for Http {
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let o = p.orig.stream();
         let r = p.resp.stream();
-        if o.is_empty() {
-            // A capture that starts with the reply.
-            return match response(r) {
+        // A capture that starts with the reply: from the responder, or
+        // (when the request was missed) seen first and so the originator.
+        let reply_first = if o.is_empty() {
+            Some(r)
+        } else if o.starts_with(b"HTTP/1.") || b"HTTP/1.".starts_with(o) {
+            Some(o)
+        } else {
+            None
+        };
+        if let Some(reply) = reply_first {
+            return match response(reply) {
                 Err(()) => Parse::NotMine,
                 Ok(None) => Parse::NeedMore,
                 Ok(Some(code)) => {
@@ -242,6 +250,9 @@ mod tests {
     #[test]
     fn reply_only() {
         let (r, m) = check_split_tcp(&Http, 80, b"", RESP);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("http_status"), Some("404"));
+        let (r, m) = check_split_tcp(&Http, 1044, RESP, b"");
         assert_eq!(r, Parse::Identified);
         assert_eq!(m.extra("http_status"), Some("404"));
     }

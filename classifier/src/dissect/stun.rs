@@ -27,6 +27,7 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 struct Info<'a> {
     realm: Option<&'a [u8]>,
     software: Option<&'a [u8]>,
+    attrs: usize,
 }
 
 /// Length of the STUN message at the start of `d` (header + body), if
@@ -57,6 +58,11 @@ fn header_len(d: &[u8]) -> Option<usize> {
 /// Parses one complete message; `None` unless its attributes fill the
 /// body exactly (and, for RFC 3489, are all 3489 attributes).
 fn message(d: &[u8]) -> Option<Info<'_>> {
+    message_with(d, true)
+}
+
+/// `strict`: an RFC 3489 message may only carry RFC 3489 attributes.
+fn message_with(d: &[u8], strict: bool) -> Option<Info<'_>> {
     let n = header_len(d)?;
     if d.len() != n {
         return None;
@@ -68,7 +74,7 @@ fn message(d: &[u8]) -> Option<Info<'_>> {
         let t = be16(d, off)?;
         let l = usize::from(be16(d, off + 2)?);
         let v = d.get(off + 4..off + 4 + l)?;
-        if classic && !(1..=0x000b).contains(&t) && t != SOFTWARE {
+        if strict && classic && !(1..=0x000b).contains(&t) && t != SOFTWARE {
             return None;
         }
         match t {
@@ -76,6 +82,7 @@ fn message(d: &[u8]) -> Option<Info<'_>> {
             SOFTWARE => info.software = Some(v),
             _ => {}
         }
+        info.attrs += 1;
         if off + 4 + l == n {
             return Some(info);
         }
@@ -182,17 +189,26 @@ impl Dissector for Stun {
                 Parse::NotMine
             };
         };
-        if message(first).is_none() {
+        // A classic (no cookie) message needs its answer (same
+        // transaction id in the reply), or, on the STUN ports, at least
+        // one attribute that fills the message exactly (vendors such as
+        // Zoom send classic requests with private attributes).
+        let classic = first.get(4..8) != Some(&COOKIE[..]);
+        let on_port = matches!(p.resp_port, 3478 | 3479);
+        let lax = classic && on_port && message_with(first, false).is_some_and(|i| i.attrs > 0);
+        if message(first).is_none() && !lax {
             return Parse::NotMine;
         }
-        // A classic (no cookie) message needs its answer: same
-        // transaction id in the reply.
-        let classic = first.get(4..8) != Some(&COOKIE[..]);
         if classic {
             let tid = first.get(4..20);
             let answered = !o.is_empty() && r.first().is_some_and(|a| message(a).is_some() && a.get(4..20) == tid);
             if !answered {
-                return if r.is_empty() { Parse::NeedMore } else { Parse::NotMine };
+                if !r.is_empty() {
+                    return Parse::NotMine;
+                }
+                if !lax {
+                    return Parse::NeedMore;
+                }
             }
         }
         meta.protocol = Some("stun");
@@ -291,11 +307,23 @@ mod tests {
         let resp = msg(0x0101, false, 7, &[attr(0x0001, &[0, 1, 0x0d, 0x96, 10, 0, 0, 1])]);
         let (r, _) = check_split_udp(&Stun, 40000, 3478, &[&req], &[&resp]);
         assert_eq!(r, Parse::Identified);
-        let f = UdpFixture::new(40000, 3478, &[&req], &[]);
+        let f = UdpFixture::new(40000, 3480, &[&req], &[]);
         assert_eq!(Stun.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
         let other = msg(0x0101, false, 8, &[attr(0x0001, &[0, 1, 0x0d, 0x96, 10, 0, 0, 1])]);
         let f = UdpFixture::new(40000, 3478, &[&req], &[&other]);
         assert_eq!(Stun.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn classic_with_private_attribute_on_stun_port() {
+        let req = msg(0x0001, false, 5, &[attr(0x0101, b"12345678901234567890")]);
+        let (r, _) = check_split_udp(&Stun, 23903, 3478, &[&req], &[]);
+        assert_eq!(r, Parse::Identified);
+        let (r, _) = check_split_udp(&Stun, 23903, 40000, &[&req], &[]);
+        assert_eq!(r, Parse::NotMine);
+        let bare = msg(0x0001, false, 5, &[]);
+        let (r, _) = check_split_udp(&Stun, 23903, 3478, &[&bare], &[]);
+        assert_eq!(r, Parse::NeedMore);
     }
 
     #[test]
