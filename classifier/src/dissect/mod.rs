@@ -331,13 +331,18 @@ mod tests {
             let a: Vec<u8> = (0..len).map(|_| next()).collect();
             let rlen = 1 + usize::from(next()) * 2;
             let b: Vec<u8> = (0..rlen).map(|_| next()).collect();
-            // Neutral ports; both transports; with and without an answer.
+            // Neutral ports and the well-known ports of the dissectors;
+            // both transports; with and without an answer.
+            const PORTS: [u16; 17] = [
+                9000, 123, 53, 5353, 80, 22, 25, 143, 110, 3478, 1194, 51820, 67, 3389, 445, 6881, 443,
+            ];
+            let port = PORTS[i % PORTS.len()];
             let ends = [[a.len() as u32], [b.len() as u32]];
-            let tcp = Payloads::tcp(40000 + (i as u16 % 1000), 9000, &a, &b, &ends);
+            let tcp = Payloads::tcp(40000 + (i as u16 % 1000), port, &a, &b, &ends);
             let ends0 = [[a.len() as u32], [0]];
-            let tcp0 = Payloads::tcp(40000, 9000, &a, &[], &ends0);
-            let u = UdpFixture::new(40000, 9000, &[&a], &[&b]);
-            let u0 = UdpFixture::new(40000, 9000, &[&a], &[]);
+            let tcp0 = Payloads::tcp(40000, port, &a, &[], &ends0);
+            let u = UdpFixture::new(40000, port, &[&a], &[&b]);
+            let u0 = UdpFixture::new(40000, port, &[&a], &[]);
             for d in DISSECTORS {
                 for p in [tcp, tcp0, u.payloads(), u0.payloads()] {
                     if d.transports().contains(&p.transport) && claims(*d, &p) {

@@ -24,17 +24,33 @@ fn packet(d: &[u8]) -> Option<(u8, u8)> {
         1..=5 => {
             let stratum = *d.get(1)?;
             let poll = *d.get(2)? as i8;
+            let precision = *d.get(3)? as i8;
             let size_ok = d.len() == BASE || d.len() >= BASE + 20 && (d.len() - BASE).is_multiple_of(4);
-            size_ok && stratum <= 16 && (-8..=17).contains(&poll)
+            // Root delay and root dispersion (16.16 seconds) stay below
+            // 16 s; precision is a small negative power of two (or 0).
+            let roots_ok = *d.get(4)? < 0x10 && *d.get(8)? < 0x10;
+            size_ok && stratum <= 16 && (-8..=17).contains(&poll) && (-32..=0).contains(&precision) && roots_ok
         }
         6 => {
             // Control: R/E/M + opcode, sequence, status, assoc id,
-            // offset, count, then `count` bytes of data.
+            // offset, count, then `count` bytes of data padded to 4,
+            // possibly followed by a key id and MAC.
             let opcode = d.get(1)? & 0x1f;
             let count = usize::from(u16::from_be_bytes([*d.get(10)?, *d.get(11)?]));
-            (1..=31).contains(&opcode) && 12 + count <= d.len()
+            let pad = d.len().checked_sub(12 + count)?;
+            (1..=31).contains(&opcode) && count <= 468 && (pad < 4 || (20..28).contains(&pad))
         }
-        7 => d.len() >= 8,
+        7 => {
+            // Private (ntpdc): R/M/version/mode, A/sequence,
+            // implementation (0, 2 or 3), request code, err/nitems,
+            // mbz/itemsize, data.
+            let implementation = *d.get(2)?;
+            let err = d.get(4)? >> 4;
+            let nitems = usize::from(u16::from_be_bytes([*d.get(4)?, *d.get(5)?]) & 0x0fff);
+            let mbz = d.get(6)? >> 4;
+            let itemsize = usize::from(u16::from_be_bytes([*d.get(6)?, *d.get(7)?]) & 0x0fff);
+            matches!(implementation, 0 | 2 | 3) && err <= 7 && mbz == 0 && 8 + nitems * itemsize <= d.len()
+        }
         _ => false,
     };
     ok.then_some((version, mode))
@@ -124,6 +140,24 @@ mod tests {
         mac.extend_from_slice(&[0; 20]);
         let (r, _) = check_split_udp(&Ntp, 123, 123, &[&mac], &[]);
         assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn private_and_control_modes() {
+        // ntpdc monlist reply: 5 items of 72 bytes.
+        let mut mon = vec![0x97, 0x0e, 3, 42, 0x00, 0x05, 0x00, 0x48];
+        mon.resize(8 + 5 * 72, 0x11);
+        let (r, m) = check_split_udp(&Ntp, 123, 40000, &[&mon], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("ntp_mode"), Some("private"));
+        mon.truncate(8 + 4 * 72);
+        let (r, _) = check_split_udp(&Ntp, 123, 40000, &[&mon], &[]);
+        assert_eq!(r, Parse::NotMine);
+        // ntpq READVAR request, no data.
+        let rv = [0x16u8, 0x02, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        let (r, m) = check_split_udp(&Ntp, 40000, 123, &[&rv], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("ntp_mode"), Some("control"));
     }
 
     #[test]

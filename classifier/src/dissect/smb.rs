@@ -109,35 +109,43 @@ impl Dissector for Smb {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match first_smb(p.orig.stream()) {
-            Err(()) => Probe::NotMine,
-            Ok(Some(_)) => Probe::Mine,
-            Ok(None) => Probe::Maybe,
+        // The server's side alone can prove SMB when the client's opening
+        // was missed or is unreadable.
+        match (first_smb(p.orig.stream()), first_smb(p.resp.stream())) {
+            (Ok(Some(_)), _) | (_, Ok(Some(_))) => Probe::Mine,
+            (Err(()), Err(())) => Probe::NotMine,
+            (Err(()), Ok(None)) if !p.resp.is_empty() => Probe::NotMine,
+            _ => Probe::Maybe,
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let c = match first_smb(p.orig.stream()) {
-            Err(()) => return Parse::NotMine,
-            Ok(None) => return Parse::NeedMore,
-            Ok(Some(m)) => m,
+        let c = first_smb(p.orig.stream());
+        let s = first_smb(p.resp.stream());
+        let (cm, sm) = match (c, s) {
+            (Ok(Some(c)), s) => (magic(c), s.ok().flatten().and_then(magic)),
+            (_, Ok(Some(s))) => (None, magic(s)),
+            (Err(()), Err(())) => return Parse::NotMine,
+            (Err(()), Ok(None)) if !p.resp.is_empty() => return Parse::NotMine,
+            _ => return Parse::NeedMore,
         };
-        let Some(cm) = magic(c) else { return Parse::NotMine };
+        let s = s.ok().flatten();
+        if cm.is_none() && sm.is_none() {
+            return Parse::NotMine;
+        }
         meta.protocol = Some("smb");
         meta.encryption = Encryption::Cleartext;
-        let s = first_smb(p.resp.stream()).ok().flatten();
-        let sm = s.and_then(magic);
         let version = match (cm, sm) {
             (_, Some(Magic::V2)) => s.and_then(negotiated).unwrap_or_else(|| "2".into()),
             (_, Some(Magic::V1)) => "1".into(),
-            (Magic::V1, _) => "1".into(),
-            (Magic::Transform, _) | (_, Some(Magic::Transform)) => "3".into(),
+            (Some(Magic::V1), _) => "1".into(),
+            (Some(Magic::Transform), _) | (_, Some(Magic::Transform)) => "3".into(),
             _ => "2".into(),
         };
         meta.set_extra("smb_version", version);
-        if cm == Magic::Transform || sm == Some(Magic::Transform) {
+        if cm == Some(Magic::Transform) || sm == Some(Magic::Transform) {
             meta.encryption = Encryption::Encrypted;
         }
-        if sm.is_some() {
+        if sm.is_some() && cm.is_some() {
             Parse::Done
         } else {
             Parse::Identified
@@ -191,6 +199,21 @@ mod tests {
     }
 
     #[test]
+    fn server_side_alone() {
+        let resp = nbss(&smb2(0, true, &[65, 0, 1, 0, 0x10, 2, 0, 0]));
+        let junk = [0xb4u8, 0x46, 0x82, 0xa6, 0x85, 0x0d, 0x31, 0x01];
+        let (r, m) = check_split_tcp(&Smb, 445, &junk, &resp);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("smb_version"), Some("2.1"));
+        let ends = [[8], [0]];
+        let p = Payloads::tcp(1, 445, &junk, b"", &ends);
+        assert_eq!(Smb.probe(&p), Probe::Maybe);
+        let ends = [[8], [8]];
+        let p = Payloads::tcp(1, 445, &junk, &junk, &ends);
+        assert_eq!(Smb.probe(&p), Probe::NotMine);
+    }
+
+    #[test]
     fn transform_is_encrypted() {
         let mut body = b"\xfdSMB".to_vec();
         body.resize(80, 0x42);
@@ -202,16 +225,22 @@ mod tests {
 
     #[test]
     fn not_smb() {
+        // With a non-SMB answer from the server these are NotMine; with
+        // no answer yet the server could still prove SMB (NeedMore).
         let mut body = b"\xfeSMX".to_vec();
         body.resize(64, 0);
-        let (r, _) = check_split_tcp(&Smb, 445, &nbss(&body), b"");
-        assert_eq!(r, Parse::NotMine);
-        let (r, _) = check_split_tcp(&Smb, 445, &[0, 0xff, 0xff, 0xff, 0xfe], b"");
-        assert_eq!(r, Parse::NotMine);
-        let (r, _) = check_split_tcp(&Smb, 445, b"GET / HTTP/1.1\r\n", b"");
-        assert_eq!(r, Parse::NotMine);
-        // Four keepalives and nothing else.
-        let (r, _) = check_split_tcp(&Smb, 445, &[0x85, 0, 0, 0].repeat(5), b"");
-        assert_eq!(r, Parse::NotMine);
+        let answer = b"HTTP/1.1 400 Bad Request\r\n\r\n";
+        let cases = [
+            nbss(&body),
+            vec![0, 0xff, 0xff, 0xff, 0xfe],
+            b"GET / HTTP/1.1\r\n".to_vec(),
+            [0x85, 0, 0, 0].repeat(5),
+        ];
+        for o in cases {
+            let (r, _) = check_split_tcp(&Smb, 445, &o, answer);
+            assert_eq!(r, Parse::NotMine, "{o:?}");
+            let (r, _) = check_split_tcp(&Smb, 445, &o, b"");
+            assert_eq!(r, Parse::NeedMore, "{o:?}");
+        }
     }
 }
