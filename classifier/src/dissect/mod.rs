@@ -354,6 +354,67 @@ mod tests {
         assert!(claimed.is_empty(), "claimed: {claimed:?}");
     }
 
+    /// The first dissector in registry order that claims the flow.
+    fn first_claimant(p: &Payloads<'_>) -> Option<&'static str> {
+        DISSECTORS
+            .iter()
+            .find(|d| d.transports().contains(&p.transport) && claims(**d, p))
+            .map(|d| d.name())
+    }
+
+    #[test]
+    fn registry_order_gives_each_protocol_its_dissector() {
+        let dns_q: &[u8] =
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+        let mut stun = vec![0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42];
+        stun.extend_from_slice(&[7; 12]);
+        stun.extend_from_slice(&[0x80, 0x22, 0, 4, b'a', b'b', b'c', b'd']);
+        let mut wg = vec![1u8, 0, 0, 0];
+        wg.resize(148, 0x5a);
+        let mut dhcp = vec![0u8; 240];
+        dhcp[..4].copy_from_slice(&[1, 1, 6, 0]);
+        dhcp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+        dhcp.extend_from_slice(&[53, 1, 1, 255]);
+        let mut ntp = vec![0u8; 48];
+        ntp[0] = 0x23;
+        let ovpn_c = [0x38u8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0];
+        let ovpn_s = [
+            0x40u8, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0,
+        ];
+        let udp: [(u16, &[u8], &[u8], &str); 6] = [
+            (53, dns_q, &[], "dns"),
+            (3478, &stun, &[], "stun"),
+            (51820, &wg, &[], "wireguard"),
+            (67, &dhcp, &[], "dhcp"),
+            (123, &ntp, &[], "ntp"),
+            (1194, &ovpn_c, &ovpn_s, "openvpn"),
+        ];
+        for (port, o, r, want) in udp {
+            let resp: Vec<&[u8]> = if r.is_empty() { vec![] } else { vec![r] };
+            let f = UdpFixture::new(40000, port, &[o], &resp);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        let mut bt = b"\x13BitTorrent protocol".to_vec();
+        bt.resize(68, 0x33);
+        let tcp: [(u16, &[u8], &[u8], &str); 5] = [
+            (80, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", b"", "http"),
+            (22, b"SSH-2.0-OpenSSH_9.6\r\n", b"SSH-2.0-OpenSSH_9.6\r\n", "ssh"),
+            (25, b"EHLO a\r\n", b"220 mx ESMTP\r\n", "smtp"),
+            (6881, &bt, b"", "bittorrent"),
+            (
+                3389,
+                b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00",
+                b"",
+                "rdp",
+            ),
+        ];
+        for (port, o, r, want) in tcp {
+            let ends = [[o.len() as u32], [r.len() as u32]];
+            let p = Payloads::tcp(40000, port, o, r, &ends);
+            assert_eq!(first_claimant(&p), Some(want), "{want}");
+        }
+    }
+
     #[test]
     fn registry_names_unique_and_lowercase() {
         let mut names: Vec<&str> = DISSECTORS.iter().map(|d| d.name()).collect();
