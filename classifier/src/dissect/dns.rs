@@ -311,7 +311,8 @@ impl Dissector for Dns {
         }
         meta.protocol = Some(if mdns { "mdns" } else { "dns" });
         meta.encryption = Encryption::Cleartext;
-        if let Some(n) = &opening.name {
+        // The root name (e.g. `. NS` priming queries) is left empty.
+        if let Some(n) = opening.name.as_deref().filter(|n| !n.is_empty()) {
             meta.dns_query = Some(n.trim_end_matches('.').chars().take(MAX_NAME * 4).collect());
         }
         if let Some(t) = opening.qtype {
@@ -448,6 +449,7 @@ mod tests {
         let (r, m) = check_split_udp(&Dns, 18427, 53, &[&iq], &[]);
         assert_eq!(r, Parse::Identified);
         assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.dns_query, None);
         // NBNS name query: DNS format, NetBIOS meaning.
         let mut nb = vec![0x80, 0x01, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 32];
         nb.extend_from_slice(b"EGEFCACACACACACACACACACACACACAAA");
