@@ -1,6 +1,6 @@
 //! DNS (RFC 1035) over UDP and over TCP (2-byte length prefix, RFC 1035
-//! section 4.2.2), and multicast DNS (RFC 6762, UDP 5353) reported as
-//! `mdns`.
+//! section 4.2.2), multicast DNS (RFC 6762, UDP 5353) reported as
+//! `mdns`, and LLMNR (RFC 4795, port 5355, same format) as `llmnr`.
 //!
 //! The probe is strict so random UDP is not claimed: a sane header (Z bit
 //! clear, opcode in use, question count 1..=4, record counts small), a
@@ -17,6 +17,8 @@ const MAX_NAME: usize = 255;
 /// Most compression jumps followed in one name.
 const MAX_JUMPS: usize = 16;
 const MAX_QD: u16 = 4;
+/// mDNS queries bundle many questions (one per service type).
+const MAX_QD_MDNS: u16 = 64;
 const MAX_RR: u16 = 64;
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
@@ -132,7 +134,7 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
     if flags & 0x0040 != 0 || !matches!(opcode, 0 | 1 | 2 | 4 | 5) {
         return None;
     }
-    if qd > MAX_QD || an > MAX_RR || ns > MAX_RR || ar > MAX_RR {
+    if qd > if mdns { MAX_QD_MDNS } else { MAX_QD } || an > MAX_RR || ns > MAX_RR || ar > MAX_RR {
         return None;
     }
     if !response && (rcode != 0 || flags & 0x0080 != 0 && !mdns) {
@@ -273,7 +275,7 @@ impl Dissector for Dns {
         let flags = be16(data, 2).unwrap_or(0);
         let qd = be16(data, 4).unwrap_or(0);
         let iquery = (flags >> 11) & 0xf == 1;
-        let sane_qd = qd <= MAX_QD && (qd > 0 || mdns || iquery);
+        let sane_qd = qd <= if mdns { MAX_QD_MDNS } else { MAX_QD } && (qd > 0 || mdns || iquery);
         if flags & 0x0040 != 0 || !sane_qd {
             return Probe::NotMine;
         }
@@ -309,7 +311,13 @@ impl Dissector for Dns {
         if from_orig && opening.response && !mdns && !dns_port(p) {
             return Parse::NotMine;
         }
-        meta.protocol = Some(if mdns { "mdns" } else { "dns" });
+        meta.protocol = Some(if mdns {
+            "mdns"
+        } else if p.port(5355) {
+            "llmnr"
+        } else {
+            "dns"
+        });
         meta.encryption = Encryption::Cleartext;
         // The root name (e.g. `. NS` priming queries) is left empty.
         if let Some(n) = opening.name.as_deref().filter(|n| !n.is_empty()) {
@@ -413,6 +421,29 @@ mod tests {
         assert_eq!(m.dns_query.as_deref(), Some("example.org"));
         assert_eq!(m.extra("dns_qtype"), Some("HTTPS"));
         assert_eq!(m.extra("dns_rcode"), Some("NXDOMAIN"));
+    }
+
+    #[test]
+    fn llmnr_query() {
+        let q = query(9, "wpad", 1, false);
+        let (r, m) = check_split_udp(&Dns, 61000, 5355, &[&q], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("llmnr"));
+        assert_eq!(m.dns_query.as_deref(), Some("wpad"));
+    }
+
+    #[test]
+    fn mdns_many_questions() {
+        let mut v = vec![0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(b"\x08_homekit\x04_tcp\x05local\x00\x00\x0c\x80\x01");
+        for _ in 0..4 {
+            v.extend_from_slice(b"\x05_raop\xc0\x15\x00\x0c\x80\x01");
+        }
+        let (r, m) = check_split_udp(&Dns, 5353, 5353, &[&v], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.dns_query.as_deref(), Some("_homekit._tcp.local"));
+        let f = UdpFixture::new(40000, 53, &[&v], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
     }
 
     #[test]
