@@ -165,7 +165,7 @@ pub trait Dissector: Sync {
 /// NTP first byte), so a loose probe never steals a flow a strict one
 /// would have proven.
 pub static DISSECTORS: &[&dyn Dissector] = &[
-    // TCP, magic strings / exact framing.
+    // Magic strings / exact framing (TCP; rdp and bittorrent also UDP).
     &ssh::Ssh,
     &bittorrent::Bittorrent,
     &rdp::Rdp,

@@ -3,6 +3,11 @@
 //! line and an optional RDP_NEG_REQ; the server answers with a
 //! Connection Confirm (`D0`) and RDP_NEG_RSP. Modern RDP then negotiates
 //! TLS / CredSSP, so the flow is reported encrypted.
+//!
+//! Over UDP (MS-RDPEUDP 3.1.5.1.1): the client's SYN datagram, padded to
+//! 1232 bytes, with snSourceAck = -1, the SYN flag and MTUs in
+//! 1132..=1232; the server's SYN+ACK acknowledges the client's initial
+//! sequence number. The payload is then DTLS / TLS.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -13,6 +18,43 @@ const CR: u8 = 0xe0;
 const CC: u8 = 0xd0;
 const COOKIE: &[u8] = b"Cookie: mstshash=";
 const MAX_TPKT: usize = 4096;
+const UDP_SYN_LEN: usize = 1232;
+const RDPUDP_SYN: u16 = 0x0001;
+const RDPUDP_ACK: u16 = 0x0004;
+
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+/// An RDP-UDP SYN: its initial sequence number.
+fn udp_syn(d: &[u8]) -> Option<[u8; 4]> {
+    if d.len() != UDP_SYN_LEN || d.get(..4)? != [0xff; 4] || be16(d, 6)? & RDPUDP_SYN == 0 {
+        return None;
+    }
+    let (up, down) = (be16(d, 12)?, be16(d, 14)?);
+    if !(1132..=1232).contains(&up) || !(1132..=1232).contains(&down) {
+        return None;
+    }
+    d.get(8..12)?.try_into().ok()
+}
+
+fn parse_udp(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+    let Some(isn) = udp_syn(p.orig.first()) else {
+        return Parse::NotMine;
+    };
+    meta.protocol = Some("rdp");
+    meta.encryption = Encryption::Encrypted;
+    meta.set_extra("rdp_transport", "udp");
+    let Some(r) = p.resp.chunks().next() else {
+        return Parse::Identified;
+    };
+    let synack = be16(r, 6).is_some_and(|f| f & (RDPUDP_SYN | RDPUDP_ACK) == RDPUDP_SYN | RDPUDP_ACK);
+    if synack && r.get(..4) == Some(&isn[..]) {
+        Parse::Done
+    } else {
+        Parse::Identified
+    }
+}
 
 /// The X.224 TPDU of a complete TPKT at the start of `d`:
 /// `Ok(None)` when more bytes are needed, `Err` when not TPKT/X.224.
@@ -76,15 +118,25 @@ impl Dissector for Rdp {
         "rdp"
     }
     fn transports(&self) -> &'static [Transport] {
-        &[Transport::Tcp]
+        &[Transport::Tcp, Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
+        if p.transport == Transport::Udp {
+            return if udp_syn(p.orig.first()).is_some() {
+                Probe::Mine
+            } else {
+                Probe::NotMine
+            };
+        }
         match tpkt(p.orig.stream(), CR) {
             Err(()) => Probe::NotMine,
             Ok(_) => Probe::Maybe,
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if p.transport == Transport::Udp {
+            return parse_udp(p, meta);
+        }
         let body = match tpkt(p.orig.stream(), CR) {
             Err(()) => return Parse::NotMine,
             Ok(None) => return Parse::NeedMore,
@@ -170,6 +222,34 @@ mod tests {
         let (r, m) = check_split_tcp(&Rdp, 3389, &cr(None, Some(0)), b"");
         assert_eq!(r, Parse::Identified);
         assert_eq!(m.extra("rdp_requested"), Some("rdp"));
+    }
+
+    #[test]
+    fn udp_syn_and_synack() {
+        use crate::dissect::check_split_udp;
+        let mut syn = vec![
+            0xff, 0xff, 0xff, 0xff, 0, 0x40, 0x18, 0x01, 0xbb, 0xff, 0x56, 0x87, 0x04, 0xd0, 0x04, 0xd0,
+        ];
+        syn.resize(UDP_SYN_LEN, 0);
+        let mut sa = vec![
+            0xbb, 0xff, 0x56, 0x87, 0, 0x40, 0x10, 0x05, 0x4d, 0x67, 0x79, 0x66, 0x04, 0xd0, 0x04, 0xd0,
+        ];
+        sa.resize(UDP_SYN_LEN, 0);
+        let (r, m) = check_split_udp(&Rdp, 54759, 3389, &[&syn], &[&sa]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("rdp"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("rdp_transport"), Some("udp"));
+        let (r, _) = check_split_udp(&Rdp, 54759, 3389, &[&syn], &[]);
+        assert_eq!(r, Parse::Identified);
+        let mut short = syn.clone();
+        short.pop();
+        let mut bad_mtu = syn.clone();
+        bad_mtu[12] = 0x08;
+        for d in [short, bad_mtu] {
+            let (r, _) = check_split_udp(&Rdp, 54759, 3389, &[&d], &[]);
+            assert_eq!(r, Parse::NotMine);
+        }
     }
 
     #[test]
