@@ -13,6 +13,23 @@ const HANDSHAKE: &[u8] = b"\x13BitTorrent protocol";
 /// Handshake prefix up to and including the info hash.
 const WITH_HASH: usize = 20 + 8 + 20;
 const MAX_DEPTH: usize = 16;
+/// Local Service Discovery (BEP 14), an HTTP-like datagram on 6771.
+const LSD: &[u8] = b"BT-SEARCH * HTTP/1.1\r\n";
+
+fn local_discovery(d: &[u8], meta: &mut Meta) -> Parse {
+    meta.protocol = Some("bittorrent");
+    meta.encryption = Encryption::Cleartext;
+    meta.set_extra("bt_transport", "lsd");
+    for line in super::text::lines(d, 16) {
+        if let Some(v) = super::text::starts_with_ci(line, b"infohash:").then(|| &line[9..]) {
+            let v = String::from_utf8_lossy(v).trim().to_ascii_lowercase();
+            if v.len() == 40 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                meta.set_extra("bt_info_hash", v);
+            }
+        }
+    }
+    Parse::Done
+}
 const MAX_ITEMS: usize = 512;
 
 /// Validates one bencoded value at `off`; returns the offset after it.
@@ -114,6 +131,9 @@ impl Bittorrent {
         } else {
             p.orig.first()
         };
+        if first.starts_with(LSD) {
+            return local_discovery(first, meta);
+        }
         if is_dht(first) {
             meta.protocol = Some("bittorrent");
             meta.encryption = Encryption::Cleartext;
@@ -170,7 +190,7 @@ impl Dissector for Bittorrent {
                     p.orig.first()
                 };
                 let syn = !p.orig.is_empty() && utp(first).is_some_and(|u| u.0 == ST_SYN);
-                if first.starts_with(b"d1:") || first.starts_with(b"d2:") || syn {
+                if first.starts_with(b"d1:") || first.starts_with(b"d2:") || first.starts_with(LSD) || syn {
                     Probe::Maybe
                 } else {
                     Probe::NotMine
@@ -239,6 +259,18 @@ mod tests {
         deep.extend(std::iter::repeat_n(b'l', 5000));
         let f = UdpFixture::new(1, 2, &[&deep], &[]);
         assert_eq!(Bittorrent.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn local_service_discovery() {
+        let d = b"BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 61197\r\nInfohash: ED4F1085E885F98F9A69B70EE89EB988B8FD9115\r\n\r\n\r\n";
+        let (r, m) = check_split_udp(&Bittorrent, 6771, 6771, &[d], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("bt_transport"), Some("lsd"));
+        assert_eq!(
+            m.extra("bt_info_hash"),
+            Some("ed4f1085e885f98f9a69b70ee89eb988b8fd9115")
+        );
     }
 
     #[test]

@@ -50,6 +50,33 @@ fn client_reset(pkt: &[u8]) -> bool {
     op(pkt).is_some_and(|(o, k)| CLIENT_RESETS.contains(&o) && k == 0) && (MIN_RESET..=MAX_RESET).contains(&pkt.len())
 }
 
+/// Resets without tls-auth / tls-crypt have every byte after the session
+/// id fixed: the client's carries an empty ack array and packet id 0
+/// (14 bytes); the server's acks packet 0 of the client's session and
+/// has packet id 0 (26 bytes). Such a packet proves OpenVPN on its own
+/// (e.g. when NAT splits the two directions into two flows).
+fn bare_client_reset(pkt: &[u8]) -> bool {
+    pkt.len() == MIN_RESET && client_reset(pkt) && pkt[9..14] == [0; 5]
+}
+
+fn bare_server_reset(pkt: &[u8]) -> bool {
+    pkt.len() == 26
+        && op(pkt).is_some_and(|(o, k)| SERVER_RESETS.contains(&o) && k == 0)
+        && pkt[9..14] == [1, 0, 0, 0, 0]
+        && pkt[22..26] == [0; 4]
+}
+
+fn identified(meta: &mut Meta, opcode: u8) {
+    meta.protocol = Some("openvpn");
+    meta.encryption = Encryption::Encrypted;
+    let v = match opcode {
+        1 | 2 => "v1",
+        7 | 8 => "v2",
+        _ => "v3",
+    };
+    meta.set_extra("openvpn_reset", v);
+}
+
 impl Dissector for Openvpn {
     fn name(&self) -> &'static str {
         "openvpn"
@@ -77,7 +104,7 @@ impl Dissector for Openvpn {
                 };
             }
         };
-        if client_reset(first) {
+        if client_reset(first) || bare_server_reset(first) {
             Probe::Maybe
         } else {
             Probe::NotMine
@@ -92,6 +119,10 @@ impl Dissector for Openvpn {
                 Parse::NotMine
             };
         };
+        if bare_server_reset(first) && p.transport == Transport::Udp {
+            identified(meta, first[0] >> 3);
+            return Parse::Identified;
+        }
         if !client_reset(first) {
             return Parse::NotMine;
         }
@@ -100,6 +131,10 @@ impl Dissector for Openvpn {
         };
         let r = packets(p.transport, p.resp);
         let Some(&reply) = r.first() else {
+            if p.resp.is_empty() && bare_client_reset(first) {
+                identified(meta, first[0] >> 3);
+                return Parse::Identified;
+            }
             return if p.resp.is_empty() {
                 Parse::NeedMore
             } else {
@@ -117,14 +152,7 @@ impl Dissector for Openvpn {
         if !(echoed || kept) {
             return if o.len() < 2 { Parse::NeedMore } else { Parse::NotMine };
         }
-        meta.protocol = Some("openvpn");
-        meta.encryption = Encryption::Encrypted;
-        let v = match first[0] >> 3 {
-            1 => "v1",
-            7 => "v2",
-            _ => "v3",
-        };
-        meta.set_extra("openvpn_reset", v);
+        identified(meta, first[0] >> 3);
         Parse::Done
     }
 }
@@ -157,6 +185,24 @@ mod tests {
         assert_eq!(m.protocol, Some("openvpn"));
         assert_eq!(m.encryption, Encryption::Encrypted);
         assert_eq!(m.extra("openvpn_reset"), Some("v2"));
+    }
+
+    #[test]
+    fn bare_resets_alone() {
+        let (r, m) = check_split_udp(&Openvpn, 60201, 443, &[&client()], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("openvpn_reset"), Some("v2"));
+        let (r, _) = check_split_udp(&Openvpn, 443, 60201, &[&server()], &[]);
+        assert_eq!(r, Parse::Identified);
+        // With an HMAC (longer, non-zero tail) a lone reset is not enough.
+        let mut hmac = client();
+        hmac.extend_from_slice(&[0x5a; 28]);
+        let (r, _) = check_split_udp(&Openvpn, 60201, 443, &[&hmac], &[]);
+        assert_eq!(r, Parse::NeedMore);
+        let mut nonzero = client();
+        nonzero[12] = 1;
+        let (r, _) = check_split_udp(&Openvpn, 60201, 443, &[&nonzero], &[]);
+        assert_eq!(r, Parse::NeedMore);
     }
 
     #[test]

@@ -68,13 +68,19 @@ fn message_with(d: &[u8], strict: bool) -> Option<Info<'_>> {
         return None;
     }
     let classic = d.get(4..8)? != COOKIE;
+    // Attributes are padded to 4 bytes; MS-TURN (Teams, Skype) does not
+    // pad, so with the magic cookie an unpadded walk is tried too.
+    walk(d, n, strict && classic, true).or_else(|| if classic { None } else { walk(d, n, false, false) })
+}
+
+fn walk(d: &[u8], n: usize, only_3489: bool, padded: bool) -> Option<Info<'_>> {
     let mut info = Info::default();
     let mut off = HEADER;
     while off < n {
         let t = be16(d, off)?;
         let l = usize::from(be16(d, off + 2)?);
         let v = d.get(off + 4..off + 4 + l)?;
-        if strict && classic && !(1..=0x000b).contains(&t) && t != SOFTWARE {
+        if only_3489 && !(1..=0x000b).contains(&t) && t != SOFTWARE {
             return None;
         }
         match t {
@@ -86,7 +92,7 @@ fn message_with(d: &[u8], strict: bool) -> Option<Info<'_>> {
         if off + 4 + l == n {
             return Some(info);
         }
-        off += 4 + l.next_multiple_of(4);
+        off += 4 + if padded { l.next_multiple_of(4) } else { l };
     }
     (off == n).then_some(info)
 }
@@ -100,13 +106,16 @@ fn messages<'a>(t: Transport, side: Side<'a>) -> Result<(Vec<&'a [u8]>, bool), (
             let mut v = Vec::new();
             for d in side.chunks().take(MAX_MSGS) {
                 // Later datagrams may be media (RTP, DTLS): stop there.
-                if header_len(d) != Some(d.len()) {
+                // With the magic cookie, a datagram may carry more after
+                // the message (MS-TURN in Teams does).
+                let n = header_len(d).filter(|&n| n == d.len() || n < d.len() && d.get(4..8) == Some(&COOKIE[..]));
+                let Some(n) = n else {
                     if v.is_empty() {
                         return Err(());
                     }
                     break;
-                }
-                v.push(d);
+                };
+                v.push(&d[..n]);
             }
             Ok((v, false))
         }
@@ -290,6 +299,33 @@ mod tests {
         m.truncate(m.len() - 2);
         m[3] -= 2;
         let (r, _) = check_split_udp(&Stun, 50000, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn trailing_bytes_after_a_cookie_message() {
+        let mut m = msg(0x0003, true, 6, &[attr(0x000f, &[1, 2, 3, 4])]);
+        m.extend_from_slice(&[0x99; 146]);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::Identified);
+        let mut c = msg(0x0001, false, 6, &[attr(0x0003, &[0, 0, 0, 0])]);
+        c.extend_from_slice(&[0x99; 8]);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&c], &[]);
+        assert_eq!(r, Parse::NotMine);
+    }
+
+    #[test]
+    fn ms_turn_unpadded_attributes() {
+        let mut body = attr(0x000f, &[1, 2, 3, 4]);
+        body.extend_from_slice(&[0, 0x15, 0, 10]);
+        body.extend_from_slice(b"\"rtcmedia\"");
+        body.extend_from_slice(&attr(0x0006, &[7; 8]));
+        let mut m = vec![0, 3];
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        m.extend_from_slice(&COOKIE);
+        m.extend_from_slice(&[1; 12]);
+        m.extend_from_slice(&body);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&m], &[]);
         assert_eq!(r, Parse::Identified);
     }
 
