@@ -8,6 +8,7 @@
 mod cli;
 mod output;
 mod pipeline;
+mod synth;
 
 use std::process::ExitCode;
 

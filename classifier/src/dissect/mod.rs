@@ -23,6 +23,7 @@ pub mod dns;
 pub mod dtls;
 pub mod http;
 pub mod imap;
+pub mod mtproto;
 pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
@@ -32,6 +33,7 @@ pub mod smtp;
 pub mod ssh;
 pub mod stun;
 pub mod text;
+pub mod tls;
 pub mod wireguard;
 
 /// Transport of a flow, as dissectors see it.
@@ -62,11 +64,11 @@ impl<'a> Side<'a> {
         let data = self.data;
         let ends = self.ends;
         let mut start = 0usize;
-        ends.iter().filter_map(move |&e| {
+        ends.iter().map(move |&e| {
             let e = (e as usize).min(data.len());
             let s = start.min(e);
             start = e;
-            Some(&data[s..e])
+            &data[s..e]
         })
     }
     /// The first datagram / chunk, or empty.
@@ -159,12 +161,15 @@ pub trait Dissector: Sync {
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
 ///
-/// Order after `tls` and `quic` (added first): exact binary signatures
+/// `tls` (and `quic`, added by its helper right after it) and `mtproto`
+/// come first. Then: exact binary signatures
 /// (magic strings, magic cookies, exact sizes) before text protocols, and
 /// text protocols before the loosest shapes (DNS header, OpenVPN opcode,
 /// NTP first byte), so a loose probe never steals a flow a strict one
 /// would have proven.
 pub static DISSECTORS: &[&dyn Dissector] = &[
+    &tls::Tls,
+    &mtproto::MtProto,
     // Magic strings / exact framing (TCP; rdp and bittorrent also UDP).
     &ssh::Ssh,
     &bittorrent::Bittorrent,
