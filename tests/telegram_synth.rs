@@ -24,10 +24,7 @@ use baikal_classifier::dissect::by_name;
 
 #[test]
 fn telegram_recall_and_no_false_positives() {
-    if by_name("mtproto").is_none() {
-        eprintln!("SKIP: no mtproto dissector in this build");
-        return;
-    }
+    assert!(by_name("mtproto").is_some(), "the mtproto dissector is registered");
     let dir = tempfile::tempdir().expect("temp dir");
     let (truth, recs) = synth_common::synth_and_classify(dir.path(), &["--mix", "telegram", "--seed", "4"]);
     // kind -> (flows, labelled telegram, provable)
