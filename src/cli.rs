@@ -66,6 +66,13 @@ pub struct ClassifyArgs {
     /// No progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Classification threads. 1: decode and classify on the reading
+    /// thread. N > 1: one thread reads and decodes, N workers classify
+    /// (flows sharded by a symmetric hash of their key). The set of records
+    /// is the same for every N unless flows are evicted for capacity
+    /// (--max-flows is divided among the workers); their order differs.
+    #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,6 +148,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         flow,
         count: a.count,
         progress: !a.quiet,
+        threads: usize::from(a.threads),
     };
     let mut sink = Sink::new(format, writer);
     let summary = pipeline::run(&source, &cfg, &mut sink)?;
