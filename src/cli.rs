@@ -27,6 +27,37 @@ pub enum Cmd {
     /// megawatts, money per year, for three depths of inspection.
     #[command(after_help = BUDGET_HELP)]
     Budget(BudgetArgs),
+    /// Measure classification: packets/s and Gbit/s per thread count,
+    /// per-stage latency, cost per packet and per flow, memory per flow.
+    #[command(after_help = crate::bench::COST_METHOD)]
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Capture files, loaded into memory before anything is timed.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<String>,
+    /// Thread counts to measure, comma-separated.
+    #[arg(short = 't', long, value_delimiter = ',', default_value = "1,2")]
+    pub threads: Vec<usize>,
+    /// Whole-pipeline runs per thread count (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    #[arg(short = 'F', long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write the report here instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Payload packets per direction given to the dissectors.
+    #[arg(long, default_value_t = 12)]
+    pub probe_packets: u8,
+    /// Most flows tracked at once.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub max_flows: usize,
+    /// No progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 const BUDGET_HELP: &str = "\
@@ -191,7 +222,34 @@ pub fn run() -> Result<ExitCode> {
     match cli.cmd {
         Cmd::Classify(a) => classify(a),
         Cmd::Budget(a) => budget(a),
+        Cmd::Bench(a) => bench(a),
     }
+}
+
+fn bench(a: BenchArgs) -> Result<ExitCode> {
+    if a.max_flows == 0 {
+        bail!("--max-flows must be at least 1");
+    }
+    let opt = crate::bench::Options {
+        threads: a.threads.clone(),
+        runs: a.runs,
+        progress: !a.quiet,
+        flow: baikal_classifier::flow::FlowConfig {
+            max_flows: a.max_flows,
+            probe_packets: a.probe_packets.max(1),
+            ..Default::default()
+        },
+    };
+    let r = crate::bench::run(&a.files, &opt)?;
+    let text = match a.format {
+        ReportFormat::Table => crate::bench::table(&r),
+        ReportFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
+    };
+    match &a.output {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("{}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn budget(a: BudgetArgs) -> Result<ExitCode> {
