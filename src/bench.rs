@@ -53,6 +53,13 @@ pub struct Loaded {
     pub wire_bytes: u64,
 }
 
+impl Loaded {
+    /// Bytes of the frames as captured.
+    pub fn captured_bytes(&self) -> u64 {
+        self.arena.len() as u64
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Frame {
     ts_ns: u64,
@@ -191,6 +198,11 @@ pub struct Memory {
 pub struct Report {
     pub files: Vec<String>,
     pub packets: u64,
+    /// Frame bytes as captured; Gbit/s and the average packet use these
+    /// (what peers reading the same file see).
+    pub captured_bytes: u64,
+    /// Frame lengths on the wire (pcap orig_len); larger when the capture
+    /// was truncated (snaplen) or holds offloaded super-frames.
     pub wire_bytes: u64,
     pub avg_packet_bytes: f64,
     pub new_flows: u64,
@@ -397,10 +409,11 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     let inputs: Vec<Loaded> = files.iter().map(|f| Loaded::load(f)).collect::<Result<_>>()?;
     let packets: u64 = inputs.iter().map(Loaded::packets).sum();
     let wire_bytes: u64 = inputs.iter().map(|l| l.wire_bytes).sum();
+    let captured_bytes: u64 = inputs.iter().map(Loaded::captured_bytes).sum();
     if opt.progress {
         eprintln!(
-            "baikal: loaded {packets} packets ({:.1} MB on the wire) in {:.1}s",
-            wire_bytes as f64 / 1e6,
+            "baikal: loaded {packets} packets ({:.1} MB captured) in {:.1}s",
+            captured_bytes as f64 / 1e6,
             t.elapsed().as_secs_f64()
         );
     }
@@ -429,7 +442,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         let running = if n == 1 { 1 } else { n + 1 };
         let cores_used = running.min(cores_available).max(1);
         let pps = packets as f64 / med;
-        let gbps = wire_bytes as f64 * 8.0 / med / 1e9;
+        let gbps = captured_bytes as f64 * 8.0 / med / 1e9;
         threads.push(ThreadResult {
             threads: n,
             threads_running: running,
@@ -462,9 +475,10 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     Ok(Report {
         files: files.to_vec(),
         packets,
+        captured_bytes,
         wire_bytes,
         avg_packet_bytes: if packets > 0 {
-            wire_bytes as f64 / packets as f64
+            captured_bytes as f64 / packets as f64
         } else {
             0.0
         },
@@ -485,8 +499,9 @@ pub fn table(r: &Report) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{} packets, {:.1} MB on the wire, average packet {:.0} B, {} new flows; {} runs per thread count, medians; {} cores available",
+        "{} packets, {:.1} MB captured ({:.1} MB on the wire), average packet {:.0} B captured, {} new flows; {} runs per thread count, medians; {} cores available",
         r.packets,
+        r.captured_bytes as f64 / 1e6,
         r.wire_bytes as f64 / 1e6,
         r.avg_packet_bytes,
         r.new_flows,

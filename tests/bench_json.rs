@@ -20,6 +20,7 @@ fn bench_json_has_every_field() {
     for f in [
         "files",
         "packets",
+        "captured_bytes",
         "wire_bytes",
         "avg_packet_bytes",
         "new_flows",

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# peers.sh CAPTURE [ROUNDS] - baikal (1 and 2 threads) beside ndpiReader and suricata on one capture.
+#
+# Each round runs every tool once, in turn (alternating, so machine noise hits all alike); the table shows
+# medians over the rounds. Gbit/s = capture file bytes x 8 / wall time (reading the file is part of every
+# tool's work, as in /work/shared/PEERS.md); packets/s = packets in the file / wall time; peak RSS from
+# /usr/bin/time -v. Ratios are against ndpiReader.
+#
+#   BAIKAL=path/to/baikal (default: target/release/baikal, or $CARGO_TARGET_DIR/release/baikal)
+#
+# Needs: ndpiReader, suricata (tools/install-peers), /usr/bin/time, python3.
+set -euo pipefail
+cap=${1:?usage: peers.sh CAPTURE [ROUNDS]}
+rounds=${2:-3}
+baikal=${BAIKAL:-${CARGO_TARGET_DIR:-target}/release/baikal}
+[ -x "$baikal" ] || { echo "peers.sh: $baikal not found (cargo build --release, or set BAIKAL)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bytes=$(stat -c %s "$cap")
+packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
+
+declare -A cmd
+names=("baikal-1t" "baikal-2t" "ndpiReader" "suricata")
+cmd[baikal-1t]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
+cmd[baikal-2t]="$baikal classify -q -F jsonl -o /dev/null --threads 2 $cap"
+cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
+cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
+mkdir -p "$tmp/suri"
+command -v ndpiReader >/dev/null || { echo "peers.sh: ndpiReader missing (tools/install-peers)" >&2; exit 1; }
+command -v suricata >/dev/null || { echo "peers.sh: suricata missing (tools/install-peers)" >&2; exit 1; }
+
+for r in $(seq 1 "$rounds"); do
+  for n in "${names[@]}"; do
+    # shellcheck disable=SC2086
+    /usr/bin/time -v -o "$tmp/time" ${cmd[$n]} >/dev/null 2>"$tmp/err" || { echo "peers.sh: $n failed:" >&2; tail -5 "$tmp/err" >&2; exit 1; }
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tmp/time")
+    rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tmp/time")
+    echo "$n $wall $rss" >>"$tmp/results"
+    echo "round $r: $n $wall, ${rss} KiB" >&2
+  done
+done
+
+python3 - "$tmp/results" "$bytes" "$packets" "$rounds" "$cap" <<'PY'
+import statistics, sys
+path, nbytes, npk, rounds, cap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def secs(s):
+    p = [float(x) for x in s.split(':')]
+    return sum(v * 60 ** i for i, v in enumerate(reversed(p)))
+res = {}
+for line in open(path):
+    n, wall, rss = line.split()
+    res.setdefault(n, []).append((secs(wall), int(rss)))
+order = ["baikal-1t", "baikal-2t", "ndpiReader", "suricata"]
+med = {n: (statistics.median(w for w, _ in v), max(r for _, r in v)) for n, v in res.items()}
+base = med["ndpiReader"][0]
+print(f"capture: {cap}, {nbytes/1e6:.0f} MB, {npk} packets (avg {nbytes/max(npk,1):.0f} B incl. pcap headers); medians of {rounds} alternating rounds\n")
+print("| tool | wall s | Gbit/s | Mpackets/s | peak RSS MiB | speed vs ndpiReader |")
+print("| --- | ---: | ---: | ---: | ---: | ---: |")
+for n in order:
+    if n not in med:
+        continue
+    w, rss = med[n]
+    print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {rss/1024:.0f} | {base/w:.2f}x |")
+if "baikal-1t" in med and "baikal-2t" in med:
+    print(f"\nbaikal 2 threads / 1 thread: {med['baikal-1t'][0]/med['baikal-2t'][0]:.2f}x")
+PY
