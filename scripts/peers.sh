@@ -4,7 +4,8 @@
 # Each round runs every tool once, in turn (alternating, so machine noise hits all alike); the table shows
 # medians over the rounds. Gbit/s = capture file bytes x 8 / wall time (reading the file is part of every
 # tool's work, as in /work/shared/PEERS.md); packets/s = packets in the file / wall time; peak RSS from
-# /usr/bin/time -v. Ratios are against ndpiReader.
+# /usr/bin/time -v. Ratios are against ndpiReader. CPU s = user + system time: on a shared, loaded machine the
+# wall time mostly measures the scheduler, so "Gbit/s per CPU s" (file bits / CPU seconds) is shown too.
 #
 #   BAIKAL=path/to/baikal (default: target/release/baikal, or $CARGO_TARGET_DIR/release/baikal)
 #
@@ -35,7 +36,8 @@ for r in $(seq 1 "$rounds"); do
     /usr/bin/time -v -o "$tmp/time" ${cmd[$n]} >/dev/null 2>"$tmp/err" || { echo "peers.sh: $n failed:" >&2; tail -5 "$tmp/err" >&2; exit 1; }
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tmp/time")
     rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tmp/time")
-    echo "$n $wall $rss" >>"$tmp/results"
+    cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{print s}' "$tmp/time")
+    echo "$n $wall $rss $cpu" >>"$tmp/results"
     echo "round $r: $n $wall, ${rss} KiB" >&2
   done
 done
@@ -48,19 +50,21 @@ def secs(s):
     return sum(v * 60 ** i for i, v in enumerate(reversed(p)))
 res = {}
 for line in open(path):
-    n, wall, rss = line.split()
-    res.setdefault(n, []).append((secs(wall), int(rss)))
+    n, wall, rss, cpu = line.split()
+    res.setdefault(n, []).append((secs(wall), int(rss), float(cpu)))
 order = ["baikal-1t", "baikal-2t", "ndpiReader", "suricata"]
-med = {n: (statistics.median(w for w, _ in v), max(r for _, r in v)) for n, v in res.items()}
+med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v)) for n, v in res.items()}
 base = med["ndpiReader"][0]
+base_cpu = med["ndpiReader"][2]
 print(f"capture: {cap}, {nbytes/1e6:.0f} MB, {npk} packets (avg {nbytes/max(npk,1):.0f} B incl. pcap headers); medians of {rounds} alternating rounds\n")
-print("| tool | wall s | Gbit/s | Mpackets/s | peak RSS MiB | speed vs ndpiReader |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
+print("| tool | wall s | Gbit/s | Mpackets/s | CPU s | Gbit/s per CPU s | peak RSS MiB | wall vs ndpiReader | CPU vs ndpiReader |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in order:
     if n not in med:
         continue
-    w, rss = med[n]
-    print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {rss/1024:.0f} | {base/w:.2f}x |")
+    w, rss, cpu = med[n]
+    cpu = max(cpu, 1e-3)
+    print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {cpu:.2f} | {nbytes*8/cpu/1e9:.2f} | {rss/1024:.0f} | {base/w:.2f}x | {base_cpu/cpu:.2f}x |")
 if "baikal-1t" in med and "baikal-2t" in med:
     print(f"\nbaikal 2 threads / 1 thread: {med['baikal-1t'][0]/med['baikal-2t'][0]:.2f}x")
 PY
