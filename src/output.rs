@@ -160,7 +160,7 @@ fn pct(a: u64, b: u64) -> f64 {
 fn write_group<K: AsRef<str>>(
     out: &mut dyn Write,
     title: &str,
-    rows: &mut Vec<(K, Tally)>,
+    rows: &mut [(K, Tally)],
     all: &Tally,
 ) -> std::io::Result<()> {
     rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.as_ref().cmp(b.0.as_ref())));
@@ -218,19 +218,19 @@ fn write_table(out: &mut dyn Write, t: &Totals, s: &Summary) -> std::io::Result<
     write_group(
         out,
         "protocol",
-        &mut t.by_protocol.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        &mut t.by_protocol.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
         &t.all,
     )?;
     write_group(
         out,
         "application",
-        &mut t.by_app.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+        &mut t.by_app.iter().map(|(k, v)| (k.as_str(), *v)).collect::<Vec<_>>(),
         &t.all,
     )?;
     write_group(
         out,
         "encryption",
-        &mut t.by_encryption.iter().map(|(k, v)| (*k, *v)).collect(),
+        &mut t.by_encryption.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
         &t.all,
     )?;
     for w in &s.warnings {

@@ -19,7 +19,7 @@
 //! packets of that flow, so the records are the same whichever order the
 //! sweep runs in; only capacity eviction depends on the other flows.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use crate::decode::{tcpflags, Addr, PacketView, Tuple};
 use crate::verdict::Meta;
@@ -216,24 +216,25 @@ impl SideBuf {
         }
         self.accept(&bytes[skip..], cfg);
         // Drain held segments that now fit.
-        loop {
-            let Some(next) = self.next_seq else { break };
+        while let Some(next) = self.next_seq {
             let Some(i) = self.ooo.iter().position(|(s, b)| {
                 let d = s.wrapping_sub(next) as i32;
                 d <= 0 && (d.unsigned_abs() as usize) < b.len()
             }) else {
-                // Drop held segments entirely covered already.
-                self.ooo.retain(|(s, b)| {
-                    let d = s.wrapping_sub(next) as i32;
-                    d > 0 || (d.unsigned_abs() as usize) < b.len()
-                });
-                self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
                 break;
             };
             let (s, b) = self.ooo.swap_remove(i);
             self.ooo_bytes -= b.len();
             let skip = s.wrapping_sub(next).wrapping_neg() as usize;
             self.accept(&b[skip..], cfg);
+        }
+        // Drop held segments entirely covered already.
+        if let Some(next) = self.next_seq {
+            self.ooo.retain(|(s, b)| {
+                let d = s.wrapping_sub(next) as i32;
+                d > 0 || (d.unsigned_abs() as usize) < b.len()
+            });
+            self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
         }
     }
 
@@ -467,9 +468,7 @@ impl FlowTable {
 
     #[inline]
     fn hash(&self, k: &FlowKey) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        k.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(k)
     }
 
     /// Bytes held by the table: slab, index, free list and per-flow heap.
@@ -663,11 +662,8 @@ impl FlowTable {
         };
         let slab = &self.slab;
         let hasher = &self.hasher;
-        self.index.insert_unique(h, i, |&j| {
-            let mut hh = hasher.build_hasher();
-            slab[j as usize].key.hash(&mut hh);
-            hh.finish()
-        });
+        self.index
+            .insert_unique(h, i, |&j| hasher.hash_one(slab[j as usize].key));
         self.len += 1;
         self.stats.created += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.len as u64);
@@ -677,9 +673,7 @@ impl FlowTable {
     }
 
     fn update(&mut self, i: u32, pkt: &PacketView<'_>, src_is_a: bool, is_new: bool) -> Touch<'_> {
-        let old_class;
-        let new_class;
-        {
+        let old_class = {
             let f = &mut self.slab[i as usize];
             let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
             let d = dir as usize;
@@ -700,9 +694,9 @@ impl FlowTable {
                     f.state |= ST_RST;
                 }
             }
-            old_class = f.class;
-        }
-        new_class = self.class_of(&self.slab[i as usize]);
+            f.class
+        };
+        let new_class = self.class_of(&self.slab[i as usize]);
         // Move to the front of its (possibly new) class list.
         if self.head[old_class as usize] != i || old_class != new_class as u8 {
             self.unlink(i);

@@ -48,7 +48,9 @@ fn syn_flows(n: u32) -> (usize, usize) {
 fn udp_flows(n: u32) -> (usize, usize) {
     let mut e = Engine::new(FlowConfig::default(), None);
     let src: Arc<str> = Arc::from("mem");
-    let payload = [0x12u8, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
+    let payload = [
+        0x12u8, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+    ];
     for i in 0..n {
         let p = PacketView {
             ts_ns: u64::from(i),

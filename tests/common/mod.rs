@@ -1,103 +1,154 @@
-//! Shared by the integration tests: a synthetic capture.
+//! Shared code for the corpus tests: finding the corpus, running the
+//! pipeline on one capture, reading nDPI's per-flow `.out` lines.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// Ethernet + IPv4 + TCP/UDP frame.
-pub fn frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, tcp: Option<(u32, u8)>, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00]);
-    let l4 = if tcp.is_some() { 20 } else { 8 };
-    let total = (20 + l4 + payload.len()) as u16;
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&[0, 0, 0x40, 0, 64, if tcp.is_some() { 6 } else { 17 }, 0, 0]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    match tcp {
-        Some((seq, flags)) => {
-            f.extend_from_slice(&seq.to_be_bytes());
-            f.extend_from_slice(&0u32.to_be_bytes());
-            f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        }
-        None => {
-            f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-            f.extend_from_slice(&[0, 0]);
-        }
+use baikal_capture::Input;
+use baikal_classifier::decode::{Decoder, LinkType};
+use baikal_classifier::engine::Engine;
+use baikal_classifier::flow::FlowConfig;
+use baikal_classifier::record::FlowRecord;
+
+/// The corpus folder from `BAIKAL_CORPUS`, or `None` (after printing
+/// `SKIP`) when the test should not run. Fails when `CI` is set and the
+/// folder is missing.
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    let Some(root) = std::env::var_os("BAIKAL_CORPUS") else {
+        eprintln!("SKIP: BAIKAL_CORPUS not set");
+        return None;
+    };
+    let dir = PathBuf::from(root).join(sub);
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the corpus folder {} is missing",
+            dir.display()
+        );
+        eprintln!("SKIP: {} missing", dir.display());
+        return None;
     }
-    f.extend_from_slice(payload);
-    f
+    Some(dir)
 }
 
-/// A pcap with `flows` flows of mixed kinds, interleaved over time.
-pub fn synthetic_pcap(path: &Path, flows: u32) {
-    let mut pkts: Vec<(u64, Vec<u8>)> = Vec::new();
-    let mut x = 0x1234_5678u32;
-    let mut rnd = move || {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        x
-    };
-    for i in 0..flows {
-        let c = [10, 1, (i >> 8) as u8, i as u8];
-        let s = [192, 0, 2, (i % 7) as u8 + 1];
-        let sport = 30000 + (i % 20000) as u16;
-        let t0 = u64::from(i) * 3_000_000 + u64::from(rnd() % 1000);
-        let n = 1 + rnd() % 6;
-        let kind = i % 4;
-        for k in 0..n {
-            let ts = t0 + u64::from(k) * 50_000_000;
-            let up = k % 2 == 0;
-            let body: Vec<u8> = (0..(rnd() % 300)).map(|_| rnd() as u8).collect();
-            let f = if kind == 3 {
-                if up {
-                    frame(c, s, sport, 53, None, &body)
-                } else {
-                    frame(s, c, 53, sport, None, &body)
-                }
-            } else {
-                let flags = match (k, kind) {
-                    (0, _) => 0x02,
-                    (_, 1) if k + 1 == n => 0x14,
-                    (_, 2) if k + 2 >= n => 0x11,
-                    _ => 0x18,
-                };
-                let seq = 1000 + k * 400;
-                if up {
-                    frame(c, s, sport, 443, Some((seq, flags)), if k == 0 { &[] } else { &body })
-                } else {
-                    frame(s, c, 443, sport, Some((seq, flags)), &body)
-                }
-            };
-            pkts.push((ts, f));
-        }
-        // A second life of some UDP flows after their idle timeout.
-        if kind == 3 && i % 8 == 3 {
-            pkts.push((t0 + 200_000_000_000, frame(c, s, sport, 53, None, b"again")));
-        }
-    }
-    // One late packet: in one thread its sweep ends every other flow as
-    // idle; the workers that do not see it must end theirs the same way.
-    let end = pkts.iter().map(|p| p.0).max().unwrap_or(0) + 300_000_000_000;
-    pkts.push((end, frame([10, 9, 9, 9], [192, 0, 2, 9], 4444, 123, None, b"late")));
-    pkts.sort_by_key(|p| p.0);
+/// Runs capture → decode → engine on one file and returns every flow
+/// record, or why the file could not be read.
+pub fn run_file(path: &Path) -> Result<Vec<FlowRecord>, String> {
+    let input = Input::File(path.to_path_buf());
+    let name: Arc<str> = Arc::from(input.name());
+    let mut decoder = Decoder::new();
+    let mut engine = Engine::new(FlowConfig::default(), None);
     let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes()); // nanosecond pcap
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (ts, f) in pkts {
-        let ts = ts + 1_700_000_000_000_000_000;
-        out.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((ts % 1_000_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        out.extend_from_slice(&f);
+    baikal_capture::read(&input, &mut |raw| {
+        if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+            engine.process(&v, &name, &mut |r| out.push(r));
+        }
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    engine.finish(&name, &mut |r| out.push(r));
+    Ok(out)
+}
+
+/// A flow line of an nDPI `.out` file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NdpiFlow {
+    /// "TCP", "UDP", ...
+    pub transport: String,
+    pub a: SocketAddr,
+    pub b: SocketAddr,
+    /// The `proto:` field, e.g. `91.126/TLS.Google`.
+    pub proto: String,
+    pub sni: Option<String>,
+}
+
+impl NdpiFlow {
+    /// The protocol names of the `proto:` field (`TLS`, `Google`, ...).
+    pub fn proto_names(&self) -> impl Iterator<Item = &str> {
+        self.proto.split_once('/').map_or("", |(_, n)| n).split('.')
     }
-    std::fs::write(path, out).unwrap();
+}
+
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let start = line.find(name)? + name.len();
+    let rest = &line[start..];
+    rest.find(']').map(|end| &rest[..end])
+}
+
+/// Parses one flow line: `\t1\tTCP 192.168.1.1:443 <-> 1.2.3.4:5555
+/// [proto: 91/TLS]...[Hostname/SNI: name]...` (IPv6 in brackets, `->`
+/// or `<->`). Other lines give `None`.
+pub fn parse_ndpi_line(line: &str) -> Option<NdpiFlow> {
+    let mut it = line.split_whitespace();
+    it.next()?.parse::<u64>().ok()?;
+    let transport = it.next()?.to_string();
+    let a: SocketAddr = it.next()?.parse().ok()?;
+    let arrow = it.next()?;
+    if arrow != "<->" && arrow != "->" {
+        return None;
+    }
+    let b: SocketAddr = it.next()?.parse().ok()?;
+    Some(NdpiFlow {
+        transport,
+        a,
+        b,
+        proto: field(line, "[proto: ")?.to_string(),
+        sni: field(line, "[Hostname/SNI: ").map(str::to_string),
+    })
+}
+
+/// The flow lines of an nDPI `.out` file (read lossily: some hold
+/// binary bytes).
+pub fn read_ndpi_out(path: &Path) -> Vec<NdpiFlow> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(parse_ndpi_line)
+        .collect()
+}
+
+/// Transport, then the two endpoints in order: a key independent of
+/// direction.
+pub type PairKey = (String, (IpAddr, u16), (IpAddr, u16));
+
+pub fn pair_key(transport: &str, a: (IpAddr, u16), b: (IpAddr, u16)) -> PairKey {
+    let t = transport.to_ascii_lowercase();
+    if a <= b {
+        (t, a, b)
+    } else {
+        (t, b, a)
+    }
+}
+
+pub fn record_key(r: &FlowRecord) -> PairKey {
+    pair_key(&r.transport.name(), (r.orig_ip, r.orig_port), (r.resp_ip, r.resp_port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ndpi_lines() {
+        let f = parse_ndpi_line(
+            "\t1\tTCP 192.168.1.1:443 <-> 1.2.3.4:5555 [proto: 91.126/TLS.Google][IP: 0/Unknown][Hostname/SNI: a.b][x]",
+        )
+        .unwrap();
+        assert_eq!(f.transport, "TCP");
+        assert_eq!(f.a, "192.168.1.1:443".parse().unwrap());
+        assert_eq!(f.b, "1.2.3.4:5555".parse().unwrap());
+        assert_eq!(f.proto, "91.126/TLS.Google");
+        assert_eq!(f.proto_names().collect::<Vec<_>>(), ["TLS", "Google"]);
+        assert_eq!(f.sni.as_deref(), Some("a.b"));
+        let g = parse_ndpi_line("\t2\tUDP [2001:db8::1]:443 -> [2001:db8::2]:5000 [proto: 188/QUIC][x]").unwrap();
+        assert_eq!(g.b.port(), 5000);
+        assert_eq!(g.sni, None);
+        assert_eq!(parse_ndpi_line("Guessed flow protos:\t1"), None);
+        assert_eq!(
+            pair_key("TCP", (f.b.ip(), 5555), (f.a.ip(), 443)),
+            pair_key("tcp", (f.a.ip(), 443), (f.b.ip(), 5555))
+        );
+    }
 }

@@ -6,8 +6,30 @@
 //! addresses, so the packet is still counted in a flow.
 //!
 //! Addresses are kept as 16 bytes ([`Addr`]); IPv4 is stored IPv4-mapped.
+//!
+//! The stages, one file each:
+//! - [`link`]: link layer → IP bytes (Ethernet with VLAN/QinQ, MPLS, PPPoE,
+//!   LLC/SNAP; Linux SLL/SLL2; raw IP; BSD null/loopback; PPP; Cisco HDLC; PPI).
+//! - [`ip`]: IPv4 / IPv6 with extension headers, lax about truncation.
+//! - [`frag`]: IPv4/IPv6 fragment reassembly with bounded memory.
+//! - [`tunnel`]: IP-in-IP, GRE (incl. ERSPAN II/III, PPTP), VXLAN(-GPE),
+//!   Geneve, GTP-U. Flows are keyed on the innermost packet; when an inner
+//!   packet cannot be decoded the outer packet is returned instead.
+//!
+//! Every frame is counted exactly once in [`DecodeStats`]: `decoded`,
+//! `skipped_linktype`, `not_ip`, `malformed`, `fragments_held` or
+//! `fragments_dropped` (see [`DecodeStats::frames`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+mod frag;
+mod ip;
+mod link;
+#[cfg(test)]
+mod tests;
+mod tunnel;
+
+pub use frag::FragLimits;
 
 /// A link-layer type as it appears in pcap/pcapng headers. Open newtype:
 /// unknown values stay representable.
@@ -27,6 +49,16 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+    /// PPP, optionally with HDLC-like address/control bytes.
+    pub const PPP: LinkType = LinkType(9);
+    /// PPP in HDLC-like framing (RFC 1662).
+    pub const PPP_HDLC: LinkType = LinkType(50);
+    /// PPPoE session stage without the Ethernet header.
+    pub const PPP_ETHER: LinkType = LinkType(51);
+    /// Cisco HDLC.
+    pub const C_HDLC: LinkType = LinkType(104);
+    /// Per-Packet Information header followed by a frame of another link type.
+    pub const PPI: LinkType = LinkType(192);
 }
 
 /// An IP address in 16 bytes; IPv4 is IPv4-mapped (`::ffff:a.b.c.d`).
@@ -111,7 +143,8 @@ pub mod tcpflags {
 #[derive(Clone, Copy, Debug)]
 pub struct PacketView<'a> {
     pub ts_ns: u64,
-    /// Frame length on the wire (pcap orig_len).
+    /// Frame length on the wire (pcap orig_len); for a reassembled
+    /// datagram, the sum over its fragments.
     pub wire_len: u32,
     pub tuple: Tuple,
     pub tcp: Option<TcpMeta>,
@@ -130,23 +163,50 @@ pub enum Skip {
     Malformed,
     /// A fragment held for reassembly (not yet complete).
     FragmentHeld,
-    /// A fragment dropped (limits, overlap, timeout).
+    /// A fragment dropped on arrival (invalid, over limits, overlapping,
+    /// or a truncated non-first fragment).
     FragmentDropped,
 }
 
 /// Counters kept by the decoder.
+///
+/// Per frame (each frame lands in exactly one of these): `decoded`,
+/// `skipped_linktype`, `not_ip`, `malformed`, `fragments_held`,
+/// `fragments_dropped`. The other counters are details.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DecodeStats {
     pub decoded: u64,
     pub skipped_linktype: u64,
     pub not_ip: u64,
     pub malformed: u64,
+    /// Fragment frames held for reassembly (including duplicates).
     pub fragments_held: u64,
+    /// Datagrams reassembled (the completing frame counts in `decoded`).
     pub fragments_reassembled: u64,
+    /// Fragment frames rejected on arrival.
     pub fragments_dropped: u64,
+    /// Decoded packets keyed on a tunnelled (inner) packet.
     pub tunnelled: u64,
     /// Link types seen that we skip, with counts.
     pub unknown_linktypes: Vec<(u32, u64)>,
+    /// Duplicate fragments (same offset and length as one held); ignored.
+    pub frag_duplicates: u64,
+    /// Pending datagrams discarded because an overlapping (non-duplicate)
+    /// or inconsistent fragment arrived.
+    pub frag_overlaps: u64,
+    /// Pending datagrams discarded after the timeout.
+    pub frag_timeouts: u64,
+    /// Pending datagrams evicted to stay within the memory limits.
+    pub frag_evictions: u64,
+    /// First fragments that cannot be reassembled (cut short by the capture
+    /// length, or invalid: length not a multiple of 8, beyond 65535 bytes),
+    /// decoded as they are instead of being held.
+    pub frag_first_as_is: u64,
+    /// A tunnel was recognised but its inner packet was not decodable; the
+    /// outer packet was returned.
+    pub tunnel_inner_undecodable: u64,
+    /// Tunnels nested deeper than the bound; the last decoded layer was returned.
+    pub tunnel_depth_exceeded: u64,
 }
 
 impl DecodeStats {
@@ -159,9 +219,25 @@ impl DecodeStats {
         self.fragments_reassembled += o.fragments_reassembled;
         self.fragments_dropped += o.fragments_dropped;
         self.tunnelled += o.tunnelled;
+        self.frag_duplicates += o.frag_duplicates;
+        self.frag_overlaps += o.frag_overlaps;
+        self.frag_timeouts += o.frag_timeouts;
+        self.frag_evictions += o.frag_evictions;
+        self.frag_first_as_is += o.frag_first_as_is;
+        self.tunnel_inner_undecodable += o.tunnel_inner_undecodable;
+        self.tunnel_depth_exceeded += o.tunnel_depth_exceeded;
         for &(lt, n) in &o.unknown_linktypes {
             self.note_linktype(lt, n);
         }
+    }
+    /// Frames accounted for: every call to [`Decoder::decode`] adds one here.
+    pub fn frames(&self) -> u64 {
+        self.decoded
+            + self.skipped_linktype
+            + self.not_ip
+            + self.malformed
+            + self.fragments_held
+            + self.fragments_dropped
     }
     fn note_linktype(&mut self, lt: u32, n: u64) {
         if let Some(e) = self.unknown_linktypes.iter_mut().find(|e| e.0 == lt) {
@@ -184,10 +260,17 @@ impl DecodeStats {
     }
 }
 
+/// Most tunnel layers removed from one frame; a deeper tunnel is keyed on
+/// the last decoded layer.
+pub const MAX_TUNNEL_DEPTH: usize = 4;
+
 /// Stateful decoder (it owns the fragment reassembly table).
 #[derive(Debug, Default)]
 pub struct Decoder {
     stats: DecodeStats,
+    frags: frag::Reassembler,
+    /// The last reassembled datagram; a returned [`PacketView`] borrows it.
+    out: Vec<u8>,
 }
 
 impl Decoder {
@@ -195,8 +278,21 @@ impl Decoder {
         Decoder::default()
     }
 
+    /// A decoder with custom fragment reassembly limits.
+    pub fn with_frag_limits(limits: FragLimits) -> Decoder {
+        Decoder {
+            frags: frag::Reassembler::new(limits),
+            ..Decoder::default()
+        }
+    }
+
     pub fn stats(&self) -> &DecodeStats {
         &self.stats
+    }
+
+    /// Datagrams pending reassembly and the bytes charged for them.
+    pub fn frag_pending(&self) -> (usize, usize) {
+        self.frags.pending()
     }
 
     /// Decodes one frame. Returns `None` (and counts why) when the frame
@@ -208,60 +304,127 @@ impl Decoder {
         wire_len: u32,
         frame: &'a [u8],
     ) -> Option<PacketView<'a>> {
-        match decode_frame(linktype, ts_ns, wire_len, frame) {
+        let Decoder { stats, frags, out } = self;
+        frags.expire(ts_ns, stats);
+        let mut cx = Cx {
+            stats,
+            frags,
+            out: Some(out),
+            ts_ns,
+        };
+        let r = decode_frame(&mut cx, linktype, wire_len, frame);
+        match r {
             Ok(v) => {
-                self.stats.decoded += 1;
+                cx.stats.decoded += 1;
                 Some(v)
             }
             Err(s) => {
-                self.stats.count(s);
+                cx.stats.count(s);
                 None
             }
         }
     }
 }
 
-fn decode_frame(lt: LinkType, ts_ns: u64, wire_len: u32, frame: &[u8]) -> Result<PacketView<'_>, Skip> {
-    let ip = match lt {
-        LinkType::ETHERNET => {
-            let p = etherparse::LaxSlicedPacket::from_ethernet(frame).map_err(|_| Skip::Malformed)?;
-            match p.ether_payload() {
-                Some(ep) => {
-                    let et = ep.ether_type;
-                    if et != etherparse::EtherType::IPV4 && et != etherparse::EtherType::IPV6 {
-                        return Err(Skip::NotIp);
-                    }
-                    ep.payload
-                }
-                None => return Err(Skip::Malformed),
-            }
-        }
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => frame,
-        other => return Err(Skip::LinkType(other.0)),
-    };
-    decode_ip(ts_ns, wire_len, ip)
+/// What one decode call works with: counters, the reassembly table and the
+/// (single-use) output buffer for a reassembled datagram.
+struct Cx<'s, 'a> {
+    stats: &'s mut DecodeStats,
+    frags: &'s mut frag::Reassembler,
+    out: Option<&'a mut Vec<u8>>,
+    ts_ns: u64,
 }
 
-fn decode_ip(ts_ns: u64, wire_len: u32, ip: &[u8]) -> Result<PacketView<'_>, Skip> {
-    let s = etherparse::LaxIpSlice::from_slice(ip).map_err(|_| Skip::Malformed)?.0;
-    let (src, dst) = match &s {
-        etherparse::LaxIpSlice::Ipv4(v4) => (
-            Addr::from_v4(v4.header().source()),
-            Addr::from_v4(v4.header().destination()),
-        ),
-        etherparse::LaxIpSlice::Ipv6(v6) => (
-            Addr::from_v6(v6.header().source()),
-            Addr::from_v6(v6.header().destination()),
-        ),
+/// One decoded layer and, when its payload is a tunnel, the inner packet.
+struct Layer<'a> {
+    view: PacketView<'a>,
+    inner: Option<tunnel::Inner<'a>>,
+}
+
+fn decode_frame<'a>(cx: &mut Cx<'_, 'a>, lt: LinkType, wire_len: u32, frame: &'a [u8]) -> Result<PacketView<'a>, Skip> {
+    let ip = link::to_ip(lt, frame)?;
+    let mut layer = decode_ip(cx, wire_len, ip)?;
+    let mut depth = 0;
+    while let Some(inner) = layer.inner {
+        if depth >= MAX_TUNNEL_DEPTH {
+            cx.stats.tunnel_depth_exceeded += 1;
+            break;
+        }
+        let next = link::inner_to_ip(inner).and_then(|ip| decode_ip(cx, layer.view.wire_len, ip));
+        match next {
+            Ok(l) => {
+                layer = l;
+                depth += 1;
+            }
+            Err(e @ (Skip::FragmentHeld | Skip::FragmentDropped)) => return Err(e),
+            Err(_) => {
+                cx.stats.tunnel_inner_undecodable += 1;
+                break;
+            }
+        }
+    }
+    if depth > 0 {
+        cx.stats.tunnelled += 1;
+    }
+    Ok(layer.view)
+}
+
+/// Decodes an IP packet (reassembling fragments) and its transport header.
+fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<Layer<'a>, Skip> {
+    let p = ip::parse(bytes)?;
+    let mut wire_len = wire_len;
+    let (proto, payload) = match p.frag {
+        None => (p.proto, p.payload),
+        Some(f) => {
+            let key = frag::Key::new(&p, f.id);
+            let added = if p.truncated {
+                // The capture cut this fragment short: its bytes cannot be placed.
+                frag::Added::Invalid
+            } else {
+                cx.frags.add(key, f, p.proto, p.payload, cx.ts_ns, wire_len, cx.stats)
+            };
+            match added {
+                frag::Added::Held => return Err(Skip::FragmentHeld),
+                frag::Added::Dropped => return Err(Skip::FragmentDropped),
+                // A first fragment that cannot be reassembled is decoded as it
+                // is (ports and the start of the payload); a later one is dropped.
+                frag::Added::Invalid if f.offset == 0 => {
+                    cx.stats.frag_first_as_is += 1;
+                    return Ok(transport_layer(
+                        cx,
+                        wire_len,
+                        &p,
+                        ip::upper_layer(p.v6, p.proto, p.payload),
+                    ));
+                }
+                frag::Added::Invalid => return Err(Skip::FragmentDropped),
+                frag::Added::Complete => {}
+            }
+            let Some(buf) = cx.out.take() else {
+                // A second reassembly inside one frame (fragments of a
+                // tunnel inside a reassembled datagram): not supported.
+                cx.frags.discard(&key);
+                return Err(Skip::FragmentDropped);
+            };
+            let Some((proto, wl)) = cx.frags.assemble(&key, buf) else {
+                return Err(Skip::FragmentDropped);
+            };
+            cx.stats.fragments_reassembled += 1;
+            wire_len = u32::try_from(wl).unwrap_or(u32::MAX);
+            let data: &'a [u8] = buf;
+            ip::upper_layer(p.v6, proto, data)
+        }
     };
-    let pl = s.payload();
-    let proto = pl.ip_number.0;
+    Ok(transport_layer(cx, wire_len, &p, (proto, payload)))
+}
+
+fn transport_layer<'a>(cx: &Cx<'_, 'a>, wire_len: u32, p: &ip::Ip<'_>, (proto, payload): (u8, &'a [u8])) -> Layer<'a> {
     let mut view = PacketView {
-        ts_ns,
+        ts_ns: cx.ts_ns,
         wire_len,
         tuple: Tuple {
-            src,
-            dst,
+            src: p.src,
+            dst: p.dst,
             sport: 0,
             dport: 0,
             proto,
@@ -269,46 +432,52 @@ fn decode_ip(ts_ns: u64, wire_len: u32, ip: &[u8]) -> Result<PacketView<'_>, Ski
         tcp: None,
         payload: &[],
     };
-    let t = pl.payload;
-    match proto {
-        ipproto::TCP if t.len() >= 4 => {
-            view.tuple.sport = u16::from_be_bytes([t[0], t[1]]);
-            view.tuple.dport = u16::from_be_bytes([t[2], t[3]]);
-            if t.len() >= 20 {
-                let off = usize::from(t[12] >> 4) * 4;
-                view.tcp = Some(TcpMeta {
-                    seq: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
-                    ack: u32::from_be_bytes([t[8], t[9], t[10], t[11]]),
-                    flags: t[13],
-                });
-                if off >= 20 && off <= t.len() {
-                    view.payload = &t[off..];
-                }
-            }
-        }
-        ipproto::UDP if t.len() >= 4 => {
-            view.tuple.sport = u16::from_be_bytes([t[0], t[1]]);
-            view.tuple.dport = u16::from_be_bytes([t[2], t[3]]);
-            if t.len() >= 8 {
-                view.payload = &t[8..];
-            }
-        }
-        _ => view.payload = t,
-    }
-    Ok(view)
+    let inner = transport(&mut view, payload);
+    Layer { view, inner }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addr_v4_roundtrip() {
-        let a = Addr::from_v4([10, 1, 2, 3]);
-        assert!(a.is_v4());
-        assert_eq!(a.to_string(), "10.1.2.3");
-        let b = Addr::from(IpAddr::V6("2001:db8::1".parse().unwrap()));
-        assert!(!b.is_v4());
-        assert_eq!(b.to_string(), "2001:db8::1");
+/// Fills ports, TCP fields and payload; returns the inner packet when the
+/// payload is a tunnel we decapsulate.
+fn transport<'a>(view: &mut PacketView<'a>, t: &'a [u8]) -> Option<tunnel::Inner<'a>> {
+    match view.tuple.proto {
+        ipproto::TCP => {
+            if let (Some(&[a, b, c, d]), Some(rest)) = (t.first_chunk::<4>(), t.get(4..)) {
+                view.tuple.sport = u16::from_be_bytes([a, b]);
+                view.tuple.dport = u16::from_be_bytes([c, d]);
+                if let (Some(seq), Some(ack), Some(&[off, flags])) = (
+                    rest.first_chunk::<4>(),
+                    rest.get(4..).and_then(|r| r.first_chunk::<4>()),
+                    rest.get(8..).and_then(|r| r.first_chunk::<2>()),
+                ) {
+                    view.tcp = Some(TcpMeta {
+                        seq: u32::from_be_bytes(*seq),
+                        ack: u32::from_be_bytes(*ack),
+                        flags,
+                    });
+                    let off = usize::from(off >> 4) * 4;
+                    if off >= 20 {
+                        view.payload = t.get(off..).unwrap_or(&[]);
+                    }
+                }
+            }
+            None
+        }
+        ipproto::UDP => {
+            if let Some(&[a, b, c, d]) = t.first_chunk::<4>() {
+                view.tuple.sport = u16::from_be_bytes([a, b]);
+                view.tuple.dport = u16::from_be_bytes([c, d]);
+                // Trust the UDP length when it fits what was captured
+                // (drops Ethernet padding of tunnelled frames).
+                let ulen = t.get(4..6).map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+                let end = if ulen >= 8 && ulen <= t.len() { ulen } else { t.len() };
+                view.payload = t.get(8..end).unwrap_or(&[]);
+                return tunnel::udp(view.tuple.sport, view.tuple.dport, view.payload);
+            }
+            None
+        }
+        p => {
+            view.payload = t;
+            tunnel::ip_proto(p, t)
+        }
     }
 }

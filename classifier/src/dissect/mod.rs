@@ -17,6 +17,8 @@
 
 use crate::verdict::Meta;
 
+pub mod tls;
+
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
@@ -45,11 +47,11 @@ impl<'a> Side<'a> {
         let data = self.data;
         let ends = self.ends;
         let mut start = 0usize;
-        ends.iter().filter_map(move |&e| {
+        ends.iter().map(move |&e| {
             let e = (e as usize).min(data.len());
             let s = start.min(e);
             start = e;
-            Some(&data[s..e])
+            &data[s..e]
         })
     }
     /// The first datagram / chunk, or empty.
@@ -141,7 +143,7 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[];
+pub static DISSECTORS: &[&dyn Dissector] = &[&tls::Tls];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {

@@ -2,3 +2,5 @@
 //! JA4). Shared by the TLS-over-TCP and the QUIC dissectors.
 
 pub mod client_hello;
+pub mod ja3;
+pub mod ja4;

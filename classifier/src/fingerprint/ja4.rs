@@ -1,0 +1,217 @@
+//! JA4 (FoxIO, BSD-3): the TLS client fingerprint, from the facts of the
+//! JA4 technical details.
+//!
+//! `{t|q}{version}{d|i}{ciphers:02}{extensions:02}{alpn}_{b}_{c}`:
+//! - version: highest non-GREASE supported_versions value, else the
+//!   legacy version; "13", "12", "11", "10", "s3", "s2", "d1", "d2",
+//!   "d3", unknown "00".
+//! - `d` when the SNI extension is present, else `i`.
+//! - counts ignore GREASE, are capped at 99, and include SNI and ALPN.
+//! - alpn: first and last character of the first ALPN value; "00" when
+//!   absent or empty; when either end byte is not ASCII alphanumeric,
+//!   the first and last character of its hex form.
+//! - b: sha256 (first 12 hex) of the sorted 4-hex cipher list.
+//! - c: sha256 (first 12 hex) of the sorted extension list without SNI
+//!   and ALPN, then `_` and the signature algorithms in order (the `_`
+//!   only when there are any). b or c is `000000000000` when its list
+//!   is empty.
+//!
+//! JA4_r is the same with the lists written out instead of hashed.
+
+use sha2::{Digest, Sha256};
+
+use super::client_hello::{ext, is_grease, ClientHello};
+
+const EMPTY: &str = "000000000000";
+
+fn version_code(v: u16) -> &'static str {
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+fn alpn_code(first: Option<&[u8]>) -> String {
+    let Some(v) = first else { return "00".into() };
+    let (Some(&a), Some(&z)) = (v.first(), v.last()) else {
+        return "00".into();
+    };
+    if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
+        return format!("{}{}", char::from(a), char::from(z));
+    }
+    // First hex digit of the first byte, last hex digit of the last byte.
+    let hex = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+    format!("{}{}", hex(a >> 4), hex(z & 0x0f))
+}
+
+fn hex_list(v: &[u16]) -> String {
+    v.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",")
+}
+
+fn hash12(s: &str) -> String {
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Returns (JA4, JA4_r) for `ch`; `transport` is `'t'` (TCP), `'q'`
+/// (QUIC) or `'d'` (DTLS).
+pub fn ja4(ch: &ClientHello, transport: char) -> (String, String) {
+    let nog = |v: &[u16]| v.iter().copied().filter(|x| !is_grease(*x)).collect::<Vec<u16>>();
+    let mut ciphers = nog(&ch.cipher_suites);
+    let exts = nog(&ch.extensions);
+    let sigs = nog(&ch.signature_algorithms);
+    let sni = if exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' };
+    let a = format!(
+        "{transport}{}{sni}{:02}{:02}{}",
+        version_code(ch.max_version()),
+        ciphers.len().min(99),
+        exts.len().min(99),
+        alpn_code(ch.alpn_first_raw.as_deref()),
+    );
+    ciphers.sort_unstable();
+    let mut c_exts: Vec<u16> = exts
+        .into_iter()
+        .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
+        .collect();
+    c_exts.sort_unstable();
+    let b_raw = hex_list(&ciphers);
+    let c_raw = if sigs.is_empty() {
+        hex_list(&c_exts)
+    } else {
+        format!("{}_{}", hex_list(&c_exts), hex_list(&sigs))
+    };
+    let b = if ciphers.is_empty() {
+        EMPTY.into()
+    } else {
+        hash12(&b_raw)
+    };
+    let c = if c_exts.is_empty() {
+        EMPTY.into()
+    } else {
+        hash12(&c_raw)
+    };
+    (format!("{a}_{b}_{c}"), format!("{a}_{b_raw}_{c_raw}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client_hello::{fixture::*, parse_handshake};
+    use super::*;
+
+    #[test]
+    fn spec_example_hashes() {
+        // The JA4 technical details' worked example.
+        assert_eq!(
+            hash12("002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"),
+            "8daaf6152771"
+        );
+        assert_eq!(
+            hash12(
+                "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_\
+                 0403,0804,0401,0503,0805,0501,0806,0601"
+            ),
+            "e5627efa2ab1"
+        );
+        assert_eq!(
+            hash12("0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01"),
+            "6d807ffa2a79"
+        );
+    }
+
+    #[test]
+    fn spec_example_fingerprint() {
+        let ch = parse_handshake(&chrome("www.example.com")).unwrap();
+        let (j, r) = ja4(&ch, 't');
+        assert_eq!(j, "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(
+            r,
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_\
+             0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_\
+             0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert!(ja4(&ch, 'q').0.starts_with("q13d1516h2_"));
+    }
+
+    #[test]
+    fn alpn_edge_cases() {
+        assert_eq!(alpn_code(None), "00");
+        assert_eq!(alpn_code(Some(b"")), "00");
+        assert_eq!(alpn_code(Some(b"h2")), "h2");
+        assert_eq!(alpn_code(Some(b"http/1.1")), "h1");
+        assert_eq!(alpn_code(Some(b"h")), "hh");
+        // The spec's hex examples.
+        assert_eq!(alpn_code(Some(&[0xab])), "ab");
+        assert_eq!(alpn_code(Some(&[0xab, 0xcd])), "ad");
+        assert_eq!(alpn_code(Some(&[0x30, 0xab])), "3b");
+        assert_eq!(alpn_code(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
+        assert_eq!(alpn_code(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+    }
+
+    #[test]
+    fn versions_and_empty_lists() {
+        let mut ch = ClientHello {
+            legacy_version: 0x0301,
+            ..ClientHello::default()
+        };
+        let (j, r) = ja4(&ch, 't');
+        assert_eq!(j, "t10i000000_000000000000_000000000000");
+        assert_eq!(r, "t10i000000__");
+        ch.supported_versions = vec![0xdada, 0x0302];
+        assert!(ja4(&ch, 't').0.starts_with("t11"));
+        ch.supported_versions = vec![0x0a0a];
+        assert!(ja4(&ch, 't').0.starts_with("t10"));
+        ch.legacy_version = 0x0305;
+        assert!(ja4(&ch, 't').0.starts_with("t00"));
+        ch.legacy_version = 0x0300;
+        assert!(ja4(&ch, 't').0.starts_with("ts3"));
+    }
+
+    #[test]
+    fn sni_only_and_no_sigalgs() {
+        // As an old client: many ciphers, one extension (SNI), no
+        // signature algorithms: c is empty and the raw form ends in "_".
+        let ch = ClientHello {
+            legacy_version: 0x0301,
+            cipher_suites: vec![0x0039, 0x0038, 0x0035],
+            extensions: vec![0x0000],
+            sni: Some("x".into()),
+            ..ClientHello::default()
+        };
+        let (j, r) = ja4(&ch, 't');
+        assert!(j.starts_with("t10d030100_"), "{j}");
+        assert!(j.ends_with("_000000000000"), "{j}");
+        assert_eq!(r, "t10d030100_0035,0038,0039_");
+        // Extensions but no signature algorithms: no trailing "_".
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: vec![0x1301],
+            extensions: vec![0x000b, 0x000a],
+            ..ClientHello::default()
+        };
+        let (j, r) = ja4(&ch, 't');
+        assert_eq!(r, "t12i010200_1301_000a,000b");
+        assert!(j.ends_with(&hash12("000a,000b")));
+    }
+
+    #[test]
+    fn counts_cap_at_99() {
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: (1..=150).collect(),
+            extensions: (100..300).collect(),
+            ..ClientHello::default()
+        };
+        assert!(ja4(&ch, 't').0.starts_with("t12i9999"));
+    }
+}
