@@ -21,9 +21,12 @@ bytes=$(stat -c %s "$cap")
 packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
 
 declare -A cmd
-names=("baikal-1t" "baikal-2t" "ndpiReader" "suricata")
-cmd[baikal-1t]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
-cmd[baikal-2t]="$baikal classify -q -F jsonl -o /dev/null --threads 2 $cap"
+# baikal's summary table is the counterpart of ndpiReader -q (a summary, no per-flow output); the
+# jsonl row adds writing one JSON line per flow.
+names=("baikal-1t" "baikal-2t" "baikal-1t-jsonl" "ndpiReader" "suricata")
+cmd[baikal-1t]="$baikal classify -q -F table -o /dev/null --threads 1 $cap"
+cmd[baikal-2t]="$baikal classify -q -F table -o /dev/null --threads 2 $cap"
+cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
 cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
 cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
 mkdir -p "$tmp/suri"
@@ -52,7 +55,7 @@ res = {}
 for line in open(path):
     n, wall, rss, cpu = line.split()
     res.setdefault(n, []).append((secs(wall), int(rss), float(cpu)))
-order = ["baikal-1t", "baikal-2t", "ndpiReader", "suricata"]
+order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "ndpiReader", "suricata"]
 med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v)) for n, v in res.items()}
 base = med["ndpiReader"][0]
 base_cpu = med["ndpiReader"][2]
