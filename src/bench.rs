@@ -40,8 +40,9 @@ pub const COST_METHOD: &str = "Stage timings of every 64th packet (one thread) s
 per packet = mean decode + mean flow lookup of packets that did not create a flow; \
 per new flow = (estimated total dissect time + new flows x (mean lookup of a creating packet - mean lookup of \
 the others)) / new flows. What the stages do not cover (reading frames from memory, building records, \
-the loop) is the one-thread median wall time minus the stage model, and is added to the per-packet cost, so \
-packets x ns_per_packet + flows x ns_per_new_flow = the measured one-thread wall time. \
+the loop) is the one-thread median time (CPU time where the OS reports it, see cost_basis; else wall time) minus \
+the stage model, and is added to the per-packet cost, so packets x ns_per_packet + flows x ns_per_new_flow = \
+the measured one-thread time. \
 every_packet_ns_per_packet approximates inspecting every packet (throttling) as ns_per_packet plus the mean \
 cost of one dissected packet.";
 
@@ -141,6 +142,11 @@ pub struct ThreadResult {
     pub cores_used: usize,
     pub runs_s: Vec<f64>,
     pub median_s: f64,
+    /// CPU seconds (user + system, all threads) per run, when the OS
+    /// reports them (Linux); on a shared machine these are steadier than
+    /// wall time.
+    pub runs_cpu_s: Vec<f64>,
+    pub median_cpu_s: f64,
     pub packets_per_s: f64,
     pub gbit_per_s: f64,
     pub packets_per_s_per_core: f64,
@@ -211,6 +217,8 @@ pub struct Report {
     pub threads: Vec<ThreadResult>,
     pub stages: Stages,
     pub cost_model: CostModel,
+    /// `cpu` or `wall`: which one-thread time the cost model adds up to.
+    pub cost_basis: &'static str,
     pub cost_method: &'static str,
     pub memory: Memory,
 }
@@ -220,6 +228,20 @@ pub struct Options {
     pub runs: usize,
     pub progress: bool,
     pub flow: FlowConfig,
+}
+
+/// CPU seconds (user + system, all threads) this process has used, from
+/// /proc/self/stat (Linux; clock ticks of 1/100 s, USER_HZ). `None`
+/// elsewhere.
+fn process_cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = s.get(s.rfind(')')? + 2..)?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    let ut: f64 = f.get(11)?.parse().ok()?;
+    let st: f64 = f.get(12)?.parse().ok()?;
+    Some((ut + st) / 100.0)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -430,10 +452,15 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
             threads: n,
         };
         let mut runs_s = Vec::with_capacity(opt.runs);
+        let mut runs_cpu_s = Vec::with_capacity(opt.runs);
         let mut records = 0;
         for r in 0..opt.runs {
             pb.set_message(format!("{n} thr, run {}", r + 1));
+            let c0 = process_cpu_s();
             let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb)?;
+            if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
+                runs_cpu_s.push(b - a);
+            }
             runs_s.push(s);
             new_flows = f;
             records = rec;
@@ -449,6 +476,8 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
             cores_used,
             runs_s,
             median_s: med,
+            median_cpu_s: median(&runs_cpu_s),
+            runs_cpu_s,
             packets_per_s: pps,
             gbit_per_s: gbps,
             packets_per_s_per_core: pps / cores_used as f64,
@@ -461,11 +490,15 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     let prof = profile_pass(&inputs, opt.flow, &pb)?;
     pb.finish_and_clear();
     let quic_ns = quic::initial_decrypt_ns();
-    let one_thread_wall = threads
-        .iter()
-        .find(|t| t.threads == 1)
-        .map_or(prof.wall_s, |t| t.median_s);
-    let cost_model = cost_split(&prof, prof.packets, prof.flows, one_thread_wall, quic_ns);
+    // The one-thread run's CPU time when known (a loaded machine stretches
+    // wall time, not CPU time), else its wall time.
+    let one = threads.iter().find(|t| t.threads == 1);
+    let (one_thread_s, cost_basis) = match one {
+        Some(t) if t.median_cpu_s > 0.0 => (t.median_cpu_s, "cpu"),
+        Some(t) => (t.median_s, "wall"),
+        None => (prof.wall_s, "wall"),
+    };
+    let cost_model = cost_split(&prof, prof.packets, prof.flows, one_thread_s, quic_ns);
     let stages = Stages {
         sample_every: SAMPLE_EVERY,
         decode: prof.decode.as_ref().map(StageStats::of).unwrap_or_default(),
@@ -488,6 +521,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         threads,
         stages,
         cost_model,
+        cost_basis,
         cost_method: COST_METHOD,
         memory: prof.mem,
     })
@@ -510,16 +544,17 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "\n{:>7} {:>6} {:>9} {:>9} {:>10} {:>9} {:>13} {:>10} {:>12}",
-        "threads", "cores", "median s", "Gbit/s", "Mpkt/s", "Gbit/s/c", "Mpkt/s/core", "kflows/s", "records"
+        "\n{:>7} {:>6} {:>9} {:>7} {:>9} {:>10} {:>9} {:>13} {:>10} {:>12}",
+        "threads", "cores", "median s", "CPU s", "Gbit/s", "Mpkt/s", "Gbit/s/c", "Mpkt/s/core", "kflows/s", "records"
     );
     for t in &r.threads {
         let _ = writeln!(
             s,
-            "{:>7} {:>6} {:>9.3} {:>9.2} {:>10.2} {:>9.2} {:>13.2} {:>10.1} {:>12}",
+            "{:>7} {:>6} {:>9.3} {:>7.2} {:>9.2} {:>10.2} {:>9.2} {:>13.2} {:>10.1} {:>12}",
             t.threads,
             t.cores_used,
             t.median_s,
+            t.median_cpu_s,
             t.gbit_per_s,
             t.packets_per_s / 1e6,
             t.gbit_per_s_per_core,
@@ -552,7 +587,8 @@ pub fn table(r: &Report) -> String {
     let c = &r.cost_model;
     let _ = writeln!(
         s,
-        "\ncost: {:.1} ns per packet + {:.0} ns per new flow; every packet inspected: {:.1} ns per packet; QUIC Initial decryption: {:.0} ns",
+        "\ncost ({} time): {:.1} ns per packet + {:.0} ns per new flow; every packet inspected: {:.1} ns per packet; QUIC Initial decryption: {:.0} ns",
+        r.cost_basis,
         c.ns_per_packet, c.ns_per_new_flow, c.every_packet_ns_per_packet, c.quic_initial_decrypt_ns
     );
     let m = &r.memory;

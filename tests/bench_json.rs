@@ -29,6 +29,7 @@ fn bench_json_has_every_field() {
         "threads",
         "stages",
         "cost_model",
+        "cost_basis",
         "cost_method",
         "memory",
     ] {
@@ -43,6 +44,8 @@ fn bench_json_has_every_field() {
             "cores_used",
             "runs_s",
             "median_s",
+            "runs_cpu_s",
+            "median_cpu_s",
             "packets_per_s",
             "gbit_per_s",
             "packets_per_s_per_core",
