@@ -33,6 +33,9 @@ use crate::pipeline::{self, Config};
 
 /// One packet in every `SAMPLE_EVERY` is timed stage by stage.
 pub const SAMPLE_EVERY: u64 = 64;
+/// A stage sample this long was preempted (the thread lost its core), not
+/// slow: it stays in the histograms but not in the means of the cost split.
+const PREEMPTED_NS: u64 = 1_000_000;
 /// The flow table's memory is read every this many packets.
 const MEMORY_EVERY: u64 = 1 << 16;
 
@@ -42,7 +45,8 @@ per new flow = (estimated total dissect time + new flows x (mean lookup of a cre
 the others)) / new flows. What the stages do not cover (reading frames from memory, building records, \
 the loop) is the one-thread median time (CPU time where the OS reports it, see cost_basis; else wall time) minus \
 the stage model, and is added to the per-packet cost, so packets x ns_per_packet + flows x ns_per_new_flow = \
-the measured one-thread time. \
+the measured one-thread time (when the stage model exceeds it, both costs are scaled down alike). Samples over \
+1 ms were preempted, not slow: they stay in the histograms, not in the means. \
 every_packet_ns_per_packet approximates inspecting every packet (throttling) as ns_per_packet plus the mean \
 cost of one dissected packet.";
 
@@ -306,6 +310,10 @@ struct Profile {
     decode_n: u64,
     dissect_ns: u64,
     dissect_n: u64,
+    /// Sampled packets that were inspected, including preempted ones.
+    dissect_all_n: u64,
+    /// Samples left out of the means: longer than [`PREEMPTED_NS`].
+    preempted: u64,
     wall_s: f64,
     packets: u64,
     flows: u64,
@@ -344,12 +352,18 @@ fn profile_pass(inputs: &[Loaded], flow: FlowConfig, pb: &indicatif::ProgressBar
             let v = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data);
             let dns = t0.elapsed().as_nanos() as u64;
             hd.saturating_record(dns.max(1));
-            p.decode_ns += dns;
-            p.decode_n += 1;
+            if dns < PREEMPTED_NS {
+                p.decode_ns += dns;
+                p.decode_n += 1;
+            } else {
+                p.preempted += 1;
+            }
             if let Some(v) = v {
                 let st = engine.process_timed(&v, &l.name, &mut |_| {});
                 ht.saturating_record(st.touch_ns.max(1));
-                if st.new_flow {
+                if st.touch_ns >= PREEMPTED_NS {
+                    p.preempted += 1;
+                } else if st.new_flow {
                     p.touch_new_ns += st.touch_ns;
                     p.touch_new_n += 1;
                 } else {
@@ -358,8 +372,13 @@ fn profile_pass(inputs: &[Loaded], flow: FlowConfig, pb: &indicatif::ProgressBar
                 }
                 if let Some(x) = st.dissect_ns {
                     hx.saturating_record(x.max(1));
-                    p.dissect_ns += x;
-                    p.dissect_n += 1;
+                    p.dissect_all_n += 1;
+                    if x < PREEMPTED_NS {
+                        p.dissect_ns += x;
+                        p.dissect_n += 1;
+                    } else {
+                        p.preempted += 1;
+                    }
                 }
             }
             true
@@ -400,19 +419,28 @@ fn mean(sum: u64, n: u64) -> f64 {
 fn cost_split(p: &Profile, packets: u64, flows: u64, wall_s: f64, quic_ns: f64) -> CostModel {
     let per_pkt_raw = mean(p.decode_ns, p.decode_n) + mean(p.touch_old_ns, p.touch_old_n);
     let new_extra = (mean(p.touch_new_ns, p.touch_new_n) - mean(p.touch_old_ns, p.touch_old_n)).max(0.0);
-    let dissect_total = p.dissect_ns as f64 * SAMPLE_EVERY as f64;
+    let dissect_total = mean(p.dissect_ns, p.dissect_n) * (p.dissect_all_n * SAMPLE_EVERY) as f64;
     let per_flow = if flows > 0 {
         dissect_total / flows as f64 + new_extra
     } else {
         0.0
     };
     let modelled = packets as f64 * per_pkt_raw + flows as f64 * per_flow;
-    let rest = (wall_s * 1e9 - modelled).max(0.0);
-    let ns_per_packet = per_pkt_raw + if packets > 0 { rest / packets as f64 } else { 0.0 };
+    let measured = wall_s * 1e9;
+    // More measured than modelled: the rest is per packet. Less (the clock
+    // reads themselves, cache effects of timing): scale both down alike.
+    let (ns_per_packet, ns_per_new_flow, scale) = if modelled <= 0.0 || packets == 0 {
+        (0.0, 0.0, 1.0)
+    } else if measured >= modelled {
+        (per_pkt_raw + (measured - modelled) / packets as f64, per_flow, 1.0)
+    } else {
+        let s = measured / modelled;
+        (per_pkt_raw * s, per_flow * s, s)
+    };
     CostModel {
         ns_per_packet,
-        ns_per_new_flow: per_flow,
-        every_packet_ns_per_packet: ns_per_packet + mean(p.dissect_ns, p.dissect_n),
+        ns_per_new_flow,
+        every_packet_ns_per_packet: ns_per_packet + mean(p.dissect_ns, p.dissect_n) * scale,
         quic_initial_decrypt_ns: quic_ns,
     }
 }
@@ -602,6 +630,53 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(s, "\nmethod: {}", r.cost_method);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prof() -> Profile {
+        // Means: decode 100, lookup 50 (old) / 250 (new), dissect 1000 over
+        // 10 sampled inspected packets (one preempted, left out).
+        Profile {
+            decode_ns: 100 * 1000,
+            decode_n: 1000,
+            touch_old_ns: 50 * 990,
+            touch_old_n: 990,
+            touch_new_ns: 250 * 10,
+            touch_new_n: 10,
+            dissect_ns: 1000 * 9,
+            dissect_n: 9,
+            dissect_all_n: 10,
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn cost_split_by_hand() {
+        // 64_000 packets, 640 flows. Per packet raw = 150; per flow =
+        // 1000 x 10 x 64 / 640 + (250 - 50) = 1000 + 200 = 1200.
+        // Model = 64_000 x 150 + 640 x 1200 = 9.6 ms + 0.768 ms = 10.368 ms.
+        let c = cost_split(&prof(), 64_000, 640, 0.020_368, 7.0);
+        // 10 ms more was measured: 10e6 / 64_000 = 156.25 more per packet.
+        assert!((c.ns_per_packet - 306.25).abs() < 1e-6, "{c:?}");
+        assert!((c.ns_per_new_flow - 1200.0).abs() < 1e-6);
+        assert!((c.every_packet_ns_per_packet - 1306.25).abs() < 1e-6);
+        assert_eq!(c.quic_initial_decrypt_ns, 7.0);
+        // Half the model measured: both scaled by 0.5.
+        let c = cost_split(&prof(), 64_000, 640, 0.005_184, 0.0);
+        assert!((c.ns_per_packet - 75.0).abs() < 1e-6, "{c:?}");
+        assert!((c.ns_per_new_flow - 600.0).abs() < 1e-6);
+        assert!((c.every_packet_ns_per_packet - 575.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
 }
 
 /// QUIC Initial decryption cost (RFC 9001 §5).
