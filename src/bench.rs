@@ -31,12 +31,12 @@ use serde::Serialize;
 use crate::budget::CostModel;
 use crate::pipeline::{self, Config};
 
-/// One packet in every `SAMPLE_EVERY` is timed stage by stage.
+/// One packet in every `SAMPLE_EVERY` is timed stage by stage (a power of two).
 pub const SAMPLE_EVERY: u64 = 64;
 /// A stage sample this long was preempted (the thread lost its core), not
 /// slow: it stays in the histograms but not in the means of the cost split.
 const PREEMPTED_NS: u64 = 1_000_000;
-/// The flow table's memory is read every this many packets.
+/// The flow table's memory is read every this many packets (a power of two).
 const MEMORY_EVERY: u64 = 1 << 16;
 
 pub const COST_METHOD: &str = "Stage timings of every 64th packet (one thread) split the cost: \
@@ -280,7 +280,7 @@ fn pipeline_run(inputs: &[Loaded], cfg: &Config, pb: &indicatif::ProgressBar) ->
         let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| {
             Ok(l.replay(&mut |raw| {
                 k += 1;
-                if k % MEMORY_EVERY == 0 {
+                if k & (MEMORY_EVERY - 1) == 0 {
                     pb.inc(MEMORY_EVERY);
                 }
                 f(raw)
@@ -334,7 +334,7 @@ fn profile_pass(inputs: &[Loaded], flow: FlowConfig, pb: &indicatif::ProgressBar
         let mut n = 0u64;
         l.replay(&mut |raw| {
             n += 1;
-            if n % MEMORY_EVERY == 0 {
+            if n & (MEMORY_EVERY - 1) == 0 {
                 pb.inc(MEMORY_EVERY);
                 let m = engine.table().memory_bytes() as u64;
                 if m > p.mem.peak_table_bytes {
@@ -342,7 +342,7 @@ fn profile_pass(inputs: &[Loaded], flow: FlowConfig, pb: &indicatif::ProgressBar
                     p.mem.flows_at_peak = engine.table().len() as u64;
                 }
             }
-            if n % SAMPLE_EVERY != 0 {
+            if n & (SAMPLE_EVERY - 1) != 0 {
                 if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
                     engine.process(&v, &l.name, &mut |_| {});
                 }
