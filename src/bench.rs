@@ -228,6 +228,8 @@ pub struct Report {
 }
 
 pub struct Options {
+    /// Application rules, as `classify` installs them.
+    pub rules: Option<Arc<baikal_classifier::rules::Rules>>,
     pub threads: Vec<usize>,
     pub runs: usize,
     pub progress: bool,
@@ -324,13 +326,18 @@ fn hist() -> Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).context("histogram")
 }
 
-fn profile_pass(inputs: &[Loaded], flow: FlowConfig, pb: &indicatif::ProgressBar) -> Result<Profile> {
+fn profile_pass(
+    inputs: &[Loaded],
+    flow: FlowConfig,
+    labeler: Option<Arc<dyn baikal_classifier::engine::Labeler>>,
+    pb: &indicatif::ProgressBar,
+) -> Result<Profile> {
     let (mut hd, mut ht, mut hx) = (hist()?, hist()?, hist()?);
     let mut p = Profile::default();
     let start = Instant::now();
     for l in inputs {
         let mut decoder = Decoder::new();
-        let mut engine = Engine::new(flow, None);
+        let mut engine = Engine::new(flow, labeler.clone());
         let mut n = 0u64;
         l.replay(&mut |raw| {
             n += 1;
@@ -475,6 +482,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     for &n in &opt.threads {
         let cfg = Config {
             flow: opt.flow,
+            rules: opt.rules.clone(),
             count: None,
             progress: false,
             threads: n,
@@ -515,7 +523,11 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         });
     }
     pb.set_message("stage profile");
-    let prof = profile_pass(&inputs, opt.flow, &pb)?;
+    let labeler = opt
+        .rules
+        .clone()
+        .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>);
+    let prof = profile_pass(&inputs, opt.flow, labeler, &pb)?;
     pb.finish_and_clear();
     let quic_ns = quic::initial_decrypt_ns();
     // The one-thread run's CPU time when known (a loaded machine stretches

@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Cmd {
     /// Classify the flows of capture files or a live interface.
     Classify(ClassifyArgs),
+    /// Generate a labelled capture: a pcap and its ground truth (`OUT.truth.jsonl`).
+    Synth(crate::synth::SynthArgs),
+    /// List the application rules loaded (apps, counts, sources).
+    Rules(RulesArgs),
     /// What classifying a country's traffic would cost: cores, servers,
     /// megawatts, money per year, for three depths of inspection.
     #[command(after_help = BUDGET_HELP)]
@@ -58,6 +62,22 @@ pub struct BenchArgs {
     /// No progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RulesArgs {
+    /// Rule directory (*.toml) replacing the built-in rules.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+}
+
+/// Loads `--rules DIR`, or the built-in rules.
+fn load_rules(dir: Option<&std::path::Path>) -> Result<baikal_classifier::rules::Rules> {
+    use baikal_classifier::rules::Rules;
+    Ok(match dir {
+        Some(d) => Rules::load_dir(d)?,
+        None => Rules::defaults()?,
+    })
 }
 
 const BUDGET_HELP: &str = "\
@@ -180,6 +200,9 @@ pub struct ClassifyArgs {
     /// No progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Rule directory (*.toml) replacing the built-in application rules.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
     /// Classification threads. 1: decode and classify on the reading
     /// thread. N > 1: one thread reads and decodes, N workers classify
     /// (flows sharded by a symmetric hash of their key). The set of records
@@ -221,9 +244,44 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Classify(a) => classify(a),
+        Cmd::Synth(a) => crate::synth::run(a),
+        Cmd::Rules(a) => rules(a),
         Cmd::Budget(a) => budget(a),
         Cmd::Bench(a) => bench(a),
     }
+}
+
+fn rules(a: RulesArgs) -> Result<ExitCode> {
+    use std::io::Write;
+    let r = load_rules(a.rules.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    let origin = match &a.rules {
+        Some(d) if !r.defaults => d.display().to_string(),
+        _ => "built-in".to_string(),
+    };
+    writeln!(out, "rules: {} apps ({origin})", r.apps().len())?;
+    writeln!(
+        out,
+        "{:<16} {:<14} {:>6} {:>6} {:>6} {:>5} {:>5} {:>6}  file",
+        "app", "category", "names", "v4", "v6", "ja4", "stun", "ports"
+    )?;
+    for app in r.apps() {
+        writeln!(
+            out,
+            "{:<16} {:<14} {:>6} {:>6} {:>6} {:>5} {:>5} {:>6}  {}",
+            app.name, app.category, app.names, app.prefixes_v4, app.prefixes_v6, app.ja4, app.stun, app.ports, app.file
+        )?;
+    }
+    writeln!(out, "\nsources:")?;
+    for app in r.apps() {
+        for s in &app.sources {
+            writeln!(out, "  {:<16} {}  {}", app.name, s.date, s.source)?;
+            if let Some(n) = &s.note {
+                writeln!(out, "  {:<16}             note: {n}", "")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench(a: BenchArgs) -> Result<ExitCode> {
@@ -231,6 +289,7 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
         bail!("--max-flows must be at least 1");
     }
     let opt = crate::bench::Options {
+        rules: Some(std::sync::Arc::new(load_rules(None)?)),
         threads: a.threads.clone(),
         runs: a.runs,
         progress: !a.quiet,
@@ -364,7 +423,9 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         probe_packets: a.probe_packets.max(1),
         ..Default::default()
     };
+    let rules = load_rules(a.rules.as_deref())?;
     let cfg = Config {
+        rules: Some(std::sync::Arc::new(rules)),
         flow,
         count: a.count,
         progress: !a.quiet,

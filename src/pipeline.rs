@@ -25,12 +25,23 @@ pub enum Source {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub flow: FlowConfig,
+    /// Application rules installed as the engine's labeler.
+    pub rules: Option<Arc<baikal_classifier::rules::Rules>>,
     /// Stop after this many packets (over all inputs).
     pub count: Option<u64>,
     pub progress: bool,
     /// Worker threads classifying (each owns an engine); 1 = everything on
     /// the reading thread.
     pub threads: usize,
+}
+
+impl Config {
+    /// The rules as the engine's labeler (each worker holds a clone).
+    pub fn labeler(&self) -> Option<Arc<dyn baikal_classifier::engine::Labeler>> {
+        self.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>)
+    }
 }
 
 /// What a run did, for the summary and the exit message.
@@ -181,7 +192,7 @@ pub fn classify_frames(
         return classify_threaded(read, name, cfg, limit, emit);
     }
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(cfg.flow, cfg.labeler());
     let mut n = 0u64;
     let mut last_ts = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
@@ -313,8 +324,9 @@ fn classify_threaded(
             to_worker.push(tx);
             free.push(ret_rx);
             let (sink, failed, last_ts) = (&sink, &failed, &last_ts);
+            let labeler = cfg.labeler();
             handles.push(scope.spawn(move || {
-                let mut engine = Engine::new(flow_cfg, None);
+                let mut engine = Engine::new(flow_cfg, labeler);
                 let mut recs: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_FLUSH);
                 let flush = |recs: &mut Vec<FlowRecord>| {
                     if recs.is_empty() {
@@ -456,7 +468,12 @@ fn run_live(
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, None);
+    let mut engine = Engine::new(
+        cfg.flow,
+        cfg.rules
+            .clone()
+            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
+    );
     let opts = LiveOptions {
         duration,
         count: cfg.count,

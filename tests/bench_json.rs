@@ -1,6 +1,6 @@
 //! `baikal bench --format json` carries every field, with sane values.
 
-mod synth;
+mod mkpcap;
 
 use std::process::Command;
 
@@ -9,7 +9,7 @@ fn bench_json_has_every_field() {
     let dir = std::env::temp_dir().join(format!("baikal-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("mix.pcap");
-    synth::synthetic_pcap(&p, 400);
+    mkpcap::synthetic_pcap(&p, 400);
     let out = Command::new(env!("CARGO_BIN_EXE_baikal"))
         .args(["bench", "-q", "--format", "json", "--runs", "1", "--threads", "1,2"])
         .arg(&p)

@@ -5,12 +5,12 @@
 //! set a few corpus captures are checked too. Records are compared as
 //! sorted JSON lines: their order depends on the threads, their set must not.
 
-mod synth;
+mod mkpcap;
 
 use std::path::PathBuf;
 
+use mkpcap::synthetic_pcap;
 use std::process::Command;
-use synth::synthetic_pcap;
 
 fn baikal() -> Command {
     Command::new(env!("CARGO_BIN_EXE_baikal"))

@@ -22,4 +22,5 @@ pub mod fingerprint;
 pub mod flow;
 pub mod randomness;
 pub mod record;
+pub mod rules;
 pub mod verdict;
