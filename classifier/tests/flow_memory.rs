@@ -3,9 +3,9 @@
 //! `FlowTable::memory_bytes() / len()` after feeding N distinct
 //! single-packet flows. Two kinds:
 //! - TCP SYNs (no payload: the flow is the slab slot plus its index entry);
-//! - UDP datagrams with a payload, driven through the `Engine` so each flow
-//!   ends inspection and keeps its verdict (`Meta`): the steady state of a
-//!   table full of classified flows.
+//! - UDP datagrams with a payload (a DNS query), driven through the
+//!   `Engine`: each flow keeps its verdict (`Meta`), and while a dissector
+//!   waits for the answer, its payload buffers too.
 //!
 //! `cargo test --release -p baikal-classifier --test flow_memory -- --ignored --nocapture`
 //! runs the 4 M-flow figures.
