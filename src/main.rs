@@ -5,6 +5,8 @@
 //! in the `baikal-capture` and `baikal-classifier` crates. See
 //! ARCHITECTURE.md for the walk through the stages.
 
+mod bench;
+mod budget;
 mod cli;
 mod output;
 mod pipeline;

@@ -62,6 +62,9 @@ pub struct Sink {
     out: Box<dyn Write + Send>,
     pub totals: Totals,
     wrote_header: bool,
+    /// One JSON line is built here, then written with one call (serde_json
+    /// writing token by token through `dyn Write` cost ~2 µs per record).
+    line: Vec<u8>,
 }
 
 impl Sink {
@@ -71,6 +74,7 @@ impl Sink {
             out,
             totals: Totals::default(),
             wrote_header: false,
+            line: Vec::with_capacity(1024),
         }
     }
 
@@ -79,8 +83,10 @@ impl Sink {
         match self.format {
             Format::Table => Ok(()),
             Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, &r)?;
-                self.out.write_all(b"\n")
+                self.line.clear();
+                serde_json::to_writer(&mut self.line, &r)?;
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
             }
             Format::Csv => {
                 if !self.wrote_header {

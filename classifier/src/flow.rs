@@ -32,13 +32,25 @@ pub enum Dir {
 }
 
 /// Canonical (direction-free) flow key: the lower endpoint first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlowKey {
     pub a: Addr,
     pub b: Addr,
     pub a_port: u16,
     pub b_port: u16,
     pub proto: u8,
+}
+
+/// Hashes the key as five machine words (the derived impl hashed each
+/// address as a length-prefixed byte slice: it showed in the profile).
+/// Equal keys give equal words, so it agrees with `Eq`.
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.a.0));
+        h.write_u128(u128::from_ne_bytes(self.b.0));
+        h.write_u64(u64::from(self.a_port) | u64::from(self.b_port) << 16 | u64::from(self.proto) << 32);
+    }
 }
 
 impl FlowKey {

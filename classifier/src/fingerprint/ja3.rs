@@ -8,12 +8,27 @@ use md5::{Digest, Md5};
 
 use super::client_hello::{is_grease, ClientHello};
 
-fn join<T: ToString>(v: impl Iterator<Item = T>) -> String {
-    v.map(|x| x.to_string()).collect::<Vec<_>>().join("-")
+// Both helpers write into one String: no allocation per element (they
+// run each time a ClientHello is parsed).
+fn join<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(64);
+    for (i, x) in v.enumerate() {
+        if i > 0 {
+            s.push('-');
+        }
+        let _ = write!(s, "{x}");
+    }
+    s
 }
 
 fn md5_hex(s: &str) -> String {
-    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(32);
+    for b in Md5::digest(s.as_bytes()).iter() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// The JA3 string (before hashing).

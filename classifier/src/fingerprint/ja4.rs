@@ -52,16 +52,26 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     format!("{}{}", hex(a >> 4), hex(z & 0x0f))
 }
 
+// Both helpers write into one String: no allocation per element.
 fn hex_list(v: &[u16]) -> String {
-    v.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(",")
+    use std::fmt::Write;
+    let mut s = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{x:04x}");
+    }
+    s
 }
 
 fn hash12(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write;
+    let mut out = String::with_capacity(12);
+    for b in Sha256::digest(s.as_bytes()).iter().take(6) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// Returns (JA4, JA4_r) for `ch`; `transport` is `'t'` (TCP), `'q'`

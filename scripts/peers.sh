@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# peers.sh CAPTURE [ROUNDS] - baikal (1 and 2 threads) beside ndpiReader and suricata on one capture.
+#
+# Each round runs every tool once, in turn (alternating, so machine noise hits all alike); the table shows
+# medians over the rounds. Gbit/s = capture file bytes x 8 / wall time (reading the file is part of every
+# tool's work, as in /work/shared/PEERS.md); packets/s = packets in the file / wall time; peak RSS from
+# /usr/bin/time -v. Ratios are against ndpiReader. CPU s = user + system time: on a shared, loaded machine the
+# wall time mostly measures the scheduler, so "Gbit/s per CPU s" (file bits / CPU seconds) is shown too.
+#
+#   BAIKAL=path/to/baikal (default: target/release/baikal, or $CARGO_TARGET_DIR/release/baikal)
+#
+# Needs: ndpiReader, suricata (tools/install-peers), /usr/bin/time, python3.
+set -euo pipefail
+cap=${1:?usage: peers.sh CAPTURE [ROUNDS]}
+rounds=${2:-3}
+baikal=${BAIKAL:-${CARGO_TARGET_DIR:-target}/release/baikal}
+[ -x "$baikal" ] || { echo "peers.sh: $baikal not found (cargo build --release, or set BAIKAL)" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bytes=$(stat -c %s "$cap")
+packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
+
+declare -A cmd
+# baikal's summary table is the counterpart of ndpiReader -q (a summary, no per-flow output); the
+# jsonl row adds writing one JSON line per flow.
+names=("baikal-1t" "baikal-2t" "baikal-1t-jsonl" "ndpiReader" "suricata")
+cmd[baikal-1t]="$baikal classify -q -F table -o /dev/null --threads 1 $cap"
+cmd[baikal-2t]="$baikal classify -q -F table -o /dev/null --threads 2 $cap"
+cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
+cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
+cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
+mkdir -p "$tmp/suri"
+command -v ndpiReader >/dev/null || { echo "peers.sh: ndpiReader missing (tools/install-peers)" >&2; exit 1; }
+command -v suricata >/dev/null || { echo "peers.sh: suricata missing (tools/install-peers)" >&2; exit 1; }
+
+for r in $(seq 1 "$rounds"); do
+  for n in "${names[@]}"; do
+    # shellcheck disable=SC2086
+    /usr/bin/time -v -o "$tmp/time" ${cmd[$n]} >/dev/null 2>"$tmp/err" || { echo "peers.sh: $n failed:" >&2; tail -5 "$tmp/err" >&2; exit 1; }
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tmp/time")
+    rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$tmp/time")
+    cpu=$(awk -F': ' '/User time|System time/{s+=$2} END{print s}' "$tmp/time")
+    echo "$n $wall $rss $cpu" >>"$tmp/results"
+    echo "round $r: $n $wall, ${rss} KiB" >&2
+  done
+done
+
+python3 - "$tmp/results" "$bytes" "$packets" "$rounds" "$cap" <<'PY'
+import statistics, sys
+path, nbytes, npk, rounds, cap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+def secs(s):
+    p = [float(x) for x in s.split(':')]
+    return sum(v * 60 ** i for i, v in enumerate(reversed(p)))
+res = {}
+for line in open(path):
+    n, wall, rss, cpu = line.split()
+    res.setdefault(n, []).append((secs(wall), int(rss), float(cpu)))
+order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "ndpiReader", "suricata"]
+med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v)) for n, v in res.items()}
+base = med["ndpiReader"][0]
+base_cpu = med["ndpiReader"][2]
+print(f"capture: {cap}, {nbytes/1e6:.0f} MB, {npk} packets (avg {nbytes/max(npk,1):.0f} B incl. pcap headers); medians of {rounds} alternating rounds\n")
+print("| tool | wall s | Gbit/s | Mpackets/s | CPU s | Gbit/s per CPU s | peak RSS MiB | wall vs ndpiReader | CPU vs ndpiReader |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for n in order:
+    if n not in med:
+        continue
+    w, rss, cpu = med[n]
+    cpu = max(cpu, 1e-3)
+    print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {cpu:.2f} | {nbytes*8/cpu/1e9:.2f} | {rss/1024:.0f} | {base/w:.2f}x | {base_cpu/cpu:.2f}x |")
+if "baikal-1t" in med and "baikal-2t" in med:
+    print(f"\nbaikal 2 threads / 1 thread: {med['baikal-1t'][0]/med['baikal-2t'][0]:.2f}x")
+PY

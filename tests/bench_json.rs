@@ -1,0 +1,99 @@
+//! `baikal bench --format json` carries every field, with sane values.
+
+mod mkpcap;
+
+use std::process::Command;
+
+#[test]
+fn bench_json_has_every_field() {
+    let dir = std::env::temp_dir().join(format!("baikal-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("mix.pcap");
+    mkpcap::synthetic_pcap(&p, 400);
+    let out = Command::new(env!("CARGO_BIN_EXE_baikal"))
+        .args(["bench", "-q", "--format", "json", "--runs", "1", "--threads", "1,2"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for f in [
+        "files",
+        "packets",
+        "captured_bytes",
+        "wire_bytes",
+        "avg_packet_bytes",
+        "new_flows",
+        "runs",
+        "cores_available",
+        "threads",
+        "stages",
+        "cost_model",
+        "cost_basis",
+        "cost_method",
+        "memory",
+    ] {
+        assert!(v.get(f).is_some(), "missing {f}");
+    }
+    let threads = v["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 2);
+    for t in threads {
+        for f in [
+            "threads",
+            "threads_running",
+            "cores_used",
+            "runs_s",
+            "median_s",
+            "runs_cpu_s",
+            "median_cpu_s",
+            "packets_per_s",
+            "gbit_per_s",
+            "packets_per_s_per_core",
+            "gbit_per_s_per_core",
+            "new_flows_per_s",
+            "records",
+        ] {
+            assert!(t.get(f).is_some(), "missing threads[].{f}");
+        }
+        // 400 flows, a second life for 50 of them, one late flow.
+        assert_eq!(t["records"], 451);
+        assert!(t["packets_per_s"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(v["new_flows"], 451);
+    for s in ["decode", "flow_lookup", "dissect"] {
+        for f in ["samples", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"] {
+            assert!(v["stages"][s].get(f).is_some(), "missing stages.{s}.{f}");
+        }
+    }
+    assert_eq!(v["stages"]["sample_every"], 64);
+    assert!(v["stages"]["decode"]["samples"].as_u64().unwrap() > 0);
+    for f in [
+        "ns_per_packet",
+        "ns_per_new_flow",
+        "every_packet_ns_per_packet",
+        "quic_initial_decrypt_ns",
+    ] {
+        assert!(v["cost_model"][f].as_f64().unwrap() > 0.0, "cost_model.{f}");
+    }
+    for f in [
+        "peak_table_bytes",
+        "flows_at_peak",
+        "bytes_per_flow",
+        "flow_struct_bytes",
+    ] {
+        assert!(v["memory"].get(f).is_some(), "missing memory.{f}");
+    }
+    // The budget reads the same file.
+    let bj = dir.join("bench.json");
+    std::fs::write(&bj, &out.stdout).unwrap();
+    let b = Command::new(env!("CARGO_BIN_EXE_baikal"))
+        .args(["budget", "--traffic", "tspu", "--format", "json", "--from-bench"])
+        .arg(&bj)
+        .output()
+        .unwrap();
+    assert!(b.status.success(), "{}", String::from_utf8_lossy(&b.stderr));
+    let bv: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    assert_eq!(bv["estimates"].as_array().unwrap().len(), 3);
+    assert!(bv["estimates"][0]["cores"].as_f64().unwrap() > 0.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
