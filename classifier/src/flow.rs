@@ -266,7 +266,7 @@ impl Inspect {
             if tcp.flags & tcpflags::SYN != 0 {
                 side.syn(tcp.seq);
             }
-            if pkt.payload.is_empty() {
+            if pkt.payload.is_empty() || is_ack_padding(tcp.flags, pkt.payload) {
                 return;
             }
             side.packets = side.packets.saturating_add(1);
@@ -289,6 +289,22 @@ impl Inspect {
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
     }
+}
+
+/// An ACK or SYN+ACK without FIN, RST or PSH whose few payload bytes are
+/// all zero: padding that some links leave inside the IP length, not
+/// stream data. It sits at the sequence number of the next real segment,
+/// so keeping it would put zeros in front of e.g. a ClientHello (seen in
+/// nDPI's `heuristic_tcp_ack_payload.pcap`: 2 and 6 zero bytes on the
+/// SYN+ACK and the handshake's ACKs).
+pub fn is_ack_padding(flags: u8, payload: &[u8]) -> bool {
+    const MAX_PAD: usize = 6;
+    let others = tcpflags::FIN | tcpflags::RST | tcpflags::PSH;
+    flags & tcpflags::ACK != 0
+        && flags & others == 0
+        && !payload.is_empty()
+        && payload.len() <= MAX_PAD
+        && payload.iter().all(|&b| b == 0)
 }
 
 const NIL: u32 = u32::MAX;
@@ -876,6 +892,32 @@ mod tests {
             }
             assert_eq!(s.data, b"abcdefghi", "order {o:?}");
         }
+    }
+
+    #[test]
+    fn zero_padded_bare_ack_is_not_stream_data() {
+        let cfg = FlowConfig::default();
+        let hello = [0x16u8, 3, 1, 0, 5, 1, 0, 0, 1, 0];
+        let mut insp = Inspect::default();
+        insp.sides[0].syn(999);
+        // Bare ACK with 2 zero bytes at the next sequence number, then
+        // the real segment at the same sequence number.
+        insp.add(Dir::Orig, &pkt(1, 1, 5000, 2, 443, Some(tcpflags::ACK), &[0, 0]), &cfg);
+        assert!(!insp.dirty);
+        insp.add(
+            Dir::Orig,
+            &pkt(2, 1, 5000, 2, 443, Some(tcpflags::ACK | tcpflags::PSH), &hello),
+            &cfg,
+        );
+        assert_eq!(insp.sides[0].data, hello);
+        assert_eq!(insp.sides[0].packets, 1);
+        // Not padding: PSH set, a non-zero byte, or longer than 6 bytes.
+        assert!(!is_ack_padding(tcpflags::ACK | tcpflags::PSH, &[0, 0]));
+        assert!(!is_ack_padding(tcpflags::ACK, &[0, 1]));
+        assert!(!is_ack_padding(tcpflags::ACK, &[0; 7]));
+        assert!(is_ack_padding(tcpflags::ACK, &[0; 6]));
+        assert!(is_ack_padding(tcpflags::ACK | tcpflags::SYN, &[0, 0]));
+        assert!(!is_ack_padding(tcpflags::SYN, &[0, 0]));
     }
 
     #[test]
