@@ -35,6 +35,7 @@ pub mod ssh;
 pub mod stun;
 pub mod text;
 pub mod tls;
+pub mod whatsapp;
 pub mod wireguard;
 
 /// Transport of a flow, as dissectors see it.
@@ -176,6 +177,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bittorrent::Bittorrent,
     &rdp::Rdp,
     &smb::Smb,
+    &whatsapp::WhatsApp,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
