@@ -19,6 +19,7 @@ use crate::verdict::Meta;
 
 pub mod bittorrent;
 pub mod dhcp;
+pub mod discord;
 pub mod dns;
 pub mod dtls;
 pub mod http;
@@ -183,6 +184,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
+    &discord::DiscordVoice,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
