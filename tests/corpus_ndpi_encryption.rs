@@ -5,8 +5,8 @@
 //! `[ClearText]` is compared with baikal's class (`encrypted` and
 //! `fully_encrypted` count as encrypted, `unknown` as a disagreement).
 //! The agreement is printed over all of them and over the flows of
-//! protocols baikal dissects (see [`DISSECTED`]); the latter must be
-//! >= 97%. Captures without packets (a zero-byte file in the corpus
+//! protocols baikal dissects (see [`DISSECTED`]); the latter must be at
+//! least 97%. Captures without packets (a zero-byte file in the corpus
 //! copy) are not counted. `DPI (partial)`, `DPI (cache)`, `DPI (partial
 //! cache)` and `DPI (aggressive)` are left out: a cache verdict comes
 //! from another flow, and a partial or aggressive one is a guess nDPI
