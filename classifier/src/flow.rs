@@ -162,9 +162,6 @@ pub struct SideBuf {
     pub packets: u8,
     /// The cap was hit: the stream is incomplete from here on.
     pub truncated: bool,
-    /// The stream was restarted (a stray first piece replaced): what the
-    /// dissectors ruled out on it no longer holds.
-    pub restarted: bool,
 }
 
 impl SideBuf {
@@ -226,17 +223,6 @@ impl SideBuf {
         }
         // In order, or overlapping what we already have (retransmission).
         let skip = (-i64::from(off)) as usize;
-        if self.stray_first_piece(skip, bytes) {
-            // The one piece we held was not the stream's start after all
-            // (a stray payload on a bare ACK, as some stacks send): the
-            // longer, different segment at the same sequence number wins.
-            self.next_seq = Some(seq);
-            self.data.clear();
-            self.ends.clear();
-            self.restarted = true;
-            self.accept(bytes, cfg);
-            return;
-        }
         if skip >= bytes.len() {
             return;
         }
@@ -262,17 +248,6 @@ impl SideBuf {
             });
             self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
         }
-    }
-
-    /// True when `bytes`, starting `skip` bytes back from the next
-    /// expected sequence number, starts exactly where the single piece we
-    /// hold starts, is longer, and disagrees with it.
-    fn stray_first_piece(&self, skip: usize, bytes: &[u8]) -> bool {
-        self.ends.len() == 1
-            && !self.truncated
-            && skip == self.data.len()
-            && bytes.len() > self.data.len()
-            && bytes.get(..self.data.len()) != Some(&self.data[..])
     }
 
     fn accept(&mut self, bytes: &[u8], cfg: &FlowConfig) {
@@ -303,7 +278,7 @@ impl Inspect {
             if tcp.flags & tcpflags::SYN != 0 {
                 side.syn(tcp.seq);
             }
-            if pkt.payload.is_empty() {
+            if pkt.payload.is_empty() || is_ack_padding(tcp.flags, pkt.payload) {
                 return;
             }
             side.packets = side.packets.saturating_add(1);
@@ -326,6 +301,22 @@ impl Inspect {
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
     }
+}
+
+/// An ACK or SYN+ACK without FIN, RST or PSH whose few payload bytes are
+/// all zero: padding that some links leave inside the IP length, not
+/// stream data. It sits at the sequence number of the next real segment,
+/// so keeping it would put zeros in front of e.g. a ClientHello (seen in
+/// nDPI's `heuristic_tcp_ack_payload.pcap`: 2 and 6 zero bytes on the
+/// SYN+ACK and the handshake's ACKs).
+pub fn is_ack_padding(flags: u8, payload: &[u8]) -> bool {
+    const MAX_PAD: usize = 6;
+    let others = tcpflags::FIN | tcpflags::RST | tcpflags::PSH;
+    flags & tcpflags::ACK != 0
+        && flags & others == 0
+        && !payload.is_empty()
+        && payload.len() <= MAX_PAD
+        && payload.iter().all(|&b| b == 0)
 }
 
 const NIL: u32 = u32::MAX;
@@ -916,22 +907,29 @@ mod tests {
     }
 
     #[test]
-    fn tcp_stray_bytes_on_the_handshake_ack_give_way() {
-        // heuristic_tcp_ack_payload.pcap: the handshake's ACK carries two
-        // zero bytes at the ClientHello's sequence number; the server
-        // acknowledges only the ClientHello.
-        let mut s = SideBuf::default();
-        s.syn(99);
-        seg(&mut s, 100, &[0, 0]);
-        seg(&mut s, 100, b"\x16\x03\x01hello");
-        assert_eq!(s.data, b"\x16\x03\x01hello");
-        assert_eq!(s.ends, [8]);
-        // An ordinary retransmission that agrees changes nothing.
-        seg(&mut s, 100, b"\x16\x03\x01hello, more");
-        assert_eq!(s.data, b"\x16\x03\x01hello, more");
-        // Once two pieces are held, the stream start is settled.
-        seg(&mut s, 100, b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXX");
-        assert_eq!(s.data, b"\x16\x03\x01hello, moreXXXXXXXXXXXXXXXX");
+    fn zero_padded_bare_ack_is_not_stream_data() {
+        let cfg = FlowConfig::default();
+        let hello = [0x16u8, 3, 1, 0, 5, 1, 0, 0, 1, 0];
+        let mut insp = Inspect::default();
+        insp.sides[0].syn(999);
+        // Bare ACK with 2 zero bytes at the next sequence number, then
+        // the real segment at the same sequence number.
+        insp.add(Dir::Orig, &pkt(1, 1, 5000, 2, 443, Some(tcpflags::ACK), &[0, 0]), &cfg);
+        assert!(!insp.dirty);
+        insp.add(
+            Dir::Orig,
+            &pkt(2, 1, 5000, 2, 443, Some(tcpflags::ACK | tcpflags::PSH), &hello),
+            &cfg,
+        );
+        assert_eq!(insp.sides[0].data, hello);
+        assert_eq!(insp.sides[0].packets, 1);
+        // Not padding: PSH set, a non-zero byte, or longer than 6 bytes.
+        assert!(!is_ack_padding(tcpflags::ACK | tcpflags::PSH, &[0, 0]));
+        assert!(!is_ack_padding(tcpflags::ACK, &[0, 1]));
+        assert!(!is_ack_padding(tcpflags::ACK, &[0; 7]));
+        assert!(is_ack_padding(tcpflags::ACK, &[0; 6]));
+        assert!(is_ack_padding(tcpflags::ACK | tcpflags::SYN, &[0, 0]));
+        assert!(!is_ack_padding(tcpflags::SYN, &[0, 0]));
     }
 
     #[test]

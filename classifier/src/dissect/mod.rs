@@ -19,6 +19,7 @@ use crate::verdict::Meta;
 
 pub mod bittorrent;
 pub mod dhcp;
+pub mod discord;
 pub mod dns;
 pub mod dtls;
 pub mod http;
@@ -35,6 +36,7 @@ pub mod ssh;
 pub mod stun;
 pub mod text;
 pub mod tls;
+pub mod whatsapp;
 pub mod wireguard;
 
 /// Transport of a flow, as dissectors see it.
@@ -176,11 +178,13 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bittorrent::Bittorrent,
     &rdp::Rdp,
     &smb::Smb,
+    &whatsapp::WhatsApp,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
+    &discord::DiscordVoice,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,

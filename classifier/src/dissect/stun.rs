@@ -230,12 +230,30 @@ impl Dissector for Stun {
                 set_text(meta, "stun_software", v);
             }
         }
+        if p.transport == Transport::Udp {
+            // ICE (WebRTC) runs DTLS on the same 5-tuple once the checks
+            // succeed: then the flow is encrypted. Keep looking until the
+            // engine's packet budget is spent.
+            if p.orig.chunks().chain(p.resp.chunks()).any(dtls_record) {
+                meta.encryption = Encryption::Encrypted;
+                meta.set_extra("stun_mux", "dtls");
+                return Parse::Done;
+            }
+            return Parse::Identified;
+        }
         if parsed_o.len() + parsed_r.len() >= 6 {
             Parse::Done
         } else {
             Parse::Identified
         }
     }
+}
+
+/// A DTLS record multiplexed with STUN (RFC 7983 section 7: first byte
+/// 20..=63 is DTLS): content type 20..=25, version 1.0 (`FE FF`) or 1.2
+/// (`FE FD`), and the 13-byte record header present (RFC 6347 4.1).
+fn dtls_record(d: &[u8]) -> bool {
+    d.len() >= 13 && matches!(d, [20..=25, 0xfe, 0xff | 0xfd, ..])
 }
 
 #[cfg(test)]
@@ -396,5 +414,30 @@ mod tests {
         m[22] = 0xff;
         let (r, _) = check_split_udp(&Stun, 1, 3478, &[&m], &[]);
         assert_eq!(r, Parse::NotMine);
+    }
+
+    #[test]
+    fn dtls_after_stun_makes_the_flow_encrypted() {
+        let mut req = vec![0x00, 0x01, 0x00, 0x00];
+        req.extend_from_slice(&COOKIE);
+        req.extend_from_slice(&[7u8; 12]);
+        let mut resp = vec![0x01, 0x01, 0x00, 0x00];
+        resp.extend_from_slice(&COOKIE);
+        resp.extend_from_slice(&[7u8; 12]);
+        // DTLS 1.2 handshake record header + a few bytes.
+        let mut hello = vec![22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4];
+        hello.extend_from_slice(&[1, 0, 0, 0]);
+        let plain = UdpFixture::new(50000, 3478, &[&req], &[&resp]);
+        let mut m = Meta::default();
+        assert_eq!(Stun.parse(&plain.payloads(), &mut m), Parse::Identified);
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        let muxed = UdpFixture::new(50000, 3478, &[&req, &hello], &[&resp]);
+        let mut m = Meta::default();
+        assert_eq!(Stun.parse(&muxed.payloads(), &mut m), Parse::Done);
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("stun_mux"), Some("dtls"));
+        // Not DTLS: wrong version bytes, or too short for a record header.
+        assert!(!dtls_record(&[22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]));
+        assert!(!dtls_record(&[22, 0xfe, 0xfd, 0]));
     }
 }
