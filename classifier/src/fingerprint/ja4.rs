@@ -21,6 +21,7 @@
 use sha2::{Digest, Sha256};
 
 use super::client_hello::{ext, is_grease, ClientHello};
+use super::fmt::{hex, push_hex4};
 
 const EMPTY: &str = "000000000000";
 
@@ -52,26 +53,19 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     format!("{}{}", hex(a >> 4), hex(z & 0x0f))
 }
 
-// Both helpers write into one String: no allocation per element.
-fn hex_list(v: &[u16]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(v.len() * 5);
-    for (i, x) in v.iter().enumerate() {
+// Written straight into one String: no `core::fmt`, no allocation per
+// element.
+fn push_hex_list(s: &mut String, v: &[u16]) {
+    for (i, &x) in v.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{x:04x}");
+        push_hex4(s, x);
     }
-    s
 }
 
 fn hash12(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(12);
-    for b in Sha256::digest(s.as_bytes()).iter().take(6) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex(Sha256::digest(s.as_bytes()).get(..6).unwrap_or(&[]))
 }
 
 /// Returns (JA4, JA4_r) for `ch`; `transport` is `'t'` (TCP), `'q'`
@@ -95,12 +89,14 @@ pub fn ja4(ch: &ClientHello, transport: char) -> (String, String) {
         .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
         .collect();
     c_exts.sort_unstable();
-    let b_raw = hex_list(&ciphers);
-    let c_raw = if sigs.is_empty() {
-        hex_list(&c_exts)
-    } else {
-        format!("{}_{}", hex_list(&c_exts), hex_list(&sigs))
-    };
+    let mut b_raw = String::with_capacity(ciphers.len() * 5);
+    push_hex_list(&mut b_raw, &ciphers);
+    let mut c_raw = String::with_capacity((c_exts.len() + sigs.len()) * 5 + 1);
+    push_hex_list(&mut c_raw, &c_exts);
+    if !sigs.is_empty() {
+        c_raw.push('_');
+        push_hex_list(&mut c_raw, &sigs);
+    }
     let b = if ciphers.is_empty() {
         EMPTY.into()
     } else {
