@@ -543,15 +543,19 @@ fn preamble(orig: &[u8], resp: &[u8]) -> Preamble {
     }
 }
 
-fn join<T: ToString>(v: &[T]) -> String {
-    v.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+fn join(v: &[u8]) -> String {
+    let mut s = String::with_capacity(v.len() * 3);
+    crate::fingerprint::fmt::push_dec_list(&mut s, v.iter().map(|&x| u16::from(x)), ',');
+    s
 }
 
 fn fill_server(s: &Server, meta: &mut Meta) {
     if let Some(sh) = &s.hello {
         meta.ja3s = Some(ja3::ja3s(sh.legacy_version, sh.cipher, &sh.extensions));
         meta.set_extra("tls_version", version_name(sh.version()));
-        meta.set_extra("tls_cipher", format!("{:04x}", sh.cipher));
+        let mut cipher = String::with_capacity(4);
+        crate::fingerprint::fmt::push_hex4(&mut cipher, sh.cipher);
+        meta.set_extra("tls_cipher", cipher);
         if let Some(a) = &sh.alpn {
             meta.set_extra("alpn_selected", a.clone());
         }

@@ -8,40 +8,32 @@ use md5::{Digest, Md5};
 
 use super::client_hello::{is_grease, ClientHello};
 
-// Both helpers write into one String: no allocation per element (they
-// run each time a ClientHello is parsed).
-fn join<T: std::fmt::Display>(v: impl Iterator<Item = T>) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(64);
-    for (i, x) in v.enumerate() {
-        if i > 0 {
-            s.push('-');
-        }
-        let _ = write!(s, "{x}");
-    }
-    s
+use super::fmt::{hex, push_dec, push_dec_list};
+
+fn nog(v: &[u16]) -> impl Iterator<Item = u16> + '_ {
+    v.iter().copied().filter(|x| !is_grease(*x))
 }
 
 fn md5_hex(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(32);
-    for b in Md5::digest(s.as_bytes()).iter() {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex(&Md5::digest(s.as_bytes()))
 }
 
 /// The JA3 string (before hashing).
 pub fn ja3_string(ch: &ClientHello) -> String {
-    let nog = |v: &[u16]| join(v.iter().copied().filter(|x| !is_grease(*x)));
-    format!(
-        "{},{},{},{},{}",
-        ch.legacy_version,
-        nog(&ch.cipher_suites),
-        nog(&ch.extensions),
-        nog(&ch.supported_groups),
-        join(ch.ec_point_formats.iter())
-    )
+    let mut s = String::with_capacity(
+        8 + 6 * (ch.cipher_suites.len() + ch.extensions.len() + ch.supported_groups.len())
+            + 4 * ch.ec_point_formats.len(),
+    );
+    push_dec(&mut s, ch.legacy_version);
+    s.push(',');
+    push_dec_list(&mut s, nog(&ch.cipher_suites), '-');
+    s.push(',');
+    push_dec_list(&mut s, nog(&ch.extensions), '-');
+    s.push(',');
+    push_dec_list(&mut s, nog(&ch.supported_groups), '-');
+    s.push(',');
+    push_dec_list(&mut s, ch.ec_point_formats.iter().map(|&x| u16::from(x)), '-');
+    s
 }
 
 /// JA3: MD5 hex of [`ja3_string`].
@@ -51,12 +43,13 @@ pub fn ja3(ch: &ClientHello) -> String {
 
 /// The JA3S string: server legacy version, chosen cipher, extensions.
 pub fn ja3s_string(version: u16, cipher: u16, extensions: &[u16]) -> String {
-    format!(
-        "{},{},{}",
-        version,
-        cipher,
-        join(extensions.iter().copied().filter(|x| !is_grease(*x)))
-    )
+    let mut s = String::with_capacity(12 + 6 * extensions.len());
+    push_dec(&mut s, version);
+    s.push(',');
+    push_dec(&mut s, cipher);
+    s.push(',');
+    push_dec_list(&mut s, extensions.iter().copied().filter(|x| !is_grease(*x)), '-');
+    s
 }
 
 /// JA3S: MD5 hex of [`ja3s_string`].

@@ -21,6 +21,7 @@
 use sha2::{Digest, Sha256};
 
 use super::client_hello::{ext, is_grease, ClientHello};
+use super::fmt::{hex, push_hex4};
 
 const EMPTY: &str = "000000000000";
 
@@ -52,26 +53,19 @@ fn alpn_code(first: Option<&[u8]>) -> String {
     format!("{}{}", hex(a >> 4), hex(z & 0x0f))
 }
 
-// Both helpers write into one String: no allocation per element.
-fn hex_list(v: &[u16]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(v.len() * 5);
-    for (i, x) in v.iter().enumerate() {
+// Written straight into one String: no `core::fmt`, no allocation per
+// element.
+fn push_hex_list(s: &mut String, v: &[u16]) {
+    for (i, &x) in v.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{x:04x}");
+        push_hex4(s, x);
     }
-    s
 }
 
 fn hash12(s: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(12);
-    for b in Sha256::digest(s.as_bytes()).iter().take(6) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex(Sha256::digest(s.as_bytes()).get(..6).unwrap_or(&[]))
 }
 
 /// Returns (JA4, JA4_r) for `ch`; `transport` is `'t'` (TCP), `'q'`
@@ -79,39 +73,55 @@ fn hash12(s: &str) -> String {
 pub fn ja4(ch: &ClientHello, transport: char) -> (String, String) {
     let nog = |v: &[u16]| v.iter().copied().filter(|x| !is_grease(*x)).collect::<Vec<u16>>();
     let mut ciphers = nog(&ch.cipher_suites);
-    let exts = nog(&ch.extensions);
-    let sigs = nog(&ch.signature_algorithms);
-    let sni = if exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' };
-    let a = format!(
-        "{transport}{}{sni}{:02}{:02}{}",
-        version_code(ch.max_version()),
-        ciphers.len().min(99),
-        exts.len().min(99),
-        alpn_code(ch.alpn_first_raw.as_deref()),
-    );
-    ciphers.sort_unstable();
-    let mut c_exts: Vec<u16> = exts
-        .into_iter()
-        .filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN)
-        .collect();
+    // GREASE values are never SNI or ALPN: the extensions of part c are
+    // the non-GREASE ones without those two.
+    let mut c_exts = nog(&ch.extensions);
+    let n_exts = c_exts.len();
+    let sni = if c_exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' };
+    c_exts.retain(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
     c_exts.sort_unstable();
-    let b_raw = hex_list(&ciphers);
-    let c_raw = if sigs.is_empty() {
-        hex_list(&c_exts)
-    } else {
-        format!("{}_{}", hex_list(&c_exts), hex_list(&sigs))
-    };
-    let b = if ciphers.is_empty() {
-        EMPTY.into()
-    } else {
-        hash12(&b_raw)
-    };
-    let c = if c_exts.is_empty() {
-        EMPTY.into()
-    } else {
-        hash12(&c_raw)
-    };
-    (format!("{a}_{b}_{c}"), format!("{a}_{b_raw}_{c_raw}"))
+    ciphers.sort_unstable();
+    let sigs = nog(&ch.signature_algorithms);
+
+    let mut a = String::with_capacity(10);
+    a.push(transport);
+    a.push_str(version_code(ch.max_version()));
+    a.push(sni);
+    for n in [ciphers.len(), n_exts] {
+        // Two digits, capped at 99 (as `{:02}`).
+        let n = n.min(99) as u8;
+        a.push(char::from(b'0' + n / 10));
+        a.push(char::from(b'0' + n % 10));
+    }
+    a.push_str(&alpn_code(ch.alpn_first_raw.as_deref()));
+
+    let raw_len = a.len() + 2 + (ciphers.len() + c_exts.len() + sigs.len()) * 5 + 1;
+    let mut r = String::with_capacity(raw_len);
+    r.push_str(&a);
+    r.push('_');
+    let b_at = r.len();
+    push_hex_list(&mut r, &ciphers);
+    let b_end = r.len();
+    r.push('_');
+    let c_at = r.len();
+    push_hex_list(&mut r, &c_exts);
+    if !sigs.is_empty() {
+        r.push('_');
+        push_hex_list(&mut r, &sigs);
+    }
+    let mut j = String::with_capacity(a.len() + 26);
+    j.push_str(&a);
+    j.push('_');
+    match r.get(b_at..b_end) {
+        Some(b_raw) if !ciphers.is_empty() => j.push_str(&hash12(b_raw)),
+        _ => j.push_str(EMPTY),
+    }
+    j.push('_');
+    match r.get(c_at..) {
+        Some(c_raw) if !c_exts.is_empty() => j.push_str(&hash12(c_raw)),
+        _ => j.push_str(EMPTY),
+    }
+    (j, r)
 }
 
 #[cfg(test)]
