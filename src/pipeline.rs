@@ -131,6 +131,14 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
         eprintln!("baikal: warning: {msg}");
         sum.warnings.push(msg);
     }
+    for s in &rep.skipped {
+        let msg = format!(
+            "{name}: {} records skipped: {} (first at byte offset {})",
+            s.count, s.reason, s.first_offset
+        );
+        eprintln!("baikal: warning: {msg}");
+        sum.warnings.push(msg);
+    }
     let d = decoder.stats();
     for &(lt, count) in &d.unknown_linktypes {
         let msg = format!("{name}: {count} frames of link type {lt} skipped (not decoded)");
@@ -234,6 +242,14 @@ fn run_live(
     }
     if let Some(w) = &rep.warning {
         let msg = format!("{name}: {} ({} packets captured before it)", w.reason, rep.packets);
+        eprintln!("baikal: warning: {msg}");
+        sum.warnings.push(msg);
+    }
+    for s in &rep.skipped {
+        let msg = format!(
+            "{name}: {} records skipped: {} (first at byte offset {})",
+            s.count, s.reason, s.first_offset
+        );
         eprintln!("baikal: warning: {msg}");
         sum.warnings.push(msg);
     }
