@@ -11,6 +11,9 @@
 //! STUN checks between the two callers, off Telegram's address space)
 //! cannot be named from the flow itself: they are listed, not asserted.
 
+#[path = "common/corpus_dir.rs"]
+mod corpus_dir;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -68,20 +71,10 @@ fn key(transport: &str, a: &str, b: &str) -> (String, String, String) {
 }
 
 fn corpus() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("BAIKAL_CORPUS") else {
-        eprintln!("SKIP: BAIKAL_CORPUS not set");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let ok = CAPTURES.iter().all(|c| dir.join("ndpi/pcap").join(c).is_file());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{}: telegram captures missing",
-            dir.display()
-        );
-        eprintln!("SKIP: telegram captures not in {}", dir.display());
-        return None;
+    let dir = corpus_dir::corpus_root()?;
+    for c in CAPTURES {
+        let p = dir.join("ndpi/pcap").join(c);
+        assert!(p.is_file(), "{}: telegram capture missing", p.display());
     }
     Some(dir)
 }

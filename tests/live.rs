@@ -17,7 +17,9 @@ use pcap_file::pcap::{PcapPacket, PcapWriter};
 /// Prints why the test cannot run and returns, or fails under CI.
 fn skip(why: &str) {
     assert!(std::env::var_os("CI").is_none(), "live test cannot run under CI: {why}");
-    eprintln!("SKIP: {why}");
+    // Past the harness's output capture, so the skip is visible.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP: {why}");
 }
 
 fn is_root() -> bool {

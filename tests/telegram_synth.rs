@@ -24,10 +24,7 @@ use baikal_classifier::dissect::by_name;
 
 #[test]
 fn telegram_recall_and_no_false_positives() {
-    if by_name("mtproto").is_none() {
-        eprintln!("SKIP: no mtproto dissector in this build");
-        return;
-    }
+    assert!(by_name("mtproto").is_some(), "the mtproto dissector is registered");
     let dir = tempfile::tempdir().expect("temp dir");
     let (truth, recs) = synth_common::synth_and_classify(dir.path(), &["--mix", "telegram", "--seed", "4"]);
     // kind -> (flows, labelled telegram, provable)
@@ -74,7 +71,10 @@ fn telegram_recall_and_no_false_positives() {
             recall * 100.0,
             if *provable { " (provable)" } else { "" }
         );
-        if *provable && recall < 0.99 {
+        // fake-TLS is not provable (the header is keyed by the secret),
+        // but its shape (MTProxy's ServerHello and the client's long first
+        // record) is held to the same bar.
+        if (*provable || kind == "faketls") && recall < 0.99 {
             failed.push(format!("{kind}: recall {:.1}% < 99%", recall * 100.0));
         }
     }
@@ -83,9 +83,10 @@ fn telegram_recall_and_no_false_positives() {
         6,
         "expected the six payload-provable kinds: {per_kind:?}"
     );
-    eprintln!(
-        "KNOWN WEAKNESS: fake-TLS guesses on non-Telegram TLS flows: {} of {non_telegram}",
-        fake_tls_guesses.len()
+    assert!(
+        fake_tls_guesses.is_empty(),
+        "fake-TLS guesses on non-Telegram TLS flows:\n{}",
+        fake_tls_guesses.join("\n")
     );
     eprintln!(
         "other telegram guesses on non-Telegram flows: {} of {non_telegram}\n{}",

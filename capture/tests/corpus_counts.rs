@@ -2,6 +2,9 @@
 //! capinfos reported (`packet-counts.tsv`, column 2). Known exceptions are
 //! listed with a reason in `count_exceptions.txt`; the list must be exact.
 
+#[path = "../../tests/common/corpus_dir.rs"]
+mod corpus_dir;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -10,21 +13,7 @@ use baikal_capture::{read, Input};
 const CORPORA: [&str; 2] = ["ndpi", "ja4"];
 
 fn corpus_root() -> Option<PathBuf> {
-    let Some(root) = std::env::var_os("BAIKAL_CORPUS") else {
-        eprintln!("SKIP: BAIKAL_CORPUS not set");
-        return None;
-    };
-    let root = PathBuf::from(root);
-    if !root.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "BAIKAL_CORPUS={} is not a folder",
-            root.display()
-        );
-        eprintln!("SKIP: BAIKAL_CORPUS={} is not a folder", root.display());
-        return None;
-    }
-    Some(root)
+    corpus_dir::corpus_root()
 }
 
 /// name → count, from `packet-counts.tsv` beside or above the captures.

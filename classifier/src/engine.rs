@@ -151,6 +151,11 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
     if !insp.dirty {
         return;
     }
+    if insp.sides.iter().any(|s| s.restarted) {
+        insp.sides.iter_mut().for_each(|s| s.restarted = false);
+        insp.candidates = candidates_for(transport);
+        insp.chosen = None;
+    }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
     let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);

@@ -150,6 +150,9 @@ pub struct SideBuf {
     pub packets: u8,
     /// The cap was hit: the stream is incomplete from here on.
     pub truncated: bool,
+    /// The stream was restarted (a stray first piece replaced): what the
+    /// dissectors ruled out on it no longer holds.
+    pub restarted: bool,
 }
 
 impl SideBuf {
@@ -211,6 +214,17 @@ impl SideBuf {
         }
         // In order, or overlapping what we already have (retransmission).
         let skip = (-i64::from(off)) as usize;
+        if self.stray_first_piece(skip, bytes) {
+            // The one piece we held was not the stream's start after all
+            // (a stray payload on a bare ACK, as some stacks send): the
+            // longer, different segment at the same sequence number wins.
+            self.next_seq = Some(seq);
+            self.data.clear();
+            self.ends.clear();
+            self.restarted = true;
+            self.accept(bytes, cfg);
+            return;
+        }
         if skip >= bytes.len() {
             return;
         }
@@ -236,6 +250,17 @@ impl SideBuf {
             });
             self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
         }
+    }
+
+    /// True when `bytes`, starting `skip` bytes back from the next
+    /// expected sequence number, starts exactly where the single piece we
+    /// hold starts, is longer, and disagrees with it.
+    fn stray_first_piece(&self, skip: usize, bytes: &[u8]) -> bool {
+        self.ends.len() == 1
+            && !self.truncated
+            && skip == self.data.len()
+            && bytes.len() > self.data.len()
+            && bytes.get(..self.data.len()) != Some(&self.data[..])
     }
 
     fn accept(&mut self, bytes: &[u8], cfg: &FlowConfig) {
@@ -876,6 +901,25 @@ mod tests {
             }
             assert_eq!(s.data, b"abcdefghi", "order {o:?}");
         }
+    }
+
+    #[test]
+    fn tcp_stray_bytes_on_the_handshake_ack_give_way() {
+        // heuristic_tcp_ack_payload.pcap: the handshake's ACK carries two
+        // zero bytes at the ClientHello's sequence number; the server
+        // acknowledges only the ClientHello.
+        let mut s = SideBuf::default();
+        s.syn(99);
+        seg(&mut s, 100, &[0, 0]);
+        seg(&mut s, 100, b"\x16\x03\x01hello");
+        assert_eq!(s.data, b"\x16\x03\x01hello");
+        assert_eq!(s.ends, [8]);
+        // An ordinary retransmission that agrees changes nothing.
+        seg(&mut s, 100, b"\x16\x03\x01hello, more");
+        assert_eq!(s.data, b"\x16\x03\x01hello, more");
+        // Once two pieces are held, the stream start is settled.
+        seg(&mut s, 100, b"XXXXXXXXXXXXXXXXXXXXXXXXXXXXXX");
+        assert_eq!(s.data, b"\x16\x03\x01hello, moreXXXXXXXXXXXXXXXX");
     }
 
     #[test]

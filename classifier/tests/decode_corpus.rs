@@ -2,6 +2,9 @@
 //! reader can read: no panic, every frame accounted for exactly once, and a
 //! summary of the decode counters on stderr.
 
+#[path = "../../tests/common/corpus_dir.rs"]
+mod corpus_dir;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -9,21 +12,7 @@ use baikal_capture::{read, Input};
 use baikal_classifier::decode::{DecodeStats, Decoder, LinkType};
 
 fn corpus() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("BAIKAL_CORPUS") else {
-        eprintln!("SKIP: BAIKAL_CORPUS not set");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "BAIKAL_CORPUS {} is missing",
-            dir.display()
-        );
-        eprintln!("SKIP: BAIKAL_CORPUS {} is not a folder", dir.display());
-        return None;
-    }
-    Some(dir)
+    corpus_dir::corpus_root()
 }
 
 fn captures(dir: &Path) -> Vec<PathBuf> {

@@ -34,7 +34,7 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place) -> Result<Truth> {
     let mut flight = tls_msg::record(
         tls_msg::HANDSHAKE,
         0x0303,
-        &tls_msg::server_hello(rng, tls_msg::session_id_of(&ch)),
+        &tls_msg::server_hello_mtproxy(rng, tls_msg::session_id_of(&ch)),
     );
     flight.extend_from_slice(&tls_msg::ccs());
     let n = rng.usize(1024, 2900);

@@ -189,8 +189,19 @@ pub fn client_hello(rng: &mut Rng, s: &HelloSpec<'_>) -> Vec<u8> {
     handshake(1, &b)
 }
 
-/// A TLS 1.3 ServerHello handshake message echoing `session_id`.
+/// A TLS 1.3 ServerHello handshake message echoing `session_id`
+/// (supported_versions, then key_share).
 pub fn server_hello(rng: &mut Rng, session_id: &[u8]) -> Vec<u8> {
+    server_hello_ordered(rng, session_id, false)
+}
+
+/// The ServerHello of MTProxy's fake-TLS: the same fields with key_share
+/// first, as MTProxy writes it (JA3S "771,4865,51-43").
+pub fn server_hello_mtproxy(rng: &mut Rng, session_id: &[u8]) -> Vec<u8> {
+    server_hello_ordered(rng, session_id, true)
+}
+
+fn server_hello_ordered(rng: &mut Rng, session_id: &[u8], key_share_first: bool) -> Vec<u8> {
     let mut b = Vec::with_capacity(128);
     b.extend_from_slice(&0x0303u16.to_be_bytes());
     b.extend_from_slice(&rng.array::<32>());
@@ -198,12 +209,17 @@ pub fn server_hello(rng: &mut Rng, session_id: &[u8]) -> Vec<u8> {
     b.extend_from_slice(session_id);
     b.extend_from_slice(&0x1301u16.to_be_bytes());
     b.push(0);
-    let mut e = Vec::new();
-    ext(&mut e, 0x002b, &0x0304u16.to_be_bytes());
     let mut ks = 0x001du16.to_be_bytes().to_vec();
     ks.extend_from_slice(&32u16.to_be_bytes());
     ks.extend_from_slice(&rng.array::<32>());
-    ext(&mut e, 0x0033, &ks);
+    let mut e = Vec::new();
+    if key_share_first {
+        ext(&mut e, 0x0033, &ks);
+        ext(&mut e, 0x002b, &0x0304u16.to_be_bytes());
+    } else {
+        ext(&mut e, 0x002b, &0x0304u16.to_be_bytes());
+        ext(&mut e, 0x0033, &ks);
+    }
     b.extend_from_slice(&(e.len() as u16).to_be_bytes());
     b.extend_from_slice(&e);
     handshake(2, &b)

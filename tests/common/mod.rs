@@ -2,6 +2,10 @@
 //! pipeline on one capture, reading nDPI's per-flow `.out` lines.
 #![allow(dead_code)]
 
+mod corpus_dir;
+#[allow(unused_imports)]
+pub use corpus_dir::skip;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,24 +16,12 @@ use baikal_classifier::engine::Engine;
 use baikal_classifier::flow::FlowConfig;
 use baikal_classifier::record::FlowRecord;
 
-/// The corpus folder from `BAIKAL_CORPUS`, or `None` (after printing
-/// `SKIP`) when the test should not run. Fails when `CI` is set and the
-/// folder is missing.
+/// The corpus folder `sub` under `BAIKAL_CORPUS`, or `None` after a
+/// visible `SKIP` when the variable is unset. Fails when the folder is
+/// missing.
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let Some(root) = std::env::var_os("BAIKAL_CORPUS") else {
-        eprintln!("SKIP: BAIKAL_CORPUS not set");
-        return None;
-    };
-    let dir = PathBuf::from(root).join(sub);
-    if !dir.is_dir() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the corpus folder {} is missing",
-            dir.display()
-        );
-        eprintln!("SKIP: {} missing", dir.display());
-        return None;
-    }
+    let dir = corpus_dir::corpus_root()?.join(sub);
+    assert!(dir.is_dir(), "corpus folder {} is missing", dir.display());
     Some(dir)
 }
 

@@ -17,8 +17,25 @@
 
 use crate::verdict::Meta;
 
+pub mod bittorrent;
+pub mod dhcp;
+pub mod dns;
+pub mod dtls;
+pub mod http;
+pub mod imap;
 pub mod mtproto;
+pub mod ntp;
+pub mod openvpn;
+pub mod pop3;
+pub mod quic;
+pub mod rdp;
+pub mod smb;
+pub mod smtp;
+pub mod ssh;
+pub mod stun;
+pub mod text;
 pub mod tls;
+pub mod wireguard;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -144,7 +161,36 @@ pub trait Dissector: Sync {
 /// The registry, in priority order: earlier entries are asked first, and
 /// the first that identifies a flow wins. Adding a dissector is one line
 /// here plus its file.
-pub static DISSECTORS: &[&dyn Dissector] = &[&tls::Tls, &mtproto::MtProto];
+///
+/// `tls`, `quic` and `mtproto` come first. Then: exact binary signatures
+/// (magic strings, magic cookies, exact sizes) before text protocols, and
+/// text protocols before the loosest shapes (DNS header, OpenVPN opcode,
+/// NTP first byte), so a loose probe never steals a flow a strict one
+/// would have proven.
+pub static DISSECTORS: &[&dyn Dissector] = &[
+    &tls::Tls,
+    &quic::Quic,
+    &mtproto::MtProto,
+    // Magic strings / exact framing (TCP; rdp and bittorrent also UDP).
+    &ssh::Ssh,
+    &bittorrent::Bittorrent,
+    &rdp::Rdp,
+    &smb::Smb,
+    // UDP, exact sizes and magic cookies.
+    &wireguard::Wireguard,
+    &stun::Stun,
+    &dtls::Dtls,
+    &dhcp::Dhcp,
+    // Text protocols.
+    &http::Http,
+    &smtp::Smtp,
+    &imap::Imap,
+    &pop3::Pop3,
+    // Looser binary shapes last.
+    &dns::Dns,
+    &openvpn::Openvpn,
+    &ntp::Ntp,
+];
 
 /// Finds a dissector by protocol name.
 pub fn by_name(name: &str) -> Option<&'static dyn Dissector> {
@@ -174,4 +220,215 @@ pub(crate) fn check_split_tcp(d: &dyn Dissector, port: u16, orig: &[u8], resp: &
         let _ = d.parse(&p, &mut m);
     }
     (r, whole)
+}
+
+/// Test helper: a view of UDP datagrams.
+#[cfg(test)]
+pub(crate) struct UdpFixture {
+    pub orig_port: u16,
+    pub resp_port: u16,
+    pub orig: Vec<u8>,
+    pub orig_ends: Vec<u32>,
+    pub resp: Vec<u8>,
+    pub resp_ends: Vec<u32>,
+}
+
+#[cfg(test)]
+impl UdpFixture {
+    pub fn new(orig_port: u16, resp_port: u16, orig: &[&[u8]], resp: &[&[u8]]) -> UdpFixture {
+        let cat = |d: &[&[u8]]| {
+            let mut v = Vec::new();
+            let mut e = Vec::new();
+            for x in d {
+                v.extend_from_slice(x);
+                e.push(v.len() as u32);
+            }
+            (v, e)
+        };
+        let (o, oe) = cat(orig);
+        let (r, re) = cat(resp);
+        UdpFixture {
+            orig_port,
+            resp_port,
+            orig: o,
+            orig_ends: oe,
+            resp: r,
+            resp_ends: re,
+        }
+    }
+    pub fn payloads(&self) -> Payloads<'_> {
+        Payloads {
+            transport: Transport::Udp,
+            orig_port: self.orig_port,
+            resp_port: self.resp_port,
+            orig: Side {
+                data: &self.orig,
+                ends: &self.orig_ends,
+            },
+            resp: Side {
+                data: &self.resp,
+                ends: &self.resp_ends,
+            },
+            last: false,
+        }
+    }
+}
+
+/// Test helper for UDP: parses the whole exchange, then every prefix of
+/// every datagram (earlier datagrams whole), probing and parsing each so
+/// no truncation panics. Returns the whole-input verdict.
+#[cfg(test)]
+pub(crate) fn check_split_udp(
+    d: &dyn Dissector,
+    orig_port: u16,
+    resp_port: u16,
+    orig: &[&[u8]],
+    resp: &[&[u8]],
+) -> (Parse, Meta) {
+    let full = UdpFixture::new(orig_port, resp_port, orig, resp);
+    let mut whole = Meta::default();
+    let r = d.parse(&full.payloads(), &mut whole);
+    for i in 0..orig.len() + resp.len() {
+        let (o_n, r_n, dg) = if i < orig.len() {
+            (i, 0, orig[i])
+        } else {
+            (orig.len(), i - orig.len(), resp[i - orig.len()])
+        };
+        for k in 0..=dg.len() {
+            let mut o: Vec<&[u8]> = orig[..o_n].to_vec();
+            let mut rr: Vec<&[u8]> = resp[..r_n].to_vec();
+            if i < orig.len() {
+                o.push(&dg[..k]);
+            } else {
+                rr.push(&dg[..k]);
+            }
+            let f = UdpFixture::new(orig_port, resp_port, &o, &rr);
+            let mut m = Meta::default();
+            let _ = d.probe(&f.payloads());
+            let _ = d.parse(&f.payloads(), &mut m);
+        }
+    }
+    (r, whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a dissector as the engine does: probe, then parse.
+    fn claims(d: &dyn Dissector, p: &Payloads<'_>) -> bool {
+        if d.probe(p) == Probe::NotMine {
+            return false;
+        }
+        let mut m = Meta::default();
+        matches!(d.parse(p, &mut m), Parse::Identified | Parse::Done)
+    }
+
+    #[test]
+    fn random_payloads_are_claimed_by_no_dissector() {
+        let mut x = 0x1234_5678u32;
+        let mut next = move || {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (x >> 16) as u8
+        };
+        let mut claimed: Vec<(&str, usize)> = Vec::new();
+        for i in 0..10_000usize {
+            let len = 1 + (usize::from(next()) << 8 | usize::from(next())) % 599;
+            let a: Vec<u8> = (0..len).map(|_| next()).collect();
+            let rlen = 1 + usize::from(next()) * 2;
+            let b: Vec<u8> = (0..rlen).map(|_| next()).collect();
+            // Neutral ports and the well-known ports of the dissectors;
+            // both transports; with and without an answer.
+            const PORTS: [u16; 17] = [
+                9000, 123, 53, 5353, 80, 22, 25, 143, 110, 3478, 1194, 51820, 67, 3389, 445, 6881, 443,
+            ];
+            let port = PORTS[i % PORTS.len()];
+            let ends = [[a.len() as u32], [b.len() as u32]];
+            let tcp = Payloads::tcp(40000 + (i as u16 % 1000), port, &a, &b, &ends);
+            let ends0 = [[a.len() as u32], [0]];
+            let tcp0 = Payloads::tcp(40000, port, &a, &[], &ends0);
+            let u = UdpFixture::new(40000, port, &[&a], &[&b]);
+            let u0 = UdpFixture::new(40000, port, &[&a], &[]);
+            for d in DISSECTORS {
+                for p in [tcp, tcp0, u.payloads(), u0.payloads()] {
+                    if d.transports().contains(&p.transport) && claims(*d, &p) {
+                        claimed.push((d.name(), i));
+                    }
+                }
+            }
+        }
+        assert!(claimed.is_empty(), "claimed: {claimed:?}");
+    }
+
+    /// The first dissector in registry order that claims the flow.
+    fn first_claimant(p: &Payloads<'_>) -> Option<&'static str> {
+        DISSECTORS
+            .iter()
+            .find(|d| d.transports().contains(&p.transport) && claims(**d, p))
+            .map(|d| d.name())
+    }
+
+    #[test]
+    fn registry_order_gives_each_protocol_its_dissector() {
+        let dns_q: &[u8] =
+            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www\x07example\x03com\x00\x00\x01\x00\x01";
+        let mut stun = vec![0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42];
+        stun.extend_from_slice(&[7; 12]);
+        stun.extend_from_slice(&[0x80, 0x22, 0, 4, b'a', b'b', b'c', b'd']);
+        let mut wg = vec![1u8, 0, 0, 0];
+        wg.resize(148, 0x5a);
+        let mut dhcp = vec![0u8; 240];
+        dhcp[..4].copy_from_slice(&[1, 1, 6, 0]);
+        dhcp[236..240].copy_from_slice(&[0x63, 0x82, 0x53, 0x63]);
+        dhcp.extend_from_slice(&[53, 1, 1, 255]);
+        let mut ntp = vec![0u8; 48];
+        ntp[0] = 0x23;
+        let ovpn_c = [0x38u8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0];
+        let ovpn_s = [
+            0x40u8, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0,
+        ];
+        let udp: [(u16, &[u8], &[u8], &str); 6] = [
+            (53, dns_q, &[], "dns"),
+            (3478, &stun, &[], "stun"),
+            (51820, &wg, &[], "wireguard"),
+            (67, &dhcp, &[], "dhcp"),
+            (123, &ntp, &[], "ntp"),
+            (1194, &ovpn_c, &ovpn_s, "openvpn"),
+        ];
+        for (port, o, r, want) in udp {
+            let resp: Vec<&[u8]> = if r.is_empty() { vec![] } else { vec![r] };
+            let f = UdpFixture::new(40000, port, &[o], &resp);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        let mut bt = b"\x13BitTorrent protocol".to_vec();
+        bt.resize(68, 0x33);
+        let tcp: [(u16, &[u8], &[u8], &str); 5] = [
+            (80, b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n", b"", "http"),
+            (22, b"SSH-2.0-OpenSSH_9.6\r\n", b"SSH-2.0-OpenSSH_9.6\r\n", "ssh"),
+            (25, b"EHLO a\r\n", b"220 mx ESMTP\r\n", "smtp"),
+            (6881, &bt, b"", "bittorrent"),
+            (
+                3389,
+                b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00",
+                b"",
+                "rdp",
+            ),
+        ];
+        for (port, o, r, want) in tcp {
+            let ends = [[o.len() as u32], [r.len() as u32]];
+            let p = Payloads::tcp(40000, port, o, r, &ends);
+            assert_eq!(first_claimant(&p), Some(want), "{want}");
+        }
+    }
+
+    #[test]
+    fn registry_names_unique_and_lowercase() {
+        let mut names: Vec<&str> = DISSECTORS.iter().map(|d| d.name()).collect();
+        assert!(names.iter().all(|n| n.chars().all(|c| !c.is_ascii_uppercase())));
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
+        assert!(DISSECTORS.len() <= 64);
+    }
 }

@@ -116,6 +116,8 @@ struct Records {
     fatal_alert: Option<usize>,
     /// An invalid record header was met.
     bad: bool,
+    /// Declared length of the first application-data record.
+    first_appdata_len: Option<usize>,
 }
 
 fn records(stream: &[u8]) -> Records {
@@ -134,6 +136,9 @@ fn records(stream: &[u8]) -> Records {
         let body = rest.get(5..).unwrap_or(&[]);
         let take = len.min(body.len());
         let payload = &body[..take];
+        if ctype == CT_APPDATA && r.first_appdata_len.is_none() {
+            r.first_appdata_len = Some(len);
+        }
         if ctype == CT_ALERT {
             // A warning (e.g. unrecognized_name before the ServerHello)
             // does not end the handshake; a fatal alert ends the flow.
@@ -168,7 +173,13 @@ enum Client {
     Partial {
         hello_started: bool,
     },
-    Hello(Box<ClientHello>),
+    Hello {
+        hello: Box<ClientHello>,
+        /// Length of the client's first application-data record: in TLS
+        /// 1.3 its wrapped Finished (53 or 69 bytes from real clients),
+        /// which MTProxy fake-TLS replaces with a much longer payload.
+        first_appdata_len: Option<usize>,
+    },
     /// Not a TLS ClientHello (or a malformed one).
     NotHello,
 }
@@ -196,7 +207,10 @@ fn client(stream: &[u8]) -> Client {
     }
     match rec.hs.get(..len + 4) {
         Some(msg) => match client_hello::parse_handshake(msg) {
-            Ok(ch) => Client::Hello(Box::new(ch)),
+            Ok(ch) => Client::Hello {
+                hello: Box::new(ch),
+                first_appdata_len: rec.first_appdata_len,
+            },
             Err(_) => Client::NotHello,
         },
         None if rec.bad || rec.past_handshake => Client::NotHello,
@@ -672,10 +686,22 @@ impl Dissector for Tls {
             }
         };
         match c {
-            Client::Hello(ch) => {
-                client_hello::fill_meta(&ch, 't', meta);
+            Client::Hello {
+                hello,
+                first_appdata_len,
+            } => {
+                client_hello::fill_meta(&hello, 't', meta);
                 fill(meta);
-                if server_done {
+                if let Some(n) = first_appdata_len {
+                    meta.set_extra("client_appdata_first_len", n.to_string());
+                }
+                // After a TLS 1.3 server flight, wait for the client's first
+                // encrypted record too (one or two packets more).
+                let server_13 = s
+                    .as_ref()
+                    .and_then(|s| s.hello.as_ref())
+                    .is_some_and(ServerHello::is_13);
+                if server_done && (!server_13 || first_appdata_len.is_some()) {
                     Parse::Done
                 } else {
                     Parse::Identified
@@ -773,6 +799,11 @@ mod tests {
 
     /// A DER certificate with CN=cn.example and SAN DNS a.example,
     /// b.example (hand-assembled; the signature is not checked).
+    /// The client's ChangeCipherSpec and wrapped Finished (TLS 1.3).
+    fn client_finished13(len: usize) -> Vec<u8> {
+        [wrap(CT_CCS, &[1], 16384), wrap(CT_APPDATA, &vec![0x5a; len], 16384)].concat()
+    }
+
     fn cert_der() -> Vec<u8> {
         fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
             let mut v = vec![tag];
@@ -867,11 +898,18 @@ mod tests {
         let msg = chrome("www.example.com");
         assert!(msg.len() > 1200);
         // Spread over three records, as a PQ hello often is.
-        let orig = wrap(CT_HANDSHAKE, &msg, 700);
-        assert_eq!(orig.len(), msg.len() + 15);
+        let hello = wrap(CT_HANDSHAKE, &msg, 700);
+        assert_eq!(hello.len(), msg.len() + 15);
         let resp = flight13();
+        // Until the client's first encrypted record, a TLS 1.3 flow is
+        // identified but not done (MTProxy fake-TLS shows there).
+        let (r, m) = run(&hello, &resp, false);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("client_appdata_first_len"), None);
+        let orig = [hello, client_finished13(53)].concat();
         let (r, m) = check_split_tcp(&Tls, 443, &orig, &resp);
         assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("client_appdata_first_len"), Some("53"));
         assert_eq!(m.protocol, Some("tls"));
         assert_eq!(m.encryption, Encryption::Encrypted);
         assert_eq!(m.sni.as_deref(), Some("www.example.com"));
@@ -1133,7 +1171,11 @@ mod tests {
 
     #[test]
     fn tls_after_socks4a_and_socks5() {
-        let hello = wrap(CT_HANDSHAKE, &chrome("inner.example"), 16384);
+        let hello = [
+            wrap(CT_HANDSHAKE, &chrome("inner.example"), 16384),
+            client_finished13(69),
+        ]
+        .concat();
         let flight = flight13();
         // SOCKS4a: port 443, IP 0.0.0.1, user "u", host name.
         let mut o4 = vec![4, 1, 1, 0xbb, 0, 0, 0, 1, b'u', 0];

@@ -1,0 +1,507 @@
+//! DNS (RFC 1035) over UDP and over TCP (2-byte length prefix, RFC 1035
+//! section 4.2.2), multicast DNS (RFC 6762, UDP 5353) reported as
+//! `mdns`, and LLMNR (RFC 4795, port 5355, same format) as `llmnr`.
+//!
+//! The probe is strict so random UDP is not claimed: a sane header (Z bit
+//! clear, opcode in use, question count 1..=4, record counts small), a
+//! question that parses (labels, qclass IN/CH/HS/ANY) and, off the DNS
+//! ports, a message that parses to its exact end.
+
+use super::{Dissector, Parse, Payloads, Probe, Transport};
+use crate::verdict::{Encryption, Meta};
+
+pub struct Dns;
+
+const HEADER: usize = 12;
+const MAX_NAME: usize = 255;
+/// Most compression jumps followed in one name.
+const MAX_JUMPS: usize = 16;
+const MAX_QD: u16 = 4;
+/// mDNS queries bundle many questions (one per service type).
+const MAX_QD_MDNS: u16 = 64;
+const MAX_RR: u16 = 64;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// Reads a possibly compressed name at `off` in `msg`. Returns the name
+/// (lowercase, dotted, no trailing dot) and the offset after it in the
+/// original position. Pointers must point strictly backwards, so loops
+/// are impossible; jumps are bounded anyway.
+fn read_name(msg: &[u8], mut off: usize) -> Option<(String, usize)> {
+    let mut name = String::new();
+    let mut end = None;
+    let mut jumps = 0;
+    loop {
+        let len = *msg.get(off)?;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    return Some((name, end.unwrap_or(off + 1)));
+                }
+                let label = msg.get(off + 1..off + 1 + usize::from(len))?;
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                for &b in label {
+                    let c = b.to_ascii_lowercase();
+                    if c.is_ascii_graphic() && c != b'.' {
+                        name.push(char::from(c));
+                    } else {
+                        // Keep odd bytes visible without breaking the string.
+                        name.push_str(&format!("\\{b:03}"));
+                    }
+                }
+                if name.len() > MAX_NAME * 4 {
+                    return None;
+                }
+                off += 1 + usize::from(len);
+            }
+            0xc0 => {
+                let ptr = usize::from(be16(msg, off)? & 0x3fff);
+                if ptr >= off || jumps >= MAX_JUMPS {
+                    return None;
+                }
+                jumps += 1;
+                end.get_or_insert(off + 2);
+                off = ptr;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn qtype_name(t: u16) -> String {
+    let s = match t {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        13 => "HINFO",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        35 => "NAPTR",
+        41 => "OPT",
+        43 => "DS",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        64 => "SVCB",
+        65 => "HTTPS",
+        252 => "AXFR",
+        255 => "ANY",
+        _ => return t.to_string(),
+    };
+    s.to_string()
+}
+
+fn rcode_name(r: u16) -> String {
+    let s = match r {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        _ => return r.to_string(),
+    };
+    s.to_string()
+}
+
+/// A parsed message, as far as we need it.
+struct Msg {
+    response: bool,
+    rcode: u16,
+    /// First question (or, for an mDNS announcement, first answer).
+    name: Option<String>,
+    qtype: Option<u16>,
+    /// The message parsed to exactly its end.
+    exact: bool,
+}
+
+/// Parses `msg`; `None` when it is not a sane DNS message.
+fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
+    let flags = be16(msg, 2)?;
+    let (qd, an, ns, ar) = (be16(msg, 4)?, be16(msg, 6)?, be16(msg, 8)?, be16(msg, 10)?);
+    let response = flags & 0x8000 != 0;
+    let opcode = (flags >> 11) & 0xf;
+    let rcode = flags & 0xf;
+    // Z must be zero; opcodes QUERY, IQUERY, STATUS, NOTIFY, UPDATE.
+    if flags & 0x0040 != 0 || !matches!(opcode, 0 | 1 | 2 | 4 | 5) {
+        return None;
+    }
+    if qd > if mdns { MAX_QD_MDNS } else { MAX_QD } || an > MAX_RR || ns > MAX_RR || ar > MAX_RR {
+        return None;
+    }
+    if !response && (rcode != 0 || flags & 0x0080 != 0 && !mdns) {
+        // Queries carry no rcode and no RA.
+        return None;
+    }
+    // Unicast DNS needs a question; mDNS answers/announcements may not.
+    // An inverse query (opcode 1, RFC 1035 6.4, obsolete) carries an
+    // answer and no question.
+    if qd == 0 && !(mdns && response && an > 0) && !(opcode == 1 && !response && an == 1) {
+        return None;
+    }
+    let mut off = HEADER;
+    let mut name = None;
+    let mut qtype = None;
+    for i in 0..qd {
+        let (n, e) = read_name(msg, off)?;
+        let t = be16(msg, e)?;
+        let class = be16(msg, e + 2)? & if mdns { 0x7fff } else { 0xffff };
+        if !matches!(class, 1 | 3 | 4 | 254 | 255) || t == 0 {
+            return None;
+        }
+        if i == 0 {
+            name = Some(n);
+            qtype = Some(t);
+        }
+        off = e + 4;
+    }
+    // Resource records: name, type, class, ttl, rdlength, rdata.
+    let mut exact = true;
+    for i in 0..(u32::from(an) + u32::from(ns) + u32::from(ar)) {
+        let Some((n, e)) = read_name(msg, off) else {
+            exact = false;
+            break;
+        };
+        let Some(rdlen) = be16(msg, e + 8) else {
+            exact = false;
+            break;
+        };
+        let next = e + 10 + usize::from(rdlen);
+        if next > msg.len() {
+            exact = false;
+            break;
+        }
+        if i == 0 && name.is_none() {
+            name = Some(n);
+            qtype = be16(msg, e);
+        }
+        off = next;
+    }
+    exact &= off == msg.len();
+    Some(Msg {
+        response,
+        rcode,
+        name,
+        qtype,
+        exact,
+    })
+}
+
+/// The DNS messages of one side: UDP datagrams, or TCP length-prefixed
+/// messages (a truncated last one is left out, and `partial` set).
+fn messages<'a>(p: &Payloads<'a>, side: super::Side<'a>) -> (Vec<&'a [u8]>, bool) {
+    let mut out = Vec::new();
+    match p.transport {
+        Transport::Udp => {
+            out.extend(side.chunks().take(8));
+            (out, false)
+        }
+        Transport::Tcp => {
+            let s = side.stream();
+            let mut off = 0usize;
+            while out.len() < 8 && off < s.len() {
+                let Some(len) = be16(s, off) else {
+                    return (out, true);
+                };
+                let Some(m) = s.get(off + 2..off + 2 + usize::from(len)) else {
+                    return (out, true);
+                };
+                out.push(m);
+                off += 2 + usize::from(len);
+            }
+            (out, false)
+        }
+    }
+}
+
+fn is_mdns(p: &Payloads<'_>) -> bool {
+    p.transport == Transport::Udp && p.resp_port == 5353
+}
+
+/// NetBIOS name and datagram services (137, 138) use the DNS message
+/// format with their own meaning: not DNS.
+fn netbios_port(p: &Payloads<'_>) -> bool {
+    p.port(137) || p.port(138)
+}
+
+fn dns_port(p: &Payloads<'_>) -> bool {
+    p.port(53) || p.port(5353) || p.port(5355)
+}
+
+/// Is this (first) message acceptable as the flow's opening?
+fn acceptable(m: &Msg, p: &Payloads<'_>) -> bool {
+    m.name.is_some() && (dns_port(p) || m.exact)
+}
+
+impl Dissector for Dns {
+    fn name(&self) -> &'static str {
+        "dns"
+    }
+    fn transports(&self) -> &'static [Transport] {
+        &[Transport::Udp, Transport::Tcp]
+    }
+    fn probe(&self, p: &Payloads<'_>) -> Probe {
+        if netbios_port(p) {
+            return Probe::NotMine;
+        }
+        let side = if p.orig.is_empty() { p.resp } else { p.orig };
+        let data = match p.transport {
+            Transport::Udp => side.first(),
+            Transport::Tcp => side.stream().get(2..).unwrap_or_default(),
+        };
+        if p.transport == Transport::Tcp {
+            if let Some(len) = be16(side.stream(), 0) {
+                if usize::from(len) < HEADER {
+                    return Probe::NotMine;
+                }
+            }
+        }
+        if data.len() < HEADER {
+            return if p.transport == Transport::Tcp {
+                Probe::Maybe
+            } else {
+                Probe::NotMine
+            };
+        }
+        let mdns = is_mdns(p);
+        let flags = be16(data, 2).unwrap_or(0);
+        let qd = be16(data, 4).unwrap_or(0);
+        let iquery = (flags >> 11) & 0xf == 1;
+        let sane_qd = qd <= if mdns { MAX_QD_MDNS } else { MAX_QD } && (qd > 0 || mdns || iquery);
+        if flags & 0x0040 != 0 || !sane_qd {
+            return Probe::NotMine;
+        }
+        Probe::Maybe
+    }
+    fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if netbios_port(p) {
+            return Parse::NotMine;
+        }
+        let mdns = is_mdns(p);
+        let (q, q_partial) = messages(p, p.orig);
+        let (r, _) = messages(p, p.resp);
+        let first_q = q.first().map(|m| parse_msg(m, mdns));
+        let first_r = r.first().map(|m| parse_msg(m, mdns));
+        let from_orig = first_q.is_some();
+        let opening = match (first_q, first_r) {
+            (Some(None), _) => return Parse::NotMine,
+            (Some(Some(m)), _) => m,
+            (None, Some(Some(m))) => m,
+            (None, Some(None)) => return Parse::NotMine,
+            (None, None) => {
+                return if p.transport == Transport::Tcp && (q_partial || p.orig.is_empty()) {
+                    Parse::NeedMore
+                } else {
+                    Parse::NotMine
+                };
+            }
+        };
+        if !acceptable(&opening, p) {
+            return Parse::NotMine;
+        }
+        // Unicast DNS opens with a query; mDNS may open with an answer.
+        if from_orig && opening.response && !mdns && !dns_port(p) {
+            return Parse::NotMine;
+        }
+        meta.protocol = Some(if mdns {
+            "mdns"
+        } else if p.port(5355) {
+            "llmnr"
+        } else {
+            "dns"
+        });
+        meta.encryption = Encryption::Cleartext;
+        // The root name (e.g. `. NS` priming queries) is left empty.
+        if let Some(n) = opening.name.as_deref().filter(|n| !n.is_empty()) {
+            meta.dns_query = Some(n.trim_end_matches('.').chars().take(MAX_NAME * 4).collect());
+        }
+        if let Some(t) = opening.qtype {
+            meta.set_extra("dns_qtype", qtype_name(t));
+        }
+        let rcode = if opening.response {
+            Some(opening.rcode)
+        } else {
+            r.iter()
+                .filter_map(|m| parse_msg(m, mdns))
+                .find(|m| m.response)
+                .map(|a| a.rcode)
+        };
+        match rcode {
+            Some(rc) => {
+                meta.set_extra("dns_rcode", rcode_name(rc));
+                Parse::Done
+            }
+            None => Parse::Identified,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{check_split_tcp, check_split_udp, UdpFixture};
+
+    fn query(id: u16, name: &str, qtype: u16, edns: bool) -> Vec<u8> {
+        let mut v = id.to_be_bytes().to_vec();
+        v.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, u8::from(edns)]);
+        for l in name.split('.') {
+            v.push(l.len() as u8);
+            v.extend_from_slice(l.as_bytes());
+        }
+        v.push(0);
+        v.extend_from_slice(&qtype.to_be_bytes());
+        v.extend_from_slice(&[0, 1]);
+        if edns {
+            v.extend_from_slice(&[0, 0, 41, 0x10, 0, 0, 0, 0, 0, 0, 0]);
+        }
+        v
+    }
+
+    /// The answer to `q`, with one A record whose name is a compression
+    /// pointer to the question.
+    fn answer(q: &[u8], rcode: u8) -> Vec<u8> {
+        let mut v = q.to_vec();
+        v[2] = 0x81;
+        v[3] = 0x80 | rcode;
+        v[7] = 1;
+        v[11] = 0;
+        let qend = v.len() - if q[11] == 1 { 11 } else { 0 };
+        v.truncate(qend);
+        v.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 93, 184, 216, 34]);
+        v
+    }
+
+    #[test]
+    fn udp_query_and_answer() {
+        let q = query(0xbeef, "WWW.Example.COM", 1, true);
+        let a = answer(&q, 0);
+        let (r, m) = check_split_udp(&Dns, 53000, 53, &[&q], &[&a]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.dns_query.as_deref(), Some("www.example.com"));
+        assert_eq!(m.extra("dns_qtype"), Some("A"));
+        assert_eq!(m.extra("dns_rcode"), Some("NOERROR"));
+        // Query alone: identified, no rcode yet.
+        let f = UdpFixture::new(53000, 53, &[&q], &[]);
+        let mut m = Meta::default();
+        assert_eq!(Dns.parse(&f.payloads(), &mut m), Parse::Identified);
+        assert_eq!(m.extra("dns_rcode"), None);
+    }
+
+    #[test]
+    fn off_port_needs_exact_message() {
+        let q = query(1, "a.b", 28, false);
+        let f = UdpFixture::new(40000, 5300, &[&q], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::Identified);
+        let mut junk = q.clone();
+        junk.push(0x55);
+        let f = UdpFixture::new(40000, 5300, &[&junk], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn tcp_length_prefixed() {
+        let q = query(7, "example.org", 65, false);
+        let a = answer(&q, 3);
+        let mut o = (q.len() as u16).to_be_bytes().to_vec();
+        o.extend_from_slice(&q);
+        let mut r = (a.len() as u16).to_be_bytes().to_vec();
+        r.extend_from_slice(&a);
+        let (res, m) = check_split_tcp(&Dns, 53, &o, &r);
+        assert_eq!(res, Parse::Done);
+        assert_eq!(m.dns_query.as_deref(), Some("example.org"));
+        assert_eq!(m.extra("dns_qtype"), Some("HTTPS"));
+        assert_eq!(m.extra("dns_rcode"), Some("NXDOMAIN"));
+    }
+
+    #[test]
+    fn llmnr_query() {
+        let q = query(9, "wpad", 1, false);
+        let (r, m) = check_split_udp(&Dns, 61000, 5355, &[&q], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("llmnr"));
+        assert_eq!(m.dns_query.as_deref(), Some("wpad"));
+    }
+
+    #[test]
+    fn mdns_many_questions() {
+        let mut v = vec![0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0];
+        v.extend_from_slice(b"\x08_homekit\x04_tcp\x05local\x00\x00\x0c\x80\x01");
+        for _ in 0..4 {
+            v.extend_from_slice(b"\x05_raop\xc0\x15\x00\x0c\x80\x01");
+        }
+        let (r, m) = check_split_udp(&Dns, 5353, 5353, &[&v], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.dns_query.as_deref(), Some("_homekit._tcp.local"));
+        let f = UdpFixture::new(40000, 53, &[&v], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn mdns_announcement() {
+        // Response with no question, one PTR answer, unicast-response bit.
+        let mut v = vec![0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        v.extend_from_slice(b"\x05_http\x04_tcp\x05local\x00\x00\x0c\x80\x01\x00\x00\x00\x78\x00\x02\xc0\x0c");
+        let (r, m) = check_split_udp(&Dns, 5353, 5353, &[&v], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("mdns"));
+        assert_eq!(m.dns_query.as_deref(), Some("_http._tcp.local"));
+    }
+
+    #[test]
+    fn compression_loops_and_out_of_range() {
+        // Pointer to itself, forward pointer, pointer past the end.
+        for tail in [&[0xc0u8, 12][..], &[0xc0, 0x20], &[0xc0, 0xff], &[0x3f, b'a']] {
+            let mut v = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+            v.extend_from_slice(tail);
+            v.extend_from_slice(&[0, 1, 0, 1]);
+            let (r, _) = check_split_udp(&Dns, 40000, 53, &[&v], &[]);
+            assert_eq!(r, Parse::NotMine, "{tail:?}");
+        }
+        // A backwards chain: fine, and bounded.
+        let msg = [0u8; 40];
+        assert!(read_name(&msg, 0).is_some());
+    }
+
+    #[test]
+    fn inverse_query_and_netbios() {
+        let iq = [
+            0x77, 0xfc, 0x09, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4, 10, 0, 0, 1,
+        ];
+        let (r, m) = check_split_udp(&Dns, 18427, 53, &[&iq], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.dns_query, None);
+        // NBNS name query: DNS format, NetBIOS meaning.
+        let mut nb = vec![0x80, 0x01, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 32];
+        nb.extend_from_slice(b"EGEFCACACACACACACACACACACACACAAA");
+        nb.extend_from_slice(&[0, 0, 0x20, 0, 1]);
+        let f = UdpFixture::new(137, 137, &[&nb], &[]);
+        assert_eq!(Dns.probe(&f.payloads()), Probe::NotMine);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        let f = UdpFixture::new(40000, 53, &[&nb], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::Identified);
+    }
+
+    #[test]
+    fn other_protocols_not_mine() {
+        let http = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let f = UdpFixture::new(40000, 53, &[http], &[]);
+        assert!(
+            Dns.probe(&f.payloads()) == Probe::NotMine
+                || Dns.parse(&f.payloads(), &mut Meta::default()) == Parse::NotMine
+        );
+        let ends = [[5], [0]];
+        let p = Payloads::tcp(1, 53, b"\x00\x03abc", b"", &ends);
+        assert_eq!(Dns.probe(&p), Probe::NotMine);
+    }
+}

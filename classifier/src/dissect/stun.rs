@@ -1,0 +1,400 @@
+//! STUN / TURN (RFC 5389, RFC 8489, RFC 8656) over UDP and TCP, and the
+//! classic RFC 3489 Binding messages when unambiguous.
+//!
+//! A message is a 20-byte header (type with the top two bits clear,
+//! length a multiple of 4, magic cookie 0x2112A442, 96-bit transaction
+//! id) and TLV attributes that fill the length exactly. Over TCP messages
+//! follow each other, or are framed with a 2-byte length (RFC 4571, ICE-TCP).
+//! Only the STUN messages are inspected: media that follows is not.
+
+use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use crate::verdict::{Encryption, Meta};
+
+pub struct Stun;
+
+const COOKIE: [u8; 4] = [0x21, 0x12, 0xa4, 0x42];
+const HEADER: usize = 20;
+const REALM: u16 = 0x0014;
+const SOFTWARE: u16 = 0x8022;
+const MAX_MSGS: usize = 16;
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+/// What one message told us.
+#[derive(Default)]
+struct Info<'a> {
+    realm: Option<&'a [u8]>,
+    software: Option<&'a [u8]>,
+    attrs: usize,
+}
+
+/// Length of the STUN message at the start of `d` (header + body), if
+/// the header is STUN; the body may be incomplete.
+fn header_len(d: &[u8]) -> Option<usize> {
+    let t = be16(d, 0)?;
+    let len = be16(d, 2)?;
+    let cookie = d.get(4..8)?;
+    // Lengths are multiples of 4, except WhatsApp's variant whose last
+    // attribute is left unpadded (accepted with the magic cookie only).
+    if t & 0xc000 != 0 || (len % 4 != 0 && cookie != COOKIE) {
+        return None;
+    }
+    if cookie == COOKIE {
+        // Methods in use: Binding .. ConnectionAttempt (0x001..0x00c),
+        // and GOOG-PING (0x080) used by WebRTC.
+        let method = (t & 0x000f) | ((t & 0x00e0) >> 1) | ((t & 0x3e00) >> 2);
+        if !(1..=0x00c).contains(&method) && method != 0x080 {
+            return None;
+        }
+    } else if !matches!(t, 0x0001 | 0x0101 | 0x0111) {
+        // RFC 3489: Binding Request / Response / Error Response only.
+        return None;
+    }
+    Some(HEADER + usize::from(len))
+}
+
+/// Parses one complete message; `None` unless its attributes fill the
+/// body exactly (and, for RFC 3489, are all 3489 attributes).
+fn message(d: &[u8]) -> Option<Info<'_>> {
+    message_with(d, true)
+}
+
+/// `strict`: an RFC 3489 message may only carry RFC 3489 attributes.
+fn message_with(d: &[u8], strict: bool) -> Option<Info<'_>> {
+    let n = header_len(d)?;
+    if d.len() != n {
+        return None;
+    }
+    let classic = d.get(4..8)? != COOKIE;
+    // Attributes are padded to 4 bytes; MS-TURN (Teams, Skype) does not
+    // pad, so with the magic cookie an unpadded walk is tried too.
+    walk(d, n, strict && classic, true).or_else(|| if classic { None } else { walk(d, n, false, false) })
+}
+
+fn walk(d: &[u8], n: usize, only_3489: bool, padded: bool) -> Option<Info<'_>> {
+    let mut info = Info::default();
+    let mut off = HEADER;
+    while off < n {
+        let t = be16(d, off)?;
+        let l = usize::from(be16(d, off + 2)?);
+        let v = d.get(off + 4..off + 4 + l)?;
+        if only_3489 && !(1..=0x000b).contains(&t) && t != SOFTWARE {
+            return None;
+        }
+        match t {
+            REALM => info.realm = Some(v),
+            SOFTWARE => info.software = Some(v),
+            _ => {}
+        }
+        info.attrs += 1;
+        if off + 4 + l == n {
+            return Some(info);
+        }
+        off += 4 + if padded { l.next_multiple_of(4) } else { l };
+    }
+    (off == n).then_some(info)
+}
+
+/// The messages of one side: datagrams (UDP), or back-to-back / RFC 4571
+/// framed messages (TCP). `Err` when the side is not STUN; the flag says
+/// whether the last one is incomplete.
+fn messages<'a>(t: Transport, side: Side<'a>) -> Result<(Vec<&'a [u8]>, bool), ()> {
+    match t {
+        Transport::Udp => {
+            let mut v = Vec::new();
+            for d in side.chunks().take(MAX_MSGS) {
+                // Later datagrams may be media (RTP, DTLS): stop there.
+                // With the magic cookie, a datagram may carry more after
+                // the message (MS-TURN in Teams does).
+                let n = header_len(d).filter(|&n| n == d.len() || n < d.len() && d.get(4..8) == Some(&COOKIE[..]));
+                let Some(n) = n else {
+                    if v.is_empty() {
+                        return Err(());
+                    }
+                    break;
+                };
+                v.push(&d[..n]);
+            }
+            Ok((v, false))
+        }
+        Transport::Tcp => {
+            let s = side.stream();
+            let framed = s.len() >= 2 && header_len(s).is_none() && {
+                let rest = &s[2..];
+                rest.len() < 4 || header_len(rest).is_some_and(|n| be16(s, 0) == Some(n as u16))
+            };
+            let mut v = Vec::new();
+            let mut off = 0;
+            while off < s.len() && v.len() < MAX_MSGS {
+                let start = if framed { off + 2 } else { off };
+                let Some(rest) = s.get(start..) else {
+                    return Ok((v, true));
+                };
+                if rest.len() < 8 {
+                    return Ok((v, true));
+                }
+                let Some(n) = header_len(rest) else {
+                    return if v.is_empty() { Err(()) } else { Ok((v, false)) };
+                };
+                let Some(m) = rest.get(..n) else { return Ok((v, true)) };
+                v.push(m);
+                off = start + n;
+            }
+            Ok((v, false))
+        }
+    }
+}
+
+fn set_text(meta: &mut Meta, key: &'static str, v: &[u8]) {
+    let s = String::from_utf8_lossy(&v[..v.len().min(256)])
+        .trim_matches(char::from(0))
+        .trim()
+        .to_string();
+    if !s.is_empty() {
+        meta.set_extra(key, s);
+    }
+}
+
+impl Dissector for Stun {
+    fn name(&self) -> &'static str {
+        "stun"
+    }
+    fn transports(&self) -> &'static [Transport] {
+        &[Transport::Udp, Transport::Tcp]
+    }
+    fn probe(&self, p: &Payloads<'_>) -> Probe {
+        let side = if p.orig.is_empty() { p.resp } else { p.orig };
+        let d = match p.transport {
+            Transport::Udp => side.first(),
+            Transport::Tcp => side.stream(),
+        };
+        if d.len() < 8 && p.transport == Transport::Tcp {
+            return Probe::Maybe;
+        }
+        let direct = header_len(d).is_some();
+        let framed =
+            p.transport == Transport::Tcp && d.get(2..).is_some_and(|r| r.len() < 8 || header_len(r).is_some());
+        if direct || framed {
+            Probe::Maybe
+        } else {
+            Probe::NotMine
+        }
+    }
+    fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        let Ok((o, o_part)) = messages(p.transport, p.orig) else {
+            return Parse::NotMine;
+        };
+        // The responder may answer with media; its STUN messages only add.
+        let (r, _) = messages(p.transport, p.resp).unwrap_or_default();
+        let parsed_o: Vec<Info<'_>> = o.iter().map_while(|m| message(m)).collect();
+        let parsed_r: Vec<Info<'_>> = r.iter().map_while(|m| message(m)).collect();
+        let opening = o.first().or(r.first());
+        let Some(first) = opening else {
+            return if o_part || p.transport == Transport::Tcp && p.orig.is_empty() {
+                Parse::NeedMore
+            } else {
+                Parse::NotMine
+            };
+        };
+        // A classic (no cookie) message needs its answer (same
+        // transaction id in the reply), or, on the STUN ports, at least
+        // one attribute that fills the message exactly (vendors such as
+        // Zoom send classic requests with private attributes).
+        let classic = first.get(4..8) != Some(&COOKIE[..]);
+        let on_port = matches!(p.resp_port, 3478 | 3479);
+        let lax = classic && on_port && message_with(first, false).is_some_and(|i| i.attrs > 0);
+        if message(first).is_none() && !lax {
+            return Parse::NotMine;
+        }
+        if classic {
+            let tid = first.get(4..20);
+            let answered = !o.is_empty() && r.first().is_some_and(|a| message(a).is_some() && a.get(4..20) == tid);
+            if !answered {
+                if !r.is_empty() {
+                    return Parse::NotMine;
+                }
+                if !lax {
+                    return Parse::NeedMore;
+                }
+            }
+        }
+        meta.protocol = Some("stun");
+        meta.encryption = Encryption::Cleartext;
+        for i in parsed_o.iter().chain(parsed_r.iter()) {
+            if let Some(v) = i.realm {
+                set_text(meta, "stun_realm", v);
+            }
+            if let Some(v) = i.software {
+                set_text(meta, "stun_software", v);
+            }
+        }
+        if parsed_o.len() + parsed_r.len() >= 6 {
+            Parse::Done
+        } else {
+            Parse::Identified
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{check_split_tcp, check_split_udp, UdpFixture};
+
+    fn attr(t: u16, v: &[u8]) -> Vec<u8> {
+        let mut a = t.to_be_bytes().to_vec();
+        a.extend_from_slice(&(v.len() as u16).to_be_bytes());
+        a.extend_from_slice(v);
+        while !a.len().is_multiple_of(4) {
+            a.push(0);
+        }
+        a
+    }
+
+    fn msg(t: u16, cookie: bool, tid: u8, attrs: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = attrs.concat();
+        let mut m = t.to_be_bytes().to_vec();
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        if cookie {
+            m.extend_from_slice(&COOKIE);
+        } else {
+            m.extend_from_slice(&[tid; 4]);
+        }
+        m.extend_from_slice(&[tid; 12]);
+        m.extend_from_slice(&body);
+        m
+    }
+
+    #[test]
+    fn turn_allocate_with_realm_and_software() {
+        let req = msg(
+            0x0003,
+            true,
+            1,
+            &[attr(SOFTWARE, b"libjingle"), attr(0x0019, &[17, 0, 0, 0])],
+        );
+        let err = msg(
+            0x0113,
+            true,
+            1,
+            &[
+                attr(0x0009, &[0, 0, 4, 1]),
+                attr(REALM, b"example.org"),
+                attr(0x0015, b"nonce123"),
+            ],
+        );
+        let (r, m) = check_split_udp(&Stun, 50000, 3478, &[&req], &[&err]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("stun"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("stun_realm"), Some("example.org"));
+        assert_eq!(m.extra("stun_software"), Some("libjingle"));
+    }
+
+    #[test]
+    fn unpadded_last_attribute_with_cookie() {
+        let mut m = msg(0x0003, true, 4, &[attr(0x4000, &[1, 2, 3, 4, 5, 6])]);
+        m.truncate(m.len() - 2);
+        m[3] -= 2;
+        let (r, _) = check_split_udp(&Stun, 50000, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn trailing_bytes_after_a_cookie_message() {
+        let mut m = msg(0x0003, true, 6, &[attr(0x000f, &[1, 2, 3, 4])]);
+        m.extend_from_slice(&[0x99; 146]);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::Identified);
+        let mut c = msg(0x0001, false, 6, &[attr(0x0003, &[0, 0, 0, 0])]);
+        c.extend_from_slice(&[0x99; 8]);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&c], &[]);
+        assert_eq!(r, Parse::NotMine);
+    }
+
+    #[test]
+    fn ms_turn_unpadded_attributes() {
+        let mut body = attr(0x000f, &[1, 2, 3, 4]);
+        body.extend_from_slice(&[0, 0x15, 0, 10]);
+        body.extend_from_slice(b"\"rtcmedia\"");
+        body.extend_from_slice(&attr(0x0006, &[7; 8]));
+        let mut m = vec![0, 3];
+        m.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        m.extend_from_slice(&COOKIE);
+        m.extend_from_slice(&[1; 12]);
+        m.extend_from_slice(&body);
+        let (r, _) = check_split_udp(&Stun, 50036, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn binding_then_media_over_udp() {
+        let req = msg(0x0001, true, 2, &[attr(0x0006, b"ab:cd")]);
+        let rtp = [0x80u8, 0x60, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 9, 9, 9, 9];
+        let (r, _) = check_split_udp(&Stun, 50000, 50001, &[&req, &rtp], &[]);
+        assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn classic_needs_matching_answer() {
+        let req = msg(0x0001, false, 7, &[attr(0x0003, &[0, 0, 0, 0])]);
+        let resp = msg(0x0101, false, 7, &[attr(0x0001, &[0, 1, 0x0d, 0x96, 10, 0, 0, 1])]);
+        let (r, _) = check_split_udp(&Stun, 40000, 3478, &[&req], &[&resp]);
+        assert_eq!(r, Parse::Identified);
+        let f = UdpFixture::new(40000, 3480, &[&req], &[]);
+        assert_eq!(Stun.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+        let other = msg(0x0101, false, 8, &[attr(0x0001, &[0, 1, 0x0d, 0x96, 10, 0, 0, 1])]);
+        let f = UdpFixture::new(40000, 3478, &[&req], &[&other]);
+        assert_eq!(Stun.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn classic_with_private_attribute_on_stun_port() {
+        let req = msg(0x0001, false, 5, &[attr(0x0101, b"12345678901234567890")]);
+        let (r, _) = check_split_udp(&Stun, 23903, 3478, &[&req], &[]);
+        assert_eq!(r, Parse::Identified);
+        let (r, _) = check_split_udp(&Stun, 23903, 40000, &[&req], &[]);
+        assert_eq!(r, Parse::NotMine);
+        let bare = msg(0x0001, false, 5, &[]);
+        let (r, _) = check_split_udp(&Stun, 23903, 3478, &[&bare], &[]);
+        assert_eq!(r, Parse::NeedMore);
+    }
+
+    #[test]
+    fn tcp_plain_and_framed() {
+        let a = msg(0x0001, true, 3, &[attr(SOFTWARE, b"x")]);
+        let b = msg(0x0101, true, 3, &[]);
+        let mut two = a.clone();
+        two.extend_from_slice(&a);
+        let (r, m) = check_split_tcp(&Stun, 3478, &two, &b);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.extra("stun_software"), Some("x"));
+        let mut framed = (a.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&a);
+        let (r, _) = check_split_tcp(&Stun, 443, &framed, b"");
+        assert_eq!(r, Parse::Identified);
+    }
+
+    #[test]
+    fn not_stun() {
+        let mut bad_len = msg(0x0001, true, 1, &[attr(SOFTWARE, b"abcd")]);
+        bad_len[3] += 4;
+        let dns = [0u8, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1];
+        for d in [&bad_len[..], &dns, b"GET / HTTP/1.1\r\n\r\n"] {
+            let f = UdpFixture::new(1, 3478, &[d], &[]);
+            let claimed = Stun.probe(&f.payloads()) != Probe::NotMine
+                && matches!(
+                    Stun.parse(&f.payloads(), &mut Meta::default()),
+                    Parse::Identified | Parse::Done
+                );
+            assert!(!claimed);
+        }
+        // Absurd attribute length inside a sane header.
+        let mut m = msg(0x0001, true, 1, &[attr(SOFTWARE, b"abcd")]);
+        m[22] = 0xff;
+        let (r, _) = check_split_udp(&Stun, 1, 3478, &[&m], &[]);
+        assert_eq!(r, Parse::NotMine);
+    }
+}

@@ -1,0 +1,89 @@
+//! Small helpers shared by the line-based text dissectors (HTTP, SMTP,
+//! IMAP, POP3, SSH banners). Bytes in, bytes out: nothing here assumes
+//! UTF-8 or allocates by a length read from the wire.
+
+/// Complete lines of `data` (ending in `\n`, the `\r\n` or `\n` stripped),
+/// at most `max` of them. A trailing partial line is not returned.
+pub fn lines(data: &[u8], max: usize) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let line = &rest[..nl];
+        rest = &rest[nl + 1..];
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
+    .take(max)
+}
+
+/// Like [`lines`], but also returns the offset just past each line.
+pub fn lines_with_end(data: &[u8], max: usize) -> impl Iterator<Item = (&[u8], usize)> {
+    let mut off = 0usize;
+    std::iter::from_fn(move || {
+        let rest = data.get(off..)?;
+        let nl = rest.iter().position(|&b| b == b'\n')?;
+        let line = &rest[..nl];
+        off += nl + 1;
+        Some((line.strip_suffix(b"\r").unwrap_or(line), off))
+    })
+    .take(max)
+}
+
+/// ASCII case-insensitive prefix test.
+pub fn starts_with_ci(data: &[u8], prefix: &[u8]) -> bool {
+    data.len() >= prefix.len() && data[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// True when `data` could still grow into something starting with
+/// `prefix` (it is a prefix of it, or starts with it), case-insensitive.
+pub fn could_start_with_ci(data: &[u8], prefix: &[u8]) -> bool {
+    let n = data.len().min(prefix.len());
+    data[..n].eq_ignore_ascii_case(&prefix[..n])
+}
+
+/// Printable ASCII (and tab) only.
+pub fn is_printable(s: &[u8]) -> bool {
+    s.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
+/// Lossy string of at most `max` bytes, for reporting.
+pub fn to_string(s: &[u8], max: usize) -> String {
+    let s = &s[..s.len().min(max)];
+    String::from_utf8_lossy(s).trim().to_string()
+}
+
+/// A bounded window of the first `n` bytes.
+pub fn head(data: &[u8], n: usize) -> &[u8] {
+    &data[..data.len().min(n)]
+}
+
+/// After a STARTTLS-style command ending at `at`, does the client's
+/// stream continue with a TLS handshake record?
+pub fn tls_follows(orig: &[u8], at: usize) -> bool {
+    orig.get(at..at + 2).is_some_and(|b| b[0] == 0x16 && b[1] == 0x03)
+}
+
+/// The first word of a line (up to a space), and the rest.
+pub fn word(line: &[u8]) -> (&[u8], &[u8]) {
+    match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => (line, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_stop_at_partial() {
+        let v: Vec<&[u8]> = lines(b"a\r\nbc\nd", 10).collect();
+        assert_eq!(v, [&b"a"[..], &b"bc"[..]]);
+        let e: Vec<usize> = lines_with_end(b"a\r\nbc\nd", 10).map(|x| x.1).collect();
+        assert_eq!(e, [3, 6]);
+        assert!(could_start_with_ci(b"eh", b"EHLO"));
+        assert!(could_start_with_ci(b"EHLO x", b"ehlo"));
+        assert!(!could_start_with_ci(b"EX", b"EHLO"));
+        assert!(starts_with_ci(b"Host: x", b"host:"));
+        assert!(!starts_with_ci(b"Ho", b"host:"));
+    }
+}
