@@ -48,6 +48,8 @@ tmp, out, per, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 PORTS = [443, 80, 53, 22, 25, 143, 110, 3389, 445, 123, 67, 3478, 51820, 1194, 6881, 5353]
 LINKS = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276]
 counts = {}
+others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
+                if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))
 def put(target, data):
     if counts.get(target, 0) >= per or not data:
         return
@@ -126,8 +128,9 @@ for n in names:
             put("client_hello", first[5:])
         elif f["tr"] == 0 or port == 443:
             put("dissect_mtproto", seed)
-        for extra in os.environ.get("SEED_DISSECTORS", "").split():
-            put("dissect_" + extra, seed)
+        # Every other per-dissector target gets the same flows.
+        for extra in others:
+            put(extra, seed)
 for t, c in sorted(counts.items()):
     print(f"fuzz-seeds: {t}: {c} seeds")
 PY
