@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CI fuzz smoke: builds every fuzz target once, then runs each for
-# FUZZ_SECONDS (default 20) in turn; fails on the first crash, leak, OOM
-# or timeout, and prints the executions per target.
+# CI fuzz smoke: builds every fuzz target once, then runs each in turn for
+# FUZZ_SECONDS, by default FUZZ_BUDGET (240 s) shared out over the targets
+# (at least 5 s each; 24 targets → 10 s); fails on a crash, leak, OOM or
+# timeout, and prints the executions per target.
 #
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain build with them. Corpora in fuzz/corpus/<target>/ are used
@@ -9,13 +10,15 @@
 # fuzz/artifacts/<target>/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-secs=${FUZZ_SECONDS:-20}
 export RUSTC_BOOTSTRAP=1
 if ! command -v cargo-fuzz >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo-fuzz" ]; then
     cargo install cargo-fuzz --locked
 fi
 cd "$root/fuzz"
 targets=$(cargo fuzz list)
+n=$(echo $targets | wc -w)
+secs=${FUZZ_SECONDS:-$(( ${FUZZ_BUDGET:-240} / n ))}
+[ "$secs" -ge 5 ] || secs=5
 echo "fuzz-smoke: building $(echo $targets | wc -w) targets"
 cargo fuzz build
 status=0
