@@ -319,7 +319,7 @@ fn ten_megabytes_out_of_order() {
     let mut sizes = Vec::new();
     let mut i = 0usize;
     while sent < 10 << 20 {
-        let len = if i % 2 == 0 { 1 } else { 1 + (i * 7919) % 1400 };
+        let len = if i & 1 == 0 { 1 } else { 1 + (i * 7919) % 1400 };
         sizes.push((sent as u32 + 1, len));
         sent += len;
         i += 1;

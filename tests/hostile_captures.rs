@@ -154,7 +154,7 @@ fn truncation_at_every_offset() {
         let run = run_lib(&small[..cut]);
         if (1..4).contains(&cut) {
             // Too short to be anything: not a capture, with a reason.
-            let e = run.report.as_ref().err().expect("1-3 bytes are not a capture");
+            let e = run.report.as_ref().expect_err("1-3 bytes are not a capture");
             assert!(e.contains("not a capture"), "{e}");
             continue;
         }
@@ -354,6 +354,9 @@ fn to_pcapng(pcap: &[u8], if_id: impl Fn(usize) -> u32) -> (Vec<u8>, Vec<usize>)
     (out, offs)
 }
 
+/// Damage done to a copy of a good file.
+type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+
 #[test]
 fn pcapng_lying_block_lengths() {
     let small = first_records(&basic(), 40);
@@ -365,7 +368,7 @@ fn pcapng_lying_block_lengths() {
     for k in [0usize, 5, 39] {
         let off = offs[k];
         let blen = u32::from_le_bytes(ng[off + 4..off + 8].try_into().unwrap());
-        let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+        let cases: Vec<(&str, Damage)> = vec![
             (
                 "length 0",
                 Box::new(move |b| b[off + 4..off + 8].copy_from_slice(&0u32.to_le_bytes())),
