@@ -143,6 +143,14 @@ impl InputOutcome {
             eprintln!("baikal: warning: {msg}");
             sum.warnings.push(msg);
         }
+        for sk in &self.report.skipped {
+            let msg = format!(
+                "{name}: {} records skipped: {} (first at byte offset {})",
+                sk.count, sk.reason, sk.first_offset
+            );
+            eprintln!("baikal: warning: {msg}");
+            sum.warnings.push(msg);
+        }
         for &(lt, count) in &self.decode.unknown_linktypes {
             let msg = format!("{name}: {count} frames of link type {lt} skipped (not decoded)");
             eprintln!("baikal: warning: {msg}");
@@ -513,6 +521,14 @@ fn run_live(
     }
     if let Some(w) = &rep.warning {
         let msg = format!("{name}: {} ({} packets captured before it)", w.reason, rep.packets);
+        eprintln!("baikal: warning: {msg}");
+        sum.warnings.push(msg);
+    }
+    for s in &rep.skipped {
+        let msg = format!(
+            "{name}: {} records skipped: {} (first at byte offset {})",
+            s.count, s.reason, s.first_offset
+        );
         eprintln!("baikal: warning: {msg}");
         sum.warnings.push(msg);
     }

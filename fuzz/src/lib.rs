@@ -69,10 +69,11 @@ pub fn run_dissector(d: &dyn Dissector, flow: &Flow) {
     }
 }
 
-/// Fuzzes the dissector registered under `name`.
+/// Fuzzes the dissector registered under `name`; a name that is not
+/// registered fails at once rather than fuzzing nothing.
 pub fn fuzz_dissector(name: &str, data: &[u8]) {
     let Some(d) = baikal_classifier::dissect::by_name(name) else {
-        return;
+        panic!("no dissector named {name:?} is registered");
     };
     if let Some(flow) = Flow::from_bytes(data) {
         run_dissector(d, &flow);

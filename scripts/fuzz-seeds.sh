@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Seeds the fuzz corpora (fuzz/corpus/<target>/, git-ignored) from the
+# public captures in $BAIKAL_CORPUS (default ../shared/pcaps) and the repo's
+# own pcaps/ and rules/. Needs tshark/editcap (apt-get install -y tshark)
+# and python3. Never commit what this writes.
+#
+# Seeds are written in each target's input format (see fuzz/src/lib.rs and
+# fuzz/fuzz_targets/*.rs):
+#   capture        small capture files as they are (and one gzip'd)
+#   decode         link byte + frames, each with a 2-byte LE length
+#   pipeline       eth/raw byte + frames, each with a 2-byte LE length and
+#                  a 1-byte time step
+#   dissect_*      transport/port byte, grouping byte, flow pieces with a
+#                  2-byte LE length, alternating orig/resp
+#   client_hello   the first ClientHello handshake message of TLS flows
+#   rules          the repo's rule files
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+corpus=${BAIKAL_CORPUS:-$root/../shared/pcaps}
+[ -d "$corpus" ] || [ -n "${BAIKAL_CORPUS:-}" ] || corpus=$root/../../shared/pcaps
+out=$root/fuzz/corpus
+per_target=${SEEDS_PER_TARGET:-400}
+command -v tshark >/dev/null || { echo "fuzz-seeds: tshark missing (apt-get install -y tshark)" >&2; exit 1; }
+[ -d "$corpus" ] || { echo "fuzz-seeds: no corpus at $corpus (set BAIKAL_CORPUS)" >&2; exit 1; }
+mkdir -p "$out"/{capture,decode,pipeline,client_hello,rules,dissect_all}
+cp "$root"/rules/*.toml "$out/rules/"
+# Small captures seed the reader as they are.
+find "$corpus" "$root/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) -size -24k \
+    | head -n "$per_target" | while read -r f; do cp "$f" "$out/capture/$(basename "$f")"; done
+gzip -c "$root/pcaps/basic.pcap" > "$out/capture/basic.pcap.gz"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+find "$corpus" "$root/pcaps" -type f \( -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' \) -size -4M | sort > "$tmp/list"
+while read -r f; do
+    n=$(basename "$f")
+    # Frames as classic pcap (for decode/pipeline) ...
+    editcap -F pcap -r "$f" "$tmp/$n.pcap" 1-64 2>/dev/null || continue
+    # ... and per-packet payloads for the flow seeds.
+    tshark -r "$f" -n -T fields -E separator=';' \
+        -e tcp.stream -e udp.stream -e ip.src -e ipv6.src -e tcp.srcport -e udp.srcport \
+        -e tcp.dstport -e udp.dstport -e tcp.payload -e udp.payload 2>/dev/null > "$tmp/$n.txt" || true
+done < "$tmp/list"
+
+python3 - "$tmp" "$out" "$per_target" "$root" <<'PY'
+import hashlib, os, struct, sys
+tmp, out, per, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+PORTS = [443, 80, 53, 22, 25, 143, 110, 3389, 445, 123, 67, 3478, 51820, 1194, 6881, 5353]
+LINKS = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276]
+counts = {}
+others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
+                if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))
+def put(target, data):
+    if counts.get(target, 0) >= per or not data:
+        return
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as fh:
+        fh.write(data)
+    counts[target] = counts.get(target, 0) + 1
+
+def frames(path):
+    b = open(path, "rb").read()
+    if len(b) < 24: return None, []
+    magic = b[:4]
+    e = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    lt = struct.unpack(e + "I", b[20:24])[0] & 0x03ffffff
+    fr, o = [], 24
+    while o + 16 <= len(b):
+        ts, _, incl, _ = struct.unpack(e + "IIII", b[o:o+16])
+        fr.append((ts, b[o+16:o+16+incl])); o += 16 + incl
+    return lt, fr
+
+names = sorted(os.listdir(tmp))
+for n in names:
+    if not n.endswith(".pcap"): continue
+    lt, fr = frames(os.path.join(tmp, n))
+    if lt is None or not fr: continue
+    if lt in LINKS:
+        put("decode", bytes([LINKS.index(lt)]) + b"".join(struct.pack("<H", len(f[:65535])) + f[:65535] for _, f in fr))
+    if lt in (1, 101):
+        s, prev = bytearray([0 if lt == 1 else 1]), fr[0][0]
+        for ts, f in fr:
+            s += struct.pack("<H", len(f[:65535])) + bytes([min(max(ts - prev, 0), 255)]) + f[:65535]; prev = ts
+        put("pipeline", bytes(s))
+
+for n in names:
+    if not n.endswith(".txt"): continue
+    flows = {}
+    for line in open(os.path.join(tmp, n)):
+        c = line.rstrip("\n").split(";")
+        if len(c) < 10: continue
+        ts_, us_, s4, s6, tsp, usp, tdp, udp_, tpl, upl = c[:10]
+        if ts_:
+            key, tr, sp, dp, pl = ("t", ts_), 0, tsp, tdp, tpl
+        elif us_:
+            key, tr, sp, dp, pl = ("u", us_), 1, usp, udp_, upl
+        else:
+            continue
+        src = (s4 or s6) + ":" + sp
+        f = flows.setdefault(key, {"tr": tr, "orig": src, "dport": dp, "pieces": []})
+        pl = pl.split(",")[0]
+        if not pl: continue
+        try: data = bytes.fromhex(pl)
+        except ValueError: continue
+        if len(f["pieces"]) < 16:
+            f["pieces"].append((src == f["orig"], data))
+    for f in flows.values():
+        if not f["pieces"]: continue
+        try: port = int(f["dport"].split(",")[0])
+        except ValueError: port = 0
+        pi = PORTS.index(port) if port in PORTS else 0
+        # byte 1 = 1: switch sides after every piece (the harness alternates;
+        # consecutive same-side pieces are merged).
+        merged = []
+        for o, d in f["pieces"]:
+            if merged and merged[-1][0] == o: merged[-1] = (o, merged[-1][1] + d)
+            else: merged.append((o, d))
+        if not merged[0][0]: merged.insert(0, (True, b""))
+        seed = bytearray([pi * 2 + f["tr"], 1])
+        for _, d in merged:
+            d = d[:65535]; seed += struct.pack("<H", len(d)) + d
+        seed = bytes(seed)
+        put("dissect_all", seed)
+        first = merged[0][1]
+        if f["tr"] == 0 and first[:1] == b"\x16" and len(first) > 9:
+            put("dissect_tls", seed)
+            put("client_hello", first[5:])
+        elif f["tr"] == 0 or port == 443:
+            put("dissect_mtproto", seed)
+        # Every other per-dissector target gets the same flows.
+        for extra in others:
+            put(extra, seed)
+for t, c in sorted(counts.items()):
+    print(f"fuzz-seeds: {t}: {c} seeds")
+PY
+echo "fuzz-seeds: capture: $(ls "$out/capture" | wc -l) seeds, rules: $(ls "$out/rules" | wc -l) seeds"
