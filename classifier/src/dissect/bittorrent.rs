@@ -126,11 +126,7 @@ impl Bittorrent {
     }
 
     fn udp(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if first.starts_with(LSD) {
             return local_discovery(first, meta);
         }
@@ -184,11 +180,7 @@ impl Dissector for Bittorrent {
                 }
             }
             Transport::Udp => {
-                let first = if p.orig.is_empty() {
-                    p.resp.first()
-                } else {
-                    p.orig.first()
-                };
+                let first = p.first_payload();
                 let syn = !p.orig.is_empty() && utp(first).is_some_and(|u| u.0 == ST_SYN);
                 if first.starts_with(b"d1:") || first.starts_with(b"d2:") || first.starts_with(LSD) || syn {
                     Probe::Maybe

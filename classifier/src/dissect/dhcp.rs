@@ -66,11 +66,7 @@ impl Dissector for Dhcp {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if (p.port(67) || p.port(68)) && message(first) {
             Probe::Mine
         } else {
@@ -78,11 +74,7 @@ impl Dissector for Dhcp {
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if !(p.port(67) || p.port(68)) || !message(first) {
             return Parse::NotMine;
         }

@@ -107,11 +107,7 @@ impl Dissector for Dtls {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if records(first).is_some() {
             Probe::Mine
         } else {

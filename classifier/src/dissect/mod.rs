@@ -120,6 +120,15 @@ impl<'a> Payloads<'a> {
             last: false,
         }
     }
+    /// The first datagram (or TCP piece) of the originator, or of the
+    /// responder when the originator has sent nothing yet.
+    pub fn first_payload(&self) -> &'a [u8] {
+        if self.orig.is_empty() {
+            self.resp.first()
+        } else {
+            self.orig.first()
+        }
+    }
     /// Either port equals `p`.
     pub fn port(&self, p: u16) -> bool {
         self.orig_port == p || self.resp_port == p

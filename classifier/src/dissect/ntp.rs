@@ -77,11 +77,7 @@ impl Dissector for Ntp {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if p.port(PORT) && packet(first).is_some() {
             Probe::Maybe
         } else {
@@ -92,11 +88,7 @@ impl Dissector for Ntp {
         if !p.port(PORT) {
             return Parse::NotMine;
         }
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         let Some((version, mode)) = packet(first) else {
             return Parse::NotMine;
         };

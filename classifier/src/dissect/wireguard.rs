@@ -41,11 +41,7 @@ impl Dissector for Wireguard {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         if kind(first).is_some() {
             Probe::Mine
         } else {
@@ -53,11 +49,7 @@ impl Dissector for Wireguard {
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let first = if p.orig.is_empty() {
-            p.resp.first()
-        } else {
-            p.orig.first()
-        };
+        let first = p.first_payload();
         let Some(t) = kind(first) else {
             return Parse::NotMine;
         };
