@@ -14,32 +14,9 @@ use baikal_classifier::flow::{FlowConfig, FlowTable};
 use baikal_classifier::verdict::Meta;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-/// Ethernet + IPv4 + TCP/UDP frame.
-fn frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, tcp: Option<(u32, u8)>, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00];
-    let l4 = if tcp.is_some() { 20 } else { 8 };
-    let total = (20 + l4 + payload.len()) as u16;
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&total.to_be_bytes());
-    f.extend_from_slice(&[0, 0, 0x40, 0, 64, if tcp.is_some() { 6 } else { 17 }, 0, 0]);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&sport.to_be_bytes());
-    f.extend_from_slice(&dport.to_be_bytes());
-    match tcp {
-        Some((seq, flags)) => {
-            f.extend_from_slice(&seq.to_be_bytes());
-            f.extend_from_slice(&0u32.to_be_bytes());
-            f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-        }
-        None => {
-            f.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-            f.extend_from_slice(&[0, 0]);
-        }
-    }
-    f.extend_from_slice(payload);
-    f
-}
+#[path = "../tests/mkpcap/mod.rs"]
+mod mkpcap;
+use mkpcap::frame;
 
 /// A TLS 1.3-style ClientHello record with SNI and ALPN (RFC 8446 layout).
 fn client_hello(sni: &str) -> Vec<u8> {
