@@ -524,34 +524,16 @@ fn run_live(
         eprintln!("baikal: warning: {msg}");
         sum.warnings.push(msg);
     }
-    for s in &rep.skipped {
-        let msg = format!(
-            "{name}: {} records skipped: {} (first at byte offset {})",
-            s.count, s.reason, s.first_offset
-        );
-        eprintln!("baikal: warning: {msg}");
-        sum.warnings.push(msg);
+    // A live source has no byte offset: its warning was printed above,
+    // the rest (skips, link types, counters) is merged as for a file.
+    let mut report = rep;
+    report.warning = None;
+    InputOutcome {
+        report,
+        decode: decoder.stats().clone(),
+        engine: engine.stats(),
     }
-    let d = decoder.stats();
-    for &(lt, count) in &d.unknown_linktypes {
-        let msg = format!("{name}: {count} frames of link type {lt} skipped (not decoded)");
-        eprintln!("baikal: warning: {msg}");
-        sum.warnings.push(msg);
-    }
-    sum.packets_read += rep.packets;
-    sum.decode.add(d);
-    let es = engine.stats();
-    sum.engine.packets += es.packets;
-    sum.engine.bytes += es.bytes;
-    sum.engine.inspected_packets += es.inspected_packets;
-    let f = &mut sum.engine.flows;
-    f.created += es.flows.created;
-    f.evicted += es.flows.evicted;
-    f.ended_fin += es.flows.ended_fin;
-    f.ended_rst += es.flows.ended_rst;
-    f.ended_idle += es.flows.ended_idle;
-    f.ended_eof += es.flows.ended_eof;
-    f.peak_flows = f.peak_flows.max(es.flows.peak_flows);
+    .merge_into(&name, sum);
     Ok(())
 }
 
