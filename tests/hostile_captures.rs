@@ -494,3 +494,24 @@ fn pcapfix_damaged_examples() {
     }
     assert!(n > 0, "no files in {}", dir.display());
 }
+
+/// Every registered dissector has its own fuzz target (issue: "add a fuzz
+/// target each time a parser lands"); a new dissector without one fails here.
+#[test]
+fn every_dissector_has_a_fuzz_target() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let mut missing = Vec::new();
+    for d in baikal_classifier::dissect::DISSECTORS {
+        let target = format!("dissect_{}", d.name());
+        let file = dir.join("fuzz_targets").join(format!("{target}.rs"));
+        let registered = manifest.contains(&format!("name = \"{target}\""));
+        let calls = std::fs::read_to_string(&file)
+            .map(|s| s.contains(&format!("fuzz_dissector(\"{}\"", d.name())))
+            .unwrap_or(false);
+        if !(registered && calls) {
+            missing.push(target);
+        }
+    }
+    assert!(missing.is_empty(), "dissectors without a fuzz target: {missing:?}");
+}
