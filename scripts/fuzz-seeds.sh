@@ -48,6 +48,15 @@ tmp, out, per, root = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 PORTS = [443, 80, 53, 22, 25, 143, 110, 3389, 445, 123, 67, 3478, 51820, 1194, 6881, 5353]
 LINKS = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276]
 counts = {}
+later = []
+TARGET_PORTS = {
+    "dissect_quic": (443, 80, 8443, 784, 853), "dissect_dns": (53, 5353, 5355), "dissect_http": (80, 8080, 3128),
+    "dissect_ssh": (22, 2222), "dissect_stun": (3478, 3479, 19302, 5349), "dissect_dtls": (443, 4433, 5349, 5061),
+    "dissect_smb": (445, 139), "dissect_rdp": (3389,), "dissect_bittorrent": (6881, 6882, 6889, 6969, 51413),
+    "dissect_wireguard": (51820,), "dissect_dhcp": (67, 68, 546, 547), "dissect_smtp": (25, 587, 465),
+    "dissect_imap": (143, 993), "dissect_pop3": (110, 995), "dissect_openvpn": (1194, 443), "dissect_ntp": (123,),
+    "dissect_whatsapp": (443, 5222), "dissect_discord_voice": tuple(range(50000, 50100)),
+}
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))
 def put(target, data):
@@ -109,6 +118,8 @@ for n in names:
         if not f["pieces"]: continue
         try: port = int(f["dport"].split(",")[0])
         except ValueError: port = 0
+        try: sp_port = int(f["orig"].rsplit(":", 1)[1].split(",")[0])
+        except (ValueError, IndexError): sp_port = 0
         pi = PORTS.index(port) if port in PORTS else 0
         # byte 1 = 1: switch sides after every piece (the harness alternates;
         # consecutive same-side pieces are merged).
@@ -128,9 +139,15 @@ for n in names:
             put("client_hello", first[5:])
         elif f["tr"] == 0 or port == 443:
             put("dissect_mtproto", seed)
-        # Every other per-dissector target gets the same flows.
+        # Other per-dissector targets: flows on the protocol's usual ports
+        # first (so each target starts from its own protocol), then any flow.
         for extra in others:
-            put(extra, seed)
+            if port in TARGET_PORTS.get(extra, ()) or sp_port in TARGET_PORTS.get(extra, ()):
+                put(extra, seed)
+            else:
+                later.append((extra, seed))
+for extra, seed in later:
+    put(extra, seed)
 for t, c in sorted(counts.items()):
     print(f"fuzz-seeds: {t}: {c} seeds")
 PY
