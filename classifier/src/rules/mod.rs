@@ -17,7 +17,7 @@
 //! - ports: a short sorted list of ranges.
 //!
 //! Evidence precedence (see [`Rules::label_record`]): names > JA4 > STUN >
-//! heuristics > address > port. An address or a port alone never yields
+//! association with an earlier flow > heuristics > address > port. An address or a port alone never yields
 //! DPI evidence.
 
 mod load;
@@ -72,6 +72,11 @@ pub const CONF_FAKE_TLS: f32 = 0.6;
 /// version, TLS_AES_128_GCM_SHA256, extensions key_share then
 /// supported_versions.
 pub const MTPROXY_JA3S: &str = "771,4865,51-43";
+/// Confidence of an app named through an earlier flow (see
+/// [`crate::assoc`]): the flow's peer was announced in a TURN permission
+/// request under the app's realm; the flow itself carries no app-specific
+/// bytes.
+pub const CONF_ASSOCIATED: f32 = 0.8;
 /// Confidence of "random stream" for an unidentified fully encrypted flow.
 pub const CONF_RANDOM_STREAM: f32 = 0.5;
 
@@ -376,6 +381,12 @@ impl Rules {
         ids.get(m.pattern().as_usize()).copied()
     }
 
+    /// Whether a STUN/TURN realm names an app (the association table
+    /// remembers only those announcements, [`crate::assoc`]).
+    pub fn knows_stun_realm(&self, realm: &str) -> bool {
+        self.stun_realm.contains_key(realm.to_ascii_lowercase().as_str())
+    }
+
     /// Labels one record. See the module documentation for the order.
     pub fn label_record(&self, rec: &mut FlowRecord) {
         // 1. Payload evidence, strongest first. The first app found wins;
@@ -425,7 +436,17 @@ impl Rules {
             return;
         }
         let ip_id = self.ip_id(rec.resp_ip).or_else(|| self.ip_id(rec.orig_ip));
-        // 2. Heuristics (Telegram's MTProxy), with a confidence.
+        // 2. Association: the peer was announced by an earlier flow under
+        //    an app's TURN realm (`assoc_*` extras, see crate::assoc).
+        if let Some(id) = extra(rec, "assoc_realm").and_then(|r| self.stun_id(Some(r), None)) {
+            let mut ev = Evidence::HEURISTIC;
+            if ip_id == Some(id) {
+                ev.insert(Evidence::IP);
+            }
+            self.set(rec, id, ev, Some(CONF_ASSOCIATED));
+            return;
+        }
+        // 3. Heuristics (Telegram's MTProxy), with a confidence.
         if let Some((tg, conf)) = self.telegram.zip(telegram_heuristic(rec, &self.mtproxy_ja3s)) {
             let mut ev = Evidence::HEURISTIC;
             if ip_id == Some(tg) {
@@ -434,12 +455,12 @@ impl Rules {
             self.set(rec, tg, ev, Some(conf));
             return;
         }
-        // 3. Address lists: weak.
+        // 4. Address lists: weak.
         if let Some(id) = ip_id {
             self.set(rec, id, Evidence::IP, None);
             return;
         }
-        // 4. An unidentified stream that looks random.
+        // 5. An unidentified stream that looks random.
         if let (Some(id), true) = (
             self.random_stream,
             rec.protocol == "unknown" && rec.encryption == Encryption::FullyEncrypted,
@@ -447,7 +468,7 @@ impl Rules {
             self.set(rec, id, Evidence::HEURISTIC, Some(CONF_RANDOM_STREAM));
             return;
         }
-        // 5. Well-known port: weakest, and only for a flow whose
+        // 6. Well-known port: weakest, and only for a flow whose
         //    originator sent payload (a SYN scan is no application).
         if rec.entropy.is_none() {
             return;
