@@ -58,12 +58,15 @@ pub static DEFAULT_FILES: &[(&str, &str)] = &[
 ];
 
 /// Confidence of the MTProxy guess when the first client payload is
-/// exactly the 64-byte obfuscated2 header, sent on its own.
-pub const CONF_MTPROXY_64: f32 = 0.3;
+/// exactly the 64-byte obfuscated2 header, sent on its own, and the
+/// server's first payload has the size of a framed `resPQ` (see
+/// [`mtproxy_secret`]).
+pub const CONF_MTPROXY_64: f32 = 0.4;
 /// Confidence of the MTProxy guess when the first client payload has the
 /// size of the obfuscated2 header plus an unencrypted `req_pq_multi`
-/// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate).
-pub const CONF_MTPROXY_REQ_PQ: f32 = 0.2;
+/// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate) and the server's
+/// first payload that of a `resPQ` in the same transport.
+pub const CONF_MTPROXY_REQ_PQ: f32 = 0.5;
 /// Confidence of the MTProxy fake-TLS guess (see [`fake_tls`]): the
 /// server's first flight has MTProxy's shape and the client's first
 /// application-data record is too long to be a TLS 1.3 Finished.
@@ -519,26 +522,61 @@ fn strip_port(h: &str) -> &str {
 /// with a secret (the obfuscated2 header is keyed by the secret, so it is
 /// undecryptable) and MTProxy fake-TLS. Returns the confidence.
 ///
-/// MTProxy (secret): the engine found the flow unidentified and fully
-/// encrypted, and the client's first payload is exactly 64 bytes (the
-/// obfuscated2 header written on its own) → [`CONF_MTPROXY_64`]; or 105 /
-/// 108 bytes, the header plus an unencrypted `req_pq_multi` in the
-/// abridged / intermediate transport → [`CONF_MTPROXY_REQ_PQ`]. Other
-/// random-stream protocols (Shadowsocks, obfs4, VMess) open with other
-/// sizes most of the time, but nothing in the bytes proves Telegram: hence
-/// low confidences. Padded-intermediate ("dd" secrets) first payloads have
-/// random sizes and are not guessed at. Over the nDPI captures the 64-byte
-/// rule fires once, on a Shadowsocks flow (shadowsocks.pcap): the false
-/// positive this confidence is meant to carry.
+/// MTProxy (secret): see [`mtproxy_secret`].
 fn telegram_heuristic(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     if rec.protocol == "unknown" && rec.encryption == Encryption::FullyEncrypted {
-        return match extra(rec, "orig_first_len").and_then(|v| v.parse::<u32>().ok()) {
-            Some(64) => Some(CONF_MTPROXY_64),
-            Some(105 | 108) => Some(CONF_MTPROXY_REQ_PQ),
-            _ => None,
-        };
+        let len = |k| extra(rec, k).and_then(|v| v.trim().parse::<u32>().ok());
+        return mtproxy_secret(len("orig_first_len")?, len("resp_first_len")?);
     }
     fake_tls(rec, mtproxy_ja3s)
+}
+
+/// Length of the unencrypted `resPQ` message a Telegram server answers
+/// `req_pq_multi` with: auth_key_id (8) + msg_id (8) + length (4) + body
+/// (64: constructor 4, nonce 16, server_nonce 16, `pq` as TL bytes 12,
+/// a vector of one key fingerprint 4 + 4 + 8).
+const RES_PQ: u32 = 84;
+/// Length of `req_pq_multi`: 20-byte header + constructor 4 + nonce 16.
+const REQ_PQ: u32 = 40;
+/// The obfuscated2 header.
+const OBFS2_HEADER: u32 = 64;
+
+/// MTProxy with a secret, from the opening lengths of both directions of
+/// an unidentified, fully encrypted flow (the engine's `orig_first_len`
+/// and `resp_first_len`). Every MTProto connection starts with the
+/// auth-key exchange's first round trip, whose sizes are fixed; obfuscation
+/// is a stream cipher, so it keeps them:
+///
+/// - the client writes the 64-byte header and its framed `req_pq_multi`:
+///   64 + 1 + 40 = 105 bytes in the abridged transport, 64 + 4 + 40 = 108
+///   in the intermediate one (or the header alone, 64);
+/// - the server answers with no header of its own, only the framed
+///   `resPQ`: 1 + 84 = 85 (abridged) or 4 + 84 = 88 (intermediate).
+///
+/// Both directions must match, and for 105/108 in the same transport.
+/// Either side alone is one size among hundreds a random-looking protocol
+/// (Shadowsocks, obfs4, VMess) may open with; the pair is two
+/// independent coincidences (for opening lengths spread over a few
+/// hundred to a thousand values each way, a few in a million; the
+/// client-side size alone fired on 12 of 8,240 random-payload and other
+/// non-Telegram flows of eight `baikal synth --mix telegram` seeds, the
+/// pair on none, and it no longer names a Shadowsocks flow of nDPI's
+/// shadowsocks.pcap Telegram). A flow
+/// whose server has not answered is not guessed. Padded intermediate
+/// ("dd" secrets) pads both messages by 0..15 random bytes, which makes
+/// the pair 256 times likelier by chance: not guessed. Confidence
+/// [`CONF_MTPROXY_REQ_PQ`] (header and request together) or
+/// [`CONF_MTPROXY_64`] (header alone): nothing in the bytes proves
+/// Telegram. The pair in one transport weighs more than the header
+/// alone.
+fn mtproxy_secret(orig_first: u32, resp_first: u32) -> Option<f32> {
+    const ABRIDGED: (u32, u32) = (OBFS2_HEADER + 1 + REQ_PQ, 1 + RES_PQ);
+    const INTERMEDIATE: (u32, u32) = (OBFS2_HEADER + 4 + REQ_PQ, 4 + RES_PQ);
+    match (orig_first, resp_first) {
+        p if p == ABRIDGED || p == INTERMEDIATE => Some(CONF_MTPROXY_REQ_PQ),
+        (OBFS2_HEADER, r) if r == ABRIDGED.1 || r == INTERMEDIATE.1 => Some(CONF_MTPROXY_64),
+        _ => None,
+    }
 }
 
 /// MTProxy fake-TLS. The proxy answers a ClientHello with a fixed
