@@ -310,6 +310,41 @@ fn dissector_app_is_kept() {
 }
 
 #[test]
+fn association_with_an_earlier_flow() {
+    let r = rules(DEMO);
+    assert!(r.knows_stun_realm("telegram.org") && r.knows_stun_realm("Telegram.ORG"));
+    assert!(!r.knows_stun_realm("example.org"));
+    let assoc = |resp: &str, realm: &str| {
+        let mut x = rec(resp);
+        x.protocol = "stun";
+        x.evidence = Evidence::DPI;
+        x.extra.push(("assoc_realm", realm.into()));
+        x.extra.push(("assoc_peer", format!("{resp}:443")));
+        x.extra
+            .push(("assoc_from", "udp 192.168.1.2:49780 > 91.108.9.35:1400".into()));
+        x
+    };
+    let mut x = assoc("198.51.100.7", "telegram.org");
+    r.label_record(&mut x);
+    assert_eq!(x.app.as_deref(), Some("telegram"));
+    assert_eq!(x.app_confidence, Some(CONF_ASSOCIATED));
+    assert_eq!(ev(&x), ["dpi", "heuristic"]);
+    // On a Telegram address too: the address adds its bit.
+    let mut x = assoc("91.108.4.9", "telegram.org");
+    r.label_record(&mut x);
+    assert_eq!(ev(&x), ["dpi", "ip", "heuristic"]);
+    // A realm no app claims: nothing from the association.
+    let mut x = assoc("198.51.100.7", "example.org");
+    r.label_record(&mut x);
+    assert_eq!(x.app, None);
+    // Payload evidence of the flow itself outranks the association.
+    let mut x = assoc("198.51.100.7", "telegram.org");
+    x.ja4 = Some("t13d1516h2_8daaf6152771_02713d6af862".into());
+    r.label_record(&mut x);
+    assert_eq!((x.app.as_deref(), x.app_confidence), (Some("inner"), None));
+}
+
+#[test]
 fn telegram_heuristics() {
     let r = rules(DEMO);
     let fe = |orig: &str, resp: &str| {
