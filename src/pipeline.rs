@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
+use baikal_classifier::assoc::{self, AssocHint, Associations};
 use baikal_classifier::decode::{DecodeStats, Decoder, LinkType, PacketView, TcpMeta, Tuple};
 use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::flow::{FlowConfig, FlowKey};
@@ -41,6 +42,15 @@ impl Config {
         self.rules
             .clone()
             .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>)
+    }
+
+    /// The reading thread's association table (peers announced under a
+    /// realm the rules name an app for); none without rules.
+    pub fn associations(&self) -> Option<Associations> {
+        let rules = self.rules.clone()?;
+        Some(Associations::new(assoc::MAX_PEERS, move |realm| {
+            rules.knows_stun_realm(realm)
+        }))
     }
 }
 
@@ -188,7 +198,9 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
 /// packets to N workers in batches; each worker owns an [`Engine`] with
 /// `max_flows / N` flows. The records are the same set for every N as long
 /// as no flow is evicted for capacity (`--max-flows`); only their order
-/// differs.
+/// differs. In both cases the reading thread runs the association table
+/// ([`Associations`]) on every packet in capture order, before sharding,
+/// and passes its hints along with the packets.
 pub fn classify_frames(
     read: &mut ReadFn<'_>,
     name: &Arc<str>,
@@ -201,6 +213,7 @@ pub fn classify_frames(
     }
     let mut decoder = Decoder::new();
     let mut engine = Engine::new(cfg.flow, cfg.labeler());
+    let mut assoc = cfg.associations();
     let mut n = 0u64;
     let mut last_ts = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
@@ -208,7 +221,8 @@ pub fn classify_frames(
         n += 1;
         if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
             last_ts = last_ts.max(v.ts_ns);
-            engine.process(&v, name, &mut |r| {
+            let hint = assoc.as_mut().and_then(|a| a.observe(&v));
+            engine.process_hinted(&v, hint.as_ref(), name, &mut |r| {
                 if let Err(e) = emit(r) {
                     sink_err.get_or_insert(e);
                 }
@@ -260,6 +274,8 @@ struct Desc {
 struct Batch {
     arena: Vec<u8>,
     descs: Vec<Desc>,
+    /// (index in `descs`, hint) for the few associated packets.
+    hints: Vec<(usize, AssocHint)>,
 }
 
 impl Batch {
@@ -267,12 +283,16 @@ impl Batch {
         Batch {
             arena: Vec::with_capacity(BATCH_BYTES),
             descs: Vec::with_capacity(BATCH_PACKETS),
+            hints: Vec::new(),
         }
     }
     fn is_full(&self, next_payload: usize) -> bool {
         self.descs.len() >= BATCH_PACKETS || (!self.descs.is_empty() && self.arena.len() + next_payload > BATCH_BYTES)
     }
-    fn push(&mut self, v: &PacketView<'_>) {
+    fn push(&mut self, v: &PacketView<'_>, hint: Option<AssocHint>) {
+        if let Some(h) = hint {
+            self.hints.push((self.descs.len(), h));
+        }
         self.arena.extend_from_slice(v.payload);
         self.descs.push(Desc {
             ts_ns: v.ts_ns,
@@ -285,6 +305,7 @@ impl Batch {
     fn clear(&mut self) {
         self.arena.clear();
         self.descs.clear();
+        self.hints.clear();
     }
 }
 
@@ -353,7 +374,8 @@ fn classify_threaded(
                 };
                 for mut b in rx.iter() {
                     let mut start = 0usize;
-                    for d in &b.descs {
+                    let mut hints = b.hints.iter().peekable();
+                    for (i, d) in b.descs.iter().enumerate() {
                         let end = d.end as usize;
                         let pkt = PacketView {
                             ts_ns: d.ts_ns,
@@ -363,7 +385,8 @@ fn classify_threaded(
                             payload: b.arena.get(start..end).unwrap_or_default(),
                         };
                         start = end;
-                        engine.process(&pkt, name, &mut |r| recs.push(r));
+                        let hint = hints.next_if(|h| h.0 == i).map(|h| &h.1);
+                        engine.process_hinted(&pkt, hint, name, &mut |r| recs.push(r));
                     }
                     if recs.len() >= RECORDS_PER_FLUSH {
                         flush(&mut recs);
@@ -383,6 +406,7 @@ fn classify_threaded(
         }
 
         let mut decoder = Decoder::new();
+        let mut assoc = cfg.associations();
         let mut cur: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
         let mut n = 0u64;
         let mut max_ts = 0u64;
@@ -406,7 +430,7 @@ fn classify_threaded(
                         return false;
                     }
                 }
-                cur[w].push(&v);
+                cur[w].push(&v, assoc.as_mut().and_then(|a| a.observe(&v)));
             }
             !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
         });
@@ -476,12 +500,8 @@ fn run_live(
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(
-        cfg.flow,
-        cfg.rules
-            .clone()
-            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
-    );
+    let mut engine = Engine::new(cfg.flow, cfg.labeler());
+    let mut assoc = cfg.associations();
     let opts = LiveOptions {
         duration,
         count: cfg.count,
@@ -499,7 +519,8 @@ fn run_live(
         match ev {
             LiveEvent::Packet(raw) => {
                 if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                    engine.process(&v, &name, &mut out);
+                    let hint = assoc.as_mut().and_then(|a| a.observe(&v));
+                    engine.process_hinted(&v, hint.as_ref(), &name, &mut out);
                 }
             }
             LiveEvent::Tick(now) => {

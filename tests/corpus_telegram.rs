@@ -8,8 +8,11 @@
 //!
 //! Flows nDPI labelled only through its cross-flow cache ("DPI (cache)")
 //! whose own packets carry nothing Telegram-specific (peer-to-peer ICE
-//! STUN checks between the two callers, off Telegram's address space)
-//! cannot be named from the flow itself: they are listed, not asserted.
+//! STUN checks and media between the two callers, off Telegram's address
+//! space) must be named through the association with the earlier flow
+//! that announced the peer (a TURN CreatePermission under realm
+//! telegram.org): app telegram, `heuristic` evidence, a confidence, and
+//! the `assoc_*` fields saying which flow.
 
 #[path = "common/corpus_dir.rs"]
 mod corpus_dir;
@@ -100,6 +103,7 @@ fn ndpi_telegram_flows_are_telegram() {
     let Some(dir) = corpus() else { return };
     let mut failures = Vec::new();
     let mut checked = 0;
+    let mut associated = 0;
     println!(
         "{:<26} {:<5} {:<46} {:<26} {:<16} {:<10} {:<9} evidence",
         "capture", "l4", "flow", "ndpi proto", "ndpi confidence", "app", "protocol"
@@ -142,9 +146,26 @@ fn ndpi_telegram_flows_are_telegram() {
                 evidence.join(",")
             );
             let cache_only = f.confidence == "DPI (cache)" && !evidence.iter().any(|e| e == "ip");
-            if cache_only && recs.iter().any(|r| r["app"].as_str() != Some("telegram")) {
-                println!("    (not asserted: nDPI named it from another flow; nothing Telegram-specific in this one)");
-                continue;
+            if cache_only {
+                associated += 1;
+                for r in &recs {
+                    let x = &r["extra"];
+                    println!(
+                        "    associated: peer {} announced by {} (realm {}), confidence {}",
+                        x["assoc_peer"], x["assoc_from"], x["assoc_realm"], r["app_confidence"]
+                    );
+                    let ok = x["assoc_realm"] == "telegram.org"
+                        && x["assoc_from"].as_str().is_some_and(|s| s.starts_with("udp "))
+                        && (x["assoc_peer"] == f.a.as_str() || x["assoc_peer"] == f.b.as_str())
+                        && evidence.iter().any(|e| e == "heuristic")
+                        && r["app_confidence"].as_f64().is_some_and(|c| c > 0.0 && c < 1.0);
+                    if !ok {
+                        failures.push(format!(
+                            "{cap}: {} {} - {}: named by nDPI's cache, but no association here: {r}",
+                            f.transport, f.a, f.b
+                        ));
+                    }
+                }
             }
             checked += 1;
             if recs.is_empty() {
@@ -172,7 +193,9 @@ fn ndpi_telegram_flows_are_telegram() {
             }
         }
     }
-    println!("checked {checked} flows");
+    println!("checked {checked} flows, {associated} of them through an association");
+    // The four peer-to-peer call flows of telegram_videocall.pcapng.
+    assert_eq!(associated, 4, "flows nDPI named from its cache changed");
     assert!(
         failures.is_empty(),
         "{} failures:\n{}",

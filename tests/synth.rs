@@ -56,6 +56,8 @@ fn every_kind_comes_back() {
         "obfs2-intermediate",
         "obfs2-padded",
         "faketls",
+        "mtproxy-secret",
+        "mtproxy-secret-dd",
         "random",
         "random-ef",
     ];

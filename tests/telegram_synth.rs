@@ -1,20 +1,17 @@
-//! Issue 4 on the generated test set (`baikal synth --mix telegram`, 210
+//! Issue 4 on the generated test set (`baikal synth --mix telegram`, 270
 //! Telegram flows, 1,030 others): for each kind whose payload proves
 //! Telegram (MTProto in each plain transport, obfuscated2 with each tag)
-//! recall ≥ 99%, and no non-Telegram flow labelled Telegram.
+//! recall ≥ 99%, and not one non-Telegram flow labelled Telegram, by any
+//! evidence, proof or guess.
 //!
-//! A label is a *proof* when it has no `app_confidence`, a *guess* when it
-//! has one. Proofs: zero false positives, no exception. Guesses:
-//! - the MTProxy guess from a fully encrypted first payload of 64 / 105 /
-//!   108 bytes also fires on a random (obfs4-like) flow whose first payload
-//!   happens to have that size: at most 1% of the non-Telegram flows;
-//! - KNOWN WEAKNESS, listed and counted but not failed: the fake-TLS guess
-//!   (`protocol` tls, server flight ServerHello + ChangeCipherSpec +
-//!   application data) also matches every real TLS 1.3 handshake whose
-//!   server name names no app. It is printed with its rate so that a fix in
-//!   the rules shows here.
+//! The guesses are held to a bar too: the fake-TLS guess on MTProxy's
+//! fake-TLS flows and the MTProxy guess on MTProxy-with-secret flows in
+//! the abridged or intermediate transport (`mtproxy-secret`) ≥ 99%.
+//! `mtproxy-secret-dd` (padded intermediate, "dd" secrets) is not guessed
+//! by design (its opening sizes are padded at random; see the rules'
+//! `mtproxy_secret`): its recall is printed, not asserted.
 //!
-//! Needs the MTProto dissector; prints SKIP without one.
+//! Needs the MTProto dissector.
 
 mod synth_common;
 
@@ -29,7 +26,8 @@ fn telegram_recall_and_no_false_positives() {
     let (truth, recs) = synth_common::synth_and_classify(dir.path(), &["--mix", "telegram", "--seed", "4"]);
     // kind -> (flows, labelled telegram, provable)
     let mut per_kind: BTreeMap<String, (usize, usize, bool)> = BTreeMap::new();
-    let (mut proofs, mut guesses, mut fake_tls_guesses) = (Vec::new(), Vec::new(), Vec::new());
+    let mut false_positives = Vec::new();
+    let mut guess_evidence = Vec::new();
     let mut non_telegram = 0usize;
     for t in &truth {
         let k = synth_common::key(t);
@@ -37,26 +35,29 @@ fn telegram_recall_and_no_false_positives() {
         let said = r["app"].as_str() == Some("telegram");
         let kind = t["kind"].as_str().unwrap_or_default().to_string();
         if t["app"].as_str() == Some("telegram") {
-            let e = per_kind.entry(kind).or_default();
+            let e = per_kind.entry(kind.clone()).or_default();
             e.0 += 1;
             e.1 += usize::from(said);
             e.2 = t["provable"] == true;
+            // An MTProxy-secret flow (never in Telegram's ranges) named
+            // Telegram is named by the guess: heuristic, with a confidence.
+            let heuristic = r["evidence"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|e| e == "heuristic"));
+            if kind.starts_with("mtproxy-secret") && said && !(heuristic && r["app_confidence"].is_number()) {
+                guess_evidence.push(format!(
+                    "{kind} {k:?}: evidence {} confidence {}",
+                    r["evidence"], r["app_confidence"]
+                ));
+            }
             continue;
         }
         non_telegram += 1;
-        if !said {
-            continue;
-        }
-        let line = format!(
-            "{kind} {k:?} protocol {} evidence {} confidence {}",
-            r["protocol"], r["evidence"], r["app_confidence"]
-        );
-        if !r["app_confidence"].is_number() {
-            proofs.push(line);
-        } else if r["protocol"] == "tls" {
-            fake_tls_guesses.push(line);
-        } else {
-            guesses.push(line);
+        if said {
+            false_positives.push(format!(
+                "{kind} {k:?} protocol {} evidence {} confidence {}",
+                r["protocol"], r["evidence"], r["app_confidence"]
+            ));
         }
     }
     assert!(
@@ -71,10 +72,8 @@ fn telegram_recall_and_no_false_positives() {
             recall * 100.0,
             if *provable { " (provable)" } else { "" }
         );
-        // fake-TLS is not provable (the header is keyed by the secret),
-        // but its shape (MTProxy's ServerHello and the client's long first
-        // record) is held to the same bar.
-        if (*provable || kind == "faketls") && recall < 0.99 {
+        let guessed = kind == "faketls" || kind == "mtproxy-secret";
+        if (*provable || guessed) && recall < 0.99 {
             failed.push(format!("{kind}: recall {:.1}% < 99%", recall * 100.0));
         }
     }
@@ -83,25 +82,21 @@ fn telegram_recall_and_no_false_positives() {
         6,
         "expected the six payload-provable kinds: {per_kind:?}"
     );
-    assert!(
-        fake_tls_guesses.is_empty(),
-        "fake-TLS guesses on non-Telegram TLS flows:\n{}",
-        fake_tls_guesses.join("\n")
-    );
+    for k in ["faketls", "mtproxy-secret", "mtproxy-secret-dd"] {
+        assert!(
+            per_kind.get(k).is_some_and(|v| v.0 >= 20),
+            "too few {k} flows: {per_kind:?}"
+        );
+    }
     eprintln!(
-        "other telegram guesses on non-Telegram flows: {} of {non_telegram}\n{}",
-        guesses.len(),
-        guesses.join("\n")
+        "non-Telegram flows labelled telegram: {} of {non_telegram}",
+        false_positives.len()
     );
     assert!(
-        proofs.is_empty(),
-        "non-Telegram flows proven telegram:\n{}",
-        proofs.join("\n")
+        false_positives.is_empty(),
+        "non-Telegram flows labelled telegram:\n{}",
+        false_positives.join("\n")
     );
-    assert!(
-        guesses.len() * 100 <= non_telegram,
-        "heuristic false positives above 1%: {} of {non_telegram}",
-        guesses.len()
-    );
+    assert!(guess_evidence.is_empty(), "{}", guess_evidence.join("\n"));
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
 use crate::dissect::{Parse, Payloads, Probe, Side, Transport, DISSECTORS};
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
@@ -83,7 +84,21 @@ impl Engine {
     /// `out` (with `source` as their input name).
     #[inline]
     pub fn process(&mut self, pkt: &PacketView<'_>, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
-        self.process_inner::<false>(pkt, source, out);
+        self.process_inner::<false>(pkt, None, source, out);
+    }
+
+    /// [`Engine::process`] for a packet the reading thread associated
+    /// with an earlier flow ([`crate::assoc`]): when the packet creates
+    /// its flow, the flow records why.
+    #[inline]
+    pub fn process_hinted(
+        &mut self,
+        pkt: &PacketView<'_>,
+        hint: Option<&AssocHint>,
+        source: &Arc<str>,
+        out: &mut dyn FnMut(FlowRecord),
+    ) {
+        self.process_inner::<false>(pkt, hint, source, out);
     }
 
     /// [`Engine::process`], timing its stages (for `baikal bench`, which
@@ -94,13 +109,14 @@ impl Engine {
         source: &Arc<str>,
         out: &mut dyn FnMut(FlowRecord),
     ) -> StageTimes {
-        self.process_inner::<true>(pkt, source, out)
+        self.process_inner::<true>(pkt, None, source, out)
     }
 
     #[inline(always)]
     fn process_inner<const TIMED: bool>(
         &mut self,
         pkt: &PacketView<'_>,
+        hint: Option<&AssocHint>,
         source: &Arc<str>,
         out: &mut dyn FnMut(FlowRecord),
     ) -> StageTimes {
@@ -119,6 +135,9 @@ impl Engine {
             now
         });
         let flow = touch.flow;
+        if let (true, Some(h)) = (touch.is_new, hint) {
+            associate(flow, h);
+        }
         if flow.inspected() {
             return times;
         }
@@ -198,7 +217,7 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
     let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);
     if let Some(m) = meta {
-        flow.meta = Some(Box::new(m));
+        set_meta(flow, m);
     }
     if done || spent {
         conclude(flow);
@@ -299,6 +318,27 @@ fn conclude(flow: &mut Flow) {
     flow.set_inspected();
 }
 
+/// Records on a new flow why it is associated with an earlier one.
+fn associate(flow: &mut Flow, h: &AssocHint) {
+    let meta = flow.meta.get_or_insert_with(Box::default);
+    meta.set_extra("assoc_realm", &*h.realm);
+    meta.set_extra("assoc_peer", h.peer.as_str());
+    meta.set_extra("assoc_from", h.from.as_str());
+}
+
+/// Installs a dissector's verdict, keeping the association fields the
+/// flow got when it was created.
+fn set_meta(flow: &mut Flow, mut m: Meta) {
+    if let Some(old) = flow.meta.take() {
+        for (k, v) in old.extra {
+            if k.starts_with("assoc_") {
+                m.set_extra(k, v);
+            }
+        }
+    }
+    flow.meta = Some(Box::new(m));
+}
+
 /// Final pass for a flow that ends while still being inspected.
 fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> FlowRecord {
     let f = &mut e.flow;
@@ -306,7 +346,7 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
             let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, f.orig_is_a, t, true);
             if let Some(m) = meta {
-                f.meta = Some(Box::new(m));
+                set_meta(f, m);
             }
             conclude(f);
         }

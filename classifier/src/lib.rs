@@ -11,10 +11,14 @@
 //! 4. [`verdict`]: protocol, application, encryption class and evidence.
 //! 5. [`engine`]: ties the stages together and emits [`record::FlowRecord`]s.
 //!
+//! Beside them, [`assoc`] names flows from earlier flows (TURN permissions)
+//! on the reading thread, before packets are sharded.
+//!
 //! Invariant for the whole crate: no input bytes may cause a panic, a
 //! hang, or an allocation sized by an unchecked length field.
 #![forbid(unsafe_code)]
 
+pub mod assoc;
 pub mod decode;
 pub mod dissect;
 pub mod engine;

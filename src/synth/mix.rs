@@ -51,6 +51,8 @@ impl Mix {
                 (Obfs2Intermediate, 30),
                 (Obfs2Padded, 30),
                 (FakeTls, 30),
+                (MtproxySecret, 30),
+                (MtproxySecretDd, 30),
                 (Tls, 200),
                 (Quic, 120),
                 (Http, 100),

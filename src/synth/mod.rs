@@ -116,6 +116,8 @@ fn flow(cap: &mut Capture, rng: &mut Rng, place: &Place, kind: Kind) -> Result<T
         Kind::Obfs2Intermediate => obfs2::build(cap, rng, place, Framing::Intermediate),
         Kind::Obfs2Padded => obfs2::build(cap, rng, place, Framing::Padded),
         Kind::FakeTls => faketls::build(cap, rng, place),
+        Kind::MtproxySecret => obfs2::build_secret(cap, rng, place, false),
+        Kind::MtproxySecretDd => obfs2::build_secret(cap, rng, place, true),
         Kind::Random => random::build(cap, rng, place, false),
         Kind::RandomEf => random::build(cap, rng, place, true),
     }
@@ -132,9 +134,10 @@ pub fn generate(seed: u64, mix: Mix, plan: &[Kind]) -> Result<Capture> {
     for &kind in plan {
         let mut rng = master.fork();
         t_ns += rng.range(500, 15_000) * 1_000;
-        let telegram_range = if kind.is_telegram() {
+        let telegram_range = if kind.is_telegram() && !kind.via_secret_mtproxy() {
             telegram_seen += 1;
-            // Exactly every other Telegram flow goes to Telegram's ranges.
+            // Exactly every other Telegram flow goes to Telegram's ranges
+            // (MTProxies with a secret never do).
             telegram_seen % 2 == 1
         } else {
             false
@@ -247,7 +250,7 @@ mod tests {
             };
             *seen.entry((src, sp, dst, dp)).or_default() += 1;
         }
-        assert_eq!(cap.truth.len(), 17 * 3);
+        assert_eq!(cap.truth.len(), Kind::ALL.len() * 3);
         for t in &cap.truth {
             let o = seen
                 .get(&(t.orig_ip, t.orig_port, t.resp_ip, t.resp_port))
@@ -260,11 +263,14 @@ mod tests {
             assert_eq!((o, r), (t.orig_pkts, t.resp_pkts), "{t:?}");
             assert!(t.orig_pkts > 0);
         }
-        // Telegram flows: exactly half in Telegram's ranges.
+        // Telegram flows: exactly half in Telegram's ranges, except those
+        // through an MTProxy with a secret, never.
+        let mtproxy = |t: &Truth| t.kind.starts_with("mtproxy-secret");
+        assert!(cap.truth.iter().filter(|t| mtproxy(t)).all(|t| !t.in_app_ranges));
         let tg: Vec<&Truth> = cap
             .truth
             .iter()
-            .filter(|t| t.app.as_deref() == Some("telegram"))
+            .filter(|t| t.app.as_deref() == Some("telegram") && !mtproxy(t))
             .collect();
         let inside = tg.iter().filter(|t| t.in_app_ranges).count();
         assert_eq!(inside, tg.len().div_ceil(2));

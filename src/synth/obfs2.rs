@@ -4,6 +4,10 @@
 //! 0xeeeeeeee, 0xdddddddd), 60..62 the DC id. Everything after is the
 //! framed MTProto stream, encrypted with the same keystream; the server
 //! answers with the key and IV taken from bytes 8..56 reversed.
+//!
+//! Through an MTProxy with a secret, each AES key is instead SHA-256 of
+//! those 32 bytes followed by the 16-byte secret: without the secret the
+//! tag cannot be read, so nothing in the payload proves Telegram.
 
 use aes::Aes256;
 use anyhow::Result;
@@ -36,17 +40,35 @@ const RESERVED: [[u8; 4]; 7] = [
     [0x16, 0x03, 0x01, 0x02],
 ];
 
+#[cfg(test)]
 fn cipher(key: &[u8], iv: &[u8]) -> Ctr {
+    keyed_cipher(key, iv, None)
+}
+
+/// The AES-256-CTR stream for `key` (32 bytes) and `iv`, the key hashed
+/// with the MTProxy secret when there is one.
+fn keyed_cipher(key: &[u8], iv: &[u8], secret: Option<&[u8]>) -> Ctr {
+    use sha2::{Digest, Sha256};
     let mut k = [0u8; 32];
     let mut i = [0u8; 16];
-    k.copy_from_slice(&key[..32]);
+    match secret {
+        Some(s) => k.copy_from_slice(&Sha256::new().chain_update(&key[..32]).chain_update(s).finalize()),
+        None => k.copy_from_slice(&key[..32]),
+    }
     i.copy_from_slice(&iv[..16]);
     Ctr::new(&k.into(), &i.into())
 }
 
-/// Builds a client header for `tag`: the 64 bytes on the wire, the client's
-/// encryption stream (positioned after the header) and the server's.
+/// [`header_with`] without a secret.
+#[cfg(test)]
 pub fn header(rng: &mut Rng, tag: [u8; 4], dc: i16) -> ([u8; 64], Ctr, Ctr) {
+    header_with(rng, tag, dc, None)
+}
+
+/// Builds a client header for `tag`: the 64 bytes on the wire, the client's
+/// encryption stream (positioned after the header) and the server's; the
+/// keys hashed with `secret` for a connection through an MTProxy.
+pub fn header_with(rng: &mut Rng, tag: [u8; 4], dc: i16, secret: Option<&[u8]>) -> ([u8; 64], Ctr, Ctr) {
     let mut h = [0u8; 64];
     loop {
         rng.fill(&mut h);
@@ -57,7 +79,7 @@ pub fn header(rng: &mut Rng, tag: [u8; 4], dc: i16) -> ([u8; 64], Ctr, Ctr) {
     }
     h[56..60].copy_from_slice(&tag);
     h[60..62].copy_from_slice(&dc.to_le_bytes());
-    let mut enc = cipher(&h[8..40], &h[40..56]);
+    let mut enc = keyed_cipher(&h[8..40], &h[40..56], secret);
     let mut e = h;
     enc.apply_keystream(&mut e);
     let mut wire = h;
@@ -65,7 +87,7 @@ pub fn header(rng: &mut Rng, tag: [u8; 4], dc: i16) -> ([u8; 64], Ctr, Ctr) {
     let mut rev = [0u8; 48];
     rev.copy_from_slice(&h[8..56]);
     rev.reverse();
-    let dec = cipher(&rev[..32], &rev[32..48]);
+    let dec = keyed_cipher(&rev[..32], &rev[32..48], secret);
     (wire, enc, dec)
 }
 
@@ -81,9 +103,14 @@ pub fn read_tag(wire: &[u8; 64]) -> [u8; 4] {
 /// The obfuscated streams of one connection: client chunks (the first
 /// starts with the header) and server chunks, as they go on the wire.
 pub fn stream(rng: &mut Rng, tag: [u8; 4]) -> Result<(Chunks, Chunks)> {
+    stream_with(rng, tag, None)
+}
+
+/// [`stream`] through an MTProxy with `secret`.
+pub fn stream_with(rng: &mut Rng, tag: [u8; 4], secret: Option<&[u8]>) -> Result<(Chunks, Chunks)> {
     let framing = Framing::from_tag(tag).ok_or_else(|| anyhow::anyhow!("unknown obfuscated2 tag"))?;
     let dc = (rng.range(1, 6) as i16) * if rng.chance(0.2) { -1 } else { 1 };
-    let (wire, mut enc, mut dec) = header(rng, tag, dc);
+    let (wire, mut enc, mut dec) = header_with(rng, tag, dc, secret);
     let unix_s = 1_767_225_600 + rng.below(86_400);
     let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
     for (i, (from_client, msg)) in mtproto_msg::dialogue(rng, unix_s).into_iter().enumerate() {
@@ -109,15 +136,7 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place, framing: Framing) 
     let ends = cap.ends(rng, place, p, true);
     let mut t = Tcp::open(cap, rng, ends, place.t0_ns)?;
     let (c2s, s2c) = stream(rng, framing.tag())?;
-    for i in 0..c2s.len().max(s2c.len()) {
-        if let Some(m) = c2s.get(i) {
-            t.send(true, m)?;
-        }
-        if let Some(m) = s2c.get(i) {
-            t.send(false, m)?;
-        }
-        t.pause(30);
-    }
+    send_all(&mut t, &c2s, &s2c)?;
     let kind = match framing {
         Framing::Abridged => Kind::Obfs2Abridged,
         Framing::Intermediate => Kind::Obfs2Intermediate,
@@ -127,6 +146,56 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place, framing: Framing) 
     Ok(Truth::new(kind, &ends, true, "mtproto", Enc::Encrypted)
         .app(Some("telegram"), true)
         .pkts(pk))
+}
+
+/// A Telegram connection through an MTProxy with a 16-byte secret: the
+/// abridged or intermediate transport for a plain secret, padded
+/// intermediate for a "dd" secret (`padded`). The proxy is a third-party
+/// server: never in Telegram's ranges. Fully encrypted from the first
+/// byte, and provable by nothing but the secret.
+pub fn build_secret(cap: &mut Capture, rng: &mut Rng, place: &Place, padded: bool) -> Result<Truth> {
+    let place = Place {
+        telegram_range: false,
+        ..*place
+    };
+    let secret = rng.array::<16>();
+    let tag = if padded {
+        TAG_PADDED
+    } else {
+        *rng.pick(&[TAG_ABRIDGED, TAG_INTERMEDIATE])
+    };
+    let port = if rng.chance(0.6) {
+        443
+    } else {
+        rng.range(1024, 65535) as u16
+    };
+    let ends = cap.ends(rng, &place, port, true);
+    let mut t = Tcp::open(cap, rng, ends, place.t0_ns)?;
+    let (c2s, s2c) = stream_with(rng, tag, Some(&secret))?;
+    send_all(&mut t, &c2s, &s2c)?;
+    let kind = if padded {
+        Kind::MtproxySecretDd
+    } else {
+        Kind::MtproxySecret
+    };
+    let pk = t.close()?;
+    Ok(Truth::new(kind, &ends, true, "unknown", Enc::FullyEncrypted)
+        .app(Some("telegram"), false)
+        .pkts(pk))
+}
+
+/// Client and server chunks in turn, a pause after each exchange.
+fn send_all(t: &mut Tcp<'_>, c2s: &Chunks, s2c: &Chunks) -> Result<()> {
+    for i in 0..c2s.len().max(s2c.len()) {
+        if let Some(m) = c2s.get(i) {
+            t.send(true, m)?;
+        }
+        if let Some(m) = s2c.get(i) {
+            t.send(false, m)?;
+        }
+        t.pause(30);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -172,5 +241,22 @@ mod tests {
         d.apply_keystream(&mut s);
         assert_eq!(&s[4..12], &[0u8; 8]);
         assert_eq!(&s[24..28], &0x05162463u32.to_le_bytes());
+    }
+
+    #[test]
+    fn secret_hides_the_tag_and_keeps_the_sizes() {
+        let mut rng = Rng::new(13);
+        let secret = [7u8; 16];
+        let (c2s, s2c) = stream_with(&mut rng, TAG_ABRIDGED, Some(&secret)).unwrap();
+        let wire: [u8; 64] = c2s[0][..64].try_into().unwrap();
+        assert_ne!(read_tag(&wire), TAG_ABRIDGED);
+        let mut c = keyed_cipher(&wire[8..40], &wire[40..56], Some(&secret));
+        let mut d = wire;
+        c.apply_keystream(&mut d);
+        assert_eq!(&d[56..60], &TAG_ABRIDGED);
+        // Header + abridged req_pq_multi; abridged resPQ.
+        assert_eq!((c2s[0].len(), s2c[0].len()), (64 + 1 + 40, 1 + 84));
+        let (c2s, s2c) = stream_with(&mut rng, TAG_INTERMEDIATE, Some(&secret)).unwrap();
+        assert_eq!((c2s[0].len(), s2c[0].len()), (64 + 4 + 40, 4 + 84));
     }
 }

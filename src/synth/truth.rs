@@ -25,12 +25,14 @@ pub enum Kind {
     Obfs2Intermediate,
     Obfs2Padded,
     FakeTls,
+    MtproxySecret,
+    MtproxySecretDd,
     Random,
     RandomEf,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::PlainTcpText,
         Kind::PlainTcpBinary,
         Kind::PlainUdpText,
@@ -46,6 +48,8 @@ impl Kind {
         Kind::Obfs2Intermediate,
         Kind::Obfs2Padded,
         Kind::FakeTls,
+        Kind::MtproxySecret,
+        Kind::MtproxySecretDd,
         Kind::Random,
         Kind::RandomEf,
     ];
@@ -67,6 +71,8 @@ impl Kind {
             Kind::Obfs2Intermediate => "obfs2-intermediate",
             Kind::Obfs2Padded => "obfs2-padded",
             Kind::FakeTls => "faketls",
+            Kind::MtproxySecret => "mtproxy-secret",
+            Kind::MtproxySecretDd => "mtproxy-secret-dd",
             Kind::Random => "random",
             Kind::RandomEf => "random-ef",
         }
@@ -74,6 +80,12 @@ impl Kind {
 
     pub fn from_name(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Telegram through an MTProxy with a secret: a third-party server,
+    /// never in Telegram's ranges.
+    pub fn via_secret_mtproxy(self) -> bool {
+        matches!(self, Kind::MtproxySecret | Kind::MtproxySecretDd)
     }
 
     /// Telegram traffic (whatever the evidence for it).
@@ -87,6 +99,8 @@ impl Kind {
                 | Kind::Obfs2Intermediate
                 | Kind::Obfs2Padded
                 | Kind::FakeTls
+                | Kind::MtproxySecret
+                | Kind::MtproxySecretDd
         )
     }
 }

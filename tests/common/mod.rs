@@ -12,10 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use baikal_capture::Input;
+use baikal_classifier::assoc::{self, Associations};
 use baikal_classifier::decode::{Decoder, LinkType};
 use baikal_classifier::engine::{Engine, Labeler};
 use baikal_classifier::flow::FlowConfig;
 use baikal_classifier::record::FlowRecord;
+use baikal_classifier::rules::Rules;
 
 /// The corpus folder `sub` under `BAIKAL_CORPUS`, or `None` after a
 /// visible `SKIP` when the variable is unset. Fails when the folder is
@@ -33,22 +35,26 @@ pub fn run_file(path: &Path) -> Result<Vec<FlowRecord>, String> {
 }
 
 /// The built-in application rules, as the binary installs them.
-pub fn default_labeler() -> Arc<dyn Labeler> {
-    let rules = baikal_classifier::rules::Rules::defaults().expect("built-in rules load");
-    Arc::new(rules)
+pub fn default_labeler() -> Arc<Rules> {
+    Arc::new(Rules::defaults().expect("built-in rules load"))
 }
 
-/// [`run_file`] with a labeler (e.g. [`default_labeler`]) on the engine,
-/// as `baikal classify` runs.
-pub fn run_file_with(path: &Path, labeler: Option<Arc<dyn Labeler>>) -> Result<Vec<FlowRecord>, String> {
+/// [`run_file`] with rules (e.g. [`default_labeler`]) labelling on the
+/// engine and feeding the association table on the reading side, as
+/// `baikal classify` runs.
+pub fn run_file_with(path: &Path, rules: Option<Arc<Rules>>) -> Result<Vec<FlowRecord>, String> {
     let input = Input::File(path.to_path_buf());
     let name: Arc<str> = Arc::from(input.name());
     let mut decoder = Decoder::new();
-    let mut engine = Engine::new(FlowConfig::default(), labeler);
+    let mut assoc = rules
+        .clone()
+        .map(|r| Associations::new(assoc::MAX_PEERS, move |realm| r.knows_stun_realm(realm)));
+    let mut engine = Engine::new(FlowConfig::default(), rules.map(|r| r as Arc<dyn Labeler>));
     let mut out = Vec::new();
     baikal_capture::read(&input, &mut |raw| {
         if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-            engine.process(&v, &name, &mut |r| out.push(r));
+            let hint = assoc.as_mut().and_then(|a| a.observe(&v));
+            engine.process_hinted(&v, hint.as_ref(), &name, &mut |r| out.push(r));
         }
         true
     })

@@ -8,6 +8,7 @@
 //! Only the STUN messages are inspected: media that follows is not.
 
 use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use crate::decode::Addr;
 use crate::verdict::{Encryption, Meta};
 
 pub struct Stun;
@@ -249,6 +250,79 @@ impl Dissector for Stun {
     }
 }
 
+/// XOR-PEER-ADDRESS (RFC 8656 14.3).
+const XOR_PEER_ADDRESS: u16 = 0x0012;
+/// Peers kept from one request (a CreatePermission may name several).
+const MAX_PEERS: usize = 8;
+
+/// A TURN request that installs a permission for peers (RFC 8656
+/// sections 9 and 11): CreatePermission or ChannelBind. Both are
+/// authenticated with the long-term credential, so they carry the REALM
+/// of the TURN service, next to the transport addresses of the peers the
+/// client is about to talk to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TurnPermission<'a> {
+    pub realm: &'a [u8],
+    /// Peer address (IPv4 mapped into IPv6 as in [`Addr`]) and port.
+    pub peers: Vec<(Addr, u16)>,
+}
+
+/// Parses one datagram as a CreatePermission / ChannelBind request with
+/// the magic cookie, a REALM and at least one XOR-PEER-ADDRESS; `None`
+/// for anything else (cheap: two compares reject other datagrams).
+pub fn turn_permission(d: &[u8]) -> Option<TurnPermission<'_>> {
+    if !matches!(d, [0x00, 0x08 | 0x09, _, _, 0x21, 0x12, 0xa4, 0x42, ..]) {
+        return None;
+    }
+    let n = header_len(d)?;
+    let tid = d.get(8..HEADER)?;
+    let mut realm = None;
+    let mut peers = Vec::new();
+    let mut off = HEADER;
+    while off < n {
+        let t = be16(d, off)?;
+        let l = usize::from(be16(d, off + 2)?);
+        let v = d.get(off + 4..off + 4 + l)?;
+        match t {
+            REALM => realm = Some(v),
+            XOR_PEER_ADDRESS if peers.len() < MAX_PEERS => {
+                if let Some(p) = xor_address(v, tid) {
+                    peers.push(p);
+                }
+            }
+            _ => {}
+        }
+        off += 4 + l.next_multiple_of(4);
+    }
+    let realm = realm.filter(|r| !r.is_empty())?;
+    (!peers.is_empty()).then_some(TurnPermission { realm, peers })
+}
+
+/// An XOR-MAPPED-ADDRESS-style value: reserved byte, family (1 IPv4,
+/// 2 IPv6), port and address XORed with the cookie (and, for IPv6, the
+/// transaction id).
+fn xor_address(v: &[u8], tid: &[u8]) -> Option<(Addr, u16)> {
+    let port = be16(v, 2)? ^ 0x2112;
+    match (v.get(1)?, v.len()) {
+        (1, 8) => {
+            let mut a = [0u8; 4];
+            for (i, b) in a.iter_mut().enumerate() {
+                *b = v[4 + i] ^ COOKIE[i];
+            }
+            Some((Addr::from_v4(a), port))
+        }
+        (2, 20) => {
+            let mut a = [0u8; 16];
+            let key = COOKIE.iter().chain(tid);
+            for ((b, x), k) in a.iter_mut().zip(&v[4..20]).zip(key) {
+                *b = x ^ k;
+            }
+            Some((Addr::from_v6(a), port))
+        }
+        _ => None,
+    }
+}
+
 /// A DTLS record multiplexed with STUN (RFC 7983 section 7: first byte
 /// 20..=63 is DTLS): content type 20..=25, version 1.0 (`FE FF`) or 1.2
 /// (`FE FD`), and the 13-byte record header present (RFC 6347 4.1).
@@ -414,6 +488,60 @@ mod tests {
         m[22] = 0xff;
         let (r, _) = check_split_udp(&Stun, 1, 3478, &[&m], &[]);
         assert_eq!(r, Parse::NotMine);
+    }
+
+    /// XOR-PEER-ADDRESS value for an IPv4 peer.
+    fn xor_v4(ip: [u8; 4], port: u16) -> Vec<u8> {
+        let mut v = vec![0, 1];
+        v.extend_from_slice(&(port ^ 0x2112).to_be_bytes());
+        v.extend(ip.iter().zip(COOKIE).map(|(a, c)| a ^ c));
+        v
+    }
+
+    #[test]
+    fn turn_permission_peers_and_realm() {
+        // CreatePermission as the Telegram client sends it (nDPI capture
+        // telegram_videocall.pcapng, frame 628): peer 93.36.13.115:35393.
+        let req = msg(
+            0x0008,
+            true,
+            9,
+            &[
+                attr(XOR_PEER_ADDRESS, &xor_v4([93, 36, 13, 115], 35393)),
+                attr(0x0006, b"1648053953:73f8038ca65102d5b5"),
+                attr(REALM, b"telegram.org"),
+                attr(0x0015, b"nonce"),
+                attr(0x0008, &[0xaa; 20]),
+            ],
+        );
+        let p = turn_permission(&req).unwrap();
+        assert_eq!(p.realm, b"telegram.org");
+        assert_eq!(p.peers, vec![(Addr::from_v4([93, 36, 13, 115]), 35393)]);
+        // IPv6 peer: XORed with cookie and transaction id.
+        let ip6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+        let mut v = vec![0, 2];
+        v.extend_from_slice(&(443u16 ^ 0x2112).to_be_bytes());
+        let key: Vec<u8> = COOKIE.iter().copied().chain([9u8; 12]).collect();
+        v.extend(ip6.iter().zip(&key).map(|(a, k)| a ^ k));
+        let bind = msg(0x0009, true, 9, &[attr(XOR_PEER_ADDRESS, &v), attr(REALM, b"x.org")]);
+        let p = turn_permission(&bind).unwrap();
+        assert_eq!(p.peers, vec![(Addr::from_v6(ip6), 443)]);
+        // Not a permission: no realm, no peer, a response, an indication,
+        // a truncated attribute, no cookie.
+        let peer = attr(XOR_PEER_ADDRESS, &xor_v4([10, 0, 0, 1], 1));
+        let no_realm = msg(0x0008, true, 1, std::slice::from_ref(&peer));
+        let no_peer = msg(0x0008, true, 1, &[attr(REALM, b"telegram.org")]);
+        let resp = msg(0x0108, true, 1, &[peer.clone(), attr(REALM, b"telegram.org")]);
+        let ind = msg(0x0016, true, 1, &[peer.clone(), attr(REALM, b"telegram.org")]);
+        let classic = msg(0x0008, false, 1, &[peer.clone(), attr(REALM, b"telegram.org")]);
+        let good = msg(0x0008, true, 1, &[peer, attr(REALM, b"telegram.org")]);
+        assert!(turn_permission(&good).is_some());
+        for m in [&no_realm, &no_peer, &resp, &ind, &classic] {
+            assert_eq!(turn_permission(m), None);
+        }
+        for cut in 0..good.len() {
+            assert_eq!(turn_permission(&good[..cut]), None, "cut at {cut}");
+        }
     }
 
     #[test]

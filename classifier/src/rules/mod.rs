@@ -17,7 +17,7 @@
 //! - ports: a short sorted list of ranges.
 //!
 //! Evidence precedence (see [`Rules::label_record`]): names > JA4 > STUN >
-//! heuristics > address > port. An address or a port alone never yields
+//! association with an earlier flow > heuristics > address > port. An address or a port alone never yields
 //! DPI evidence.
 
 mod load;
@@ -58,12 +58,15 @@ pub static DEFAULT_FILES: &[(&str, &str)] = &[
 ];
 
 /// Confidence of the MTProxy guess when the first client payload is
-/// exactly the 64-byte obfuscated2 header, sent on its own.
-pub const CONF_MTPROXY_64: f32 = 0.3;
+/// exactly the 64-byte obfuscated2 header, sent on its own, and the
+/// server's first payload has the size of a framed `resPQ` (see
+/// [`mtproxy_secret`]).
+pub const CONF_MTPROXY_64: f32 = 0.4;
 /// Confidence of the MTProxy guess when the first client payload has the
 /// size of the obfuscated2 header plus an unencrypted `req_pq_multi`
-/// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate).
-pub const CONF_MTPROXY_REQ_PQ: f32 = 0.2;
+/// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate) and the server's
+/// first payload that of a `resPQ` in the same transport.
+pub const CONF_MTPROXY_REQ_PQ: f32 = 0.5;
 /// Confidence of the MTProxy fake-TLS guess (see [`fake_tls`]): the
 /// server's first flight has MTProxy's shape and the client's first
 /// application-data record is too long to be a TLS 1.3 Finished.
@@ -72,6 +75,11 @@ pub const CONF_FAKE_TLS: f32 = 0.6;
 /// version, TLS_AES_128_GCM_SHA256, extensions key_share then
 /// supported_versions.
 pub const MTPROXY_JA3S: &str = "771,4865,51-43";
+/// Confidence of an app named through an earlier flow (see
+/// [`crate::assoc`]): the flow's peer was announced in a TURN permission
+/// request under the app's realm; the flow itself carries no app-specific
+/// bytes.
+pub const CONF_ASSOCIATED: f32 = 0.8;
 /// Confidence of "random stream" for an unidentified fully encrypted flow.
 pub const CONF_RANDOM_STREAM: f32 = 0.5;
 
@@ -376,6 +384,12 @@ impl Rules {
         ids.get(m.pattern().as_usize()).copied()
     }
 
+    /// Whether a STUN/TURN realm names an app (the association table
+    /// remembers only those announcements, [`crate::assoc`]).
+    pub fn knows_stun_realm(&self, realm: &str) -> bool {
+        self.stun_realm.contains_key(realm.to_ascii_lowercase().as_str())
+    }
+
     /// Labels one record. See the module documentation for the order.
     pub fn label_record(&self, rec: &mut FlowRecord) {
         // 1. Payload evidence, strongest first. The first app found wins;
@@ -425,7 +439,17 @@ impl Rules {
             return;
         }
         let ip_id = self.ip_id(rec.resp_ip).or_else(|| self.ip_id(rec.orig_ip));
-        // 2. Heuristics (Telegram's MTProxy), with a confidence.
+        // 2. Association: the peer was announced by an earlier flow under
+        //    an app's TURN realm (`assoc_*` extras, see crate::assoc).
+        if let Some(id) = extra(rec, "assoc_realm").and_then(|r| self.stun_id(Some(r), None)) {
+            let mut ev = Evidence::HEURISTIC;
+            if ip_id == Some(id) {
+                ev.insert(Evidence::IP);
+            }
+            self.set(rec, id, ev, Some(CONF_ASSOCIATED));
+            return;
+        }
+        // 3. Heuristics (Telegram's MTProxy), with a confidence.
         if let Some((tg, conf)) = self.telegram.zip(telegram_heuristic(rec, &self.mtproxy_ja3s)) {
             let mut ev = Evidence::HEURISTIC;
             if ip_id == Some(tg) {
@@ -434,12 +458,12 @@ impl Rules {
             self.set(rec, tg, ev, Some(conf));
             return;
         }
-        // 3. Address lists: weak.
+        // 4. Address lists: weak.
         if let Some(id) = ip_id {
             self.set(rec, id, Evidence::IP, None);
             return;
         }
-        // 4. An unidentified stream that looks random.
+        // 5. An unidentified stream that looks random.
         if let (Some(id), true) = (
             self.random_stream,
             rec.protocol == "unknown" && rec.encryption == Encryption::FullyEncrypted,
@@ -447,7 +471,7 @@ impl Rules {
             self.set(rec, id, Evidence::HEURISTIC, Some(CONF_RANDOM_STREAM));
             return;
         }
-        // 5. Well-known port: weakest, and only for a flow whose
+        // 6. Well-known port: weakest, and only for a flow whose
         //    originator sent payload (a SYN scan is no application).
         if rec.entropy.is_none() {
             return;
@@ -498,26 +522,61 @@ fn strip_port(h: &str) -> &str {
 /// with a secret (the obfuscated2 header is keyed by the secret, so it is
 /// undecryptable) and MTProxy fake-TLS. Returns the confidence.
 ///
-/// MTProxy (secret): the engine found the flow unidentified and fully
-/// encrypted, and the client's first payload is exactly 64 bytes (the
-/// obfuscated2 header written on its own) → [`CONF_MTPROXY_64`]; or 105 /
-/// 108 bytes, the header plus an unencrypted `req_pq_multi` in the
-/// abridged / intermediate transport → [`CONF_MTPROXY_REQ_PQ`]. Other
-/// random-stream protocols (Shadowsocks, obfs4, VMess) open with other
-/// sizes most of the time, but nothing in the bytes proves Telegram: hence
-/// low confidences. Padded-intermediate ("dd" secrets) first payloads have
-/// random sizes and are not guessed at. Over the nDPI captures the 64-byte
-/// rule fires once, on a Shadowsocks flow (shadowsocks.pcap): the false
-/// positive this confidence is meant to carry.
+/// MTProxy (secret): see [`mtproxy_secret`].
 fn telegram_heuristic(rec: &FlowRecord, mtproxy_ja3s: &str) -> Option<f32> {
     if rec.protocol == "unknown" && rec.encryption == Encryption::FullyEncrypted {
-        return match extra(rec, "orig_first_len").and_then(|v| v.parse::<u32>().ok()) {
-            Some(64) => Some(CONF_MTPROXY_64),
-            Some(105 | 108) => Some(CONF_MTPROXY_REQ_PQ),
-            _ => None,
-        };
+        let len = |k| extra(rec, k).and_then(|v| v.trim().parse::<u32>().ok());
+        return mtproxy_secret(len("orig_first_len")?, len("resp_first_len")?);
     }
     fake_tls(rec, mtproxy_ja3s)
+}
+
+/// Length of the unencrypted `resPQ` message a Telegram server answers
+/// `req_pq_multi` with: auth_key_id (8) + msg_id (8) + length (4) + body
+/// (64: constructor 4, nonce 16, server_nonce 16, `pq` as TL bytes 12,
+/// a vector of one key fingerprint 4 + 4 + 8).
+const RES_PQ: u32 = 84;
+/// Length of `req_pq_multi`: 20-byte header + constructor 4 + nonce 16.
+const REQ_PQ: u32 = 40;
+/// The obfuscated2 header.
+const OBFS2_HEADER: u32 = 64;
+
+/// MTProxy with a secret, from the opening lengths of both directions of
+/// an unidentified, fully encrypted flow (the engine's `orig_first_len`
+/// and `resp_first_len`). Every MTProto connection starts with the
+/// auth-key exchange's first round trip, whose sizes are fixed; obfuscation
+/// is a stream cipher, so it keeps them:
+///
+/// - the client writes the 64-byte header and its framed `req_pq_multi`:
+///   64 + 1 + 40 = 105 bytes in the abridged transport, 64 + 4 + 40 = 108
+///   in the intermediate one (or the header alone, 64);
+/// - the server answers with no header of its own, only the framed
+///   `resPQ`: 1 + 84 = 85 (abridged) or 4 + 84 = 88 (intermediate).
+///
+/// Both directions must match, and for 105/108 in the same transport.
+/// Either side alone is one size among hundreds a random-looking protocol
+/// (Shadowsocks, obfs4, VMess) may open with; the pair is two
+/// independent coincidences (for opening lengths spread over a few
+/// hundred to a thousand values each way, a few in a million; the
+/// client-side size alone fired on 12 of 8,240 random-payload and other
+/// non-Telegram flows of eight `baikal synth --mix telegram` seeds, the
+/// pair on none, and it no longer names a Shadowsocks flow of nDPI's
+/// shadowsocks.pcap Telegram). A flow
+/// whose server has not answered is not guessed. Padded intermediate
+/// ("dd" secrets) pads both messages by 0..15 random bytes, which makes
+/// the pair 256 times likelier by chance: not guessed. Confidence
+/// [`CONF_MTPROXY_REQ_PQ`] (header and request together) or
+/// [`CONF_MTPROXY_64`] (header alone): nothing in the bytes proves
+/// Telegram. The pair in one transport weighs more than the header
+/// alone.
+fn mtproxy_secret(orig_first: u32, resp_first: u32) -> Option<f32> {
+    const ABRIDGED: (u32, u32) = (OBFS2_HEADER + 1 + REQ_PQ, 1 + RES_PQ);
+    const INTERMEDIATE: (u32, u32) = (OBFS2_HEADER + 4 + REQ_PQ, 4 + RES_PQ);
+    match (orig_first, resp_first) {
+        p if p == ABRIDGED || p == INTERMEDIATE => Some(CONF_MTPROXY_REQ_PQ),
+        (OBFS2_HEADER, r) if r == ABRIDGED.1 || r == INTERMEDIATE.1 => Some(CONF_MTPROXY_64),
+        _ => None,
+    }
 }
 
 /// MTProxy fake-TLS. The proxy answers a ClientHello with a fixed

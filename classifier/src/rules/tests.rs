@@ -310,30 +310,84 @@ fn dissector_app_is_kept() {
 }
 
 #[test]
+fn association_with_an_earlier_flow() {
+    let r = rules(DEMO);
+    assert!(r.knows_stun_realm("telegram.org") && r.knows_stun_realm("Telegram.ORG"));
+    assert!(!r.knows_stun_realm("example.org"));
+    let assoc = |resp: &str, realm: &str| {
+        let mut x = rec(resp);
+        x.protocol = "stun";
+        x.evidence = Evidence::DPI;
+        x.extra.push(("assoc_realm", realm.into()));
+        x.extra.push(("assoc_peer", format!("{resp}:443")));
+        x.extra
+            .push(("assoc_from", "udp 192.168.1.2:49780 > 91.108.9.35:1400".into()));
+        x
+    };
+    let mut x = assoc("198.51.100.7", "telegram.org");
+    r.label_record(&mut x);
+    assert_eq!(x.app.as_deref(), Some("telegram"));
+    assert_eq!(x.app_confidence, Some(CONF_ASSOCIATED));
+    assert_eq!(ev(&x), ["dpi", "heuristic"]);
+    // On a Telegram address too: the address adds its bit.
+    let mut x = assoc("91.108.4.9", "telegram.org");
+    r.label_record(&mut x);
+    assert_eq!(ev(&x), ["dpi", "ip", "heuristic"]);
+    // A realm no app claims: nothing from the association.
+    let mut x = assoc("198.51.100.7", "example.org");
+    r.label_record(&mut x);
+    assert_eq!(x.app, None);
+    // Payload evidence of the flow itself outranks the association.
+    let mut x = assoc("198.51.100.7", "telegram.org");
+    x.ja4 = Some("t13d1516h2_8daaf6152771_02713d6af862".into());
+    r.label_record(&mut x);
+    assert_eq!((x.app.as_deref(), x.app_confidence), (Some("inner"), None));
+}
+
+#[test]
 fn telegram_heuristics() {
     let r = rules(DEMO);
-    let fe = |len: &str| {
+    let fe = |orig: &str, resp: &str| {
         let mut x = rec("198.51.100.7");
         x.encryption = Encryption::FullyEncrypted;
         x.evidence = Evidence::HEURISTIC;
-        x.extra.push(("orig_first_len", len.into()));
+        x.extra.push(("orig_first_len", orig.into()));
+        if !resp.is_empty() {
+            x.extra.push(("resp_first_len", resp.into()));
+        }
         x
     };
-    let mut x = fe("64");
-    r.label_record(&mut x);
-    assert_eq!(x.app.as_deref(), Some("telegram"));
-    assert_eq!(x.app_confidence, Some(CONF_MTPROXY_64));
-    assert_eq!(ev(&x), ["heuristic"]);
-    let mut x = fe("108");
-    r.label_record(&mut x);
-    assert_eq!(x.app_confidence, Some(CONF_MTPROXY_REQ_PQ));
-    // Other sizes: a random stream, not Telegram.
-    let mut x = fe("517");
-    r.label_record(&mut x);
-    assert_eq!(x.app.as_deref(), Some("random_stream"));
-    assert_eq!(x.app_confidence, Some(CONF_RANDOM_STREAM));
+    for (o, r2, conf) in [
+        ("64", "85", CONF_MTPROXY_64),
+        ("64", "88", CONF_MTPROXY_64),
+        ("105", "85", CONF_MTPROXY_REQ_PQ),
+        ("108", "88", CONF_MTPROXY_REQ_PQ),
+    ] {
+        let mut x = fe(o, r2);
+        r.label_record(&mut x);
+        assert_eq!(x.app.as_deref(), Some("telegram"), "{o}/{r2}");
+        assert_eq!(x.app_confidence, Some(conf));
+        assert_eq!(ev(&x), ["heuristic"]);
+    }
+    // One direction alone, transports mixed, or other sizes: a random
+    // stream, not Telegram.
+    for (o, r2) in [
+        ("64", ""),
+        ("108", ""),
+        ("105", "88"),
+        ("108", "85"),
+        ("64", "84"),
+        ("108", "300"),
+        ("517", "85"),
+        ("64", "1200"),
+    ] {
+        let mut x = fe(o, r2);
+        r.label_record(&mut x);
+        assert_eq!(x.app.as_deref(), Some("random_stream"), "{o}/{r2}");
+        assert_eq!(x.app_confidence, Some(CONF_RANDOM_STREAM));
+    }
     // Not fully encrypted: no guess.
-    let mut x = fe("64");
+    let mut x = fe("108", "88");
     x.encryption = Encryption::Unknown;
     r.label_record(&mut x);
     assert_eq!(x.app, None);
@@ -433,14 +487,22 @@ mod engine {
     }
 
     fn run(rules: Rules, client: &[u8], server: [u8; 4]) -> FlowRecord {
+        run_both(rules, client, &[], server)
+    }
+
+    /// Handshake, the client's first payload, then the server's (if any).
+    fn run_both(rules: Rules, client: &[u8], reply: &[u8], server: [u8; 4]) -> FlowRecord {
         let mut e = Engine::new(FlowConfig::default(), Some(Arc::new(rules)));
         let src: Arc<str> = Arc::from("t");
         let mut out = Vec::new();
-        let pkts = [
+        let mut pkts = vec![
             tcp(1, true, 100, 0x02, &[], server),
             tcp(2, false, 500, 0x12, &[], server),
             tcp(3, true, 101, 0x18, client, server),
         ];
+        if !reply.is_empty() {
+            pkts.push(tcp(4, false, 501, 0x18, reply, server));
+        }
         for p in &pkts {
             e.process(p, &src, &mut |r| out.push(r));
         }
@@ -488,15 +550,24 @@ mod engine {
     }
 
     #[test]
-    fn mtproxy_guess_from_a_lone_64_byte_header() {
-        let r = run(Rules::defaults().unwrap(), &noise(3, 64), [198, 51, 100, 7]);
+    fn mtproxy_guess_from_both_opening_lengths() {
+        let rules = || Rules::defaults().unwrap();
+        // Header + abridged req_pq_multi, answered by an abridged resPQ.
+        let r = run_both(rules(), &noise(3, 105), &noise(4, 85), [198, 51, 100, 7]);
         assert_eq!(r.protocol, "unknown");
         assert_eq!(r.encryption, Encryption::FullyEncrypted);
         assert_eq!(r.app.as_deref(), Some("telegram"));
-        assert_eq!(r.app_confidence, Some(CONF_MTPROXY_64));
+        assert_eq!(r.app_confidence, Some(CONF_MTPROXY_REQ_PQ));
         assert_eq!(ev(&r), ["heuristic"]);
-        // Another size: a random stream.
-        let r = run(Rules::defaults().unwrap(), &noise(3, 300), [198, 51, 100, 7]);
+        // The header alone, answered by an intermediate resPQ.
+        let r = run_both(rules(), &noise(3, 64), &noise(4, 88), [198, 51, 100, 7]);
+        assert_eq!(r.app.as_deref(), Some("telegram"));
+        assert_eq!(r.app_confidence, Some(CONF_MTPROXY_64));
+        // The client side alone is no longer enough.
+        let r = run(rules(), &noise(3, 64), [198, 51, 100, 7]);
+        assert_eq!(r.app.as_deref(), Some("random_stream"));
+        // Another answer size: a random stream.
+        let r = run_both(rules(), &noise(3, 108), &noise(4, 300), [198, 51, 100, 7]);
         assert_eq!(r.app.as_deref(), Some("random_stream"));
     }
 }
