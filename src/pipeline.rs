@@ -686,6 +686,11 @@ fn install_ctrlc() -> Result<()> {
 /// Live capture: the same decode → engine → sink flow as a file, with
 /// idle flows expired on the capture's clock ticks, and every open flow
 /// flushed at the end (duration, count, or Ctrl-C).
+///
+/// With `--threads N > 1` there is no reader thread: N threads each open
+/// their own socket in one AF_PACKET fanout group in hash mode (the kernel
+/// sends both directions of a flow to the same socket, and reassembles
+/// fragments first), and each decodes and classifies what its socket gets.
 #[cfg(target_os = "linux")]
 fn run_live(
     iface: &str,
@@ -694,70 +699,154 @@ fn run_live(
     sink: &mut Sink,
     sum: &mut Summary,
 ) -> Result<()> {
-    use capture::live::{self, LiveEvent, LiveOptions};
+    use capture::live::LiveOptions;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::sync::Mutex;
 
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
-    let mut decoder = Decoder::new();
-    let mut engine = Engine::new(
-        cfg.flow,
-        cfg.rules
-            .clone()
-            .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>),
-    );
+    let threads = cfg.threads.max(1);
     let opts = LiveOptions {
         duration,
-        count: cfg.count,
+        count: if threads == 1 { cfg.count } else { None },
+        // One group per process: its id only has to differ from other
+        // processes' groups on the host.
+        fanout: (threads > 1).then_some(std::process::id() as u16),
         ..LiveOptions::default()
     };
+    let sink = Mutex::new(sink);
+    let counted = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let outcomes: Vec<Result<InputOutcome>> = if threads == 1 {
+        vec![live_worker(iface, &opts, cfg, &name, &sink, &counted, &done)]
+    } else {
+        let flow_cfg = FlowConfig {
+            max_flows: cfg.flow.max_flows.div_ceil(threads).max(1),
+            ..cfg.flow
+        };
+        let part = Config {
+            flow: flow_cfg,
+            ..cfg.clone()
+        };
+        std::thread::scope(|scope| {
+            let hs: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| live_worker(iface, &opts, &part, &name, &sink, &counted, &done)))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut merged: Option<InputOutcome> = None;
+    for o in outcomes {
+        let o = o?;
+        if let Some(w) = &o.report.warning {
+            let msg = format!("{name}: {} ({} packets captured before it)", w.reason, o.report.packets);
+            eprintln!("baikal: warning: {msg}");
+            sum.warnings.push(msg);
+        }
+        match &mut merged {
+            None => merged = Some(o),
+            Some(m) => {
+                m.report.packets += o.report.packets;
+                m.report.bytes += o.report.bytes;
+                m.report.stopped |= o.report.stopped;
+                for sk in o.report.skipped {
+                    m.report.skipped.push(sk);
+                }
+                m.decode.add(&o.decode);
+                add_engine_stats(&mut m.engine, &o.engine);
+            }
+        }
+    }
+    // A live source has no byte offset: its warnings were printed above,
+    // the rest (skips, link types, counters) is merged as for a file.
+    if let Some(mut m) = merged {
+        m.report.warning = None;
+        m.merge_into(&name, sum);
+    }
+    Ok(())
+}
+
+/// One live capture socket's decode → engine → sink loop. With several,
+/// `counted` and `done` share `--count` and the end among them.
+#[cfg(target_os = "linux")]
+fn live_worker(
+    iface: &str,
+    opts: &capture::live::LiveOptions,
+    cfg: &Config,
+    name: &Arc<str>,
+    sink: &std::sync::Mutex<&mut Sink>,
+    counted: &std::sync::atomic::AtomicU64,
+    done: &std::sync::atomic::AtomicBool,
+) -> Result<InputOutcome> {
+    use capture::live::{self, LiveEvent};
+    use std::sync::atomic::Ordering;
+
+    let shared = opts.fanout.is_some();
+    let mut decoder = Decoder::new();
+    let mut engine = Engine::new(cfg.flow, cfg.labeler());
     let mut sink_err: Option<std::io::Error> = None;
+    let mut recs: Vec<FlowRecord> = Vec::new();
+    let flush = |recs: &mut Vec<FlowRecord>, sink_err: &mut Option<std::io::Error>| {
+        if recs.is_empty() {
+            return;
+        }
+        let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
+        for r in recs.drain(..) {
+            if sink_err.is_none() {
+                if let Err(e) = g.record(r) {
+                    *sink_err = Some(e);
+                }
+            }
+        }
+    };
     // Expiry runs on the ticks, at most once a second.
     let mut next_expire = 0u64;
-    let rep = live::capture_events(iface, &opts, &STOP, &mut |ev| {
-        let mut out = |r| {
-            if let Err(e) = sink.record(r) {
-                sink_err.get_or_insert(e);
-            }
-        };
+    let rep = live::capture_events(iface, opts, &STOP, &mut |ev| {
         match ev {
             LiveEvent::Packet(raw) => {
+                if shared {
+                    // `--count` over all the sockets of the group.
+                    if cfg.count.is_some_and(|c| counted.fetch_add(1, Ordering::Relaxed) >= c) {
+                        done.store(true, Ordering::Relaxed);
+                        return false;
+                    }
+                }
                 if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                    engine.process(&v, &name, &mut out);
+                    engine.process(&v, name, &mut |r| recs.push(r));
                 }
             }
             LiveEvent::Tick(now) => {
                 if now >= next_expire {
-                    engine.expire(now, &name, &mut out);
+                    engine.expire(now, name, &mut |r| recs.push(r));
                     next_expire = now.saturating_add(1_000_000_000);
                 }
             }
         }
-        sink_err.is_none()
-    })?;
-    engine.finish(&name, &mut |r| {
-        if let Err(e) = sink.record(r) {
-            sink_err.get_or_insert(e);
+        // Records go out at once with one socket, in groups with several
+        // (each group takes the sink lock once).
+        if !shared || recs.len() >= RECORDS_PER_FLUSH {
+            flush(&mut recs, &mut sink_err);
         }
+        if shared && cfg.count.is_some_and(|c| counted.load(Ordering::Relaxed) >= c) {
+            done.store(true, Ordering::Relaxed);
+        }
+        sink_err.is_none() && !done.load(Ordering::Relaxed)
     });
+    // Whichever socket stopped first (an error, the count), the others stop too.
+    done.store(true, Ordering::Relaxed);
+    let rep = rep?;
+    engine.finish(name, &mut |r| recs.push(r));
+    flush(&mut recs, &mut sink_err);
     if let Some(e) = sink_err {
         return Err(e).context("writing output");
     }
-    if let Some(w) = &rep.warning {
-        let msg = format!("{name}: {} ({} packets captured before it)", w.reason, rep.packets);
-        eprintln!("baikal: warning: {msg}");
-        sum.warnings.push(msg);
-    }
-    // A live source has no byte offset: its warning was printed above,
-    // the rest (skips, link types, counters) is merged as for a file.
-    let mut report = rep;
-    report.warning = None;
-    InputOutcome {
-        report,
+    Ok(InputOutcome {
+        report: rep,
         decode: decoder.stats().clone(),
         engine: engine.stats(),
-    }
-    .merge_into(&name, sum);
-    Ok(())
+    })
 }
 
 #[cfg(not(target_os = "linux"))]
