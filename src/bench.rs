@@ -113,6 +113,12 @@ pub struct ThreadResult {
     /// wall time.
     pub runs_cpu_s: Vec<f64>,
     pub median_cpu_s: f64,
+    /// With several threads (Linux): the reader's CPU seconds and the
+    /// workers' (sum, and the busiest one), medians over the runs; 0 when
+    /// not measured. How the work splits, whatever the machine's load.
+    pub reader_cpu_s: f64,
+    pub workers_cpu_s: f64,
+    pub busiest_worker_cpu_s: f64,
     pub packets_per_s: f64,
     pub gbit_per_s: f64,
     pub packets_per_s_per_core: f64,
@@ -234,8 +240,21 @@ fn progress_bar(total: u64, on: bool) -> indicatif::ProgressBar {
     pb
 }
 
+/// CPU nanoseconds of one run's threads: reader, workers' sum, busiest worker.
+#[derive(Default)]
+struct SplitNs {
+    reader: u64,
+    workers: u64,
+    busiest: u64,
+}
+
 /// One whole-pipeline run over every capture; returns (seconds, new flows, records).
-fn pipeline_run(inputs: &[Loaded], cfg: &Config, pb: &indicatif::ProgressBar) -> Result<(f64, u64, u64)> {
+fn pipeline_run(
+    inputs: &[Loaded],
+    cfg: &Config,
+    pb: &indicatif::ProgressBar,
+    split: &mut SplitNs,
+) -> Result<(f64, u64, u64)> {
     let mut records = 0u64;
     let mut flows = 0u64;
     let start = Instant::now();
@@ -245,6 +264,11 @@ fn pipeline_run(inputs: &[Loaded], cfg: &Config, pb: &indicatif::ProgressBar) ->
             Ok(())
         })?;
         flows += out.engine.flows.created;
+        if let Some((r, w)) = out.thread_cpu_ns.split_first() {
+            split.reader += r;
+            split.workers += w.iter().sum::<u64>();
+            split.busiest += w.iter().copied().max().unwrap_or(0);
+        }
         pb.inc(l.packets);
     }
     Ok((start.elapsed().as_secs_f64(), flows, records))
@@ -442,10 +466,15 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         let mut runs_s = Vec::with_capacity(opt.runs);
         let mut runs_cpu_s = Vec::with_capacity(opt.runs);
         let mut records = 0;
+        let (mut reader_s, mut workers_s, mut busiest_s) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..opt.runs {
             pb.set_message(format!("{n} thr, run {}", r + 1));
             let c0 = process_cpu_s();
-            let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb)?;
+            let mut split = SplitNs::default();
+            let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb, &mut split)?;
+            reader_s.push(split.reader as f64 / 1e9);
+            workers_s.push(split.workers as f64 / 1e9);
+            busiest_s.push(split.busiest as f64 / 1e9);
             if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
                 runs_cpu_s.push(b - a);
             }
@@ -466,6 +495,9 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
             median_s: med,
             median_cpu_s: median(&runs_cpu_s),
             runs_cpu_s,
+            reader_cpu_s: median(&reader_s),
+            workers_cpu_s: median(&workers_s),
+            busiest_worker_cpu_s: median(&busiest_s),
             packets_per_s: pps,
             gbit_per_s: gbps,
             packets_per_s_per_core: pps / cores_used as f64,
@@ -553,6 +585,13 @@ pub fn table(r: &Report) -> String {
             t.packets_per_s_per_core / 1e6,
             t.new_flows_per_s / 1e3,
             t.records
+        );
+    }
+    for t in r.threads.iter().filter(|t| t.workers_cpu_s > 0.0) {
+        let _ = writeln!(
+            s,
+            "{} threads, CPU s by thread: reader {:.2}, workers {:.2} (busiest {:.2})",
+            t.threads, t.reader_cpu_s, t.workers_cpu_s, t.busiest_worker_cpu_s
         );
     }
     let _ = writeln!(

@@ -259,6 +259,16 @@ pub struct InputOutcome {
     pub report: ReadReport,
     pub decode: DecodeStats,
     pub engine: EngineStats,
+    /// With several threads: CPU nanoseconds of the reader, then of each
+    /// worker, when the OS reports them (Linux); empty otherwise.
+    pub thread_cpu_ns: Vec<u64>,
+}
+
+/// CPU time of the calling thread, in nanoseconds (Linux: the scheduler's
+/// run time from /proc/thread-self/schedstat).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 impl InputOutcome {
@@ -367,6 +377,7 @@ pub fn classify_frames(
         report,
         decode: decoder.stats().clone(),
         engine: engine.stats(),
+        thread_cpu_ns: Vec::new(),
     })
 }
 
@@ -489,6 +500,7 @@ fn classify_threaded(
     let sink = Mutex::new((emit, None::<std::io::Error>));
     let failed = AtomicBool::new(false);
 
+    let reader_cpu0 = thread_cpu_ns();
     std::thread::scope(|scope| -> Result<InputOutcome> {
         let mut to_worker = Vec::with_capacity(workers);
         let mut go = Vec::with_capacity(workers);
@@ -558,7 +570,7 @@ fn classify_threaded(
                 engine.expire(now, name, &mut |r| recs.push(r));
                 engine.finish(name, &mut |r| recs.push(r));
                 flush(&mut recs);
-                (engine.stats(), decoder.stats().clone())
+                (engine.stats(), decoder.stats().clone(), thread_cpu_ns())
             }));
         }
         drop(done_tx);
@@ -643,11 +655,16 @@ fn classify_threaded(
         }
         let mut engine = EngineStats::default();
         let mut decode = decoder.stats().clone();
+        let mut cpu = Vec::with_capacity(workers + 1);
+        if let (Some(a), Some(b)) = (reader_cpu0, thread_cpu_ns()) {
+            cpu.push(b.saturating_sub(a));
+        }
         for h in handles {
             match h.join() {
-                Ok((es, ds)) => {
+                Ok((es, ds, c)) => {
                     add_engine_stats(&mut engine, &es);
                     decode.add(&ds);
+                    cpu.extend(c);
                 }
                 Err(p) => std::panic::resume_unwind(p),
             }
@@ -660,7 +677,13 @@ fn classify_threaded(
         if let Some(e) = err {
             return Err(e).context("writing output");
         }
-        Ok(InputOutcome { report, decode, engine })
+        Ok(InputOutcome {
+            report,
+            decode,
+            engine,
+            // All or nothing: a partial list would be misread.
+            thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
+        })
     })
 }
 
@@ -846,6 +869,7 @@ fn live_worker(
         report: rep,
         decode: decoder.stats().clone(),
         engine: engine.stats(),
+        thread_cpu_ns: Vec::new(),
     })
 }
 
