@@ -200,3 +200,41 @@ fn flows_mixing_plain_and_decoded_packets_stay_whole() {
     assert_eq!(piped, one);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// On every frame of the corpus, `fast_tuple` (how the reader routes a
+/// frame without decoding it) declines or agrees with the decoder.
+#[test]
+fn fast_tuple_agrees_with_the_decoder_on_the_corpus() {
+    use baikal_classifier::decode::{fast_tuple, Decoder, LinkType};
+    let Some(root) = std::env::var_os("BAIKAL_CORPUS") else {
+        eprintln!("SKIP: BAIKAL_CORPUS not set");
+        return;
+    };
+    let dir = PathBuf::from(root).join("ndpi/pcap");
+    if !dir.is_dir() {
+        assert!(std::env::var_os("CI").is_none(), "{}: missing", dir.display());
+        eprintln!("SKIP: {} missing", dir.display());
+        return;
+    }
+    let (mut frames, mut fast) = (0u64, 0u64);
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let input = baikal_capture::Input::File(path.clone());
+        // Unreadable or damaged files are other tests' business.
+        let _ = baikal_capture::read(&input, &mut |raw| {
+            frames += 1;
+            if let Some(t) = fast_tuple(LinkType(raw.linktype), raw.data) {
+                fast += 1;
+                // A fresh decoder: a plain frame needs no reassembly state.
+                let mut d = Decoder::new();
+                let got = d
+                    .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+                    .map(|v| v.tuple);
+                assert_eq!(got, Some(t), "{}: frame {frames}", path.display());
+            }
+            true
+        });
+    }
+    eprintln!("{fast} of {frames} corpus frames routed from their headers");
+    assert!(frames > 0 && fast * 2 > frames, "{fast} of {frames}");
+}
