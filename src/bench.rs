@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
+use baikal_capture::{self as capture, Input, RawPacket};
 use baikal_classifier::decode::{Decoder, LinkType};
 use baikal_classifier::engine::Engine;
 use baikal_classifier::flow::{Flow, FlowConfig};
@@ -29,7 +29,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::budget::CostModel;
-use crate::pipeline::{self, Config};
+use crate::pipeline::{self, Chunk, Config, Frames};
 
 /// One packet in every `SAMPLE_EVERY` is timed stage by stage (a power of two).
 pub const SAMPLE_EVERY: u64 = 64;
@@ -50,49 +50,25 @@ the measured one-thread time (when the stage model exceeds it, both costs are sc
 every_packet_ns_per_packet approximates inspecting every packet (throttling) as ns_per_packet plus the mean \
 cost of one dissected packet.";
 
-/// Frames of one capture, in memory.
+/// Frames of one capture, in memory, in the pipeline's chunks.
 pub struct Loaded {
     pub name: Arc<str>,
-    arena: Vec<u8>,
-    frames: Vec<Frame>,
+    chunks: Vec<Arc<Chunk>>,
+    packets: u64,
+    captured_bytes: u64,
     pub wire_bytes: u64,
 }
 
 impl Loaded {
     /// Bytes of the frames as captured.
     pub fn captured_bytes(&self) -> u64 {
-        self.arena.len() as u64
+        self.captured_bytes
     }
-}
 
-#[derive(Clone, Copy)]
-struct Frame {
-    ts_ns: u64,
-    linktype: u32,
-    wire_len: u32,
-    off: usize,
-    len: u32,
-}
-
-impl Loaded {
     pub fn load(path: &str) -> Result<Loaded> {
         let input = Input::from_arg(path);
-        let mut arena = Vec::new();
-        let mut frames = Vec::new();
-        let mut wire_bytes = 0u64;
-        let rep = capture::read(&input, &mut |raw| {
-            frames.push(Frame {
-                ts_ns: raw.ts_ns,
-                linktype: raw.linktype,
-                wire_len: raw.wire_len,
-                off: arena.len(),
-                len: raw.data.len() as u32,
-            });
-            wire_bytes += u64::from(raw.wire_len);
-            arena.extend_from_slice(raw.data);
-            true
-        })
-        .with_context(|| path.to_string())?;
+        let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
+        let (chunks, rep) = pipeline::chunks_of(&mut read).with_context(|| path.to_string())?;
         if let Some(w) = rep.warning {
             eprintln!(
                 "baikal: warning: {path}: reading stopped at byte offset {}: {}",
@@ -101,38 +77,24 @@ impl Loaded {
         }
         Ok(Loaded {
             name: Arc::from(input.name()),
-            arena,
-            frames,
-            wire_bytes,
+            packets: chunks.iter().map(|c| c.len() as u64).sum(),
+            captured_bytes: chunks.iter().map(|c| c.captured_bytes() as u64).sum(),
+            wire_bytes: rep.bytes,
+            chunks,
         })
     }
 
     pub fn packets(&self) -> u64 {
-        self.frames.len() as u64
+        self.packets
     }
 
     /// Calls `f` for each frame, like a capture reader.
-    fn replay(&self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> ReadReport {
-        let mut rep = ReadReport {
-            format: "memory".into(),
-            ..ReadReport::default()
-        };
-        for fr in &self.frames {
-            let data = self.arena.get(fr.off..fr.off + fr.len as usize).unwrap_or_default();
-            rep.packets += 1;
-            rep.bytes += u64::from(fr.wire_len);
-            let raw = RawPacket {
-                ts_ns: fr.ts_ns,
-                linktype: fr.linktype,
-                wire_len: fr.wire_len,
-                data,
-            };
-            if !f(&raw) {
-                rep.stopped = true;
+    fn replay(&self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) {
+        for c in &self.chunks {
+            if !c.for_each(f) {
                 break;
             }
         }
-        rep
     }
 }
 
@@ -151,6 +113,12 @@ pub struct ThreadResult {
     /// wall time.
     pub runs_cpu_s: Vec<f64>,
     pub median_cpu_s: f64,
+    /// With several threads (Linux): the reader's CPU seconds and the
+    /// workers' (sum, and the busiest one), medians over the runs; 0 when
+    /// not measured. How the work splits, whatever the machine's load.
+    pub reader_cpu_s: f64,
+    pub workers_cpu_s: f64,
+    pub busiest_worker_cpu_s: f64,
     pub packets_per_s: f64,
     pub gbit_per_s: f64,
     pub packets_per_s_per_core: f64,
@@ -272,28 +240,36 @@ fn progress_bar(total: u64, on: bool) -> indicatif::ProgressBar {
     pb
 }
 
+/// CPU nanoseconds of one run's threads: reader, workers' sum, busiest worker.
+#[derive(Default)]
+struct SplitNs {
+    reader: u64,
+    workers: u64,
+    busiest: u64,
+}
+
 /// One whole-pipeline run over every capture; returns (seconds, new flows, records).
-fn pipeline_run(inputs: &[Loaded], cfg: &Config, pb: &indicatif::ProgressBar) -> Result<(f64, u64, u64)> {
+fn pipeline_run(
+    inputs: &[Loaded],
+    cfg: &Config,
+    pb: &indicatif::ProgressBar,
+    split: &mut SplitNs,
+) -> Result<(f64, u64, u64)> {
     let mut records = 0u64;
     let mut flows = 0u64;
     let start = Instant::now();
     for l in inputs {
-        let mut k = 0u64;
-        let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| {
-            Ok(l.replay(&mut |raw| {
-                k += 1;
-                if k & (MEMORY_EVERY - 1) == 0 {
-                    pb.inc(MEMORY_EVERY);
-                }
-                f(raw)
-            }))
-        };
-        let out = pipeline::classify_frames(&mut read, &l.name, cfg, None, &mut |_| {
+        let out = pipeline::classify_frames(Frames::Chunks(&l.chunks), &l.name, cfg, None, &mut |_| {
             records += 1;
             Ok(())
         })?;
         flows += out.engine.flows.created;
-        pb.inc(k % MEMORY_EVERY);
+        if let Some((r, w)) = out.thread_cpu_ns.split_first() {
+            split.reader += r;
+            split.workers += w.iter().sum::<u64>();
+            split.busiest += w.iter().copied().max().unwrap_or(0);
+        }
+        pb.inc(l.packets);
     }
     Ok((start.elapsed().as_secs_f64(), flows, records))
 }
@@ -490,10 +466,15 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         let mut runs_s = Vec::with_capacity(opt.runs);
         let mut runs_cpu_s = Vec::with_capacity(opt.runs);
         let mut records = 0;
+        let (mut reader_s, mut workers_s, mut busiest_s) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..opt.runs {
             pb.set_message(format!("{n} thr, run {}", r + 1));
             let c0 = process_cpu_s();
-            let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb)?;
+            let mut split = SplitNs::default();
+            let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb, &mut split)?;
+            reader_s.push(split.reader as f64 / 1e9);
+            workers_s.push(split.workers as f64 / 1e9);
+            busiest_s.push(split.busiest as f64 / 1e9);
             if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
                 runs_cpu_s.push(b - a);
             }
@@ -514,6 +495,9 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
             median_s: med,
             median_cpu_s: median(&runs_cpu_s),
             runs_cpu_s,
+            reader_cpu_s: median(&reader_s),
+            workers_cpu_s: median(&workers_s),
+            busiest_worker_cpu_s: median(&busiest_s),
             packets_per_s: pps,
             gbit_per_s: gbps,
             packets_per_s_per_core: pps / cores_used as f64,
@@ -601,6 +585,13 @@ pub fn table(r: &Report) -> String {
             t.packets_per_s_per_core / 1e6,
             t.new_flows_per_s / 1e3,
             t.records
+        );
+    }
+    for t in r.threads.iter().filter(|t| t.workers_cpu_s > 0.0) {
+        let _ = writeln!(
+            s,
+            "{} threads, CPU s by thread: reader {:.2}, workers {:.2} (busiest {:.2})",
+            t.threads, t.reader_cpu_s, t.workers_cpu_s, t.busiest_worker_cpu_s
         );
     }
     let _ = writeln!(

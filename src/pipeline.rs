@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
 use baikal_classifier::assoc::{self, AssocHint, Associations};
-use baikal_classifier::decode::{DecodeStats, Decoder, LinkType, PacketView, TcpMeta, Tuple};
+use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, TcpMeta, Tuple};
 use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::flow::{FlowConfig, FlowKey};
 use baikal_classifier::record::FlowRecord;
@@ -111,6 +111,135 @@ fn progress_bar(enabled: bool, name: &str) -> Option<indicatif::ProgressBar> {
 pub type ReadFn<'s> =
     dyn FnMut(&mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> + 's;
 
+/// Where [`classify_frames`] takes its frames from.
+pub enum Frames<'a, 's> {
+    /// A capture reader (file, gzip, pipe): frames borrowed from its
+    /// buffer, one at a time.
+    Read(&'a mut ReadFn<'s>),
+    /// Frames already in memory (`bench` loads its captures so).
+    Chunks(&'a [Arc<Chunk>]),
+}
+
+/// Frames back to back in one block of memory, with their descriptors.
+/// Workers share a chunk (`Arc`) and each decodes only the frames of its
+/// flows, so the reading thread never copies a frame twice.
+#[derive(Default)]
+pub struct Chunk {
+    data: Vec<u8>,
+    frames: Vec<ChunkFrame>,
+}
+
+#[derive(Clone, Copy)]
+struct ChunkFrame {
+    ts_ns: u64,
+    wire_len: u32,
+    linktype: u32,
+    off: usize,
+    len: usize,
+}
+
+impl Chunk {
+    /// A chunk is full at this many bytes of frames...
+    pub const BYTES: usize = 1 << 20;
+    /// ... or this many frames.
+    pub const FRAMES: usize = 8192;
+
+    pub fn new() -> Chunk {
+        Chunk {
+            data: Vec::with_capacity(Chunk::BYTES),
+            frames: Vec::with_capacity(Chunk::FRAMES),
+        }
+    }
+    /// Appends a copy of the frame.
+    pub fn push(&mut self, raw: &RawPacket<'_>) {
+        let off = self.data.len();
+        self.data.extend_from_slice(raw.data);
+        self.frames.push(ChunkFrame {
+            ts_ns: raw.ts_ns,
+            wire_len: raw.wire_len,
+            linktype: raw.linktype,
+            off,
+            len: raw.data.len(),
+        });
+    }
+    /// Whether `raw` still fits (an empty chunk takes any frame).
+    pub fn fits(&self, raw: &RawPacket<'_>) -> bool {
+        self.frames.is_empty()
+            || (self.data.len() + raw.data.len() <= Chunk::BYTES && self.frames.len() < Chunk::FRAMES)
+    }
+    pub fn len(&self) -> usize {
+        self.frames.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+    /// Bytes of the frames as captured.
+    pub fn captured_bytes(&self) -> usize {
+        self.data.len()
+    }
+    fn clear(&mut self) {
+        self.data.clear();
+        self.frames.clear();
+    }
+    #[inline]
+    fn raw(&self, f: &ChunkFrame) -> RawPacket<'_> {
+        RawPacket {
+            ts_ns: f.ts_ns,
+            linktype: f.linktype,
+            wire_len: f.wire_len,
+            data: self.data.get(f.off..f.off + f.len).unwrap_or_default(),
+        }
+    }
+    /// Calls `f` for each frame, like a capture reader.
+    pub fn for_each(&self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> bool {
+        self.frames.iter().all(|fr| f(&self.raw(fr)))
+    }
+}
+
+/// Frames into chunks of at most [`Chunk::BYTES`] (a frame larger than
+/// that gets a chunk of its own).
+pub fn chunks_of(read: &mut ReadFn<'_>) -> Result<(Vec<Arc<Chunk>>, ReadReport), capture::CaptureError> {
+    let mut out = Vec::new();
+    let mut cur = Chunk::new();
+    let rep = read(&mut |raw| {
+        if !cur.fits(raw) {
+            out.push(Arc::new(std::mem::replace(&mut cur, Chunk::new())));
+        }
+        cur.push(raw);
+        true
+    })?;
+    if !cur.is_empty() {
+        out.push(Arc::new(cur));
+    }
+    Ok((out, rep))
+}
+
+impl Frames<'_, '_> {
+    /// Calls `f` for each frame until it returns `false`.
+    fn each(&mut self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> {
+        match self {
+            Frames::Read(read) => read(f),
+            Frames::Chunks(chunks) => {
+                let mut rep = ReadReport {
+                    format: "memory".into(),
+                    ..ReadReport::default()
+                };
+                'all: for c in chunks.iter() {
+                    for fr in &c.frames {
+                        rep.packets += 1;
+                        rep.bytes += u64::from(fr.wire_len);
+                        if !f(&c.raw(fr)) {
+                            rep.stopped = true;
+                            break 'all;
+                        }
+                    }
+                }
+                Ok(rep)
+            }
+        }
+    }
+}
+
 fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
     let name: Arc<str> = Arc::from(input.name());
     let limit = cfg.count.map(|c| c.saturating_sub(sum.packets_read));
@@ -127,7 +256,7 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
             f(raw)
         })
     };
-    let out = classify_frames(&mut read, &name, cfg, limit, &mut |r| sink.record(r));
+    let out = classify_frames(Frames::Read(&mut read), &name, cfg, limit, &mut |r| sink.record(r));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -140,6 +269,16 @@ pub struct InputOutcome {
     pub report: ReadReport,
     pub decode: DecodeStats,
     pub engine: EngineStats,
+    /// With several threads: CPU nanoseconds of the reader, then of each
+    /// worker, when the OS reports them (Linux); empty otherwise.
+    pub thread_cpu_ns: Vec<u64>,
+}
+
+/// CPU time of the calling thread, in nanoseconds (Linux: the scheduler's
+/// run time from /proc/thread-self/schedstat).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
 }
 
 impl InputOutcome {
@@ -189,27 +328,33 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
     f.peak_flows += es.flows.peak_flows;
 }
 
-/// Classifies every frame `read` yields (at most `limit`), passing each
+/// Classifies every frame of `frames` (at most `limit`), passing each
 /// finished flow to `emit`.
 ///
-/// With `cfg.threads == 1` the reading thread decodes and classifies. With
-/// N > 1 it reads and decodes, hashes the canonical (direction-free) flow
-/// key so both directions of a flow meet the same worker, and hands the
-/// packets to N workers in batches; each worker owns an [`Engine`] with
-/// `max_flows / N` flows. The records are the same set for every N as long
-/// as no flow is evicted for capacity (`--max-flows`); only their order
-/// differs. In both cases the reading thread runs the association table
-/// ([`Associations`]) on every packet in capture order, before sharding,
-/// and passes its hints along with the packets.
+/// With `cfg.threads == 1` the calling thread decodes and classifies. With
+/// N > 1 it only gathers frames into shared [`Chunk`]s and routes each
+/// frame to the worker owning its flow: [`fast_l4`] reads the 5-tuple
+/// of a plain frame from a few header fields, and a hash of the canonical
+/// (direction-free) key picks the worker ([`shard_of`]), so both
+/// directions of a flow meet the same worker. Frames that are not plain
+/// (fragments, tunnels, other link types, non-IP) are decoded on the
+/// reading thread (it owns fragment reassembly) and handed over decoded,
+/// routed by the same hash of the decoded tuple. Each worker decodes its
+/// frames and owns an [`Engine`] with `max_flows / N` flows; workers keep
+/// the capture's order within each flow. The records are the same set for
+/// every N as long as no flow is evicted for capacity (`--max-flows`);
+/// only their order differs. In both cases the reading thread runs the
+/// association table ([`Associations`]) on every packet in capture order,
+/// before sharding, and passes its hints along with the packets.
 pub fn classify_frames(
-    read: &mut ReadFn<'_>,
+    mut frames: Frames<'_, '_>,
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
     emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
 ) -> Result<InputOutcome> {
     if cfg.threads > 1 {
-        return classify_threaded(read, name, cfg, limit, emit);
+        return classify_threaded(frames, name, cfg, limit, emit);
     }
     let mut decoder = Decoder::new();
     let mut engine = Engine::new(cfg.flow, cfg.labeler());
@@ -217,7 +362,7 @@ pub fn classify_frames(
     let mut n = 0u64;
     let mut last_ts = 0u64;
     let mut sink_err: Option<std::io::Error> = None;
-    let report = read(&mut |raw| {
+    let report = frames.each(&mut |raw| {
         n += 1;
         if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
             last_ts = last_ts.max(v.ts_ns);
@@ -246,66 +391,52 @@ pub fn classify_frames(
         report,
         decode: decoder.stats().clone(),
         engine: engine.stats(),
+        thread_cpu_ns: Vec::new(),
     })
 }
 
-/// Packets per batch handed to a worker.
-const BATCH_PACKETS: usize = 256;
-/// Payload bytes per batch before it is sent early.
-const BATCH_BYTES: usize = 256 * 1024;
-/// Batches in flight per worker (the reader blocks when all are out).
-const BATCHES_PER_WORKER: usize = 8;
+/// Units of work in flight per worker (the reader blocks when all are out).
+const WORK_PER_WORKER: usize = 4;
 /// Records a worker collects before taking the sink lock.
 const RECORDS_PER_FLUSH: usize = 256;
+/// Marks an item of [`Work::items`] as an index into [`Work::decoded`].
+const DECODED: u32 = 1 << 31;
 
-/// One decoded packet in a batch; its payload is `arena[prev.end..end]`.
+/// A packet the reader decoded itself; its payload is `arena[start..end]`.
 #[derive(Clone, Copy)]
 struct Desc {
     ts_ns: u64,
     wire_len: u32,
+    start: u32,
     end: u32,
     tuple: Tuple,
     tcp: Option<TcpMeta>,
 }
 
-/// Packets for one worker: the payloads back to back in one arena, and
-/// their descriptors. Batches go back to the reader empty for reuse, so
-/// nothing is allocated per packet.
-struct Batch {
+/// One worker's share of a chunk: frame indices in capture order, and
+/// (marked [`DECODED`]) packets decoded by the reader.
+struct Work {
+    chunk: Arc<Chunk>,
+    items: Vec<u32>,
+    decoded: Vec<Desc>,
     arena: Vec<u8>,
-    descs: Vec<Desc>,
-    /// (index in `descs`, hint) for the few associated packets.
-    hints: Vec<(usize, AssocHint)>,
+    /// (index in `items`, hint) for the few associated packets, in order.
+    hints: Vec<(u32, AssocHint)>,
 }
 
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            arena: Vec::with_capacity(BATCH_BYTES),
-            descs: Vec::with_capacity(BATCH_PACKETS),
-            hints: Vec::new(),
-        }
-    }
-    fn is_full(&self, next_payload: usize) -> bool {
-        self.descs.len() >= BATCH_PACKETS || (!self.descs.is_empty() && self.arena.len() + next_payload > BATCH_BYTES)
-    }
-    fn push(&mut self, v: &PacketView<'_>, hint: Option<AssocHint>) {
-        if let Some(h) = hint {
-            self.hints.push((self.descs.len(), h));
-        }
+impl Work {
+    fn push_decoded(&mut self, v: &PacketView<'_>) {
+        let start = self.arena.len() as u32;
         self.arena.extend_from_slice(v.payload);
-        self.descs.push(Desc {
+        self.items.push(DECODED | self.decoded.len() as u32);
+        self.decoded.push(Desc {
             ts_ns: v.ts_ns,
             wire_len: v.wire_len,
+            start,
             end: self.arena.len() as u32,
             tuple: v.tuple,
             tcp: v.tcp,
         });
-    }
-    fn clear(&mut self) {
-        self.arena.clear();
-        self.descs.clear();
-        self.hints.clear();
     }
 }
 
@@ -321,15 +452,82 @@ pub fn shard_of(t: &Tuple, workers: usize) -> usize {
     ((u128::from(h) * workers as u128) >> 64) as usize
 }
 
+/// The reading side of [`classify_threaded`]: splits chunks into work.
+struct Router {
+    workers: usize,
+    decoder: Decoder,
+    to_worker: Vec<crossbeam_channel::Sender<Work>>,
+    /// Cross-flow association, run here so that it sees every packet in
+    /// capture order whatever the number of workers.
+    assoc: Option<Associations>,
+}
+
+impl Router {
+    /// Routes the first `upto` frames of `chunk`; `false` when a worker is gone.
+    fn route(&mut self, chunk: &Arc<Chunk>, upto: usize) -> bool {
+        let workers = self.workers;
+        let per = upto / workers + 64;
+        let mut works: Vec<Work> = (0..workers)
+            .map(|_| Work {
+                chunk: Arc::clone(chunk),
+                items: Vec::with_capacity(per),
+                decoded: Vec::new(),
+                arena: Vec::new(),
+                hints: Vec::new(),
+            })
+            .collect();
+        for (i, f) in chunk.frames.iter().take(upto).enumerate() {
+            let raw = chunk.raw(f);
+            if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
+                let hint = self.assoc.as_mut().and_then(|a| {
+                    a.observe(&PacketView {
+                        ts_ns: raw.ts_ns,
+                        wire_len: raw.wire_len,
+                        tuple: t,
+                        tcp: None,
+                        payload,
+                    })
+                });
+                if let Some(w) = works.get_mut(shard_of(&t, workers)) {
+                    if let Some(h) = hint {
+                        w.hints.push((w.items.len() as u32, h));
+                    }
+                    w.items.push(i as u32);
+                }
+            } else if let Some(v) = self
+                .decoder
+                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+            {
+                let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
+                if let Some(w) = works.get_mut(shard_of(&v.tuple, workers)) {
+                    if let Some(h) = hint {
+                        w.hints.push((w.items.len() as u32, h));
+                    }
+                    w.push_decoded(&v);
+                }
+            }
+        }
+        for (w, work) in works.into_iter().enumerate() {
+            if work.items.is_empty() {
+                continue;
+            }
+            if self.to_worker.get(w).is_none_or(|tx| tx.send(work).is_err()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
 fn classify_threaded(
-    read: &mut ReadFn<'_>,
+    mut frames: Frames<'_, '_>,
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
     emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
 ) -> Result<InputOutcome> {
-    use crossbeam_channel::{bounded, Receiver, Sender};
-    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use crossbeam_channel::{bounded, unbounded, Receiver};
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
 
     let workers = cfg.threads;
@@ -337,26 +535,28 @@ fn classify_threaded(
     flow_cfg.max_flows = flow_cfg.max_flows.div_ceil(workers).max(1);
     let sink = Mutex::new((emit, None::<std::io::Error>));
     let failed = AtomicBool::new(false);
-    let last_ts = AtomicU64::new(0);
 
+    let reader_cpu0 = thread_cpu_ns();
     std::thread::scope(|scope| -> Result<InputOutcome> {
-        let mut to_worker: Vec<Sender<Batch>> = Vec::with_capacity(workers);
-        let mut free: Vec<Receiver<Batch>> = Vec::with_capacity(workers);
+        let mut to_worker = Vec::with_capacity(workers);
+        let mut go = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
+        // Each worker reports its last timestamp when its input ends and
+        // waits for the latest over all of them before expiring its flows.
+        let (done_tx, done_rx) = unbounded::<u64>();
         for _ in 0..workers {
-            let (tx, rx) = bounded::<Batch>(BATCHES_PER_WORKER);
-            let (ret_tx, ret_rx) = bounded::<Batch>(BATCHES_PER_WORKER);
-            for _ in 0..BATCHES_PER_WORKER - 1 {
-                // Cannot fail: the channel has room and its receiver is alive.
-                let _ = ret_tx.send(Batch::new());
-            }
+            let (tx, rx): (_, Receiver<Work>) = bounded(WORK_PER_WORKER);
+            let (go_tx, go_rx) = bounded::<u64>(1);
             to_worker.push(tx);
-            free.push(ret_rx);
-            let (sink, failed, last_ts) = (&sink, &failed, &last_ts);
+            go.push(go_tx);
+            let done_tx = done_tx.clone();
+            let (sink, failed) = (&sink, &failed);
             let labeler = cfg.labeler();
             handles.push(scope.spawn(move || {
+                let mut decoder = Decoder::new();
                 let mut engine = Engine::new(flow_cfg, labeler);
                 let mut recs: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_FLUSH);
+                let mut max_ts = 0u64;
                 let flush = |recs: &mut Vec<FlowRecord>| {
                     if recs.is_empty() {
                         return;
@@ -372,80 +572,139 @@ fn classify_threaded(
                         }
                     }
                 };
-                for mut b in rx.iter() {
-                    let mut start = 0usize;
-                    let mut hints = b.hints.iter().peekable();
-                    for (i, d) in b.descs.iter().enumerate() {
-                        let end = d.end as usize;
-                        let pkt = PacketView {
-                            ts_ns: d.ts_ns,
-                            wire_len: d.wire_len,
-                            tuple: d.tuple,
-                            tcp: d.tcp,
-                            payload: b.arena.get(start..end).unwrap_or_default(),
-                        };
-                        start = end;
-                        let hint = hints.next_if(|h| h.0 == i).map(|h| &h.1);
-                        engine.process_hinted(&pkt, hint, name, &mut |r| recs.push(r));
+                for work in rx.iter() {
+                    let chunk = &*work.chunk;
+                    let mut hints = work.hints.iter().peekable();
+                    for (k, &it) in work.items.iter().enumerate() {
+                        let hint = hints.next_if(|h| h.0 as usize == k).map(|h| &h.1);
+                        if it & DECODED == 0 {
+                            let Some(f) = chunk.frames.get(it as usize) else {
+                                continue;
+                            };
+                            let raw = chunk.raw(f);
+                            if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+                                max_ts = max_ts.max(v.ts_ns);
+                                engine.process_hinted(&v, hint, name, &mut |r| recs.push(r));
+                            }
+                        } else if let Some(d) = work.decoded.get((it & !DECODED) as usize) {
+                            let pkt = PacketView {
+                                ts_ns: d.ts_ns,
+                                wire_len: d.wire_len,
+                                tuple: d.tuple,
+                                tcp: d.tcp,
+                                payload: work.arena.get(d.start as usize..d.end as usize).unwrap_or_default(),
+                            };
+                            max_ts = max_ts.max(d.ts_ns);
+                            engine.process_hinted(&pkt, hint, name, &mut |r| recs.push(r));
+                        }
                     }
                     if recs.len() >= RECORDS_PER_FLUSH {
                         flush(&mut recs);
                     }
-                    b.clear();
-                    // The reader may be gone (stopped early): nothing to do.
-                    let _ = ret_tx.send(b);
                 }
-                // The reader stored the last timestamp before closing the
-                // channel, so this load sees it.
-                let now = last_ts.load(Ordering::SeqCst);
+                let _ = done_tx.send(max_ts);
+                drop(done_tx);
+                let now = go_rx.recv().unwrap_or(max_ts);
                 engine.expire(now, name, &mut |r| recs.push(r));
                 engine.finish(name, &mut |r| recs.push(r));
                 flush(&mut recs);
-                engine.stats()
+                (engine.stats(), decoder.stats().clone(), thread_cpu_ns())
             }));
         }
+        drop(done_tx);
 
-        let mut decoder = Decoder::new();
-        let mut assoc = cfg.associations();
-        let mut cur: Vec<Batch> = (0..workers).map(|_| Batch::new()).collect();
-        let mut n = 0u64;
-        let mut max_ts = 0u64;
+        let mut router = Router {
+            workers,
+            decoder: Decoder::new(),
+            to_worker,
+            assoc: cfg.associations(),
+        };
         let mut broken = false;
-        let report = read(&mut |raw| {
-            n += 1;
-            if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                max_ts = max_ts.max(v.ts_ns);
-                let w = shard_of(&v.tuple, workers);
-                if cur[w].is_full(v.payload.len()) {
-                    let next = match free[w].recv() {
-                        Ok(b) => b,
-                        Err(_) => {
+        let report = match &mut frames {
+            Frames::Chunks(chunks) => {
+                let mut rep = ReadReport {
+                    format: "memory".into(),
+                    ..ReadReport::default()
+                };
+                for c in chunks.iter() {
+                    let left = limit.map_or(usize::MAX, |l| usize::try_from(l - rep.packets).unwrap_or(usize::MAX));
+                    let upto = c.len().min(left);
+                    if failed.load(Ordering::Relaxed) {
+                        rep.stopped = true;
+                        break;
+                    }
+                    if !router.route(c, upto) {
+                        broken = true;
+                        break;
+                    }
+                    rep.packets += upto as u64;
+                    rep.bytes += c.frames.iter().take(upto).map(|f| u64::from(f.wire_len)).sum::<u64>();
+                    if upto < c.len() || limit.is_some_and(|l| rep.packets >= l) {
+                        rep.stopped = upto < c.len();
+                        break;
+                    }
+                }
+                Ok(rep)
+            }
+            Frames::Read(read) => {
+                // Chunks come back for reuse once every worker dropped them;
+                // at most WORK_PER_WORKER + 2 are alive at a time.
+                let mut sent: std::collections::VecDeque<Arc<Chunk>> = std::collections::VecDeque::new();
+                let fresh = |sent: &mut std::collections::VecDeque<Arc<Chunk>>| -> Chunk {
+                    if sent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
+                        if let Some(Ok(mut c)) = sent.pop_front().map(Arc::try_unwrap) {
+                            c.clear();
+                            return c;
+                        }
+                    }
+                    Chunk::new()
+                };
+                let mut cur = Chunk::new();
+                let mut n = 0u64;
+                let rep = read(&mut |raw| {
+                    n += 1;
+                    if !cur.fits(raw) {
+                        let next = fresh(&mut sent);
+                        let full = Arc::new(std::mem::replace(&mut cur, next));
+                        if !router.route(&full, full.len()) {
                             broken = true;
                             return false;
                         }
-                    };
-                    let full = std::mem::replace(&mut cur[w], next);
-                    if to_worker[w].send(full).is_err() {
-                        broken = true;
-                        return false;
+                        sent.push_back(full);
                     }
+                    cur.push(raw);
+                    !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
+                });
+                if !broken && !cur.is_empty() {
+                    let last = Arc::new(cur);
+                    broken = !router.route(&last, last.len());
                 }
-                cur[w].push(&v, assoc.as_mut().and_then(|a| a.observe(&v)));
+                rep
             }
-            !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
-        });
-        for (w, b) in cur.into_iter().enumerate() {
-            if !b.descs.is_empty() {
-                let _ = to_worker[w].send(b);
-            }
-        }
-        last_ts.store(max_ts, Ordering::SeqCst);
+        };
+        let Router { decoder, to_worker, .. } = router;
         drop(to_worker);
-        drop(free);
+        // Every worker reported (or died): the latest timestamp goes back to all.
+        let mut last_ts = 0u64;
+        while let Ok(t) = done_rx.recv() {
+            last_ts = last_ts.max(t);
+        }
+        for g in &go {
+            let _ = g.send(last_ts);
+        }
         let mut engine = EngineStats::default();
+        let mut decode = decoder.stats().clone();
+        let mut cpu = Vec::with_capacity(workers + 1);
+        if let (Some(a), Some(b)) = (reader_cpu0, thread_cpu_ns()) {
+            cpu.push(b.saturating_sub(a));
+        }
         for h in handles {
             match h.join() {
-                Ok(es) => add_engine_stats(&mut engine, &es),
+                Ok((es, ds, c)) => {
+                    add_engine_stats(&mut engine, &es);
+                    decode.add(&ds);
+                    cpu.extend(c);
+                }
                 Err(p) => std::panic::resume_unwind(p),
             }
         }
@@ -459,8 +718,10 @@ fn classify_threaded(
         }
         Ok(InputOutcome {
             report,
-            decode: decoder.stats().clone(),
+            decode,
             engine,
+            // All or nothing: a partial list would be misread.
+            thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
         })
     })
 }
@@ -487,6 +748,11 @@ fn install_ctrlc() -> Result<()> {
 /// Live capture: the same decode → engine → sink flow as a file, with
 /// idle flows expired on the capture's clock ticks, and every open flow
 /// flushed at the end (duration, count, or Ctrl-C).
+///
+/// With `--threads N > 1` there is no reader thread: N threads each open
+/// their own socket in one AF_PACKET fanout group in hash mode (the kernel
+/// sends both directions of a flow to the same socket, and reassembles
+/// fragments first), and each decodes and classifies what its socket gets.
 #[cfg(target_os = "linux")]
 fn run_live(
     iface: &str,
@@ -495,67 +761,167 @@ fn run_live(
     sink: &mut Sink,
     sum: &mut Summary,
 ) -> Result<()> {
-    use capture::live::{self, LiveEvent, LiveOptions};
+    use capture::live::LiveOptions;
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    use std::sync::Mutex;
 
     install_ctrlc()?;
     let name: Arc<str> = Arc::from(iface);
-    let mut decoder = Decoder::new();
-    let mut engine = Engine::new(cfg.flow, cfg.labeler());
-    let mut assoc = cfg.associations();
+    let threads = cfg.threads.max(1);
     let opts = LiveOptions {
         duration,
-        count: cfg.count,
+        count: if threads == 1 { cfg.count } else { None },
+        // One group per process: its id only has to differ from other
+        // processes' groups on the host.
+        fanout: (threads > 1).then_some(std::process::id() as u16),
         ..LiveOptions::default()
     };
+    let sink = Mutex::new(sink);
+    let counted = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    // One association table for all sockets: the announcing flow and the
+    // flows it announces may hash to different sockets.
+    let assoc = Mutex::new(cfg.associations());
+    let outcomes: Vec<Result<InputOutcome>> = if threads == 1 {
+        vec![live_worker(iface, &opts, cfg, &name, &sink, &assoc, &counted, &done)]
+    } else {
+        let flow_cfg = FlowConfig {
+            max_flows: cfg.flow.max_flows.div_ceil(threads).max(1),
+            ..cfg.flow
+        };
+        let part = Config {
+            flow: flow_cfg,
+            ..cfg.clone()
+        };
+        std::thread::scope(|scope| {
+            let hs: Vec<_> = (0..threads)
+                .map(|_| scope.spawn(|| live_worker(iface, &opts, &part, &name, &sink, &assoc, &counted, &done)))
+                .collect();
+            hs.into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    let mut merged: Option<InputOutcome> = None;
+    for o in outcomes {
+        let o = o?;
+        if let Some(w) = &o.report.warning {
+            let msg = format!("{name}: {} ({} packets captured before it)", w.reason, o.report.packets);
+            eprintln!("baikal: warning: {msg}");
+            sum.warnings.push(msg);
+        }
+        match &mut merged {
+            None => merged = Some(o),
+            Some(m) => {
+                m.report.packets += o.report.packets;
+                m.report.bytes += o.report.bytes;
+                m.report.stopped |= o.report.stopped;
+                for sk in o.report.skipped {
+                    m.report.skipped.push(sk);
+                }
+                m.decode.add(&o.decode);
+                add_engine_stats(&mut m.engine, &o.engine);
+            }
+        }
+    }
+    // A live source has no byte offset: its warnings were printed above,
+    // the rest (skips, link types, counters) is merged as for a file.
+    if let Some(mut m) = merged {
+        m.report.warning = None;
+        m.merge_into(&name, sum);
+    }
+    Ok(())
+}
+
+/// One live capture socket's decode → engine → sink loop. With several,
+/// `counted` and `done` share `--count` and the end among them, and
+/// `assoc` the association table (locked for UDP packets only).
+#[cfg(target_os = "linux")]
+#[allow(clippy::too_many_arguments)]
+fn live_worker(
+    iface: &str,
+    opts: &capture::live::LiveOptions,
+    cfg: &Config,
+    name: &Arc<str>,
+    sink: &std::sync::Mutex<&mut Sink>,
+    assoc: &std::sync::Mutex<Option<Associations>>,
+    counted: &std::sync::atomic::AtomicU64,
+    done: &std::sync::atomic::AtomicBool,
+) -> Result<InputOutcome> {
+    use capture::live::{self, LiveEvent};
+    use std::sync::atomic::Ordering;
+
+    let shared = opts.fanout.is_some();
+    let mut decoder = Decoder::new();
+    let mut engine = Engine::new(cfg.flow, cfg.labeler());
     let mut sink_err: Option<std::io::Error> = None;
+    let mut recs: Vec<FlowRecord> = Vec::new();
+    let flush = |recs: &mut Vec<FlowRecord>, sink_err: &mut Option<std::io::Error>| {
+        if recs.is_empty() {
+            return;
+        }
+        let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
+        for r in recs.drain(..) {
+            if sink_err.is_none() {
+                if let Err(e) = g.record(r) {
+                    *sink_err = Some(e);
+                }
+            }
+        }
+    };
     // Expiry runs on the ticks, at most once a second.
     let mut next_expire = 0u64;
-    let rep = live::capture_events(iface, &opts, &STOP, &mut |ev| {
-        let mut out = |r| {
-            if let Err(e) = sink.record(r) {
-                sink_err.get_or_insert(e);
-            }
-        };
+    let rep = live::capture_events(iface, opts, &STOP, &mut |ev| {
         match ev {
             LiveEvent::Packet(raw) => {
+                if shared {
+                    // `--count` over all the sockets of the group.
+                    if cfg.count.is_some_and(|c| counted.fetch_add(1, Ordering::Relaxed) >= c) {
+                        done.store(true, Ordering::Relaxed);
+                        return false;
+                    }
+                }
                 if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                    let hint = assoc.as_mut().and_then(|a| a.observe(&v));
-                    engine.process_hinted(&v, hint.as_ref(), &name, &mut out);
+                    let hint = if v.tuple.proto == baikal_classifier::decode::ipproto::UDP {
+                        let mut a = assoc.lock().unwrap_or_else(|p| p.into_inner());
+                        a.as_mut().and_then(|a| a.observe(&v))
+                    } else {
+                        None
+                    };
+                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
                 }
             }
             LiveEvent::Tick(now) => {
                 if now >= next_expire {
-                    engine.expire(now, &name, &mut out);
+                    engine.expire(now, name, &mut |r| recs.push(r));
                     next_expire = now.saturating_add(1_000_000_000);
                 }
             }
         }
-        sink_err.is_none()
-    })?;
-    engine.finish(&name, &mut |r| {
-        if let Err(e) = sink.record(r) {
-            sink_err.get_or_insert(e);
+        // Records go out at once with one socket, in groups with several
+        // (each group takes the sink lock once).
+        if !shared || recs.len() >= RECORDS_PER_FLUSH {
+            flush(&mut recs, &mut sink_err);
         }
+        if shared && cfg.count.is_some_and(|c| counted.load(Ordering::Relaxed) >= c) {
+            done.store(true, Ordering::Relaxed);
+        }
+        sink_err.is_none() && !done.load(Ordering::Relaxed)
     });
+    // Whichever socket stopped first (an error, the count), the others stop too.
+    done.store(true, Ordering::Relaxed);
+    let rep = rep?;
+    engine.finish(name, &mut |r| recs.push(r));
+    flush(&mut recs, &mut sink_err);
     if let Some(e) = sink_err {
         return Err(e).context("writing output");
     }
-    if let Some(w) = &rep.warning {
-        let msg = format!("{name}: {} ({} packets captured before it)", w.reason, rep.packets);
-        eprintln!("baikal: warning: {msg}");
-        sum.warnings.push(msg);
-    }
-    // A live source has no byte offset: its warning was printed above,
-    // the rest (skips, link types, counters) is merged as for a file.
-    let mut report = rep;
-    report.warning = None;
-    InputOutcome {
-        report,
+    Ok(InputOutcome {
+        report: rep,
         decode: decoder.stats().clone(),
         engine: engine.stats(),
-    }
-    .merge_into(&name, sum);
-    Ok(())
+        thread_cpu_ns: Vec::new(),
+    })
 }
 
 #[cfg(not(target_os = "linux"))]

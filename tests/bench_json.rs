@@ -52,8 +52,22 @@ fn bench_json_has_every_field() {
             "gbit_per_s_per_core",
             "new_flows_per_s",
             "records",
+            "reader_cpu_s",
+            "workers_cpu_s",
+            "busiest_worker_cpu_s",
         ] {
             assert!(t.get(f).is_some(), "missing threads[].{f}");
+        }
+        // The split by thread is measured with several threads (Linux),
+        // and the busiest worker is one of the workers.
+        let (w, busiest) = (
+            t["workers_cpu_s"].as_f64().unwrap(),
+            t["busiest_worker_cpu_s"].as_f64().unwrap(),
+        );
+        if t["threads"] == 1 {
+            assert_eq!(w, 0.0);
+        } else if cfg!(target_os = "linux") {
+            assert!(w > 0.0 && busiest > 0.0 && busiest <= w, "{t}");
         }
         // 400 flows, a second life for 50 of them, one late flow.
         assert_eq!(t["records"], 451);

@@ -435,5 +435,10 @@ fn live_capture_matches_offline_reading() {
     // is drained, and every open flow must still be reported.
     let live = capture_replay(ns, &ns_if, host_if, file, &[], true);
     compare(&flows(&live.stdout), &want, "SIGINT");
+
+    // Third run: three sockets in one fanout group (hash mode), one engine
+    // each; both directions of every flow must meet in one of them.
+    let live = capture_replay(ns, &ns_if, host_if, file, &["--threads", "3"], true);
+    compare(&flows(&live.stdout), &want, "--threads 3, SIGINT");
     drop(guard);
 }

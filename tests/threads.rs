@@ -5,11 +5,13 @@
 //! set a few corpus captures are checked too. Records are compared as
 //! sorted JSON lines: their order depends on the threads, their set must not.
 
+#[path = "common/corpus_dir.rs"]
+mod corpus_dir;
 mod mkpcap;
 
 use std::path::PathBuf;
 
-use mkpcap::synthetic_pcap;
+use mkpcap::{frame, synthetic_pcap};
 use std::process::Command;
 
 fn baikal() -> Command {
@@ -61,16 +63,11 @@ fn same_records_for_any_thread_count() {
 
 #[test]
 fn same_records_for_any_thread_count_corpus() {
-    let Some(root) = std::env::var_os("BAIKAL_CORPUS") else {
-        eprintln!("SKIP: BAIKAL_CORPUS not set");
+    let Some(root) = corpus_dir::corpus_root() else {
         return;
     };
-    let dir = PathBuf::from(root).join("ndpi/pcap");
-    if !dir.is_dir() {
-        assert!(std::env::var_os("CI").is_none(), "{}: missing", dir.display());
-        eprintln!("SKIP: {} missing", dir.display());
-        return;
-    }
+    let dir = root.join("ndpi/pcap");
+    assert!(dir.is_dir(), "{}: missing", dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -90,4 +87,166 @@ fn same_records_for_any_thread_count_corpus() {
     for f in pick {
         check_same(std::slice::from_ref(&f));
     }
+}
+
+/// A pcap (ns timestamps, Ethernet) of the given frames.
+fn write_pcap(path: &std::path::Path, frames: &[(u64, Vec<u8>)]) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_3c4du32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (ts, f) in frames {
+        let ts = ts + 1_700_000_000_000_000_000;
+        out.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((ts % 1_000_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+        out.extend_from_slice(f);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// The two IPv4 fragments of a UDP datagram `frame` (Ethernet + IPv4 +
+/// UDP with at least 16 bytes of payload), split after 24 bytes of IP payload.
+fn fragments(f: &[u8], id: u16) -> [Vec<u8>; 2] {
+    let (eth, ip) = f.split_at(14);
+    let (hdr, body) = ip.split_at(20);
+    let mk = |part: &[u8], off: u16, more: bool| {
+        let mut h = hdr.to_vec();
+        h[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+        h[4..6].copy_from_slice(&id.to_be_bytes());
+        h[6..8].copy_from_slice(&((off / 8) | if more { 0x2000 } else { 0 }).to_be_bytes());
+        [eth, &h, part].concat()
+    };
+    [mk(&body[..24], 0, true), mk(&body[24..], 24, false)]
+}
+
+/// Every flow mixes packets the reader routes from their headers (plain
+/// Ethernet + IPv4) with packets it must decode itself (a fragmented
+/// datagram, three VLAN tags, a VXLAN tunnel): each flow must still be
+/// one record, the same for every thread count, from a file or a pipe.
+#[test]
+fn flows_mixing_plain_and_decoded_packets_stay_whole() {
+    let dir = std::env::temp_dir().join(format!("baikal-threads-mix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("mixed.pcap");
+    let mut frames = Vec::new();
+    let flows = 300u32;
+    for i in 0..flows {
+        let c = [10, 2, (i >> 8) as u8, i as u8];
+        let s = [198, 51, 100, (i % 5) as u8 + 1];
+        let sport = 20000 + i as u16;
+        let t = u64::from(i) * 1_000_000;
+        let body: Vec<u8> = (0..40u8).map(|k| k.wrapping_mul(i as u8 | 1)).collect();
+        frames.push((t, frame(c, s, sport, 5000, None, &body)));
+        for (k, f) in fragments(&frame(s, c, 5000, sport, None, &body), i as u16)
+            .into_iter()
+            .enumerate()
+        {
+            frames.push((t + 10 + k as u64, f));
+        }
+        let tagged = frame(c, s, sport, 5000, None, b"tagged");
+        let mut v = tagged[..12].to_vec();
+        for tag in [0x8100u16, 0x8100, 0x8100] {
+            v.extend_from_slice(&tag.to_be_bytes());
+            v.extend_from_slice(&[0, 7]);
+        }
+        v.extend_from_slice(&tagged[12..]);
+        frames.push((t + 20, v));
+        let inner = frame(s, c, 5000, sport, None, b"tunnelled");
+        let vx = [&[8u8, 0, 0, 0, 0, 0, 1, 0][..], &inner].concat();
+        frames.push((
+            t + 30,
+            frame([172, 16, 0, 1], [172, 16, 0, 2], 40000 + i as u16, 4789, None, &vx),
+        ));
+    }
+    write_pcap(&p, &frames);
+    let one = sorted_records(std::slice::from_ref(&p), 1);
+    assert_eq!(one.len(), flows as usize, "one record per flow with one thread");
+    for line in &one {
+        // Orig: the plain packet and the tagged one; resp: the reassembled
+        // datagram and the tunnelled packet.
+        assert!(
+            line.contains("\"orig_pkts\":2,") && line.contains("\"resp_pkts\":2,"),
+            "{line}"
+        );
+    }
+    assert_eq!(check_same(std::slice::from_ref(&p)), flows as usize);
+    // The same through a pipe (the reader's streaming path).
+    let mut child = baikal()
+        .args(["classify", "-q", "-F", "jsonl", "--threads", "2", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(out.status.success());
+    let name = p.display().to_string();
+    let mut piped: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            l.replace(
+                "\"source\":\"-\"",
+                &format!("\"source\":{}", serde_json::to_string(&name).unwrap()),
+            )
+        })
+        .collect();
+    piped.sort();
+    assert_eq!(piped.len(), one.len());
+    assert_eq!(piped, one);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// On every frame of the corpus, `fast_l4` (how the reader routes a frame
+/// without decoding it, and the UDP payload its association table reads)
+/// declines or agrees with the decoder.
+#[test]
+fn fast_tuple_agrees_with_the_decoder_on_the_corpus() {
+    use baikal_classifier::decode::{fast_l4, ipproto, Decoder, LinkType};
+    let Some(root) = corpus_dir::corpus_root() else {
+        return;
+    };
+    let dir = root.join("ndpi/pcap");
+    assert!(dir.is_dir(), "{}: missing", dir.display());
+    let (mut frames, mut fast) = (0u64, 0u64);
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let input = baikal_capture::Input::File(path.clone());
+        // Unreadable or damaged files are other tests' business.
+        let _ = baikal_capture::read(&input, &mut |raw| {
+            frames += 1;
+            if let Some((t, udp_payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
+                fast += 1;
+                // A fresh decoder: a plain frame needs no reassembly state.
+                let mut d = Decoder::new();
+                let got = d.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data);
+                assert_eq!(
+                    got.as_ref().map(|v| v.tuple),
+                    Some(t),
+                    "{}: frame {frames}",
+                    path.display()
+                );
+                if t.proto == ipproto::UDP {
+                    // What the association table reads on the reading thread.
+                    assert_eq!(
+                        got.map(|v| v.payload),
+                        Some(udp_payload),
+                        "{}: frame {frames}",
+                        path.display()
+                    );
+                }
+            }
+            true
+        });
+    }
+    eprintln!("{fast} of {frames} corpus frames routed from their headers");
+    assert!(frames > 0 && fast * 2 > frames, "{fast} of {frames}");
 }

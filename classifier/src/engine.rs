@@ -215,7 +215,16 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);
+    let prev = flow.meta.as_deref();
+    let (meta, done) = run_dissectors(
+        insp,
+        prev,
+        flow.key.a_port,
+        flow.key.b_port,
+        flow.orig_is_a,
+        transport,
+        spent,
+    );
     if let Some(m) = meta {
         set_meta(flow, m);
     }
@@ -229,6 +238,7 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
 /// inspection is over.
 fn run_dissectors(
     insp: &mut Inspect,
+    prev: Option<&Meta>,
     a_port: u16,
     b_port: u16,
     orig_is_a: bool,
@@ -250,12 +260,21 @@ fn run_dissectors(
         },
         last,
     };
+    let orig_len = insp.sides[0].data.len();
     if let Some(i) = insp.chosen {
         let d = DISSECTORS[usize::from(i)];
         let mut m = Meta::default();
-        let r = d.parse(&p, &mut m);
+        // Only the responder's bytes grew since `prev` was filled: the
+        // dissector may reuse its originator-side work.
+        let r = match prev {
+            Some(prev) if insp.meta_orig_len == Some(orig_len) => d.parse_resp_grew(&p, prev, &mut m),
+            _ => d.parse(&p, &mut m),
+        };
         return match r {
-            Parse::Identified | Parse::Done => (Some(fill_defaults(m, d.name())), r == Parse::Done),
+            Parse::Identified | Parse::Done => {
+                insp.meta_orig_len = Some(orig_len);
+                (Some(fill_defaults(m, d.name())), r == Parse::Done)
+            }
             // Once identified, a later failure keeps the earlier verdict.
             Parse::NeedMore | Parse::NotMine => (None, false),
         };
@@ -275,6 +294,7 @@ fn run_dissectors(
             Parse::NeedMore => {}
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);
+                insp.meta_orig_len = Some(orig_len);
                 return (Some(fill_defaults(m, d.name())), r == Parse::Done);
             }
         }
@@ -344,7 +364,15 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
     let f = &mut e.flow;
     if !f.inspected() {
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
-            let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, f.orig_is_a, t, true);
+            let (meta, _) = run_dissectors(
+                insp,
+                f.meta.as_deref(),
+                f.key.a_port,
+                f.key.b_port,
+                f.orig_is_a,
+                t,
+                true,
+            );
             if let Some(m) = meta {
                 set_meta(f, m);
             }

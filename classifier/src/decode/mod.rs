@@ -326,6 +326,129 @@ impl Decoder {
     }
 }
 
+/// The tuple [`Decoder::decode`] would give a plain frame, found by
+/// reading a few header fields instead of decoding it, for handing frames
+/// to the worker that owns their flow.
+///
+/// Plain means: Ethernet (with up to two 802.1Q / 802.1ad tags) or raw IP
+/// link type; an IPv4 packet that is not a fragment and carries no AH, or
+/// an IPv6 packet whose next header is TCP, UDP or ICMPv6; and no tunnel
+/// (IP-in-IP, GRE, or UDP to a tunnel port). Anything else is `None` and
+/// needs the full decoder. Contract: when this returns `Some(t)`,
+/// `decode` of the same frame returns a view with tuple `t` and leaves the
+/// fragment reassembly table alone (tests check it over every fixture and
+/// every truncation).
+#[inline]
+pub fn fast_tuple(lt: LinkType, frame: &[u8]) -> Option<Tuple> {
+    fast_l4(lt, frame).map(|(t, _)| t)
+}
+
+/// [`fast_tuple`], plus the UDP payload exactly as `decode` would give it
+/// (empty for other transports): what the reading thread's association
+/// table needs to look at without a full decode.
+#[inline]
+pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
+    let ip = match lt {
+        LinkType::ETHERNET => {
+            let mut et = u16::from_be_bytes(*frame.get(12..)?.first_chunk::<2>()?);
+            let mut rest = frame.get(14..)?;
+            for _ in 0..2 {
+                if et != link::ethertype::VLAN && et != link::ethertype::QINQ {
+                    break;
+                }
+                et = u16::from_be_bytes(*rest.get(2..)?.first_chunk::<2>()?);
+                rest = rest.get(4..)?;
+            }
+            if et != link::ethertype::IPV4 && et != link::ethertype::IPV6 {
+                return None;
+            }
+            rest
+        }
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => frame,
+        _ => return None,
+    };
+    let (src, dst, proto, payload) = match ip.first()? >> 4 {
+        4 => {
+            let h = ip.first_chunk::<20>()?;
+            let ihl = usize::from(h[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            // More fragments or an offset: reassembly is the decoder's.
+            if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                return None;
+            }
+            let proto = h[9];
+            // IP-in-IP, IPv6-in-IPv4, GRE, AH.
+            if matches!(proto, 4 | 41 | 47 | 51) {
+                return None;
+            }
+            let end = if total >= ihl && total <= ip.len() {
+                total
+            } else {
+                ip.len()
+            };
+            (
+                Addr::from_v4([h[12], h[13], h[14], h[15]]),
+                Addr::from_v4([h[16], h[17], h[18], h[19]]),
+                proto,
+                ip.get(ihl..end).unwrap_or(&[]),
+            )
+        }
+        6 => {
+            let h = ip.first_chunk::<40>()?;
+            let proto = h[6];
+            if !matches!(proto, ipproto::TCP | ipproto::UDP | ipproto::ICMPV6) {
+                return None;
+            }
+            let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            let end = if plen != 0 && 40 + plen <= ip.len() {
+                40 + plen
+            } else {
+                ip.len()
+            };
+            let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
+            s.copy_from_slice(&h[8..24]);
+            d.copy_from_slice(&h[24..40]);
+            (Addr(s), Addr(d), proto, ip.get(40..end).unwrap_or(&[]))
+        }
+        _ => return None,
+    };
+    let (mut sport, mut dport) = (0, 0);
+    let mut udp_payload: &[u8] = &[];
+    if proto == ipproto::TCP || proto == ipproto::UDP {
+        if let Some(&[a, b, c, d]) = payload.first_chunk::<4>() {
+            sport = u16::from_be_bytes([a, b]);
+            dport = u16::from_be_bytes([c, d]);
+        }
+        let tunnel_port = |p: u16| matches!(p, tunnel::port::VXLAN | tunnel::port::VXLAN_GPE | tunnel::port::GENEVE);
+        if proto == ipproto::UDP && (tunnel_port(dport) || dport == tunnel::port::GTP_U || sport == tunnel::port::GTP_U)
+        {
+            return None;
+        }
+        if proto == ipproto::UDP {
+            // As `transport`: the UDP length when it fits what was captured.
+            let ulen = payload
+                .get(4..6)
+                .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            let end = if ulen >= 8 && ulen <= payload.len() {
+                ulen
+            } else {
+                payload.len()
+            };
+            udp_payload = payload.get(8..end).unwrap_or(&[]);
+        }
+    }
+    Some((
+        Tuple {
+            src,
+            dst,
+            sport,
+            dport,
+            proto,
+        },
+        udp_payload,
+    ))
+}
+
 /// What one decode call works with: counters, the reassembly table and the
 /// (single-use) output buffer for a reassembled datagram.
 struct Cx<'s, 'a> {

@@ -167,6 +167,17 @@ pub trait Dissector: Sync {
     fn probe(&self, p: &Payloads<'_>) -> Probe;
     /// Full parse; fills `meta` (protocol, encryption, names, ...).
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse;
+    /// [`Dissector::parse`] again on a flow this dissector identified,
+    /// when the originator's bytes are exactly those of the call that
+    /// filled `prev` (`prev` as that call left it, plus the engine's
+    /// defaults): only the responder's bytes or `last` changed. A
+    /// dissector whose originator-side work is finished and costly (TLS:
+    /// the ClientHello's fingerprints) may take it from `prev` instead of
+    /// redoing it. Contract: the same verdict and meta as `parse`.
+    fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+        let _ = prev;
+        self.parse(p, meta)
+    }
 }
 
 /// The registry, in priority order: earlier entries are asked first, and

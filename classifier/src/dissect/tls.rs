@@ -655,6 +655,38 @@ impl Dissector for Tls {
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        parse(p, None, meta)
+    }
+
+    /// The server's flight grew: the ClientHello is the one `prev` was
+    /// filled from, so its fingerprints (JA3, JA4: sorting, hashing,
+    /// formatting) are copied from `prev`, not computed again.
+    fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+        parse(p, Some(prev), meta)
+    }
+}
+
+/// What `client_hello::fill_meta` wrote into `prev`, in the same order.
+/// `None` when `prev` holds no ClientHello fingerprints.
+fn reuse_client_fields(prev: &Meta, meta: &mut Meta) -> Option<()> {
+    let ja4 = prev.ja4.clone()?;
+    let offered = prev.extra("tls_version_offered")?;
+    meta.sni = prev.sni.clone();
+    meta.alpn = prev.alpn.clone();
+    meta.ja4 = Some(ja4);
+    meta.ja4_r = prev.ja4_r.clone();
+    meta.ja3 = prev.ja3.clone();
+    meta.set_extra("tls_version_offered", offered.to_string());
+    if let Some(ech) = prev.extra("ech") {
+        meta.set_extra("ech", ech.to_string());
+    }
+    Some(())
+}
+
+/// [`Tls::parse`]; with `prev`, the originator's bytes are those `prev`
+/// was filled from (see [`Dissector::parse_resp_grew`]).
+fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
+    {
         let (orig, resp) = (p.orig.stream(), p.resp.stream());
         let (orig, resp, proxy) = match preamble(orig, resp) {
             Preamble::None => (orig, resp, None),
@@ -694,7 +726,12 @@ impl Dissector for Tls {
                 hello,
                 first_appdata_len,
             } => {
-                client_hello::fill_meta(&hello, 't', meta);
+                // Without a proxy preamble the hello starts the unchanged
+                // stream: the same bytes, the same fingerprints.
+                let reused = proxy.is_none() && prev.is_some_and(|pm| reuse_client_fields(pm, meta).is_some());
+                if !reused {
+                    client_hello::fill_meta(&hello, 't', meta);
+                }
                 fill(meta);
                 if let Some(n) = first_appdata_len {
                     meta.set_extra("client_appdata_first_len", n.to_string());
@@ -748,7 +785,7 @@ impl Dissector for Tls {
 mod tests {
     use super::*;
     use crate::dissect::check_split_tcp;
-    use crate::fingerprint::client_hello::fixture::{alpn, be16, chrome, sni, Hello};
+    use crate::fingerprint::client_hello::fixture::{alpn, be16, chrome, ech, sni, Hello};
 
     /// Wraps a handshake message in records of at most `max` bytes.
     fn wrap(ctype: u8, msg: &[u8], max: usize) -> Vec<u8> {
@@ -895,6 +932,54 @@ mod tests {
         let mut m = Meta::default();
         let r = Tls.parse(&p, &mut m);
         (r, m)
+    }
+
+    /// `parse_resp_grew` (the ClientHello's fields taken from the previous
+    /// meta) gives what `parse` gives, at every length of the server's
+    /// flight, for TLS 1.2 and 1.3 flights, with and without ECH, and
+    /// with `last`; and it really takes them from `prev`.
+    #[test]
+    fn resp_grew_reuses_the_hello_and_agrees_with_parse() {
+        let mut ech = Hello {
+            version: 0x0303,
+            ciphers: vec![0x1301, 0xc02f],
+            exts: vec![sni("e.example"), alpn(&[b"h2"]), (0x002b, vec![2, 3, 4]), ech()],
+            ..Hello::default()
+        }
+        .build();
+        ech = wrap(CT_HANDSHAKE, &ech, 16384);
+        let plain = wrap(CT_HANDSHAKE, &chrome("www.example.com"), 700);
+        let mut reused = 0;
+        for hello in [plain, ech] {
+            for flight in [flight12(), flight13()] {
+                let mut prev: Option<Meta> = None;
+                for k in 0..=flight.len() {
+                    for last in [false, true] {
+                        let ends = [[hello.len() as u32], [k as u32]];
+                        let mut p = Payloads::tcp(40000, 443, &hello, &flight[..k], &ends);
+                        p.last = last;
+                        let (mut want, mut got) = (Meta::default(), Meta::default());
+                        let r = Tls.parse(&p, &mut want);
+                        if let Some(pm) = &prev {
+                            assert_eq!(Tls.parse_resp_grew(&p, pm, &mut got), r, "k {k}");
+                            assert_eq!(got, want, "k {k}");
+                            // A different hello in `prev` shows through: the
+                            // fields are copied, not recomputed.
+                            let mut other = pm.clone();
+                            other.ja4 = Some("copied".into());
+                            let mut m = Meta::default();
+                            Tls.parse_resp_grew(&p, &other, &mut m);
+                            assert_eq!(m.ja4.as_deref(), Some("copied"));
+                            reused += 1;
+                        }
+                        if !last && matches!(r, Parse::Identified | Parse::Done) {
+                            prev = Some(want);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(reused > 100, "{reused}");
     }
 
     #[test]
