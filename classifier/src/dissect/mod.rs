@@ -23,6 +23,7 @@ pub mod discord;
 pub mod dns;
 pub mod dtls;
 pub mod http;
+pub mod icmp;
 pub mod imap;
 pub mod mtproto;
 pub mod ntp;
@@ -30,6 +31,7 @@ pub mod openvpn;
 pub mod pop3;
 pub mod quic;
 pub mod rdp;
+pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod ssh;
@@ -203,6 +205,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dns::Dns,
     &openvpn::Openvpn,
     &ntp::Ntp,
+    &slp::Slp,
 ];
 
 /// Finds a dissector by protocol name.
