@@ -22,6 +22,7 @@ pub mod dhcp;
 pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod gnutella;
 pub mod http;
 pub mod icmp;
 pub mod imap;
@@ -206,6 +207,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &openvpn::Openvpn,
     &ntp::Ntp,
     &slp::Slp,
+    &gnutella::Gnutella,
 ];
 
 /// Finds a dissector by protocol name.
