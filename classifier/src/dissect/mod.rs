@@ -22,6 +22,7 @@ pub mod dhcp;
 pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod ethereum;
 pub mod gnutella;
 pub mod http;
 pub mod icmp;
@@ -208,6 +209,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ntp::Ntp,
     &slp::Slp,
     &gnutella::Gnutella,
+    &ethereum::Ethereum,
 ];
 
 /// Finds a dissector by protocol name.
