@@ -36,6 +36,7 @@ pub mod rdp;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
+pub mod source_engine;
 pub mod ssh;
 pub mod stun;
 pub mod text;
@@ -210,6 +211,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &slp::Slp,
     &gnutella::Gnutella,
     &ethereum::Ethereum,
+    &source_engine::SourceEngine,
 ];
 
 /// Finds a dissector by protocol name.
