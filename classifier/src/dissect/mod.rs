@@ -17,7 +17,9 @@
 
 use crate::verdict::Meta;
 
+pub mod bacnet;
 pub mod bittorrent;
+pub mod bjnp;
 pub mod dhcp;
 pub mod discord;
 pub mod dns;
@@ -212,6 +214,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &gnutella::Gnutella,
     &ethereum::Ethereum,
     &source_engine::SourceEngine,
+    &bacnet::Bacnet,
+    &bjnp::Bjnp,
 ];
 
 /// Finds a dissector by protocol name.
