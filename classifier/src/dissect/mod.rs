@@ -20,6 +20,7 @@ use crate::verdict::Meta;
 pub mod bacnet;
 pub mod bittorrent;
 pub mod bjnp;
+pub mod coap;
 pub mod dhcp;
 pub mod discord;
 pub mod dns;
@@ -30,6 +31,7 @@ pub mod http;
 pub mod icmp;
 pub mod imap;
 pub mod mtproto;
+pub mod natpmp;
 pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
@@ -216,6 +218,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &source_engine::SourceEngine,
     &bacnet::Bacnet,
     &bjnp::Bjnp,
+    &natpmp::NatPmp,
+    &coap::Coap,
 ];
 
 /// Finds a dissector by protocol name.
