@@ -30,6 +30,7 @@ pub mod gnutella;
 pub mod http;
 pub mod icmp;
 pub mod imap;
+pub mod kerberos;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
@@ -220,6 +221,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bjnp::Bjnp,
     &natpmp::NatPmp,
     &coap::Coap,
+    &kerberos::Kerberos,
 ];
 
 /// Finds a dissector by protocol name.
