@@ -29,6 +29,7 @@ pub mod ethereum;
 pub mod gnutella;
 pub mod http;
 pub mod icmp;
+pub mod iec104;
 pub mod imap;
 pub mod kerberos;
 pub mod mtproto;
@@ -222,6 +223,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &natpmp::NatPmp,
     &coap::Coap,
     &kerberos::Kerberos,
+    &iec104::Iec104,
 ];
 
 /// Finds a dissector by protocol name.
