@@ -95,7 +95,8 @@ prefixes = ["203.0.113.0/24"]
         .output()
         .unwrap();
     assert!(base.status.success(), "{}", String::from_utf8_lossy(&base.stderr));
-    assert_eq!(apps(&base.stdout), ["null|[]"]);
+    // The plain-text payload is cleartext by the statistics (heuristic).
+    assert_eq!(apps(&base.stdout), ["null|[\"heuristic\"]"]);
 
     let with = baikal()
         .args(["classify", "-q", "-F", "jsonl", "--rules"])
@@ -104,7 +105,7 @@ prefixes = ["203.0.113.0/24"]
         .output()
         .unwrap();
     assert!(with.status.success(), "{}", String::from_utf8_lossy(&with.stderr));
-    assert_eq!(apps(&with.stdout), ["\"madeup\"|[\"ip\"]"]);
+    assert_eq!(apps(&with.stdout), ["\"madeup\"|[\"ip\",\"heuristic\"]"]);
 
     let list = baikal().args(["rules", "--rules"]).arg(&rules).output().unwrap();
     assert!(list.status.success());

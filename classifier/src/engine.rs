@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
-use crate::dissect::{Parse, Payloads, Probe, Side, Transport, DISSECTORS};
+use crate::dissect::{icmp, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
 use crate::randomness;
 use crate::record::FlowRecord;
@@ -192,6 +192,14 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
         if dir == Dir::Orig && meta.entropy.is_none() {
             meta.entropy = Some(randomness::entropy(pkt.payload));
         }
+        // ICMP, ICMPv6, IGMP: the message header tells.
+        if let Some(m) = icmp::identify(flow.key.proto, pkt.payload) {
+            meta.protocol = Some(m.protocol);
+            meta.encryption = Encryption::Cleartext;
+            meta.evidence.insert(Evidence::DPI);
+            meta.set_extra("icmp_type", m.kind.to_string());
+            meta.set_extra("icmp_code", m.code.to_string());
+        }
         flow.meta = Some(Box::new(meta));
         flow.set_inspected();
         return;
@@ -310,6 +318,9 @@ fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
     m
 }
 
+/// Pieces per direction the statistics of an unidentified flow look at.
+const STAT_PIECES: usize = 8;
+
 /// Ends inspection: entropy and the fully-encrypted test on the first
 /// originator payload, then frees the payload buffers.
 fn conclude(flow: &mut Flow) {
@@ -323,6 +334,17 @@ fn conclude(flow: &mut Flow) {
             if !first.is_empty() && randomness::looks_fully_encrypted(first) {
                 meta.encryption = Encryption::FullyEncrypted;
                 meta.evidence.insert(Evidence::HEURISTIC);
+            } else {
+                let mut c = randomness::Coincidences::default();
+                for side in &insp.sides {
+                    for p in side.pieces().take(STAT_PIECES) {
+                        c.add_piece(p);
+                    }
+                }
+                if c.looks_cleartext() {
+                    meta.encryption = Encryption::Cleartext;
+                    meta.evidence.insert(Evidence::HEURISTIC);
+                }
             }
             // The shape of an unidentified flow's opening, for heuristics
             // (e.g. MTProxy): first payload length per direction.
@@ -456,9 +478,29 @@ mod tests {
     }
 
     #[test]
-    fn printable_udp_is_not_fully_encrypted() {
+    fn printable_udp_is_cleartext_by_heuristic() {
         let recs = run(&[udp(1, true, b"hello there, this is plain text")]);
+        assert_eq!(recs[0].encryption, Encryption::Cleartext);
+        assert_eq!(recs[0].protocol, "unknown");
+        assert!(recs[0].evidence.contains(Evidence::HEURISTIC));
+        assert!(!recs[0].evidence.contains(Evidence::DPI));
+        // Too little to tell.
+        let recs = run(&[udp(1, true, b"hello\x00\x01")]);
         assert_eq!(recs[0].encryption, Encryption::Unknown);
+    }
+
+    #[test]
+    fn icmp_echo_is_cleartext_by_its_header() {
+        let mut echo = vec![8u8, 0, 0x4d, 0x5a, 0, 1, 0, 7];
+        echo.extend_from_slice(b"abcdefghijklmnopqrstuvwabcdefghi");
+        let mut p = udp(1, true, &echo);
+        p.tuple.proto = crate::decode::ipproto::ICMP;
+        p.tuple.sport = 0;
+        p.tuple.dport = 0;
+        let recs = run(&[p]);
+        assert_eq!(recs[0].protocol, "icmp");
+        assert_eq!(recs[0].encryption, Encryption::Cleartext);
+        assert!(recs[0].evidence.contains(Evidence::DPI));
     }
 
     #[test]

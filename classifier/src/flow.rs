@@ -171,6 +171,18 @@ impl SideBuf {
         &self.data[..end]
     }
 
+    /// The pieces kept (TCP segments as reassembled, or UDP datagrams),
+    /// in order.
+    pub fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&e| {
+            let end = (e as usize).min(self.data.len());
+            let p = self.data.get(start..end).unwrap_or_default();
+            start = end;
+            p
+        })
+    }
+
     fn push_piece(&mut self, bytes: &[u8], cap: usize) {
         let room = cap.saturating_sub(self.data.len());
         if room == 0 || bytes.is_empty() {

@@ -145,6 +145,121 @@ pub fn entropy(p: &[u8]) -> f32 {
     h as f32
 }
 
+/// Bytes skipped at the start of every piece by [`Coincidences`]: room
+/// for the cleartext header an encrypted protocol puts in front of its
+/// ciphertext (ESP: SPI + sequence, 8; WireGuard data: type, receiver,
+/// counter, 16; a DTLS record header, 13; a QUIC short header with a
+/// short connection id).
+pub const HEADER_SKIP: usize = 16;
+
+/// Bytes per piece looked at, after the header.
+const PIECE_CAP: usize = 1024;
+
+/// Probability that two uniformly random bytes are equal.
+const P_EQ: f64 = 1.0 / 256.0;
+
+/// Byte coincidences (pairs of equal bytes within one piece) over the
+/// bodies of a flow's first payload pieces, against what uniformly
+/// random bytes of the same lengths would give.
+///
+/// For `n` uniformly random bytes the number of equal pairs `X` has mean
+/// `C(n,2)/256` and, since the pair indicators are pairwise independent,
+/// variance `C(n,2)·(1/256)·(255/256)`. Text and structured binary
+/// (zero bytes, small integers, repeated tags) have many times more
+/// coincidences; ciphertext, and compressed data, has the random count.
+/// Pairs are counted within a piece only, and the first
+/// [`HEADER_SKIP`] bytes of every piece are left out: an encrypted
+/// protocol's per-packet header (a constant SPI, a counter with leading
+/// zeros) would otherwise repeat across or inside pieces and look like
+/// structure.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Coincidences {
+    /// Equal byte pairs seen.
+    pub observed: f64,
+    /// Equal byte pairs expected of random bytes of the same lengths.
+    pub expected: f64,
+    /// Bytes looked at.
+    pub bytes: usize,
+    /// Bytes of the whole pieces (headers included).
+    pub total: usize,
+    /// Printable ASCII (and tab, CR, LF) bytes of the whole pieces.
+    pub printable: usize,
+}
+
+/// Printable ASCII, tab, CR or LF.
+fn texty(b: u8) -> bool {
+    printable(b) || matches!(b, b'\t' | b'\r' | b'\n')
+}
+
+impl Coincidences {
+    /// Adds one piece (a TCP segment or a UDP datagram).
+    pub fn add_piece(&mut self, piece: &[u8]) {
+        self.total += piece.len();
+        self.printable += piece.iter().filter(|&&b| texty(b)).count();
+        let body = piece.get(HEADER_SKIP..).unwrap_or_default();
+        let body = body.get(..PIECE_CAP).unwrap_or(body);
+        if body.len() < 2 {
+            return;
+        }
+        let counts = byte_counts(body);
+        let pairs: u64 = counts
+            .iter()
+            .map(|&c| u64::from(c) * u64::from(c.saturating_sub(1)) / 2)
+            .sum();
+        let n = body.len() as f64;
+        self.observed += pairs as f64;
+        self.expected += n * (n - 1.0) / 2.0 * P_EQ;
+        self.bytes += body.len();
+    }
+
+    /// Observed over expected coincidences (1 for random bytes).
+    pub fn ratio(&self) -> Option<f64> {
+        (self.expected > 0.0).then(|| self.observed / self.expected)
+    }
+
+    /// Natural log of an upper bound on the chance that random bytes of
+    /// these lengths give at least the observed coincidences. The count
+    /// is taken as Poisson with the expected mean (pairs are rare
+    /// events); the tail from `k` is bounded by its first term over
+    /// `1 - λ/(k+1)`.
+    pub fn ln_chance(&self) -> f64 {
+        let lambda = self.expected;
+        let k = self.observed;
+        if lambda <= 0.0 || k <= lambda {
+            return 0.0;
+        }
+        let ln_term = -lambda + k * lambda.ln() - ln_factorial(k);
+        (ln_term - (1.0 - lambda / (k + 1.0)).ln()).min(0.0)
+    }
+
+    /// The pieces are clearly not ciphertext: mostly printable text, or
+    /// bodies with several times the coincidences of random bytes, a
+    /// count random bytes would reach with a chance below 10⁻⁹.
+    pub fn looks_cleartext(&self) -> bool {
+        let text = self.total >= MIN_TEXT && self.printable * 10 >= self.total * 9;
+        let structured =
+            self.bytes >= MIN_BODY && self.ratio().is_some_and(|r| r >= MIN_RATIO) && self.ln_chance() <= MAX_LN_CHANCE;
+        text || structured
+    }
+}
+
+/// `ln(k!)` by Stirling's series (error below 0.003 from `k = 1`).
+fn ln_factorial(k: f64) -> f64 {
+    if k < 1.0 {
+        return 0.0;
+    }
+    k * k.ln() - k + 0.5 * (2.0 * std::f64::consts::PI * k).ln() + 1.0 / (12.0 * k)
+}
+
+/// Least body bytes to judge coincidences on.
+const MIN_BODY: usize = 16;
+/// Observed/expected coincidences from which bodies are structured.
+const MIN_RATIO: f64 = 3.0;
+/// `ln(1e-9)`: chance below which random bytes are ruled out.
+const MAX_LN_CHANCE: f64 = -20.723;
+/// Least bytes for the text test.
+const MIN_TEXT: usize = 24;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +353,81 @@ mod tests {
                 assert_eq!(entropy(&q).to_bits(), entropy_plain(&q).to_bits(), "{n}/{seed} skewed");
             }
         }
+    }
+
+    fn coincidences(pieces: &[&[u8]]) -> Coincidences {
+        let mut c = Coincidences::default();
+        for p in pieces {
+            c.add_piece(p);
+        }
+        c
+    }
+
+    #[test]
+    fn text_is_cleartext() {
+        let t = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\n\r\n";
+        let c = coincidences(&[t]);
+        assert!(c.looks_cleartext());
+        assert!(c.ratio().unwrap() > 3.0);
+        // Too short to judge.
+        assert!(!coincidences(&[b"PING\r\n"]).looks_cleartext());
+    }
+
+    #[test]
+    fn structured_binary_is_cleartext() {
+        // A binary request: small integers, zero padding, a short name.
+        let mut p = vec![2u8, 1, 0, 0, 0x40, 0, 0, 0, 0, 0, 0x12, 0x34, 0, 2, b'e', b'n'];
+        for i in 0..12u8 {
+            p.extend_from_slice(&[0, 0, 0, i, 0, 1]);
+        }
+        p.extend_from_slice(b"\x07DEFAULT\x00\x00");
+        let c = coincidences(&[&p, &p]);
+        assert!(c.looks_cleartext(), "{c:?}");
+        assert!(c.ln_chance() < -20.0);
+    }
+
+    #[test]
+    fn random_is_not_cleartext() {
+        for seed in 0..200 {
+            let a = noise(40 + seed as usize * 7 % 1400, seed);
+            let b = noise(100, seed + 1000);
+            let c = coincidences(&[&a, &b]);
+            assert!(!c.looks_cleartext(), "{seed} {c:?}");
+            let r = c.ratio().unwrap();
+            assert!((0.3..2.0).contains(&r), "{seed} {r}");
+        }
+    }
+
+    #[test]
+    fn encrypted_with_cleartext_headers_is_not_cleartext() {
+        // ESP: SPI and sequence number, then ciphertext.
+        let esp: Vec<Vec<u8>> = (1..=12u32)
+            .map(|i| {
+                let mut p = vec![0xc0, 0xff, 0xee, 0x01];
+                p.extend_from_slice(&i.to_be_bytes());
+                p.extend(noise(120, i));
+                p
+            })
+            .collect();
+        let refs: Vec<&[u8]> = esp.iter().map(Vec::as_slice).collect();
+        assert!(!coincidences(&refs).looks_cleartext());
+        // WireGuard transport data: type 4, three zero bytes, receiver,
+        // a little-endian counter, ciphertext; and its 32-byte keepalive.
+        let wg: Vec<Vec<u8>> = (0..8u64)
+            .map(|i| {
+                let mut p = vec![4, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+                p.extend_from_slice(&i.to_le_bytes());
+                p.extend(noise(if i % 2 == 0 { 16 } else { 200 }, i as u32 + 50));
+                p
+            })
+            .collect();
+        let refs: Vec<&[u8]> = wg.iter().map(Vec::as_slice).collect();
+        assert!(!coincidences(&refs).looks_cleartext());
+        // A QUIC short header: flags, 8-byte connection id, ciphertext.
+        let mut q = vec![0x43];
+        q.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        q.extend(noise(1200, 77));
+        assert!(!coincidences(&[&q]).looks_cleartext());
     }
 
     #[test]

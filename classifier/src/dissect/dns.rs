@@ -121,6 +121,24 @@ struct Msg {
     qtype: Option<u16>,
     /// The message parsed to exactly its end.
     exact: bool,
+    /// The first answer is a DNSCrypt certificate (a TXT record whose
+    /// text starts with the certificate magic `DNSC`).
+    dnscrypt_cert: bool,
+}
+
+/// DNSCrypt: a client fetches the resolver's certificate with a plain
+/// TXT query for `2.dnscrypt-cert.<provider>` (the provider name may be
+/// any name; the answer's text starts with `DNSC`); every later query
+/// and answer of the flow is encrypted.
+fn is_dnscrypt(m: &Msg) -> bool {
+    const TXT: u16 = 16;
+    const PREFIX: &str = "2.dnscrypt-cert.";
+    let cert_query = m.qtype == Some(TXT)
+        && m.name
+            .as_deref()
+            .and_then(|n| n.get(..PREFIX.len()))
+            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX));
+    cert_query || m.dnscrypt_cert
 }
 
 /// Parses `msg`; `None` when it is not a sane DNS message.
@@ -165,6 +183,7 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
     }
     // Resource records: name, type, class, ttl, rdlength, rdata.
     let mut exact = true;
+    let mut dnscrypt_cert = false;
     for i in 0..(u32::from(an) + u32::from(ns) + u32::from(ar)) {
         let Some((n, e)) = read_name(msg, off) else {
             exact = false;
@@ -183,6 +202,9 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
             name = Some(n);
             qtype = be16(msg, e);
         }
+        if i == 0 && an > 0 && be16(msg, e) == Some(16) {
+            dnscrypt_cert = msg.get(e + 11..next).is_some_and(|t| t.starts_with(b"DNSC"));
+        }
         off = next;
     }
     exact &= off == msg.len();
@@ -192,6 +214,7 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
         name,
         qtype,
         exact,
+        dnscrypt_cert,
     })
 }
 
@@ -311,14 +334,26 @@ impl Dissector for Dns {
         if from_orig && opening.response && !mdns && !dns_port(p) {
             return Parse::NotMine;
         }
-        meta.protocol = Some(if mdns {
+        let answer = if opening.response {
+            None
+        } else {
+            r.iter().filter_map(|m| parse_msg(m, mdns)).find(|m| m.response)
+        };
+        let dnscrypt = !mdns && (is_dnscrypt(&opening) || answer.as_ref().is_some_and(is_dnscrypt));
+        meta.protocol = Some(if dnscrypt {
+            "dnscrypt"
+        } else if mdns {
             "mdns"
         } else if p.port(5355) {
             "llmnr"
         } else {
             "dns"
         });
-        meta.encryption = Encryption::Cleartext;
+        meta.encryption = if dnscrypt {
+            Encryption::Encrypted
+        } else {
+            Encryption::Cleartext
+        };
         // The root name (e.g. `. NS` priming queries) is left empty.
         if let Some(n) = opening.name.as_deref().filter(|n| !n.is_empty()) {
             meta.dns_query = Some(n.trim_end_matches('.').chars().take(MAX_NAME * 4).collect());
@@ -329,10 +364,7 @@ impl Dissector for Dns {
         let rcode = if opening.response {
             Some(opening.rcode)
         } else {
-            r.iter()
-                .filter_map(|m| parse_msg(m, mdns))
-                .find(|m| m.response)
-                .map(|a| a.rcode)
+            answer.map(|a| a.rcode)
         };
         match rcode {
             Some(rc) => {
@@ -377,6 +409,45 @@ mod tests {
         v.truncate(qend);
         v.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 93, 184, 216, 34]);
         v
+    }
+
+    /// The answer to `q` with one TXT record holding `text`.
+    fn txt_answer(q: &[u8], text: &[u8]) -> Vec<u8> {
+        let mut v = q.to_vec();
+        v[2] = 0x81;
+        v[3] = 0x80;
+        v[7] = 1;
+        v.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 0]);
+        v.extend_from_slice(&(text.len() as u16 + 1).to_be_bytes());
+        v.push(text.len() as u8);
+        v.extend_from_slice(text);
+        v
+    }
+
+    #[test]
+    fn dnscrypt_certificate_query() {
+        let q = query(7, "2.DNSCrypt-Cert.resolver.example", 16, false);
+        let (r, m) = check_split_udp(&Dns, 40000, 443, &[&q], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("dnscrypt"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        // Any provider name: the certificate in the answer tells.
+        let q = query(8, "2.SecureDNS.example", 16, false);
+        let mut cert = b"DNSC\x00\x01\x00\x00".to_vec();
+        cert.extend_from_slice(&[0x5a; 100]);
+        let a = txt_answer(&q, &cert);
+        let (r, m) = check_split_udp(&Dns, 40000, 443, &[&q], &[&a]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("dnscrypt"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        // A TXT answer without the magic, or another name, is plain DNS.
+        let a = txt_answer(&q, b"v=spf1 -all");
+        let (_, m) = check_split_udp(&Dns, 40000, 53, &[&q], &[&a]);
+        assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        let q = query(9, "3.dnscrypt-cert.example", 16, false);
+        let (_, m) = check_split_udp(&Dns, 40000, 53, &[&q], &[]);
+        assert_eq!(m.protocol, Some("dns"));
     }
 
     #[test]

@@ -17,21 +17,32 @@
 
 use crate::verdict::Meta;
 
+pub mod bacnet;
 pub mod bittorrent;
+pub mod bjnp;
+pub mod coap;
 pub mod dhcp;
 pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod ethereum;
+pub mod gnutella;
 pub mod http;
+pub mod icmp;
+pub mod iec104;
 pub mod imap;
+pub mod kerberos;
 pub mod mtproto;
+pub mod natpmp;
 pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
 pub mod quic;
 pub mod rdp;
+pub mod slp;
 pub mod smb;
 pub mod smtp;
+pub mod source_engine;
 pub mod ssh;
 pub mod stun;
 pub mod text;
@@ -214,6 +225,16 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dns::Dns,
     &openvpn::Openvpn,
     &ntp::Ntp,
+    &slp::Slp,
+    &gnutella::Gnutella,
+    &ethereum::Ethereum,
+    &source_engine::SourceEngine,
+    &bacnet::Bacnet,
+    &bjnp::Bjnp,
+    &natpmp::NatPmp,
+    &coap::Coap,
+    &kerberos::Kerberos,
+    &iec104::Iec104,
 ];
 
 /// Finds a dissector by protocol name.
