@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::decode::{tcpflags, PacketView};
 use crate::dissect::{Parse, Payloads, Probe, Side, Transport, DISSECTORS};
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
+use crate::packed::Strings;
 use crate::randomness;
 use crate::record::FlowRecord;
 use crate::verdict::{Encryption, Evidence, Meta};
@@ -127,7 +128,7 @@ impl Engine {
             return times;
         }
         self.inspected_packets += 1;
-        inspect_packet(flow, touch.dir, pkt, &cfg);
+        inspect_packet(flow, touch.strings, touch.dir, pkt, &cfg);
         times.dissect_ns = t1.map(|t| t.elapsed().as_nanos() as u64);
         times
     }
@@ -165,15 +166,28 @@ fn candidates_for(t: Transport) -> u64 {
         .fold(0u64, |m, (i, _)| m | (1 << i))
 }
 
-fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
+/// Replaces the flow's verdict with `meta`, packed.
+fn store(flow: &mut Flow, strings: &mut Strings, meta: &Meta) {
+    if let Some(old) = flow.verdict.take() {
+        strings.discard(*old);
+    }
+    flow.verdict = Some(Box::new(strings.pack(meta)));
+}
+
+/// Takes the flow's verdict out, unpacked.
+fn take_meta(flow: &mut Flow, strings: &mut Strings) -> Meta {
+    flow.verdict.take().map(|v| strings.unpack(*v)).unwrap_or_default()
+}
+
+fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
     let budget = cfg.probe_packets;
     let Some(transport) = transport_of(flow) else {
         // No dissectors for ICMP and others: decide on the first payload.
-        let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+        let mut meta = take_meta(flow, strings);
         if dir == Dir::Orig && meta.entropy.is_none() {
             meta.entropy = Some(randomness::entropy(pkt.payload));
         }
-        flow.meta = Some(Box::new(meta));
+        store(flow, strings, &meta);
         flow.set_inspected();
         return;
     };
@@ -198,10 +212,12 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
     let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);
     if let Some(m) = meta {
-        flow.meta = Some(Box::new(m));
+        store(flow, strings, &m);
     }
     if done || spent {
-        conclude(flow);
+        let meta = take_meta(flow, strings);
+        let meta = conclude(flow, meta);
+        store(flow, strings, &meta);
     }
 }
 
@@ -272,9 +288,9 @@ fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
 }
 
 /// Ends inspection: entropy and the fully-encrypted test on the first
-/// originator payload, then frees the payload buffers.
-fn conclude(flow: &mut Flow) {
-    let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+/// originator payload, then frees the payload buffers. Returns the final
+/// verdict (the caller stores it).
+fn conclude(flow: &mut Flow, mut meta: Meta) -> Meta {
     if let Some(insp) = flow.inspect.as_ref() {
         let first = insp.sides[0].first_piece();
         if !first.is_empty() {
@@ -295,8 +311,8 @@ fn conclude(flow: &mut Flow) {
             }
         }
     }
-    flow.meta = Some(Box::new(meta));
     flow.set_inspected();
+    meta
 }
 
 /// Final pass for a flow that ends while still being inspected.
@@ -306,9 +322,9 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
             let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, f.orig_is_a, t, true);
             if let Some(m) = meta {
-                f.meta = Some(Box::new(m));
+                e.meta = Some(m);
             }
-            conclude(f);
+            e.meta = Some(conclude(f, e.meta.take().unwrap_or_default()));
         }
     }
     let mut rec = FlowRecord::from_ended(e, source);

@@ -7,8 +7,10 @@
 //! - intrusive doubly linked LRU lists (`prev`/`next` indices), one per
 //!   timeout class, so each list is ordered by last-seen time and the tail
 //!   is always the next flow to expire in that class;
-//! - per-flow payload state ([`Inspect`]) and the verdict ([`Meta`]) are
-//!   boxed and only exist for flows that carried payload.
+//! - per-flow payload state ([`Inspect`]) and the verdict are boxed and
+//!   only exist for flows that carried payload; the verdict is kept
+//!   packed ([`crate::packed`]), its repeated strings shared in the
+//!   table's [`Strings`].
 //!
 //! `orig` is the side that sent the first packet seen, or the SYN sender
 //! when a bare SYN is seen first in the other direction's slot.
@@ -22,6 +24,7 @@
 use std::hash::BuildHasher;
 
 use crate::decode::{tcpflags, Addr, PacketView, Tuple};
+use crate::packed::{Packed, Strings};
 use crate::verdict::Meta;
 
 /// Direction of a packet within its flow.
@@ -354,7 +357,9 @@ pub struct Flow {
     prev: u32,
     next: u32,
     pub inspect: Option<Box<Inspect>>,
-    pub meta: Option<Box<Meta>>,
+    /// The verdict so far, packed: unpack it with the table's [`Strings`]
+    /// ([`Touch::strings`]); [`Ended::meta`] has it unpacked.
+    pub verdict: Option<Box<Packed>>,
 }
 
 const ST_FIN_ORIG: u8 = 1;
@@ -401,35 +406,25 @@ impl Flow {
             EndReason::Fin
         }
     }
-    /// Heap bytes this flow holds beyond its slab slot.
+    /// Heap bytes this flow holds beyond its slab slot (its shared
+    /// strings are counted once, by [`Strings::heap_bytes`]).
     pub fn heap_bytes(&self) -> usize {
         self.inspect.as_ref().map_or(0, |i| i.heap_bytes())
-            + self.meta.as_ref().map_or(0, |m| {
-                std::mem::size_of::<Meta>()
-                    + [
-                        &m.sni,
-                        &m.alpn,
-                        &m.ja3,
-                        &m.ja3s,
-                        &m.ja4,
-                        &m.ja4_r,
-                        &m.http_host,
-                        &m.dns_query,
-                        &m.app,
-                    ]
-                    .iter()
-                    .map(|s| s.as_ref().map_or(0, |s| s.capacity()))
-                    .sum::<usize>()
-                    + m.extra.iter().map(|(_, v)| 16 + v.capacity()).sum::<usize>()
-            })
+            + self
+                .verdict
+                .as_ref()
+                .map_or(0, |v| std::mem::size_of::<Packed>() + v.heap_bytes())
     }
 }
 
 /// A flow that has left the table, with why.
 #[derive(Debug)]
 pub struct Ended {
+    /// The flow; its `verdict` was unpacked into `meta`.
     pub flow: Flow,
     pub reason: EndReason,
+    /// The flow's verdict, if it had one.
+    pub meta: Option<Meta>,
 }
 
 /// Counters the table keeps.
@@ -449,6 +444,8 @@ pub struct Touch<'t> {
     pub flow: &'t mut Flow,
     pub dir: Dir,
     pub is_new: bool,
+    /// The table's shared strings, to pack and unpack `flow.verdict`.
+    pub strings: &'t mut Strings,
 }
 
 /// The flow table. See the module docs.
@@ -463,6 +460,7 @@ pub struct FlowTable {
     len: usize,
     stats: FlowStats,
     last_sweep_ns: u64,
+    strings: Strings,
 }
 
 impl FlowTable {
@@ -478,6 +476,7 @@ impl FlowTable {
             len: 0,
             stats: FlowStats::default(),
             last_sweep_ns: 0,
+            strings: Strings::default(),
         }
     }
 
@@ -499,12 +498,31 @@ impl FlowTable {
         self.hasher.hash_one(k)
     }
 
-    /// Bytes held by the table: slab, index, free list and per-flow heap.
-    /// Walks every flow: call it for reports, not per packet.
+    /// Every slab slot, free ones included (a free slot holds no heap).
+    pub fn slots(&self) -> &[Flow] {
+        &self.slab
+    }
+    /// Bytes of the slab, index and free list alone (no per-flow heap).
+    pub fn fixed_bytes(&self) -> [usize; 3] {
+        [
+            self.slab.capacity() * std::mem::size_of::<Flow>(),
+            self.index.allocation_size(),
+            self.free.capacity() * 4,
+        ]
+    }
+
+    /// The shared strings of the packed verdicts.
+    pub fn strings(&self) -> &Strings {
+        &self.strings
+    }
+
+    /// Bytes held by the table: slab, index, free list, shared strings and
+    /// per-flow heap. Walks every flow: call it for reports, not per packet.
     pub fn memory_bytes(&self) -> usize {
         self.slab.capacity() * std::mem::size_of::<Flow>()
             + self.index.allocation_size()
             + self.free.capacity() * 4
+            + self.strings.heap_bytes()
             + self.slab.iter().map(Flow::heap_bytes).sum::<usize>()
     }
 
@@ -576,7 +594,8 @@ impl FlowTable {
     }
 
     fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
-        let flow = self.remove(i);
+        let mut flow = self.remove(i);
+        let meta = flow.verdict.take().map(|v| self.strings.unpack(*v));
         match reason {
             EndReason::Fin => self.stats.ended_fin += 1,
             EndReason::Rst => self.stats.ended_rst += 1,
@@ -584,7 +603,7 @@ impl FlowTable {
             EndReason::Evicted => self.stats.evicted += 1,
             EndReason::Eof => self.stats.ended_eof += 1,
         }
-        out(Ended { flow, reason });
+        out(Ended { flow, reason, meta });
     }
 
     /// Ends every flow whose timeout has passed at time `now`.
@@ -732,7 +751,12 @@ impl FlowTable {
         }
         let f = &mut self.slab[i as usize];
         let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
-        Touch { flow: f, dir, is_new }
+        Touch {
+            flow: f,
+            dir,
+            is_new,
+            strings: &mut self.strings,
+        }
     }
 }
 
