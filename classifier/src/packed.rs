@@ -344,19 +344,27 @@ impl Strings {
         self.read(p).0
     }
 
-    /// Drops a verdict's references.
+    /// Drops a verdict's references (without building its strings).
     pub fn discard(&mut self, p: Packed) {
-        let _ = self.unpack(p);
+        let mut ids = Vec::new();
+        let _ = self.read_into(&p.0, None, &mut ids);
+        for id in ids {
+            self.release(id);
+        }
     }
 
     fn read(&self, p: &Packed) -> (Meta, Vec<u32>) {
         let mut m = Meta::default();
         let mut ids = Vec::new();
-        let _ = self.read_into(&p.0, &mut m, &mut ids);
+        let _ = self.read_into(&p.0, Some(&mut m), &mut ids);
         (m, ids)
     }
 
-    fn read_into(&self, b: &[u8], m: &mut Meta, ids: &mut Vec<u32>) -> Option<()> {
+    /// Reads a buffer into `out` (or only collects its shared ids).
+    fn read_into(&self, b: &[u8], mut out: Option<&mut Meta>, ids: &mut Vec<u32>) -> Option<()> {
+        let mut scratch = Meta::default();
+        let build = out.is_some();
+        let m = out.as_deref_mut().unwrap_or(&mut scratch);
         let mut pos = 0;
         let head = take(b, &mut pos, 4)?;
         m.encryption = match head[0] {
@@ -394,15 +402,28 @@ impl Strings {
             let value = match kind {
                 INLINE => {
                     let n = usize::try_from(get_varint(b, &mut pos)?).ok()?;
-                    String::from_utf8_lossy(take(b, &mut pos, n)?).into_owned()
+                    let v = take(b, &mut pos, n)?;
+                    if !build {
+                        continue;
+                    }
+                    String::from_utf8_lossy(v).into_owned()
                 }
                 SHARED => {
                     let id = u32::try_from(get_varint(b, &mut pos)?).ok()?;
                     let e = self.entries.get(id as usize)?;
                     ids.push(id);
+                    if !build {
+                        continue;
+                    }
                     e.s.to_string()
                 }
-                NUMBER => get_varint(b, &mut pos)?.to_string(),
+                NUMBER => {
+                    let n = get_varint(b, &mut pos)?;
+                    if !build {
+                        continue;
+                    }
+                    n.to_string()
+                }
                 _ => return None,
             };
             match key {
