@@ -53,6 +53,8 @@ pub struct Engine {
     packets: u64,
     bytes: u64,
     inspected_packets: u64,
+    /// Capture time of the next sweep for stalled inspections.
+    next_stall_sweep_ns: u64,
 }
 
 impl Engine {
@@ -63,6 +65,7 @@ impl Engine {
             packets: 0,
             bytes: 0,
             inspected_packets: 0,
+            next_stall_sweep_ns: 0,
         }
     }
 
@@ -109,6 +112,7 @@ impl Engine {
         let t0 = TIMED.then(std::time::Instant::now);
         self.packets += 1;
         self.bytes += u64::from(pkt.wire_len);
+        self.sweep_stalled(pkt.ts_ns);
         let labeler = self.labeler.clone();
         let mut emit = |e: Ended| out(finish(e, source, labeler.as_deref()));
         let cfg = *self.table.config();
@@ -123,6 +127,12 @@ impl Engine {
         if flow.inspected() {
             return times;
         }
+        if touch.gap_ns > cfg.inspect_idle_ns && flow.stalled_candidate() {
+            // Stalled: decided on what came before the pause (as the
+            // sweep would have, had it run in time).
+            give_up(flow, touch.strings);
+            return times;
+        }
         let has_syn = pkt.tcp.is_some_and(|t| t.flags & tcpflags::SYN != 0);
         if pkt.payload.is_empty() && (flow.inspect.is_none() || !has_syn) {
             return times;
@@ -133,9 +143,22 @@ impl Engine {
         times
     }
 
+    /// Ends the inspection of flows stalled at `now_ns`, at most once per
+    /// second of capture time (see [`FlowConfig::inspect_idle_ns`]). Only
+    /// memory depends on when this runs: a stalled flow's next packet
+    /// ends its inspection the same way.
+    fn sweep_stalled(&mut self, now_ns: u64) {
+        if now_ns < self.next_stall_sweep_ns && self.next_stall_sweep_ns - now_ns <= 1_000_000_000 {
+            return;
+        }
+        self.next_stall_sweep_ns = now_ns.saturating_add(1_000_000_000);
+        self.table.stalled(now_ns, &mut give_up);
+    }
+
     /// Ends every flow whose idle timeout passed at `now_ns` (live capture
     /// calls this on a timer when no packets arrive).
     pub fn expire(&mut self, now_ns: u64, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        self.sweep_stalled(now_ns);
         let labeler = self.labeler.clone();
         self.table
             .expire(now_ns, &mut |e| out(finish(e, source, labeler.as_deref())));
@@ -203,6 +226,7 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
         }
         flow.inspect = Some(Box::new(insp));
     }
+    let orig_is_a = flow.orig_is_a();
     let Some(insp) = flow.inspect.as_mut() else { return };
     insp.add(dir, pkt, cfg);
     if !insp.dirty {
@@ -210,7 +234,7 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, flow.orig_is_a, transport, spent);
+    let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, orig_is_a, transport, spent);
     if let Some(m) = meta {
         store(flow, strings, &m);
     }
@@ -315,12 +339,28 @@ fn conclude(flow: &mut Flow, mut meta: Meta) -> Meta {
     meta
 }
 
+/// Ends the inspection of a stalled flow: the dissectors decide on what it
+/// carried so far, as in [`finish`].
+fn give_up(flow: &mut Flow, strings: &mut Strings) {
+    let Some(t) = transport_of(flow) else { return };
+    let orig_is_a = flow.orig_is_a();
+    let Some(insp) = flow.inspect.as_mut() else { return };
+    let (meta, _) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, orig_is_a, t, true);
+    if let Some(m) = meta {
+        store(flow, strings, &m);
+    }
+    let meta = take_meta(flow, strings);
+    let meta = conclude(flow, meta);
+    store(flow, strings, &meta);
+}
+
 /// Final pass for a flow that ends while still being inspected.
 fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> FlowRecord {
     let f = &mut e.flow;
     if !f.inspected() {
+        let orig_is_a = f.orig_is_a();
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
-            let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, f.orig_is_a, t, true);
+            let (meta, _) = run_dissectors(insp, f.key.a_port, f.key.b_port, orig_is_a, t, true);
             if let Some(m) = meta {
                 e.meta = Some(m);
             }
@@ -439,5 +479,82 @@ mod tests {
         e.finish(&src, &mut |r| v.push(r));
         assert_eq!(v[0].orig_tcp_flags.as_deref(), Some("S"));
         assert_eq!(v[0].encryption, Encryption::Unknown);
+    }
+
+    fn dns(ts: u64, client: u8, resp: bool) -> PacketView<'static> {
+        const Q: [u8; 21] = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        const R: [u8; 21] = [
+            0x12, 0x34, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        let (c, s) = (Addr::from_v4([10, 0, 0, client]), Addr::from_v4([192, 0, 2, 53]));
+        let (src, dst, sport, dport) = if resp { (s, c, 53, 5353) } else { (c, s, 5353, 53) };
+        PacketView {
+            ts_ns: ts,
+            wire_len: 63,
+            tuple: Tuple {
+                src,
+                dst,
+                sport,
+                dport,
+                proto: 17,
+            },
+            tcp: None,
+            payload: if resp { &R } else { &Q },
+        }
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn dns_record(pkts: &[PacketView<'_>]) -> (FlowRecord, Vec<bool>) {
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: Arc<str> = Arc::from("t");
+        let mut held = Vec::new();
+        let mut v = Vec::new();
+        for p in pkts {
+            e.process(p, &src, &mut |r| v.push(r));
+            let one = Addr::from_v4([10, 0, 0, 1]);
+            held.push(
+                e.table()
+                    .slots()
+                    .any(|f| (f.key.a == one || f.key.b == one) && f.inspect.is_some()),
+            );
+        }
+        e.finish(&src, &mut |r| v.push(r));
+        v.retain(|r| r.orig_ip == std::net::IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(v.len(), 1);
+        (v.remove(0), held)
+    }
+
+    #[test]
+    fn stalled_inspection_frees_buffers_and_decides_on_what_came_before() {
+        let t = 100 * SEC;
+        let idle = FlowConfig::default().inspect_idle_ns;
+        // Answer in time: inspected with it.
+        let (quick, _) = dns_record(&[dns(t, 1, false), dns(t + idle / 2, 1, true)]);
+        assert_eq!(quick.protocol, "dns");
+        assert_eq!(
+            quick
+                .extra
+                .iter()
+                .find(|(k, _)| *k == "dns_rcode")
+                .map(|(_, v)| v.as_str()),
+            Some("NXDOMAIN")
+        );
+        // Answer after a stall: the verdict rests on the query alone, and
+        // it is the same whether the sweep (driven by another flow's
+        // packet) or the late answer itself ended the inspection.
+        let late = t + idle + SEC;
+        let (lazy, held_lazy) = dns_record(&[dns(t, 1, false), dns(late, 1, true)]);
+        let (swept, held_swept) =
+            dns_record(&[dns(t, 1, false), dns(t + idle + SEC / 2, 2, false), dns(late, 1, true)]);
+        assert_eq!(lazy.protocol, "dns");
+        assert!(lazy.extra.iter().all(|(k, _)| *k != "dns_rcode"), "{:?}", lazy.extra);
+        assert_eq!(lazy, swept);
+        assert_eq!((lazy.orig_pkts, lazy.resp_pkts), (1, 1));
+        // The sweep freed the stalled flow's buffers before its answer came.
+        assert_eq!(held_lazy, [true, false]);
+        assert_eq!(held_swept, [true, false, false]);
     }
 }

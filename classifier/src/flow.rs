@@ -1,7 +1,8 @@
 //! The flow table: bidirectional flows with bounded memory.
 //!
 //! Layout, chosen for memory per flow (issue 5 asks ≤ 200 bytes):
-//! - flows live in a slab (`Vec<Flow>`), addressed by `u32` index;
+//! - flows live in a slab of fixed-size chunks ([`CHUNK`] flows each, so
+//!   it grows by one chunk, not by doubling), addressed by `u32` index;
 //! - a `hashbrown::HashTable<u32>` maps the canonical key's hash to the
 //!   slab index (4 bytes + 1 control byte per bucket);
 //! - intrusive doubly linked LRU lists (`prev`/`next` indices), one per
@@ -35,7 +36,11 @@ pub enum Dir {
 }
 
 /// Canonical (direction-free) flow key: the lower endpoint first.
+///
+/// Packed (37 bytes, alignment 1) so that a [`Flow`] fits 120 bytes; the
+/// fields are read by value (a reference to a field does not compile).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct FlowKey {
     pub a: Addr,
     pub b: Addr,
@@ -130,7 +135,16 @@ pub struct FlowConfig {
     pub stream_cap: usize,
     /// Bytes of out-of-order TCP data held per direction.
     pub ooo_cap: usize,
+    /// A flow still being inspected that sees no packet for this long
+    /// stops being inspected: the dissectors decide on what it carried so
+    /// far (as when it ends), and its payload buffers are freed. Without
+    /// it, one-sided and stalled flows (unanswered requests, scans, lost
+    /// halves) keep their buffers until their idle timeout.
+    pub inspect_idle_ns: u64,
 }
+
+/// Default of [`FlowConfig::inspect_idle_ns`].
+pub const INSPECT_IDLE_NS: u64 = 2_000_000_000;
 
 impl Default for FlowConfig {
     fn default() -> Self {
@@ -144,6 +158,7 @@ impl Default for FlowConfig {
             probe_packets: 12,
             stream_cap: 16 * 1024,
             ooo_cap: 16 * 1024,
+            inspect_idle_ns: INSPECT_IDLE_NS,
         }
     }
 }
@@ -186,7 +201,11 @@ impl SideBuf {
         if take < bytes.len() {
             self.truncated = true;
         }
+        // Exact sizes: a flow keeps these until it is decided, and most
+        // hold one or two pieces (doubling would leave a third unused).
+        self.data.reserve_exact(take);
         self.data.extend_from_slice(&bytes[..take]);
+        self.ends.reserve_exact(1);
         self.ends.push(self.data.len() as u32);
     }
 
@@ -339,12 +358,11 @@ const CLASSES: usize = 4;
 #[derive(Debug, Default)]
 pub struct Flow {
     pub key: FlowKey,
-    /// True when endpoint `a` of the key is the originator.
-    pub orig_is_a: bool,
     /// Bit 0: FIN from orig, bit 1: FIN from resp, bit 2: RST, bit 3:
-    /// payload inspection finished.
+    /// payload inspection finished, bit 4: endpoint `a` of the key is the
+    /// originator. (The timeout class is derived from it and the key, so
+    /// the flow fits 120 bytes.)
     state: u8,
-    class: u8,
     /// TCP flags seen per direction (OR of all).
     pub tcp_flags: [u8; 2],
     pub ts_first: u64,
@@ -367,11 +385,12 @@ const ST_FIN_RESP: u8 = 2;
 const ST_RST: u8 = 4;
 /// Inspection finished (verdict final or budget spent).
 pub const ST_INSPECTED: u8 = 8;
+const ST_ORIG_IS_A: u8 = 16;
 
 impl Flow {
     pub fn orig_tuple(&self) -> Tuple {
         let k = &self.key;
-        if self.orig_is_a {
+        if self.orig_is_a() {
             Tuple {
                 src: k.a,
                 dst: k.b,
@@ -389,8 +408,26 @@ impl Flow {
             }
         }
     }
+    /// True when endpoint `a` of the key is the originator.
+    pub fn orig_is_a(&self) -> bool {
+        self.state & ST_ORIG_IS_A != 0
+    }
+    fn set_orig_is_a(&mut self, yes: bool) {
+        if yes {
+            self.state |= ST_ORIG_IS_A;
+        } else {
+            self.state &= !ST_ORIG_IS_A;
+        }
+    }
     pub fn inspected(&self) -> bool {
         self.state & ST_INSPECTED != 0
+    }
+    /// Still inspected, with payload kept, and already identified: the
+    /// kind of flow whose inspection a stall ends
+    /// ([`FlowConfig::inspect_idle_ns`]). An unidentified flow keeps
+    /// waiting: a late packet may still identify it.
+    pub fn stalled_candidate(&self) -> bool {
+        !self.inspected() && self.inspect.is_some() && self.verdict.is_some()
     }
     pub fn set_inspected(&mut self) {
         self.state |= ST_INSPECTED;
@@ -414,6 +451,56 @@ impl Flow {
                 .verdict
                 .as_ref()
                 .map_or(0, |v| std::mem::size_of::<Packed>() + v.heap_bytes())
+    }
+}
+
+/// Flows per slab chunk.
+pub const CHUNK: usize = 1024;
+
+/// The flows, in chunks of [`CHUNK`]: memory follows the number of flows
+/// (a `Vec` doubling its capacity holds up to twice the slots needed,
+/// and briefly both copies while it moves).
+#[derive(Default)]
+struct Slab {
+    chunks: Vec<Vec<Flow>>,
+    len: usize,
+}
+
+impl Slab {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn push(&mut self, f: Flow) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(f);
+        }
+        self.len += 1;
+    }
+    fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.chunks.iter().flatten()
+    }
+    /// Bytes allocated: the chunks and the chunk list.
+    fn bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<Flow>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<Flow>>()
+    }
+}
+
+impl std::ops::Index<usize> for Slab {
+    type Output = Flow;
+    #[inline]
+    fn index(&self, i: usize) -> &Flow {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slab {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Flow {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
     }
 }
 
@@ -446,12 +533,14 @@ pub struct Touch<'t> {
     pub is_new: bool,
     /// The table's shared strings, to pack and unpack `flow.verdict`.
     pub strings: &'t mut Strings,
+    /// Time since the flow's previous packet (0 for a new flow).
+    pub gap_ns: u64,
 }
 
 /// The flow table. See the module docs.
 pub struct FlowTable {
     cfg: FlowConfig,
-    slab: Vec<Flow>,
+    slab: Slab,
     free: Vec<u32>,
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -461,13 +550,16 @@ pub struct FlowTable {
     stats: FlowStats,
     last_sweep_ns: u64,
     strings: Strings,
+    /// Per class: the newest flow already checked for an inspection stall
+    /// (all older ones in its list were too), or `NIL`.
+    stall_cursor: [u32; CLASSES],
 }
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
         FlowTable {
             cfg,
-            slab: Vec::new(),
+            slab: Slab::default(),
             free: Vec::new(),
             index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
@@ -477,6 +569,7 @@ impl FlowTable {
             stats: FlowStats::default(),
             last_sweep_ns: 0,
             strings: Strings::default(),
+            stall_cursor: [NIL; CLASSES],
         }
     }
 
@@ -499,13 +592,13 @@ impl FlowTable {
     }
 
     /// Every slab slot, free ones included (a free slot holds no heap).
-    pub fn slots(&self) -> &[Flow] {
-        &self.slab
+    pub fn slots(&self) -> impl Iterator<Item = &Flow> {
+        self.slab.iter()
     }
     /// Bytes of the slab, index and free list alone (no per-flow heap).
     pub fn fixed_bytes(&self) -> [usize; 3] {
         [
-            self.slab.capacity() * std::mem::size_of::<Flow>(),
+            self.slab.bytes(),
             self.index.allocation_size(),
             self.free.capacity() * 4,
         ]
@@ -519,7 +612,7 @@ impl FlowTable {
     /// Bytes held by the table: slab, index, free list, shared strings and
     /// per-flow heap. Walks every flow: call it for reports, not per packet.
     pub fn memory_bytes(&self) -> usize {
-        self.slab.capacity() * std::mem::size_of::<Flow>()
+        self.slab.bytes()
             + self.index.allocation_size()
             + self.free.capacity() * 4
             + self.strings.heap_bytes()
@@ -546,11 +639,17 @@ impl FlowTable {
         }
     }
 
-    fn unlink(&mut self, i: u32) {
-        let (p, n, c) = {
+    /// Unlinks flow `i` from the list of class `c` (the one it is in).
+    fn unlink(&mut self, i: u32, c: Class) {
+        let c = c as usize;
+        let (p, n) = {
             let f = &self.slab[i as usize];
-            (f.prev, f.next, f.class as usize)
+            (f.prev, f.next)
         };
+        if self.stall_cursor[c] == i {
+            // Everything older than `i` was checked.
+            self.stall_cursor[c] = n;
+        }
         if p == NIL {
             self.head[c] = n;
         } else {
@@ -564,11 +663,9 @@ impl FlowTable {
     }
 
     fn link_front(&mut self, i: u32, c: Class) {
-        let c8 = c as u8;
         let h = self.head[c as usize];
         {
             let f = &mut self.slab[i as usize];
-            f.class = c8;
             f.prev = NIL;
             f.next = h;
         }
@@ -582,7 +679,8 @@ impl FlowTable {
 
     /// Removes flow `i` from index, list and slab.
     fn remove(&mut self, i: u32) -> Flow {
-        self.unlink(i);
+        let c = self.class_of(&self.slab[i as usize]);
+        self.unlink(i, c);
         let key = self.slab[i as usize].key;
         let h = self.hash(&key);
         if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
@@ -622,6 +720,31 @@ impl FlowTable {
                     EndReason::Idle
                 };
                 self.end(i, reason, out);
+            }
+        }
+    }
+
+    /// Calls `f` on every flow still being inspected (with payload kept)
+    /// that saw no packet for `inspect_idle_ns` at time `now`. Each list
+    /// is walked from where the previous call stopped, so the cost is
+    /// amortised O(1) per flow.
+    pub fn stalled(&mut self, now: u64, f: &mut dyn FnMut(&mut Flow, &mut Strings)) {
+        let idle = self.cfg.inspect_idle_ns;
+        for c in 0..CLASSES {
+            let mut i = match self.stall_cursor[c] {
+                NIL => self.tail[c],
+                k => self.slab[k as usize].prev,
+            };
+            while i != NIL {
+                let flow = &mut self.slab[i as usize];
+                if now.saturating_sub(flow.ts_last) <= idle {
+                    break;
+                }
+                if flow.stalled_candidate() {
+                    f(flow, &mut self.strings);
+                }
+                self.stall_cursor[c] = i;
+                i = self.slab[i as usize].prev;
             }
         }
     }
@@ -673,7 +796,7 @@ impl FlowTable {
         let bare_syn = flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
         if let Some(i) = found {
             let f = &self.slab[i as usize];
-            let idle = now.saturating_sub(f.ts_last) > self.timeout(f.class);
+            let idle = now.saturating_sub(f.ts_last) > self.timeout(self.class_of(f) as u8);
             // A new SYN on a closed flow is a new connection (port reuse).
             let reuse = f.closed() && bare_syn;
             if idle || reuse {
@@ -689,7 +812,6 @@ impl FlowTable {
         }
         let mut flow = Flow {
             key,
-            orig_is_a: src_is_a,
             ts_first: now,
             ts_last: now,
             prev: NIL,
@@ -697,8 +819,9 @@ impl FlowTable {
             ..Flow::default()
         };
         // A SYN+ACK seen first: its receiver is the originator.
+        flow.set_orig_is_a(src_is_a);
         if flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN | tcpflags::ACK {
-            flow.orig_is_a = !src_is_a;
+            flow.set_orig_is_a(!src_is_a);
         }
         let i = if let Some(i) = self.free.pop() {
             self.slab[i as usize] = flow;
@@ -720,9 +843,19 @@ impl FlowTable {
     }
 
     fn update(&mut self, i: u32, pkt: &PacketView<'_>, src_is_a: bool, is_new: bool) -> Touch<'_> {
-        let old_class = {
+        let gap_ns = if is_new {
+            0
+        } else {
+            pkt.ts_ns.saturating_sub(self.slab[i as usize].ts_last)
+        };
+        let old_class = self.class_of(&self.slab[i as usize]);
+        {
             let f = &mut self.slab[i as usize];
-            let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
+            let dir = if src_is_a == f.orig_is_a() {
+                Dir::Orig
+            } else {
+                Dir::Resp
+            };
             let d = dir as usize;
             f.pkts[d] += 1;
             f.bytes[d] += u64::from(pkt.wire_len);
@@ -741,21 +874,25 @@ impl FlowTable {
                     f.state |= ST_RST;
                 }
             }
-            f.class
-        };
+        }
         let new_class = self.class_of(&self.slab[i as usize]);
         // Move to the front of its (possibly new) class list.
-        if self.head[old_class as usize] != i || old_class != new_class as u8 {
-            self.unlink(i);
+        if self.head[old_class as usize] != i || old_class != new_class {
+            self.unlink(i, old_class);
             self.link_front(i, new_class);
         }
         let f = &mut self.slab[i as usize];
-        let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
+        let dir = if src_is_a == f.orig_is_a() {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
         Touch {
             flow: f,
             dir,
             is_new,
             strings: &mut self.strings,
+            gap_ns,
         }
     }
 }

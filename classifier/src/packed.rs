@@ -42,12 +42,16 @@ impl Packed {
 
 /// Strings shorter than this are always kept inline.
 const MIN_SHARED: usize = 8;
+/// The same for extras (short values like versions and codes repeat most).
+const MIN_SHARED_EXTRA: usize = 2;
 /// Default cap of the table: distinct strings.
 const MAX_ENTRIES: usize = 1 << 20;
 /// Default cap of the table: bytes of string data.
 const MAX_BYTES: usize = 64 << 20;
 
 const EXTRA: u8 = 31;
+/// Field number of `dns_query`, kept inline.
+const DNS_QUERY: u8 = 7;
 const INLINE: u8 = 0;
 const SHARED: u8 = 1;
 const NUMBER: u8 = 2;
@@ -212,8 +216,8 @@ impl Strings {
     }
 
     /// The id of `s` with one more reference, or `None` (keep it inline).
-    fn acquire(&mut self, s: &str) -> Option<u32> {
-        if s.len() < MIN_SHARED {
+    fn acquire(&mut self, s: &str, min: usize) -> Option<u32> {
+        if s.len() < min {
             return None;
         }
         let h = self.hasher.hash_one(s);
@@ -268,7 +272,10 @@ impl Strings {
         let number = if key.is_some() { as_number(s) } else { None };
         let (kind, shared) = match number {
             Some(_) => (NUMBER, None),
-            None => match self.acquire(s) {
+            // Query names are mostly distinct: a table entry would cost
+            // more than the bytes inline.
+            None if field == DNS_QUERY => (INLINE, None),
+            None => match self.acquire(s, if key.is_some() { MIN_SHARED_EXTRA } else { MIN_SHARED }) {
                 Some(id) => (SHARED, Some(id)),
                 None => (INLINE, None),
             },
@@ -339,6 +346,12 @@ impl Strings {
         m
     }
 
+    #[cfg(test)]
+    fn peek_id(&self, s: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(s);
+        self.index.find(h, |&i| &*self.entries[i as usize].s == s).copied()
+    }
+
     /// Unpacks without dropping references.
     pub fn peek(&self, p: &Packed) -> Meta {
         self.read(p).0
@@ -364,7 +377,10 @@ impl Strings {
     fn read_into(&self, b: &[u8], mut out: Option<&mut Meta>, ids: &mut Vec<u32>) -> Option<()> {
         let mut scratch = Meta::default();
         let build = out.is_some();
-        let m = out.as_deref_mut().unwrap_or(&mut scratch);
+        let m = match out.as_mut() {
+            Some(m) => &mut **m,
+            None => &mut scratch,
+        };
         let mut pos = 0;
         let head = take(b, &mut pos, 4)?;
         m.encryption = match head[0] {
@@ -453,7 +469,7 @@ mod tests {
             ja4: Some("t13d1516h2_8daaf6152771_b186095e22b6".into()),
             ja4_r: Some("t13d1516h2_002f,0035_0005,000a_0403".into()),
             http_host: Some("h".into()),
-            dns_query: Some("".into()),
+            dns_query: Some("query.example.org".into()),
             entropy: Some(7.123_456),
             extra: Vec::new(),
         };
@@ -494,6 +510,8 @@ mod tests {
         let a = t.pack(&m);
         let n = t.len();
         assert!(n >= 5, "long strings shared: {n}");
+        assert!(t.peek_id("www.example.com").is_some());
+        assert!(t.peek_id("1.3").is_some(), "short extras are shared");
         let b = t.pack(&m);
         assert_eq!(t.len(), n, "the same strings are not stored twice");
         assert!(b.heap_bytes() < 120, "{}", b.heap_bytes());
@@ -512,7 +530,7 @@ mod tests {
         let p = t.pack(&m);
         assert_eq!(t.len(), 2);
         assert_eq!(t.peek(&p), m);
-        let mut small = Strings::new(100, 10);
+        let mut small = Strings::new(100, 0);
         let p = small.pack(&m);
         assert!(small.is_empty());
         assert_eq!(small.unpack(p), m);
