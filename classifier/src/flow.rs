@@ -201,11 +201,14 @@ impl SideBuf {
         if take < bytes.len() {
             self.truncated = true;
         }
-        // Exact sizes: a flow keeps these until it is decided, and most
-        // hold one or two pieces (doubling would leave a third unused).
+        // Sized exactly: a flow keeps these until it is decided (at most
+        // `probe_packets` pieces per side, so at most that many
+        // reallocations), and doubling left a tenth of them unused.
         self.data.reserve_exact(take);
+        if self.ends.is_empty() {
+            self.ends.reserve_exact(1);
+        }
         self.data.extend_from_slice(&bytes[..take]);
-        self.ends.reserve_exact(1);
         self.ends.push(self.data.len() as u32);
     }
 

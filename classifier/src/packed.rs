@@ -107,6 +107,8 @@ pub struct Strings {
     max_bytes: usize,
     keys: Vec<&'static str>,
     key_index: hashbrown::HashTable<u32>,
+    /// Reused by [`Strings::pack`].
+    scratch: Vec<u8>,
 }
 
 impl Default for Strings {
@@ -180,6 +182,7 @@ impl Strings {
             max_bytes,
             keys: Vec::new(),
             key_index: hashbrown::HashTable::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -199,6 +202,7 @@ impl Strings {
             + self.bytes
             + self.keys.capacity() * std::mem::size_of::<&str>()
             + self.key_index.allocation_size()
+            + self.scratch.capacity()
     }
 
     fn key_id(&mut self, k: &'static str) -> u64 {
@@ -297,7 +301,8 @@ impl Strings {
 
     /// Packs a verdict, taking references on its shared strings.
     pub fn pack(&mut self, m: &Meta) -> Packed {
-        let mut out = Vec::with_capacity(64);
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
         out.push(m.encryption as u8);
         out.extend_from_slice(&m.evidence.0.to_le_bytes());
         let present = if m.protocol.is_some() { P_PROTOCOL } else { 0 }
@@ -333,7 +338,10 @@ impl Strings {
         for (k, v) in &m.extra {
             self.put_str(&mut out, EXTRA, Some(k), v);
         }
-        Packed(out.into_boxed_slice())
+        // One exact allocation; the scratch buffer is kept for the next.
+        let p = Packed(Box::from(&out[..]));
+        self.scratch = out;
+        p
     }
 
     /// Unpacks a verdict and drops its references. A buffer this table
