@@ -1039,6 +1039,47 @@ mod tests {
         assert!(t.slab.len() <= 1001);
     }
 
+    #[test]
+    fn stalled_visits_each_stalled_flow_once_until_it_moves() {
+        const S: u64 = 1_000_000_000;
+        let mut t = FlowTable::new(FlowConfig::default());
+        let idle = t.config().inspect_idle_ns;
+        assert_eq!(idle, 2 * S);
+        // An identified flow still inspected: payload state and a verdict.
+        let open = |t: &mut FlowTable, ts: u64, src: u8| {
+            let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
+            if touch.flow.inspect.is_none() {
+                touch.flow.inspect = Some(Box::default());
+                let v = touch.strings.pack(&Meta::default());
+                touch.flow.verdict = Some(Box::new(v));
+            }
+        };
+        open(&mut t, 0, 1);
+        open(&mut t, S, 2);
+        open(&mut t, 3 * S, 3);
+        // A decided flow is never visited.
+        open(&mut t, 0, 4);
+        let visits = |t: &mut FlowTable, now: u64| {
+            let mut v = Vec::new();
+            t.stalled(now, &mut |f, _| v.push(f.orig_tuple().src.to_ip().to_string()));
+            v
+        };
+        let four = t
+            .slab
+            .iter()
+            .position(|f| f.orig_tuple().src == Addr::from_v4([10, 0, 0, 4]));
+        if let Some(i) = four {
+            t.slab[i].set_inspected();
+        }
+        assert_eq!(visits(&mut t, 3 * S + S / 2), ["10.0.0.1", "10.0.0.2"]);
+        assert!(visits(&mut t, 3 * S + S / 2 + 1).is_empty(), "already checked");
+        // Flow 1 sees a packet: it moves to the front and is checked again
+        // once it stalls again, after flow 3.
+        open(&mut t, 4 * S, 1);
+        assert_eq!(visits(&mut t, 6 * S + S / 2), ["10.0.0.3", "10.0.0.1"]);
+        assert!(visits(&mut t, 100 * S).is_empty());
+    }
+
     fn seg(buf: &mut SideBuf, seq: u32, b: &[u8]) {
         buf.tcp_segment(seq, b, &FlowConfig::default());
     }
