@@ -173,16 +173,28 @@ pub struct SideBuf {
     pub ends: Vec<u32>,
     /// Next expected TCP sequence number, once known.
     next_seq: Option<u32>,
-    /// Out-of-order TCP segments: (seq, bytes).
-    ooo: Vec<(u32, Vec<u8>)>,
-    ooo_bytes: usize,
+    /// Out-of-order TCP segments, boxed: rare, and the buffer of every
+    /// flow being inspected would pay for the empty vector.
+    ooo: Option<Box<Ooo>>,
     /// Payload packets seen in this direction.
     pub packets: u8,
     /// The cap was hit: the stream is incomplete from here on.
     pub truncated: bool,
 }
 
+/// Out-of-order TCP segments held for a [`SideBuf`].
+#[derive(Debug, Default)]
+struct Ooo {
+    /// (seq, bytes).
+    segs: Vec<(u32, Vec<u8>)>,
+    bytes: usize,
+}
+
 impl SideBuf {
+    fn ooo_bytes(&self) -> usize {
+        self.ooo.as_ref().map_or(0, |o| o.bytes)
+    }
+
     /// The first piece (TCP segment or UDP datagram) kept, or empty.
     pub fn first_piece(&self) -> &[u8] {
         let end = self.ends.first().map_or(0, |&e| e as usize).min(self.data.len());
@@ -236,13 +248,14 @@ impl SideBuf {
         if off > 0 {
             // A hole before this segment: hold it, bounded.
             let off = off as usize;
-            if off > cfg.stream_cap || self.ooo_bytes + bytes.len() > cfg.ooo_cap {
+            if off > cfg.stream_cap || self.ooo_bytes() + bytes.len() > cfg.ooo_cap {
                 self.truncated = true;
                 return;
             }
-            if !self.ooo.iter().any(|(s, _)| *s == seq) {
-                self.ooo_bytes += bytes.len();
-                self.ooo.push((seq, bytes.to_vec()));
+            let o = self.ooo.get_or_insert_with(Box::default);
+            if !o.segs.iter().any(|(s, _)| *s == seq) {
+                o.bytes += bytes.len();
+                o.segs.push((seq, bytes.to_vec()));
             }
             return;
         }
@@ -253,25 +266,28 @@ impl SideBuf {
         }
         self.accept(&bytes[skip..], cfg);
         // Drain held segments that now fit.
-        while let Some(next) = self.next_seq {
-            let Some(i) = self.ooo.iter().position(|(s, b)| {
+        while let (Some(next), Some(o)) = (self.next_seq, self.ooo.as_mut()) {
+            let Some(i) = o.segs.iter().position(|(s, b)| {
                 let d = s.wrapping_sub(next) as i32;
                 d <= 0 && (d.unsigned_abs() as usize) < b.len()
             }) else {
                 break;
             };
-            let (s, b) = self.ooo.swap_remove(i);
-            self.ooo_bytes -= b.len();
+            let (s, b) = o.segs.swap_remove(i);
+            o.bytes -= b.len();
             let skip = s.wrapping_sub(next).wrapping_neg() as usize;
             self.accept(&b[skip..], cfg);
         }
         // Drop held segments entirely covered already.
-        if let Some(next) = self.next_seq {
-            self.ooo.retain(|(s, b)| {
+        if let (Some(next), Some(o)) = (self.next_seq, self.ooo.as_mut()) {
+            o.segs.retain(|(s, b)| {
                 let d = s.wrapping_sub(next) as i32;
                 d > 0 || (d.unsigned_abs() as usize) < b.len()
             });
-            self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
+            o.bytes = o.segs.iter().map(|(_, b)| b.len()).sum();
+            if o.segs.is_empty() {
+                self.ooo = None;
+            }
         }
     }
 
@@ -322,7 +338,13 @@ impl Inspect {
     pub fn heap_bytes(&self) -> usize {
         self.sides
             .iter()
-            .map(|s| s.data.capacity() + s.ends.capacity() * 4 + s.ooo_bytes + s.ooo.capacity() * 32)
+            .map(|s| {
+                s.data.capacity()
+                    + s.ends.capacity() * 4
+                    + s.ooo.as_ref().map_or(0, |o| {
+                        std::mem::size_of::<Ooo>() + o.bytes + o.segs.capacity() * std::mem::size_of::<(u32, Vec<u8>)>()
+                    })
+            })
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
     }
@@ -1094,7 +1116,7 @@ mod tests {
         seg(&mut s, 104, b"o wor"); // overlap
         seg(&mut s, 111, b"!");
         assert_eq!(s.data, b"hello world!");
-        assert_eq!(s.ooo.len(), 0);
+        assert!(s.ooo.is_none());
     }
 
     #[test]
@@ -1154,6 +1176,6 @@ mod tests {
         for k in 0..100u32 {
             s.tcp_segment(100 + k * 4, &[2u8; 4], &cfg);
         }
-        assert!(s.ooo_bytes <= 8);
+        assert!(s.ooo_bytes() <= 8);
     }
 }
