@@ -197,6 +197,21 @@ fn store(flow: &mut Flow, strings: &mut Strings, meta: &Meta) {
     flow.verdict = Some(Box::new(strings.pack(meta)));
 }
 
+/// The dissectors' new verdict if there is one (dropping the stored one),
+/// else the stored one, unpacked: without packing a verdict only to
+/// unpack it at once.
+fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Meta {
+    match new {
+        Some(m) => {
+            if let Some(old) = flow.verdict.take() {
+                strings.discard(*old);
+            }
+            m
+        }
+        None => take_meta(flow, strings),
+    }
+}
+
 /// Takes the flow's verdict out, unpacked.
 fn take_meta(flow: &mut Flow, strings: &mut Strings) -> Meta {
     flow.verdict.take().map(|v| strings.unpack(*v)).unwrap_or_default()
@@ -235,13 +250,12 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
     let (meta, done) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, orig_is_a, transport, spent);
-    if let Some(m) = meta {
-        store(flow, strings, &m);
-    }
     if done || spent {
-        let meta = take_meta(flow, strings);
+        let meta = newest_meta(flow, strings, meta);
         let meta = conclude(flow, meta);
         store(flow, strings, &meta);
+    } else if let Some(m) = meta {
+        store(flow, strings, &m);
     }
 }
 
@@ -346,10 +360,7 @@ fn give_up(flow: &mut Flow, strings: &mut Strings) {
     let orig_is_a = flow.orig_is_a();
     let Some(insp) = flow.inspect.as_mut() else { return };
     let (meta, _) = run_dissectors(insp, flow.key.a_port, flow.key.b_port, orig_is_a, t, true);
-    if let Some(m) = meta {
-        store(flow, strings, &m);
-    }
-    let meta = take_meta(flow, strings);
+    let meta = newest_meta(flow, strings, meta);
     let meta = conclude(flow, meta);
     store(flow, strings, &meta);
 }
