@@ -15,6 +15,7 @@ use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
 use crate::dissect::{icmp, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
 use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
+use crate::packed::{Packed, Strings};
 use crate::randomness;
 use crate::record::FlowRecord;
 use crate::verdict::{Encryption, Evidence, Meta};
@@ -53,6 +54,8 @@ pub struct Engine {
     packets: u64,
     bytes: u64,
     inspected_packets: u64,
+    /// Capture time of the next sweep for stalled inspections.
+    next_stall_sweep_ns: u64,
 }
 
 impl Engine {
@@ -63,6 +66,7 @@ impl Engine {
             packets: 0,
             bytes: 0,
             inspected_packets: 0,
+            next_stall_sweep_ns: 0,
         }
     }
 
@@ -124,6 +128,7 @@ impl Engine {
         let t0 = TIMED.then(std::time::Instant::now);
         self.packets += 1;
         self.bytes += u64::from(pkt.wire_len);
+        self.sweep_stalled(pkt.ts_ns);
         let labeler = self.labeler.clone();
         let mut emit = |e: Ended| out(finish(e, source, labeler.as_deref()));
         let cfg = *self.table.config();
@@ -136,9 +141,15 @@ impl Engine {
         });
         let flow = touch.flow;
         if let (true, Some(h)) = (touch.is_new, hint) {
-            associate(flow, h);
+            associate(flow, touch.strings, h);
         }
         if flow.inspected() {
+            return times;
+        }
+        if touch.gap_ns > cfg.inspect_idle_ns && flow.stalled_candidate() {
+            // Stalled: decided on what came before the pause (as the
+            // sweep would have, had it run in time).
+            give_up(flow, touch.strings);
             return times;
         }
         let has_syn = pkt.tcp.is_some_and(|t| t.flags & tcpflags::SYN != 0);
@@ -146,14 +157,27 @@ impl Engine {
             return times;
         }
         self.inspected_packets += 1;
-        inspect_packet(flow, touch.dir, pkt, &cfg);
+        inspect_packet(flow, touch.strings, touch.dir, pkt, &cfg);
         times.dissect_ns = t1.map(|t| t.elapsed().as_nanos() as u64);
         times
+    }
+
+    /// Ends the inspection of flows stalled at `now_ns`, at most once per
+    /// second of capture time (see [`FlowConfig::inspect_idle_ns`]). Only
+    /// memory depends on when this runs: a stalled flow's next packet
+    /// ends its inspection the same way.
+    fn sweep_stalled(&mut self, now_ns: u64) {
+        if now_ns < self.next_stall_sweep_ns && self.next_stall_sweep_ns - now_ns <= 1_000_000_000 {
+            return;
+        }
+        self.next_stall_sweep_ns = now_ns.saturating_add(1_000_000_000);
+        self.table.stalled(now_ns, &mut give_up);
     }
 
     /// Ends every flow whose idle timeout passed at `now_ns` (live capture
     /// calls this on a timer when no packets arrive).
     pub fn expire(&mut self, now_ns: u64, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        self.sweep_stalled(now_ns);
         let labeler = self.labeler.clone();
         self.table
             .expire(now_ns, &mut |e| out(finish(e, source, labeler.as_deref())));
@@ -184,11 +208,50 @@ fn candidates_for(t: Transport) -> u64 {
         .fold(0u64, |m, (i, _)| m | (1 << i))
 }
 
-fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
+/// Replaces the flow's verdict with `meta`, packed. The association
+/// fields of an associated flow stay (see [`keep_assoc_extras`]).
+fn store(flow: &mut Flow, strings: &mut Strings, meta: &Meta) {
+    if let Some(old) = flow.verdict.take() {
+        if flow.associated() && !meta.extra.iter().any(|(k, _)| k.starts_with("assoc_")) {
+            let mut m = meta.clone();
+            keep_assoc_extras(&mut m, strings.unpack(*old));
+            flow.verdict = Some(Box::new(strings.pack(&m)));
+            return;
+        }
+        strings.discard(*old);
+    }
+    flow.verdict = Some(Box::new(strings.pack(meta)));
+}
+
+/// The dissectors' new verdict if there is one (dropping the stored one),
+/// else the stored one, unpacked: without packing a verdict only to
+/// unpack it at once.
+fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Meta {
+    match new {
+        Some(mut m) => {
+            if let Some(old) = flow.verdict.take() {
+                if flow.associated() {
+                    keep_assoc_extras(&mut m, strings.unpack(*old));
+                } else {
+                    strings.discard(*old);
+                }
+            }
+            m
+        }
+        None => take_meta(flow, strings),
+    }
+}
+
+/// Takes the flow's verdict out, unpacked.
+fn take_meta(flow: &mut Flow, strings: &mut Strings) -> Meta {
+    flow.verdict.take().map(|v| strings.unpack(*v)).unwrap_or_default()
+}
+
+fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
     let budget = cfg.probe_packets;
     let Some(transport) = transport_of(flow) else {
         // No dissectors for ICMP and others: decide on the first payload.
-        let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+        let mut meta = take_meta(flow, strings);
         if dir == Dir::Orig && meta.entropy.is_none() {
             meta.entropy = Some(randomness::entropy(pkt.payload));
         }
@@ -200,7 +263,7 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
             meta.set_extra("icmp_type", m.kind.to_string());
             meta.set_extra("icmp_code", m.code.to_string());
         }
-        flow.meta = Some(Box::new(meta));
+        store(flow, strings, &meta);
         flow.set_inspected();
         return;
     };
@@ -216,6 +279,7 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
         }
         flow.inspect = Some(Box::new(insp));
     }
+    let orig_is_a = flow.orig_is_a();
     let Some(insp) = flow.inspect.as_mut() else { return };
     insp.add(dir, pkt, cfg);
     if !insp.dirty {
@@ -223,22 +287,30 @@ fn inspect_packet(flow: &mut Flow, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowCon
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let prev = flow.meta.as_deref();
+    let prev = reusable_prev(insp, flow.verdict.as_deref(), strings);
     let (meta, done) = run_dissectors(
         insp,
-        prev,
+        prev.as_ref(),
         flow.key.a_port,
         flow.key.b_port,
-        flow.orig_is_a,
+        orig_is_a,
         transport,
         spent,
     );
-    if let Some(m) = meta {
-        set_meta(flow, m);
-    }
     if done || spent {
-        conclude(flow);
+        let meta = newest_meta(flow, strings, meta);
+        let meta = conclude(flow, meta);
+        store(flow, strings, &meta);
+    } else if let Some(m) = meta {
+        store(flow, strings, &m);
     }
+}
+
+/// The previous verdict, unpacked, when only the responder's bytes grew
+/// since the chosen dissector filled it: what `parse_resp_grew` reuses.
+fn reusable_prev(insp: &Inspect, verdict: Option<&Packed>, strings: &Strings) -> Option<Meta> {
+    let reuse = insp.chosen.is_some() && insp.meta_orig_len == Some(insp.sides[0].data.len());
+    verdict.filter(|_| reuse).map(|v| strings.peek(v))
 }
 
 /// Runs the candidate dissectors over what the flow carried so far.
@@ -322,9 +394,9 @@ fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
 const STAT_PIECES: usize = 8;
 
 /// Ends inspection: entropy and the fully-encrypted test on the first
-/// originator payload, then frees the payload buffers.
-fn conclude(flow: &mut Flow) {
-    let mut meta = flow.meta.take().map(|m| *m).unwrap_or_default();
+/// originator payload, then frees the payload buffers. Returns the final
+/// verdict (the caller stores it).
+fn conclude(flow: &mut Flow, mut meta: Meta) -> Meta {
     if let Some(insp) = flow.inspect.as_ref() {
         let first = insp.sides[0].first_piece();
         if !first.is_empty() {
@@ -356,49 +428,67 @@ fn conclude(flow: &mut Flow) {
             }
         }
     }
-    flow.meta = Some(Box::new(meta));
     flow.set_inspected();
+    meta
+}
+
+/// Ends the inspection of a stalled flow: the dissectors decide on what it
+/// carried so far, as in [`finish`].
+fn give_up(flow: &mut Flow, strings: &mut Strings) {
+    let Some(t) = transport_of(flow) else { return };
+    let orig_is_a = flow.orig_is_a();
+    let Some(insp) = flow.inspect.as_mut() else { return };
+    let prev = reusable_prev(insp, flow.verdict.as_deref(), strings);
+    let (meta, _) = run_dissectors(
+        insp,
+        prev.as_ref(),
+        flow.key.a_port,
+        flow.key.b_port,
+        orig_is_a,
+        t,
+        true,
+    );
+    let meta = newest_meta(flow, strings, meta);
+    let meta = conclude(flow, meta);
+    store(flow, strings, &meta);
 }
 
 /// Records on a new flow why it is associated with an earlier one.
-fn associate(flow: &mut Flow, h: &AssocHint) {
-    let meta = flow.meta.get_or_insert_with(Box::default);
+fn associate(flow: &mut Flow, strings: &mut Strings, h: &AssocHint) {
+    let mut meta = take_meta(flow, strings);
     meta.set_extra("assoc_realm", &*h.realm);
     meta.set_extra("assoc_peer", h.peer.as_str());
     meta.set_extra("assoc_from", h.from.as_str());
+    flow.set_associated();
+    store(flow, strings, &meta);
 }
 
-/// Installs a dissector's verdict, keeping the association fields the
+/// A dissector's verdict replacing `old` keeps the association fields the
 /// flow got when it was created.
-fn set_meta(flow: &mut Flow, mut m: Meta) {
-    if let Some(old) = flow.meta.take() {
-        for (k, v) in old.extra {
-            if k.starts_with("assoc_") {
-                m.set_extra(k, v);
-            }
+fn keep_assoc_extras(m: &mut Meta, old: Meta) {
+    for (k, v) in old.extra {
+        if k.starts_with("assoc_") {
+            m.set_extra(k, v);
         }
     }
-    flow.meta = Some(Box::new(m));
 }
 
 /// Final pass for a flow that ends while still being inspected.
 fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> FlowRecord {
     let f = &mut e.flow;
     if !f.inspected() {
+        let orig_is_a = f.orig_is_a();
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
-            let (meta, _) = run_dissectors(
-                insp,
-                f.meta.as_deref(),
-                f.key.a_port,
-                f.key.b_port,
-                f.orig_is_a,
-                t,
-                true,
-            );
-            if let Some(m) = meta {
-                set_meta(f, m);
+            let (meta, _) = run_dissectors(insp, e.meta.as_ref(), f.key.a_port, f.key.b_port, orig_is_a, t, true);
+            if let Some(mut m) = meta {
+                if f.associated() {
+                    if let Some(old) = e.meta.take() {
+                        keep_assoc_extras(&mut m, old);
+                    }
+                }
+                e.meta = Some(m);
             }
-            conclude(f);
+            e.meta = Some(conclude(f, e.meta.take().unwrap_or_default()));
         }
     }
     let mut rec = FlowRecord::from_ended(e, source);
@@ -533,5 +623,82 @@ mod tests {
         e.finish(&src, &mut |r| v.push(r));
         assert_eq!(v[0].orig_tcp_flags.as_deref(), Some("S"));
         assert_eq!(v[0].encryption, Encryption::Unknown);
+    }
+
+    fn dns(ts: u64, client: u8, resp: bool) -> PacketView<'static> {
+        const Q: [u8; 21] = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        const R: [u8; 21] = [
+            0x12, 0x34, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        let (c, s) = (Addr::from_v4([10, 0, 0, client]), Addr::from_v4([192, 0, 2, 53]));
+        let (src, dst, sport, dport) = if resp { (s, c, 53, 5353) } else { (c, s, 5353, 53) };
+        PacketView {
+            ts_ns: ts,
+            wire_len: 63,
+            tuple: Tuple {
+                src,
+                dst,
+                sport,
+                dport,
+                proto: 17,
+            },
+            tcp: None,
+            payload: if resp { &R } else { &Q },
+        }
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn dns_record(pkts: &[PacketView<'_>]) -> (FlowRecord, Vec<bool>) {
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: Arc<str> = Arc::from("t");
+        let mut held = Vec::new();
+        let mut v = Vec::new();
+        for p in pkts {
+            e.process(p, &src, &mut |r| v.push(r));
+            let one = Addr::from_v4([10, 0, 0, 1]);
+            held.push(
+                e.table()
+                    .slots()
+                    .any(|f| (f.key.a == one || f.key.b == one) && f.inspect.is_some()),
+            );
+        }
+        e.finish(&src, &mut |r| v.push(r));
+        v.retain(|r| r.orig_ip == std::net::IpAddr::from([10, 0, 0, 1]));
+        assert_eq!(v.len(), 1);
+        (v.remove(0), held)
+    }
+
+    #[test]
+    fn stalled_inspection_frees_buffers_and_decides_on_what_came_before() {
+        let t = 100 * SEC;
+        let idle = FlowConfig::default().inspect_idle_ns;
+        // Answer in time: inspected with it.
+        let (quick, _) = dns_record(&[dns(t, 1, false), dns(t + idle / 2, 1, true)]);
+        assert_eq!(quick.protocol, "dns");
+        assert_eq!(
+            quick
+                .extra
+                .iter()
+                .find(|(k, _)| *k == "dns_rcode")
+                .map(|(_, v)| v.as_str()),
+            Some("NXDOMAIN")
+        );
+        // Answer after a stall: the verdict rests on the query alone, and
+        // it is the same whether the sweep (driven by another flow's
+        // packet) or the late answer itself ended the inspection.
+        let late = t + idle + SEC;
+        let (lazy, held_lazy) = dns_record(&[dns(t, 1, false), dns(late, 1, true)]);
+        let (swept, held_swept) =
+            dns_record(&[dns(t, 1, false), dns(t + idle + SEC / 2, 2, false), dns(late, 1, true)]);
+        assert_eq!(lazy.protocol, "dns");
+        assert!(lazy.extra.iter().all(|(k, _)| *k != "dns_rcode"), "{:?}", lazy.extra);
+        assert_eq!(lazy, swept);
+        assert_eq!((lazy.orig_pkts, lazy.resp_pkts), (1, 1));
+        // The sweep freed the stalled flow's buffers before its answer came.
+        assert_eq!(held_lazy, [true, false]);
+        assert_eq!(held_swept, [true, false, false]);
     }
 }

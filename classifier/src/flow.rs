@@ -1,14 +1,17 @@
 //! The flow table: bidirectional flows with bounded memory.
 //!
 //! Layout, chosen for memory per flow (issue 5 asks ≤ 200 bytes):
-//! - flows live in a slab (`Vec<Flow>`), addressed by `u32` index;
+//! - flows live in a slab of fixed-size chunks ([`CHUNK`] flows each, so
+//!   it grows by one chunk, not by doubling), addressed by `u32` index;
 //! - a `hashbrown::HashTable<u32>` maps the canonical key's hash to the
 //!   slab index (4 bytes + 1 control byte per bucket);
 //! - intrusive doubly linked LRU lists (`prev`/`next` indices), one per
 //!   timeout class, so each list is ordered by last-seen time and the tail
 //!   is always the next flow to expire in that class;
-//! - per-flow payload state ([`Inspect`]) and the verdict ([`Meta`]) are
-//!   boxed and only exist for flows that carried payload.
+//! - per-flow payload state ([`Inspect`]) and the verdict are boxed and
+//!   only exist for flows that carried payload; the verdict is kept
+//!   packed ([`crate::packed`]), its repeated strings shared in the
+//!   table's [`Strings`].
 //!
 //! `orig` is the side that sent the first packet seen, or the SYN sender
 //! when a bare SYN is seen first in the other direction's slot.
@@ -22,6 +25,7 @@
 use std::hash::BuildHasher;
 
 use crate::decode::{tcpflags, Addr, PacketView, Tuple};
+use crate::packed::{Packed, Strings};
 use crate::verdict::Meta;
 
 /// Direction of a packet within its flow.
@@ -32,7 +36,11 @@ pub enum Dir {
 }
 
 /// Canonical (direction-free) flow key: the lower endpoint first.
+///
+/// Packed (37 bytes, alignment 1) so that a [`Flow`] fits 120 bytes; the
+/// fields are read by value (a reference to a field does not compile).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, packed)]
 pub struct FlowKey {
     pub a: Addr,
     pub b: Addr,
@@ -127,7 +135,16 @@ pub struct FlowConfig {
     pub stream_cap: usize,
     /// Bytes of out-of-order TCP data held per direction.
     pub ooo_cap: usize,
+    /// A flow still being inspected that sees no packet for this long
+    /// stops being inspected: the dissectors decide on what it carried so
+    /// far (as when it ends), and its payload buffers are freed. Without
+    /// it, one-sided and stalled flows (unanswered requests, scans, lost
+    /// halves) keep their buffers until their idle timeout.
+    pub inspect_idle_ns: u64,
 }
+
+/// Default of [`FlowConfig::inspect_idle_ns`].
+pub const INSPECT_IDLE_NS: u64 = 2_000_000_000;
 
 impl Default for FlowConfig {
     fn default() -> Self {
@@ -141,6 +158,7 @@ impl Default for FlowConfig {
             probe_packets: 12,
             stream_cap: 16 * 1024,
             ooo_cap: 16 * 1024,
+            inspect_idle_ns: INSPECT_IDLE_NS,
         }
     }
 }
@@ -155,16 +173,28 @@ pub struct SideBuf {
     pub ends: Vec<u32>,
     /// Next expected TCP sequence number, once known.
     next_seq: Option<u32>,
-    /// Out-of-order TCP segments: (seq, bytes).
-    ooo: Vec<(u32, Vec<u8>)>,
-    ooo_bytes: usize,
+    /// Out-of-order TCP segments, boxed: rare, and the buffer of every
+    /// flow being inspected would pay for the empty vector.
+    ooo: Option<Box<Ooo>>,
     /// Payload packets seen in this direction.
     pub packets: u8,
     /// The cap was hit: the stream is incomplete from here on.
     pub truncated: bool,
 }
 
+/// Out-of-order TCP segments held for a [`SideBuf`].
+#[derive(Debug, Default)]
+struct Ooo {
+    /// (seq, bytes).
+    segs: Vec<(u32, Vec<u8>)>,
+    bytes: usize,
+}
+
 impl SideBuf {
+    fn ooo_bytes(&self) -> usize {
+        self.ooo.as_ref().map_or(0, |o| o.bytes)
+    }
+
     /// The first piece (TCP segment or UDP datagram) kept, or empty.
     pub fn first_piece(&self) -> &[u8] {
         let end = self.ends.first().map_or(0, |&e| e as usize).min(self.data.len());
@@ -195,6 +225,13 @@ impl SideBuf {
         if take < bytes.len() {
             self.truncated = true;
         }
+        // Sized exactly: a flow keeps these until it is decided (at most
+        // `probe_packets` pieces per side, so at most that many
+        // reallocations), and doubling left a tenth of them unused.
+        self.data.reserve_exact(take);
+        if self.ends.is_empty() {
+            self.ends.reserve_exact(1);
+        }
         self.data.extend_from_slice(&bytes[..take]);
         self.ends.push(self.data.len() as u32);
     }
@@ -223,13 +260,14 @@ impl SideBuf {
         if off > 0 {
             // A hole before this segment: hold it, bounded.
             let off = off as usize;
-            if off > cfg.stream_cap || self.ooo_bytes + bytes.len() > cfg.ooo_cap {
+            if off > cfg.stream_cap || self.ooo_bytes() + bytes.len() > cfg.ooo_cap {
                 self.truncated = true;
                 return;
             }
-            if !self.ooo.iter().any(|(s, _)| *s == seq) {
-                self.ooo_bytes += bytes.len();
-                self.ooo.push((seq, bytes.to_vec()));
+            let o = self.ooo.get_or_insert_with(Box::default);
+            if !o.segs.iter().any(|(s, _)| *s == seq) {
+                o.bytes += bytes.len();
+                o.segs.push((seq, bytes.to_vec()));
             }
             return;
         }
@@ -240,25 +278,28 @@ impl SideBuf {
         }
         self.accept(&bytes[skip..], cfg);
         // Drain held segments that now fit.
-        while let Some(next) = self.next_seq {
-            let Some(i) = self.ooo.iter().position(|(s, b)| {
+        while let (Some(next), Some(o)) = (self.next_seq, self.ooo.as_mut()) {
+            let Some(i) = o.segs.iter().position(|(s, b)| {
                 let d = s.wrapping_sub(next) as i32;
                 d <= 0 && (d.unsigned_abs() as usize) < b.len()
             }) else {
                 break;
             };
-            let (s, b) = self.ooo.swap_remove(i);
-            self.ooo_bytes -= b.len();
+            let (s, b) = o.segs.swap_remove(i);
+            o.bytes -= b.len();
             let skip = s.wrapping_sub(next).wrapping_neg() as usize;
             self.accept(&b[skip..], cfg);
         }
         // Drop held segments entirely covered already.
-        if let Some(next) = self.next_seq {
-            self.ooo.retain(|(s, b)| {
+        if let (Some(next), Some(o)) = (self.next_seq, self.ooo.as_mut()) {
+            o.segs.retain(|(s, b)| {
                 let d = s.wrapping_sub(next) as i32;
                 d > 0 || (d.unsigned_abs() as usize) < b.len()
             });
-            self.ooo_bytes = self.ooo.iter().map(|(_, b)| b.len()).sum();
+            o.bytes = o.segs.iter().map(|(_, b)| b.len()).sum();
+            if o.segs.is_empty() {
+                self.ooo = None;
+            }
         }
     }
 
@@ -312,7 +353,13 @@ impl Inspect {
     pub fn heap_bytes(&self) -> usize {
         self.sides
             .iter()
-            .map(|s| s.data.capacity() + s.ends.capacity() * 4 + s.ooo_bytes + s.ooo.capacity() * 32)
+            .map(|s| {
+                s.data.capacity()
+                    + s.ends.capacity() * 4
+                    + s.ooo.as_ref().map_or(0, |o| {
+                        std::mem::size_of::<Ooo>() + o.bytes + o.segs.capacity() * std::mem::size_of::<(u32, Vec<u8>)>()
+                    })
+            })
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
     }
@@ -351,12 +398,11 @@ const CLASSES: usize = 4;
 #[derive(Debug, Default)]
 pub struct Flow {
     pub key: FlowKey,
-    /// True when endpoint `a` of the key is the originator.
-    pub orig_is_a: bool,
     /// Bit 0: FIN from orig, bit 1: FIN from resp, bit 2: RST, bit 3:
-    /// payload inspection finished.
+    /// payload inspection finished, bit 4: endpoint `a` of the key is the
+    /// originator. (The timeout class is derived from it and the key, so
+    /// the flow fits 120 bytes.)
     state: u8,
-    class: u8,
     /// TCP flags seen per direction (OR of all).
     pub tcp_flags: [u8; 2],
     pub ts_first: u64,
@@ -369,7 +415,9 @@ pub struct Flow {
     prev: u32,
     next: u32,
     pub inspect: Option<Box<Inspect>>,
-    pub meta: Option<Box<Meta>>,
+    /// The verdict so far, packed: unpack it with the table's [`Strings`]
+    /// ([`Touch::strings`]); [`Ended::meta`] has it unpacked.
+    pub verdict: Option<Box<Packed>>,
 }
 
 const ST_FIN_ORIG: u8 = 1;
@@ -377,11 +425,15 @@ const ST_FIN_RESP: u8 = 2;
 const ST_RST: u8 = 4;
 /// Inspection finished (verdict final or budget spent).
 pub const ST_INSPECTED: u8 = 8;
+const ST_ORIG_IS_A: u8 = 16;
+/// Created by a packet the association table recognised: the verdict
+/// carries `assoc_*` extras that a dissector's verdict must keep.
+const ST_ASSOCIATED: u8 = 32;
 
 impl Flow {
     pub fn orig_tuple(&self) -> Tuple {
         let k = &self.key;
-        if self.orig_is_a {
+        if self.orig_is_a() {
             Tuple {
                 src: k.a,
                 dst: k.b,
@@ -399,8 +451,33 @@ impl Flow {
             }
         }
     }
+    /// True when endpoint `a` of the key is the originator.
+    pub fn orig_is_a(&self) -> bool {
+        self.state & ST_ORIG_IS_A != 0
+    }
+    fn set_orig_is_a(&mut self, yes: bool) {
+        if yes {
+            self.state |= ST_ORIG_IS_A;
+        } else {
+            self.state &= !ST_ORIG_IS_A;
+        }
+    }
     pub fn inspected(&self) -> bool {
         self.state & ST_INSPECTED != 0
+    }
+    /// Still inspected, with payload kept, and already identified: the
+    /// kind of flow whose inspection a stall ends
+    /// ([`FlowConfig::inspect_idle_ns`]). An unidentified flow keeps
+    /// waiting: a late packet may still identify it.
+    pub fn stalled_candidate(&self) -> bool {
+        !self.inspected() && self.inspect.is_some() && self.verdict.is_some()
+    }
+    /// The flow carries association extras ([`crate::assoc`]).
+    pub fn associated(&self) -> bool {
+        self.state & ST_ASSOCIATED != 0
+    }
+    pub fn set_associated(&mut self) {
+        self.state |= ST_ASSOCIATED;
     }
     pub fn set_inspected(&mut self) {
         self.state |= ST_INSPECTED;
@@ -416,35 +493,75 @@ impl Flow {
             EndReason::Fin
         }
     }
-    /// Heap bytes this flow holds beyond its slab slot.
+    /// Heap bytes this flow holds beyond its slab slot (its shared
+    /// strings are counted once, by [`Strings::heap_bytes`]).
     pub fn heap_bytes(&self) -> usize {
         self.inspect.as_ref().map_or(0, |i| i.heap_bytes())
-            + self.meta.as_ref().map_or(0, |m| {
-                std::mem::size_of::<Meta>()
-                    + [
-                        &m.sni,
-                        &m.alpn,
-                        &m.ja3,
-                        &m.ja3s,
-                        &m.ja4,
-                        &m.ja4_r,
-                        &m.http_host,
-                        &m.dns_query,
-                        &m.app,
-                    ]
-                    .iter()
-                    .map(|s| s.as_ref().map_or(0, |s| s.capacity()))
-                    .sum::<usize>()
-                    + m.extra.iter().map(|(_, v)| 16 + v.capacity()).sum::<usize>()
-            })
+            + self
+                .verdict
+                .as_ref()
+                .map_or(0, |v| std::mem::size_of::<Packed>() + v.heap_bytes())
+    }
+}
+
+/// Flows per slab chunk.
+pub const CHUNK: usize = 1024;
+
+/// The flows, in chunks of [`CHUNK`]: memory follows the number of flows
+/// (a `Vec` doubling its capacity holds up to twice the slots needed,
+/// and briefly both copies while it moves).
+#[derive(Default)]
+struct Slab {
+    chunks: Vec<Vec<Flow>>,
+    len: usize,
+}
+
+impl Slab {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn push(&mut self, f: Flow) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        if let Some(c) = self.chunks.last_mut() {
+            c.push(f);
+        }
+        self.len += 1;
+    }
+    fn iter(&self) -> impl Iterator<Item = &Flow> {
+        self.chunks.iter().flatten()
+    }
+    /// Bytes allocated: the chunks and the chunk list.
+    fn bytes(&self) -> usize {
+        self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<Flow>()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<Flow>>()
+    }
+}
+
+impl std::ops::Index<usize> for Slab {
+    type Output = Flow;
+    #[inline]
+    fn index(&self, i: usize) -> &Flow {
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Slab {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Flow {
+        &mut self.chunks[i / CHUNK][i % CHUNK]
     }
 }
 
 /// A flow that has left the table, with why.
 #[derive(Debug)]
 pub struct Ended {
+    /// The flow; its `verdict` was unpacked into `meta`.
     pub flow: Flow,
     pub reason: EndReason,
+    /// The flow's verdict, if it had one.
+    pub meta: Option<Meta>,
 }
 
 /// Counters the table keeps.
@@ -464,12 +581,16 @@ pub struct Touch<'t> {
     pub flow: &'t mut Flow,
     pub dir: Dir,
     pub is_new: bool,
+    /// The table's shared strings, to pack and unpack `flow.verdict`.
+    pub strings: &'t mut Strings,
+    /// Time since the flow's previous packet (0 for a new flow).
+    pub gap_ns: u64,
 }
 
 /// The flow table. See the module docs.
 pub struct FlowTable {
     cfg: FlowConfig,
-    slab: Vec<Flow>,
+    slab: Slab,
     free: Vec<u32>,
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -478,13 +599,17 @@ pub struct FlowTable {
     len: usize,
     stats: FlowStats,
     last_sweep_ns: u64,
+    strings: Strings,
+    /// Per class: the newest flow already checked for an inspection stall
+    /// (all older ones in its list were too), or `NIL`.
+    stall_cursor: [u32; CLASSES],
 }
 
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> FlowTable {
         FlowTable {
             cfg,
-            slab: Vec::new(),
+            slab: Slab::default(),
             free: Vec::new(),
             index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
@@ -493,6 +618,8 @@ impl FlowTable {
             len: 0,
             stats: FlowStats::default(),
             last_sweep_ns: 0,
+            strings: Strings::default(),
+            stall_cursor: [NIL; CLASSES],
         }
     }
 
@@ -514,12 +641,31 @@ impl FlowTable {
         self.hasher.hash_one(k)
     }
 
-    /// Bytes held by the table: slab, index, free list and per-flow heap.
-    /// Walks every flow: call it for reports, not per packet.
+    /// Every slab slot, free ones included (a free slot holds no heap).
+    pub fn slots(&self) -> impl Iterator<Item = &Flow> {
+        self.slab.iter()
+    }
+    /// Bytes of the slab, index and free list alone (no per-flow heap).
+    pub fn fixed_bytes(&self) -> [usize; 3] {
+        [
+            self.slab.bytes(),
+            self.index.allocation_size(),
+            self.free.capacity() * 4,
+        ]
+    }
+
+    /// The shared strings of the packed verdicts.
+    pub fn strings(&self) -> &Strings {
+        &self.strings
+    }
+
+    /// Bytes held by the table: slab, index, free list, shared strings and
+    /// per-flow heap. Walks every flow: call it for reports, not per packet.
     pub fn memory_bytes(&self) -> usize {
-        self.slab.capacity() * std::mem::size_of::<Flow>()
+        self.slab.bytes()
             + self.index.allocation_size()
             + self.free.capacity() * 4
+            + self.strings.heap_bytes()
             + self.slab.iter().map(Flow::heap_bytes).sum::<usize>()
     }
 
@@ -543,11 +689,17 @@ impl FlowTable {
         }
     }
 
-    fn unlink(&mut self, i: u32) {
-        let (p, n, c) = {
+    /// Unlinks flow `i` from the list of class `c` (the one it is in).
+    fn unlink(&mut self, i: u32, c: Class) {
+        let c = c as usize;
+        let (p, n) = {
             let f = &self.slab[i as usize];
-            (f.prev, f.next, f.class as usize)
+            (f.prev, f.next)
         };
+        if self.stall_cursor[c] == i {
+            // Everything older than `i` was checked.
+            self.stall_cursor[c] = n;
+        }
         if p == NIL {
             self.head[c] = n;
         } else {
@@ -561,11 +713,9 @@ impl FlowTable {
     }
 
     fn link_front(&mut self, i: u32, c: Class) {
-        let c8 = c as u8;
         let h = self.head[c as usize];
         {
             let f = &mut self.slab[i as usize];
-            f.class = c8;
             f.prev = NIL;
             f.next = h;
         }
@@ -579,7 +729,8 @@ impl FlowTable {
 
     /// Removes flow `i` from index, list and slab.
     fn remove(&mut self, i: u32) -> Flow {
-        self.unlink(i);
+        let c = self.class_of(&self.slab[i as usize]);
+        self.unlink(i, c);
         let key = self.slab[i as usize].key;
         let h = self.hash(&key);
         if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
@@ -591,7 +742,8 @@ impl FlowTable {
     }
 
     fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
-        let flow = self.remove(i);
+        let mut flow = self.remove(i);
+        let meta = flow.verdict.take().map(|v| self.strings.unpack(*v));
         match reason {
             EndReason::Fin => self.stats.ended_fin += 1,
             EndReason::Rst => self.stats.ended_rst += 1,
@@ -599,7 +751,7 @@ impl FlowTable {
             EndReason::Evicted => self.stats.evicted += 1,
             EndReason::Eof => self.stats.ended_eof += 1,
         }
-        out(Ended { flow, reason });
+        out(Ended { flow, reason, meta });
     }
 
     /// Ends every flow whose timeout has passed at time `now`.
@@ -618,6 +770,31 @@ impl FlowTable {
                     EndReason::Idle
                 };
                 self.end(i, reason, out);
+            }
+        }
+    }
+
+    /// Calls `f` on every flow still being inspected (with payload kept)
+    /// that saw no packet for `inspect_idle_ns` at time `now`. Each list
+    /// is walked from where the previous call stopped, so the cost is
+    /// amortised O(1) per flow.
+    pub fn stalled(&mut self, now: u64, f: &mut dyn FnMut(&mut Flow, &mut Strings)) {
+        let idle = self.cfg.inspect_idle_ns;
+        for c in 0..CLASSES {
+            let mut i = match self.stall_cursor[c] {
+                NIL => self.tail[c],
+                k => self.slab[k as usize].prev,
+            };
+            while i != NIL {
+                let flow = &mut self.slab[i as usize];
+                if now.saturating_sub(flow.ts_last) <= idle {
+                    break;
+                }
+                if flow.stalled_candidate() {
+                    f(flow, &mut self.strings);
+                }
+                self.stall_cursor[c] = i;
+                i = self.slab[i as usize].prev;
             }
         }
     }
@@ -669,7 +846,7 @@ impl FlowTable {
         let bare_syn = flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
         if let Some(i) = found {
             let f = &self.slab[i as usize];
-            let idle = now.saturating_sub(f.ts_last) > self.timeout(f.class);
+            let idle = now.saturating_sub(f.ts_last) > self.timeout(self.class_of(f) as u8);
             // A new SYN on a closed flow is a new connection (port reuse).
             let reuse = f.closed() && bare_syn;
             if idle || reuse {
@@ -685,7 +862,6 @@ impl FlowTable {
         }
         let mut flow = Flow {
             key,
-            orig_is_a: src_is_a,
             ts_first: now,
             ts_last: now,
             prev: NIL,
@@ -693,8 +869,9 @@ impl FlowTable {
             ..Flow::default()
         };
         // A SYN+ACK seen first: its receiver is the originator.
+        flow.set_orig_is_a(src_is_a);
         if flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN | tcpflags::ACK {
-            flow.orig_is_a = !src_is_a;
+            flow.set_orig_is_a(!src_is_a);
         }
         let i = if let Some(i) = self.free.pop() {
             self.slab[i as usize] = flow;
@@ -716,9 +893,19 @@ impl FlowTable {
     }
 
     fn update(&mut self, i: u32, pkt: &PacketView<'_>, src_is_a: bool, is_new: bool) -> Touch<'_> {
-        let old_class = {
+        let gap_ns = if is_new {
+            0
+        } else {
+            pkt.ts_ns.saturating_sub(self.slab[i as usize].ts_last)
+        };
+        let old_class = self.class_of(&self.slab[i as usize]);
+        {
             let f = &mut self.slab[i as usize];
-            let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
+            let dir = if src_is_a == f.orig_is_a() {
+                Dir::Orig
+            } else {
+                Dir::Resp
+            };
             let d = dir as usize;
             f.pkts[d] += 1;
             f.bytes[d] += u64::from(pkt.wire_len);
@@ -737,17 +924,26 @@ impl FlowTable {
                     f.state |= ST_RST;
                 }
             }
-            f.class
-        };
+        }
         let new_class = self.class_of(&self.slab[i as usize]);
         // Move to the front of its (possibly new) class list.
-        if self.head[old_class as usize] != i || old_class != new_class as u8 {
-            self.unlink(i);
+        if self.head[old_class as usize] != i || old_class != new_class {
+            self.unlink(i, old_class);
             self.link_front(i, new_class);
         }
         let f = &mut self.slab[i as usize];
-        let dir = if src_is_a == f.orig_is_a { Dir::Orig } else { Dir::Resp };
-        Touch { flow: f, dir, is_new }
+        let dir = if src_is_a == f.orig_is_a() {
+            Dir::Orig
+        } else {
+            Dir::Resp
+        };
+        Touch {
+            flow: f,
+            dir,
+            is_new,
+            strings: &mut self.strings,
+            gap_ns,
+        }
     }
 }
 
@@ -890,6 +1086,47 @@ mod tests {
         assert!(t.slab.len() <= 1001);
     }
 
+    #[test]
+    fn stalled_visits_each_stalled_flow_once_until_it_moves() {
+        const S: u64 = 1_000_000_000;
+        let mut t = FlowTable::new(FlowConfig::default());
+        let idle = t.config().inspect_idle_ns;
+        assert_eq!(idle, 2 * S);
+        // An identified flow still inspected: payload state and a verdict.
+        let open = |t: &mut FlowTable, ts: u64, src: u8| {
+            let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
+            if touch.flow.inspect.is_none() {
+                touch.flow.inspect = Some(Box::default());
+                let v = touch.strings.pack(&Meta::default());
+                touch.flow.verdict = Some(Box::new(v));
+            }
+        };
+        open(&mut t, 0, 1);
+        open(&mut t, S, 2);
+        open(&mut t, 3 * S, 3);
+        // A decided flow is never visited.
+        open(&mut t, 0, 4);
+        let visits = |t: &mut FlowTable, now: u64| {
+            let mut v = Vec::new();
+            t.stalled(now, &mut |f, _| v.push(f.orig_tuple().src.to_ip().to_string()));
+            v
+        };
+        let four = t
+            .slab
+            .iter()
+            .position(|f| f.orig_tuple().src == Addr::from_v4([10, 0, 0, 4]));
+        if let Some(i) = four {
+            t.slab[i].set_inspected();
+        }
+        assert_eq!(visits(&mut t, 3 * S + S / 2), ["10.0.0.1", "10.0.0.2"]);
+        assert!(visits(&mut t, 3 * S + S / 2 + 1).is_empty(), "already checked");
+        // Flow 1 sees a packet: it moves to the front and is checked again
+        // once it stalls again, after flow 3.
+        open(&mut t, 4 * S, 1);
+        assert_eq!(visits(&mut t, 6 * S + S / 2), ["10.0.0.3", "10.0.0.1"]);
+        assert!(visits(&mut t, 100 * S).is_empty());
+    }
+
     fn seg(buf: &mut SideBuf, seq: u32, b: &[u8]) {
         buf.tcp_segment(seq, b, &FlowConfig::default());
     }
@@ -904,7 +1141,7 @@ mod tests {
         seg(&mut s, 104, b"o wor"); // overlap
         seg(&mut s, 111, b"!");
         assert_eq!(s.data, b"hello world!");
-        assert_eq!(s.ooo.len(), 0);
+        assert!(s.ooo.is_none());
     }
 
     #[test]
@@ -964,6 +1201,6 @@ mod tests {
         for k in 0..100u32 {
             s.tcp_segment(100 + k * 4, &[2u8; 4], &cfg);
         }
-        assert!(s.ooo_bytes <= 8);
+        assert!(s.ooo_bytes() <= 8);
     }
 }

@@ -24,6 +24,7 @@ pub mod dissect;
 pub mod engine;
 pub mod fingerprint;
 pub mod flow;
+pub mod packed;
 pub mod randomness;
 pub mod record;
 pub mod rules;

@@ -146,7 +146,7 @@ impl FlowRecord {
         let t = f.orig_tuple();
         // Counters are indexed by direction: 0 = orig, 1 = resp.
         let (o, r) = (0usize, 1usize);
-        let meta: Meta = f.meta.map(|m| *m).unwrap_or_default();
+        let meta: Meta = e.meta.unwrap_or_default();
         let is_tcp = t.proto == ipproto::TCP;
         FlowRecord {
             orig_ip: t.src.to_ip(),
