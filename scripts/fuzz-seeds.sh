@@ -56,6 +56,9 @@ TARGET_PORTS = {
     "dissect_wireguard": (51820,), "dissect_dhcp": (67, 68, 546, 547), "dissect_smtp": (25, 587, 465),
     "dissect_imap": (143, 993), "dissect_pop3": (110, 995), "dissect_openvpn": (1194, 443), "dissect_ntp": (123,),
     "dissect_whatsapp": (443, 5222), "dissect_discord_voice": tuple(range(50000, 50100)),
+    "dissect_slp": (427,), "dissect_gnutella": (6346, 6347), "dissect_ethereum": (30303, 30301),
+    "dissect_source_engine": (27015, 27016, 27005), "dissect_bacnet": (47808,), "dissect_bjnp": (8611, 8612, 8613),
+    "dissect_nat_pmp": (5351,), "dissect_coap": (5683, 5684), "dissect_kerberos": (88,), "dissect_iec104": (2404,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))
