@@ -1,6 +1,7 @@
 //! `baikal synth` → `baikal classify`: every generated flow comes back with
-//! the same endpoints, transport and packet counts, and, for protocols
-//! that have a dissector in this build, the same protocol.
+//! the same endpoints, transport and packet counts, for protocols that
+//! have a dissector in this build the same protocol, and the same
+//! encryption class wherever the truth knows it.
 
 mod synth_common;
 
@@ -23,8 +24,15 @@ fn check(args: &[&str]) {
         if by_name(proto).is_some() && r["protocol"] != t["protocol"] {
             wrong.push(format!("{} {k:?}: {} (truth {proto})", t["kind"], r["protocol"]));
         }
+        // The encryption class, where the truth knows it.
+        if t["encryption"] != "unknown" && r["encryption"] != t["encryption"] {
+            wrong.push(format!(
+                "{} {k:?}: encryption {} (truth {})",
+                t["kind"], r["encryption"], t["encryption"]
+            ));
+        }
     }
-    assert!(wrong.is_empty(), "protocol mismatches:\n{}", wrong.join("\n"));
+    assert!(wrong.is_empty(), "mismatches:\n{}", wrong.join("\n"));
 }
 
 #[test]

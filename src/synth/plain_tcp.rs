@@ -27,5 +27,5 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place, binary: bool) -> R
         Kind::PlainTcpText
     };
     let pk = t.close()?;
-    Ok(Truth::new(kind, &ends, true, "unknown", Enc::Unknown).pkts(pk))
+    Ok(Truth::new(kind, &ends, true, "unknown", Enc::Cleartext).pkts(pk))
 }

@@ -33,5 +33,5 @@ pub fn build(cap: &mut Capture, rng: &mut Rng, place: &Place, binary: bool) -> R
     } else {
         Kind::PlainUdpText
     };
-    Ok(Truth::new(kind, &ends, false, "unknown", Enc::Unknown).pkts(u.pkts))
+    Ok(Truth::new(kind, &ends, false, "unknown", Enc::Cleartext).pkts(u.pkts))
 }
