@@ -337,6 +337,45 @@ mod tests {
         m
     }
 
+    /// An associated flow carries a verdict (its `assoc_*` extras) before
+    /// any dissector identified it: a pause must not end its inspection
+    /// as if it were an identified flow that stalled (unidentified flows
+    /// keep waiting for a late packet).
+    #[test]
+    fn an_unidentified_associated_flow_is_not_given_up_on_a_pause() {
+        use crate::engine::Engine;
+        use crate::flow::{FlowConfig, INSPECT_IDLE_NS};
+        use crate::record::FlowRecord;
+
+        let mut a = telegram_only();
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let req = create_permission(b"telegram.org", &[PEER]);
+        // A classic STUN request (no cookie) off the STUN port waits for
+        // its answer, which comes after a pause.
+        let mut first = vec![0x00, 0x01, 0x00, 0x00];
+        first.extend_from_slice(&[0x3c; 16]);
+        let mut b = vec![0x01, 0x01, 0x00, 0x0c];
+        b.extend_from_slice(&[0x3c; 16]);
+        b.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0, 1, 0xa5, 0xa5, 192, 168, 12, 169]);
+        let src: Arc<str> = Arc::from("t");
+        let mut out: Vec<FlowRecord> = Vec::new();
+        let later = 3 + INSPECT_IDLE_NS / 1_000_000_000 + 1;
+        for p in [
+            udp(1, HOST, RELAY, &req),
+            udp(2, HOST, PEER, &first),
+            udp(later, PEER, HOST, &b),
+        ] {
+            let h = a.observe(&p);
+            e.process_hinted(&p, h.as_ref(), &src, &mut |r| out.push(r));
+        }
+        e.finish(&src, &mut |r| out.push(r));
+        let r = out.iter().find(|r| r.resp_port == PEER.1).unwrap();
+        let x = |k: &str| r.extra.iter().find(|e| e.0 == k).map(|e| e.1.clone());
+        assert_eq!(x("assoc_peer").as_deref(), Some("93.36.13.115:35393"));
+        // The answer after the pause was still inspected.
+        assert_eq!(r.protocol, "stun");
+    }
+
     #[test]
     fn engine_and_rules_name_the_associated_flow() {
         use crate::engine::{Engine, Labeler};
