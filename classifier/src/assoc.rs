@@ -60,14 +60,19 @@ struct Learned {
     info: AssocHint,
     /// When it was last announced (capture clock).
     ts_ns: u64,
+    /// Which announcement this is: the one `order` entry carrying it is
+    /// current. (Timestamps cannot tell: captures repeat them.)
+    seq: u64,
 }
 
 /// The reading thread's association table.
 pub struct Associations {
     peers: Map<Endpoint, Learned>,
-    /// Insertion order for eviction; an entry whose timestamp no longer
-    /// matches the map's is stale (the peer was announced again).
+    /// Insertion order for eviction; an entry whose sequence number no
+    /// longer matches the map's is stale (the peer was announced again).
     order: VecDeque<(Endpoint, u64)>,
+    /// The next announcement's sequence number.
+    next_seq: u64,
     cap: usize,
     /// Realms worth remembering (those the rules name an app for).
     known_realm: Box<dyn Fn(&str) -> bool + Send>,
@@ -80,6 +85,7 @@ impl Associations {
         Associations {
             peers: Map::default(),
             order: VecDeque::new(),
+            next_seq: 0,
             cap: cap.max(1),
             known_realm: Box::new(known_realm),
         }
@@ -132,13 +138,22 @@ impl Associations {
                 peer: endpoint(peer.0, peer.1),
                 from: from.clone(),
             });
-            self.peers.insert(peer, Learned { info, ts_ns: pkt.ts_ns });
-            self.order.push_back((peer, pkt.ts_ns));
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            self.peers.insert(
+                peer,
+                Learned {
+                    info,
+                    ts_ns: pkt.ts_ns,
+                    seq,
+                },
+            );
+            self.order.push_back((peer, seq));
             // Stale order entries (re-announced peers) are bounded too.
             if self.order.len() > 2 * self.cap {
                 let peers = &self.peers;
                 self.order
-                    .retain(|(k, ts)| peers.get(k).is_some_and(|l| l.ts_ns == *ts));
+                    .retain(|(k, seq)| peers.get(k).is_some_and(|l| l.seq == *seq));
             }
         }
     }
@@ -146,11 +161,12 @@ impl Associations {
     /// Drops peers not announced for [`PEER_TTL_NS`] (from the front of
     /// the order, which is oldest first unless the clock went back).
     fn expire(&mut self, now_ns: u64) {
-        while let Some(&(k, ts)) = self.order.front() {
-            let current = self.peers.get(&k).is_some_and(|l| l.ts_ns == ts);
-            if current && now_ns.saturating_sub(ts) <= PEER_TTL_NS {
+        while let Some(&(k, seq)) = self.order.front() {
+            let current = self.peers.get(&k).filter(|l| l.seq == seq);
+            if current.is_some_and(|l| now_ns.saturating_sub(l.ts_ns) <= PEER_TTL_NS) {
                 break;
             }
+            let current = current.is_some();
             self.order.pop_front();
             if current {
                 self.peers.remove(&k);
@@ -159,8 +175,8 @@ impl Associations {
     }
 
     fn evict_oldest(&mut self) {
-        while let Some((k, ts)) = self.order.pop_front() {
-            if self.peers.get(&k).is_some_and(|l| l.ts_ns == ts) {
+        while let Some((k, seq)) = self.order.pop_front() {
+            if self.peers.get(&k).is_some_and(|l| l.seq == seq) {
                 self.peers.remove(&k);
                 return;
             }
@@ -298,6 +314,19 @@ mod tests {
         assert!(a.observe(&udp(300, HOST, ([10, 0, 0, 9], 1000), b"x")).is_some());
     }
 
+    /// Captures repeat timestamps (or step back): re-announcing a peer
+    /// at the same instant must not grow the eviction order either.
+    #[test]
+    fn repeated_timestamps_do_not_grow_the_order() {
+        let mut a = Associations::new(3, |_| true);
+        let req = create_permission(b"r", &[([10, 0, 0, 9], 1000)]);
+        for i in 0..100u64 {
+            a.observe(&udp(5 + (i % 2), HOST, RELAY, &req));
+            assert!(a.len() == 1 && a.order.len() <= 6, "{i}: {}", a.order.len());
+        }
+        assert!(a.observe(&udp(7, HOST, ([10, 0, 0, 9], 1000), b"x")).is_some());
+    }
+
     /// An ICE connectivity check (Binding request with USERNAME).
     fn binding(tid: u8) -> Vec<u8> {
         let mut m = vec![0x00, 0x01, 0x00, 0x10];
@@ -306,6 +335,45 @@ mod tests {
         m.extend_from_slice(&[0x00, 0x06, 0x00, 0x09]);
         m.extend_from_slice(b"l/wc:SuU3\0\0\0");
         m
+    }
+
+    /// An associated flow carries a verdict (its `assoc_*` extras) before
+    /// any dissector identified it: a pause must not end its inspection
+    /// as if it were an identified flow that stalled (unidentified flows
+    /// keep waiting for a late packet).
+    #[test]
+    fn an_unidentified_associated_flow_is_not_given_up_on_a_pause() {
+        use crate::engine::Engine;
+        use crate::flow::{FlowConfig, INSPECT_IDLE_NS};
+        use crate::record::FlowRecord;
+
+        let mut a = telegram_only();
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let req = create_permission(b"telegram.org", &[PEER]);
+        // A classic STUN request (no cookie) off the STUN port waits for
+        // its answer, which comes after a pause.
+        let mut first = vec![0x00, 0x01, 0x00, 0x00];
+        first.extend_from_slice(&[0x3c; 16]);
+        let mut b = vec![0x01, 0x01, 0x00, 0x0c];
+        b.extend_from_slice(&[0x3c; 16]);
+        b.extend_from_slice(&[0x00, 0x01, 0x00, 0x08, 0, 1, 0xa5, 0xa5, 192, 168, 12, 169]);
+        let src: Arc<str> = Arc::from("t");
+        let mut out: Vec<FlowRecord> = Vec::new();
+        let later = 3 + INSPECT_IDLE_NS / 1_000_000_000 + 1;
+        for p in [
+            udp(1, HOST, RELAY, &req),
+            udp(2, HOST, PEER, &first),
+            udp(later, PEER, HOST, &b),
+        ] {
+            let h = a.observe(&p);
+            e.process_hinted(&p, h.as_ref(), &src, &mut |r| out.push(r));
+        }
+        e.finish(&src, &mut |r| out.push(r));
+        let r = out.iter().find(|r| r.resp_port == PEER.1).unwrap();
+        let x = |k: &str| r.extra.iter().find(|e| e.0 == k).map(|e| e.1.clone());
+        assert_eq!(x("assoc_peer").as_deref(), Some("93.36.13.115:35393"));
+        // The answer after the pause was still inspected.
+        assert_eq!(r.protocol, "stun");
     }
 
     #[test]

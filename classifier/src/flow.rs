@@ -469,8 +469,12 @@ impl Flow {
     /// kind of flow whose inspection a stall ends
     /// ([`FlowConfig::inspect_idle_ns`]). An unidentified flow keeps
     /// waiting: a late packet may still identify it.
+    ///
+    /// Identified means a dissector was chosen: an associated flow
+    /// ([`Flow::associated`]) has a verdict (its `assoc_*` extras) from
+    /// its first packet, identified or not.
     pub fn stalled_candidate(&self) -> bool {
-        !self.inspected() && self.inspect.is_some() && self.verdict.is_some()
+        !self.inspected() && self.inspect.as_ref().is_some_and(|i| i.chosen.is_some()) && self.verdict.is_some()
     }
     /// The flow carries association extras ([`crate::assoc`]).
     pub fn associated(&self) -> bool {
@@ -1096,7 +1100,10 @@ mod tests {
         let open = |t: &mut FlowTable, ts: u64, src: u8| {
             let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
             if touch.flow.inspect.is_none() {
-                touch.flow.inspect = Some(Box::default());
+                touch.flow.inspect = Some(Box::new(Inspect {
+                    chosen: Some(0),
+                    ..Inspect::default()
+                }));
                 let v = touch.strings.pack(&Meta::default());
                 touch.flow.verdict = Some(Box::new(v));
             }
