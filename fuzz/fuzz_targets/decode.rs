@@ -2,7 +2,11 @@
 //! The decoder, over every link type it knows, with state (fragments)
 //! carried across frames: byte 0 picks the link type, the rest is cut
 //! into frames on a 2-byte length prefix.
-use baikal_classifier::decode::{Decoder, LinkType};
+//!
+//! Differential part: the threaded reader's header-only `fast_l4` either
+//! declines a frame or agrees with a fresh decoder on its tuple and (for
+//! UDP) its payload; any disagreement is a crash.
+use baikal_classifier::decode::{fast_l4, ipproto, Decoder, LinkType};
 use libfuzzer_sys::fuzz_target;
 
 const LINKS: [u32; 10] = [1, 0, 12, 14, 101, 108, 113, 228, 229, 276];
@@ -17,6 +21,15 @@ fuzz_target!(|data: &[u8]| {
         let frame = &rest[2..2 + n];
         rest = &rest[2 + n..];
         ts += 1_000_000;
+        if let Some((t, udp_payload)) = fast_l4(lt, frame) {
+            let mut fresh = Decoder::new();
+            let v = fresh.decode(lt, ts, n as u32, frame);
+            assert_eq!(v.as_ref().map(|v| v.tuple), Some(t), "fast_l4 tuple differs from decode");
+            if t.proto == ipproto::UDP {
+                assert_eq!(v.map(|v| v.payload), Some(udp_payload), "fast_l4 UDP payload differs");
+            }
+            assert_eq!(fresh.frag_pending(), (0, 0), "fast_l4 accepted a frame that needs reassembly");
+        }
         let _ = dec.decode(lt, ts, n as u32, frame);
     }
 });
