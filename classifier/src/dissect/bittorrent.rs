@@ -107,11 +107,7 @@ fn hex(b: &[u8]) -> String {
 
 impl Bittorrent {
     fn tcp(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let side = if p.orig.is_empty() {
-            p.resp.stream()
-        } else {
-            p.orig.stream()
-        };
+        let side = p.first_side().stream();
         let n = side.len().min(HANDSHAKE.len());
         if side[..n] != HANDSHAKE[..n] || side.is_empty() {
             return Parse::NotMine;
@@ -167,11 +163,7 @@ impl Dissector for Bittorrent {
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         match p.transport {
             Transport::Tcp => {
-                let side = if p.orig.is_empty() {
-                    p.resp.stream()
-                } else {
-                    p.orig.stream()
-                };
+                let side = p.first_side().stream();
                 let n = side.len().min(HANDSHAKE.len());
                 if side[..n] == HANDSHAKE[..n] {
                     Probe::Maybe

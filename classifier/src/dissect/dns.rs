@@ -275,7 +275,7 @@ impl Dissector for Dns {
         if netbios_port(p) {
             return Probe::NotMine;
         }
-        let side = if p.orig.is_empty() { p.resp } else { p.orig };
+        let side = p.first_side();
         let data = match p.transport {
             Transport::Udp => side.first(),
             Transport::Tcp => side.stream().get(2..).unwrap_or_default(),

@@ -46,11 +46,7 @@ impl Dissector for Iec104 {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let s = if p.orig.is_empty() {
-            p.resp.stream()
-        } else {
-            p.orig.stream()
-        };
+        let s = p.first_side().stream();
         if p.port(PORT) && (s.is_empty() || apdu(s).is_some()) {
             Probe::Maybe
         } else {
@@ -61,14 +57,10 @@ impl Dissector for Iec104 {
         if !p.port(PORT) {
             return Parse::NotMine;
         }
-        let s = if p.orig.is_empty() {
-            p.resp.stream()
-        } else {
-            p.orig.stream()
-        };
+        let s = p.first_side().stream();
         let format = match apdu(s) {
             None => return Parse::NotMine,
-            Some(None) => return if p.last { Parse::NotMine } else { Parse::NeedMore },
+            Some(None) => return p.undecided(),
             Some(Some(f)) => f,
         };
         meta.protocol = Some("iec104");

@@ -73,11 +73,7 @@ fn opening(p: &Payloads<'_>) -> Option<Option<&'static str>> {
     match p.transport {
         Transport::Udp => message(p.first_payload(), false),
         Transport::Tcp => {
-            let s = if p.orig.is_empty() {
-                p.resp.stream()
-            } else {
-                p.orig.stream()
-            };
+            let s = p.first_side().stream();
             let Some(rec) = s.get(..4) else {
                 // A length prefix still arriving: its high byte is small.
                 return s.first().is_none_or(|&b| b < 0x80).then_some(None);
@@ -118,7 +114,7 @@ impl Dissector for Kerberos {
         }
         let name = match opening(p) {
             None => return Parse::NotMine,
-            Some(None) => return if p.last { Parse::NotMine } else { Parse::NeedMore },
+            Some(None) => return p.undecided(),
             Some(Some(n)) => n,
         };
         meta.protocol = Some("kerberos");

@@ -134,10 +134,24 @@ impl<'a> Payloads<'a> {
     /// The first datagram (or TCP piece) of the originator, or of the
     /// responder when the originator has sent nothing yet.
     pub fn first_payload(&self) -> &'a [u8] {
+        self.first_side().first()
+    }
+    /// The originator's side, or the responder's when the originator has
+    /// sent nothing yet: whoever spoke first.
+    pub fn first_side(&self) -> Side<'a> {
         if self.orig.is_empty() {
-            self.resp.first()
+            self.resp
         } else {
-            self.orig.first()
+            self.orig
+        }
+    }
+    /// What a parse answers when the bytes so far are neither a match nor
+    /// a mismatch: wait for more, unless nothing more will come.
+    pub fn undecided(&self) -> Parse {
+        if self.last {
+            Parse::NotMine
+        } else {
+            Parse::NeedMore
         }
     }
     /// Either port equals `p`.

@@ -244,7 +244,7 @@ fn parse_reflector(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
     // The relay's answer must echo the tag and the mark.
     let r = p.resp.first();
     if r.is_empty() {
-        return if p.last { Parse::NotMine } else { Parse::NeedMore };
+        return p.undecided();
     }
     if r.get(..16) != Some(tag) || r.get(16..28) != Some(&REFLECTOR_MARK[..]) {
         return Parse::NotMine;
@@ -306,7 +306,7 @@ impl Dissector for MtProto {
         }
         let o = p.orig.stream();
         let s = p.resp.stream();
-        let undecided = if p.last { Parse::NotMine } else { Parse::NeedMore };
+        let undecided = p.undecided();
         let Some(&b0) = o.first() else { return undecided };
         let (kind, rest) = if b0 == 0xef {
             (Kind::Abridged, &o[1..])

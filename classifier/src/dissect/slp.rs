@@ -101,13 +101,7 @@ fn function_name(f: u8) -> &'static str {
 fn opening<'a>(p: &Payloads<'a>) -> &'a [u8] {
     match p.transport {
         Transport::Udp => p.first_payload(),
-        Transport::Tcp => {
-            if p.orig.is_empty() {
-                p.resp.stream()
-            } else {
-                p.orig.stream()
-            }
-        }
+        Transport::Tcp => p.first_side().stream(),
     }
 }
 
@@ -132,7 +126,7 @@ impl Dissector for Slp {
         let d = opening(p);
         match message(d, p.transport) {
             None => return Parse::NotMine,
-            Some(false) => return if p.last { Parse::NotMine } else { Parse::NeedMore },
+            Some(false) => return p.undecided(),
             Some(true) => {}
         }
         let Some((version, function, _)) = header(d) else {

@@ -166,7 +166,7 @@ impl Dissector for Stun {
         &[Transport::Udp, Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        let side = if p.orig.is_empty() { p.resp } else { p.orig };
+        let side = p.first_side();
         let d = match p.transport {
             Transport::Udp => side.first(),
             Transport::Tcp => side.stream(),

@@ -366,7 +366,7 @@ impl Dissector for Quic {
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if p.orig.first().is_empty() {
-            return if p.last { Parse::NotMine } else { Parse::NeedMore };
+            return p.undecided();
         }
         let Some(c) = analyse_client(p) else {
             // A capture that starts mid-connection: decided only when the
