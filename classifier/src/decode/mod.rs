@@ -425,16 +425,7 @@ pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
             return None;
         }
         if proto == ipproto::UDP {
-            // As `transport`: the UDP length when it fits what was captured.
-            let ulen = payload
-                .get(4..6)
-                .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
-            let end = if ulen >= 8 && ulen <= payload.len() {
-                ulen
-            } else {
-                payload.len()
-            };
-            udp_payload = payload.get(8..end).unwrap_or(&[]);
+            udp_payload = udp_data(payload);
         }
     }
     Some((
@@ -447,6 +438,15 @@ pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
         },
         udp_payload,
     ))
+}
+
+/// The payload of a UDP datagram `t` (header included): the UDP length is
+/// trusted when it fits what was captured (that drops the Ethernet padding
+/// of short or tunnelled frames), else everything after the header.
+fn udp_data(t: &[u8]) -> &[u8] {
+    let ulen = t.get(4..6).map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+    let end = if ulen >= 8 && ulen <= t.len() { ulen } else { t.len() };
+    t.get(8..end).unwrap_or(&[])
 }
 
 /// What one decode call works with: counters, the reassembly table and the
@@ -589,11 +589,7 @@ fn transport<'a>(view: &mut PacketView<'a>, t: &'a [u8]) -> Option<tunnel::Inner
             if let Some(&[a, b, c, d]) = t.first_chunk::<4>() {
                 view.tuple.sport = u16::from_be_bytes([a, b]);
                 view.tuple.dport = u16::from_be_bytes([c, d]);
-                // Trust the UDP length when it fits what was captured
-                // (drops Ethernet padding of tunnelled frames).
-                let ulen = t.get(4..6).map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
-                let end = if ulen >= 8 && ulen <= t.len() { ulen } else { t.len() };
-                view.payload = t.get(8..end).unwrap_or(&[]);
+                view.payload = udp_data(t);
                 return tunnel::udp(view.tuple.sport, view.tuple.dport, view.payload);
             }
             None
