@@ -43,21 +43,8 @@ pub(crate) fn read<R: Read>(
 
     loop {
         let off = s.offset();
-        match s.fill(RECORD_HEADER) {
-            Ok(true) => {}
-            Ok(false) if s.avail().is_empty() => break,
-            Ok(false) => {
-                let have = s.avail().len();
-                rep.damage(
-                    off,
-                    format!("truncated record header ({have} of {RECORD_HEADER} bytes)"),
-                );
-                break;
-            }
-            Err(e) => {
-                rep.damage(off, format!("read error: {e}"));
-                break;
-            }
+        if !s.fill_or_stop(RECORD_HEADER, off, "record header", &mut rep) {
+            break;
         }
         let incl = u32_at(s.avail(), 8, be).unwrap_or(u32::MAX);
         if incl > limit {
@@ -72,17 +59,8 @@ pub(crate) fn read<R: Read>(
         }
         // `incl <= MAX_RECORD`, so this neither overflows nor buffers much.
         let total = RECORD_HEADER + incl as usize;
-        match s.fill(total) {
-            Ok(true) => {}
-            Ok(false) => {
-                let have = s.avail().len();
-                rep.damage(off, format!("truncated record ({have} of {total} bytes)"));
-                break;
-            }
-            Err(e) => {
-                rep.damage(off, format!("read error: {e}"));
-                break;
-            }
+        if !s.fill_or_stop(total, off, "record", &mut rep) {
+            break;
         }
         let raw = match parser.next_raw_packet(s.avail()) {
             Ok((_, raw)) => raw,

@@ -110,18 +110,8 @@ pub(crate) fn read<R: Read>(
 
     loop {
         let off = s.offset();
-        match s.fill(12) {
-            Ok(true) => {}
-            Ok(false) if s.avail().is_empty() => break,
-            Ok(false) => {
-                let have = s.avail().len();
-                rep.damage(off, format!("truncated block header ({have} of 12 bytes)"));
-                break;
-            }
-            Err(e) => {
-                rep.damage(off, format!("read error: {e}"));
-                break;
-            }
+        if !s.fill_or_stop(12, off, "block header", &mut rep) {
+            break;
         }
         let a = s.avail();
         let btype = u32_at(a, 0, be).unwrap_or(0);
@@ -150,17 +140,8 @@ pub(crate) fn read<R: Read>(
             break;
         }
         let blen = blen as usize;
-        match s.fill(blen) {
-            Ok(true) => {}
-            Ok(false) => {
-                let have = s.avail().len();
-                rep.damage(off, format!("truncated block ({have} of {blen} bytes)"));
-                break;
-            }
-            Err(e) => {
-                rep.damage(off, format!("read error: {e}"));
-                break;
-            }
+        if !s.fill_or_stop(blen, off, "block", &mut rep) {
+            break;
         }
         let a = s.avail();
         let trailer = u32_at(a, blen - 4, be).unwrap_or(0);

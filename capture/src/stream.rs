@@ -48,6 +48,26 @@ impl<R: Read> Stream<R> {
         self.start = self.start.saturating_add(n).min(self.end);
     }
 
+    /// [`Self::fill`] for the `what` starting at stream offset `off`: true
+    /// when `n` bytes are available. Otherwise the reading stops: at a
+    /// clean end (nothing left) silently, else with a damage warning in
+    /// `rep` (a truncated `what`, or the read error).
+    pub(crate) fn fill_or_stop(&mut self, n: usize, off: u64, what: &str, rep: &mut crate::ReadReport) -> bool {
+        match self.fill(n) {
+            Ok(true) => true,
+            Ok(false) if self.avail().is_empty() => false,
+            Ok(false) => {
+                let have = self.avail().len();
+                rep.damage(off, format!("truncated {what} ({have} of {n} bytes)"));
+                false
+            }
+            Err(e) => {
+                rep.damage(off, format!("read error: {e}"));
+                false
+            }
+        }
+    }
+
     /// Makes at least `n` bytes available. `Ok(false)` means the stream
     /// ended first (whatever it had is still in [`Self::avail`]). The caller
     /// bounds `n`; the buffer grows towards it only as bytes arrive.
