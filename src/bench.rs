@@ -102,7 +102,8 @@ impl Loaded {
 #[derive(Clone, Debug, Serialize)]
 pub struct ThreadResult {
     pub threads: usize,
-    /// Threads that run: 1, or the reader plus the workers.
+    /// Threads that do the work: the workers (in memory each reads every
+    /// frame itself and keeps its own flows; no reading thread).
     pub threads_running: usize,
     /// Cores those threads can use on this machine.
     pub cores_used: usize,
@@ -113,9 +114,10 @@ pub struct ThreadResult {
     /// wall time.
     pub runs_cpu_s: Vec<f64>,
     pub median_cpu_s: f64,
-    /// With several threads (Linux): the reader's CPU seconds and the
-    /// workers' (sum, and the busiest one), medians over the runs; 0 when
-    /// not measured. How the work splits, whatever the machine's load.
+    /// With several threads (Linux): the calling thread's CPU seconds
+    /// (it only waits for the workers: about 0) and the workers' (sum, and
+    /// the busiest one), medians over the runs; 0 when not measured. How
+    /// the work splits, whatever the machine's load.
     pub reader_cpu_s: f64,
     pub workers_cpu_s: f64,
     pub busiest_worker_cpu_s: f64,
@@ -483,7 +485,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
             records = rec;
         }
         let med = median(&runs_s).max(1e-9);
-        let running = if n == 1 { 1 } else { n + 1 };
+        let running = n;
         let cores_used = running.min(cores_available).max(1);
         let pps = packets as f64 / med;
         let gbps = captured_bytes as f64 * 8.0 / med / 1e9;
@@ -590,7 +592,7 @@ pub fn table(r: &Report) -> String {
     for t in r.threads.iter().filter(|t| t.workers_cpu_s > 0.0) {
         let _ = writeln!(
             s,
-            "{} threads, CPU s by thread: reader {:.2}, workers {:.2} (busiest {:.2})",
+            "{} threads, CPU s by thread: caller {:.2}, workers {:.2} (busiest {:.2})",
             t.threads, t.reader_cpu_s, t.workers_cpu_s, t.busiest_worker_cpu_s
         );
     }

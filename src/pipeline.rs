@@ -118,7 +118,16 @@ pub enum Frames<'a, 's> {
     Read(&'a mut ReadFn<'s>),
     /// Frames already in memory (`bench` loads its captures so).
     Chunks(&'a [Arc<Chunk>]),
+    /// A capture that can be read again from the start, any number of
+    /// times and from several threads at once (a regular, uncompressed
+    /// file). The closure gets the reading thread's index (0 reports
+    /// progress).
+    Replay(&'a ReplayFn<'s>),
 }
+
+/// A source every worker reads in full: see [`Frames::Replay`].
+pub type ReplayFn<'s> =
+    dyn Fn(usize, &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> + Sync + 's;
 
 /// Frames back to back in one block of memory, with their descriptors.
 /// Workers share a chunk (`Arc`) and each decodes only the frames of its
@@ -219,25 +228,29 @@ impl Frames<'_, '_> {
     fn each(&mut self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> {
         match self {
             Frames::Read(read) => read(f),
-            Frames::Chunks(chunks) => {
-                let mut rep = ReadReport {
-                    format: "memory".into(),
-                    ..ReadReport::default()
-                };
-                'all: for c in chunks.iter() {
-                    for fr in &c.frames {
-                        rep.packets += 1;
-                        rep.bytes += u64::from(fr.wire_len);
-                        if !f(&c.raw(fr)) {
-                            rep.stopped = true;
-                            break 'all;
-                        }
-                    }
-                }
-                Ok(rep)
+            Frames::Replay(read) => read(0, f),
+            Frames::Chunks(chunks) => Ok(read_chunks(chunks, f)),
+        }
+    }
+}
+
+/// Calls `f` for each frame of `chunks`, like a capture reader.
+fn read_chunks(chunks: &[Arc<Chunk>], f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> ReadReport {
+    let mut rep = ReadReport {
+        format: "memory".into(),
+        ..ReadReport::default()
+    };
+    for c in chunks {
+        for fr in &c.frames {
+            rep.packets += 1;
+            rep.bytes += u64::from(fr.wire_len);
+            if !f(&c.raw(fr)) {
+                rep.stopped = true;
+                return rep;
             }
         }
     }
+    rep
 }
 
 fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) -> Result<()> {
@@ -256,12 +269,44 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
             f(raw)
         })
     };
-    let out = classify_frames(Frames::Read(&mut read), &name, cfg, limit, &mut |r| sink.record(r));
+    // Several workers read a regular, uncompressed file each for itself;
+    // a pipe or a gzip'd file is read once and routed.
+    let replay = |me: usize, f: &mut dyn FnMut(&RawPacket<'_>) -> bool| {
+        if me == 0 {
+            read(f)
+        } else {
+            capture::read(input, f)
+        }
+    };
+    let frames = if cfg.threads > 1 && rereadable(input) {
+        Frames::Replay(&replay)
+    } else {
+        Frames::Read(&mut read)
+    };
+    let out = classify_frames(frames, &name, cfg, limit, &mut |r| sink.record(r));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     out?.merge_into(&name, sum);
     Ok(())
+}
+
+/// Whether every worker can read `input` itself: a regular file (not a
+/// pipe or a device) that is not gzip'd (decompressing once per worker
+/// would cost more than it saves).
+fn rereadable(input: &Input) -> bool {
+    use std::io::Read;
+    let Input::File(p) = input else {
+        return false;
+    };
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut magic = [0u8; 2];
+    f.read_exact(&mut magic).is_ok() && magic != [0x1f, 0x8b]
 }
 
 /// What one input produced, before it is merged into the [`Summary`].
@@ -354,7 +399,11 @@ pub fn classify_frames(
     emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
 ) -> Result<InputOutcome> {
     if cfg.threads > 1 {
-        return classify_threaded(frames, name, cfg, limit, emit);
+        return match frames {
+            Frames::Read(read) => classify_routed(read, name, cfg, limit, emit),
+            Frames::Chunks(chunks) => classify_replicated(&|_, f| Ok(read_chunks(chunks, f)), name, cfg, limit, emit),
+            Frames::Replay(read) => classify_replicated(read, name, cfg, limit, emit),
+        };
     }
     let mut decoder = Decoder::new();
     let mut engine = Engine::new(cfg.flow, cfg.labeler());
@@ -463,10 +512,10 @@ struct Router {
 }
 
 impl Router {
-    /// Routes the first `upto` frames of `chunk`; `false` when a worker is gone.
-    fn route(&mut self, chunk: &Arc<Chunk>, upto: usize) -> bool {
+    /// Routes the frames of `chunk`; `false` when a worker is gone.
+    fn route(&mut self, chunk: &Arc<Chunk>) -> bool {
         let workers = self.workers;
-        let per = upto / workers + 64;
+        let per = chunk.len() / workers + 64;
         let mut works: Vec<Work> = (0..workers)
             .map(|_| Work {
                 chunk: Arc::clone(chunk),
@@ -476,7 +525,7 @@ impl Router {
                 hints: Vec::new(),
             })
             .collect();
-        for (i, f) in chunk.frames.iter().take(upto).enumerate() {
+        for (i, f) in chunk.frames.iter().enumerate() {
             let raw = chunk.raw(f);
             if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
                 let hint = self.assoc.as_mut().and_then(|a| {
@@ -519,8 +568,8 @@ impl Router {
     }
 }
 
-fn classify_threaded(
-    mut frames: Frames<'_, '_>,
+fn classify_routed(
+    read: &mut ReadFn<'_>,
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
@@ -620,68 +669,39 @@ fn classify_threaded(
             assoc: cfg.associations(),
         };
         let mut broken = false;
-        let report = match &mut frames {
-            Frames::Chunks(chunks) => {
-                let mut rep = ReadReport {
-                    format: "memory".into(),
-                    ..ReadReport::default()
-                };
-                for c in chunks.iter() {
-                    let left = limit.map_or(usize::MAX, |l| usize::try_from(l - rep.packets).unwrap_or(usize::MAX));
-                    let upto = c.len().min(left);
-                    if failed.load(Ordering::Relaxed) {
-                        rep.stopped = true;
-                        break;
-                    }
-                    if !router.route(c, upto) {
-                        broken = true;
-                        break;
-                    }
-                    rep.packets += upto as u64;
-                    rep.bytes += c.frames.iter().take(upto).map(|f| u64::from(f.wire_len)).sum::<u64>();
-                    if upto < c.len() || limit.is_some_and(|l| rep.packets >= l) {
-                        rep.stopped = upto < c.len();
-                        break;
-                    }
+        // Chunks come back for reuse once every worker dropped them;
+        // at most WORK_PER_WORKER + 2 are alive at a time.
+        let mut sent: std::collections::VecDeque<Arc<Chunk>> = std::collections::VecDeque::new();
+        let fresh = |sent: &mut std::collections::VecDeque<Arc<Chunk>>| -> Chunk {
+            if sent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
+                if let Some(Ok(mut c)) = sent.pop_front().map(Arc::try_unwrap) {
+                    c.clear();
+                    return c;
                 }
-                Ok(rep)
             }
-            Frames::Read(read) => {
-                // Chunks come back for reuse once every worker dropped them;
-                // at most WORK_PER_WORKER + 2 are alive at a time.
-                let mut sent: std::collections::VecDeque<Arc<Chunk>> = std::collections::VecDeque::new();
-                let fresh = |sent: &mut std::collections::VecDeque<Arc<Chunk>>| -> Chunk {
-                    if sent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
-                        if let Some(Ok(mut c)) = sent.pop_front().map(Arc::try_unwrap) {
-                            c.clear();
-                            return c;
-                        }
-                    }
-                    Chunk::new()
-                };
-                let mut cur = Chunk::new();
-                let mut n = 0u64;
-                let rep = read(&mut |raw| {
-                    n += 1;
-                    if !cur.fits(raw) {
-                        let next = fresh(&mut sent);
-                        let full = Arc::new(std::mem::replace(&mut cur, next));
-                        if !router.route(&full, full.len()) {
-                            broken = true;
-                            return false;
-                        }
-                        sent.push_back(full);
-                    }
-                    cur.push(raw);
-                    !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
-                });
-                if !broken && !cur.is_empty() {
-                    let last = Arc::new(cur);
-                    broken = !router.route(&last, last.len());
-                }
-                rep
-            }
+            Chunk::new()
         };
+        let mut cur = Chunk::new();
+        let mut n = 0u64;
+        let rep = read(&mut |raw| {
+            n += 1;
+            if !cur.fits(raw) {
+                let next = fresh(&mut sent);
+                let full = Arc::new(std::mem::replace(&mut cur, next));
+                if !router.route(&full) {
+                    broken = true;
+                    return false;
+                }
+                sent.push_back(full);
+            }
+            cur.push(raw);
+            !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
+        });
+        if !broken && !cur.is_empty() {
+            let last = Arc::new(cur);
+            broken = !router.route(&last);
+        }
+        let report = rep;
         let Router { decoder, to_worker, .. } = router;
         drop(to_worker);
         // Every worker reported (or died): the latest timestamp goes back to all.
@@ -723,6 +743,153 @@ fn classify_threaded(
             // All or nothing: a partial list would be misread.
             thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
         })
+    })
+}
+
+/// Several threads over a source each of them can read in full (frames
+/// in memory, or a regular file read again by every thread): no thread
+/// hands packets to another. Worker `w` of N reads every frame, takes the
+/// 5-tuple of a plain frame from its headers ([`fast_l4`]), and decodes
+/// and classifies only the frames whose flow hashes to it ([`shard_of`]),
+/// skipping the others after a few header loads. Frames that are not plain
+/// (fragments, tunnels, other link types) are decoded by every worker,
+/// each with a decoder of its own, so that every worker reassembles the
+/// same datagrams; only worker 0 counts them in the decode statistics.
+/// Every worker runs the association table over every packet in capture
+/// order, so each has the same hints the single-threaded run has. The cost
+/// of this design is the scan of the whole input on each worker, a few
+/// nanoseconds per frame (plus, for a file, reading it from the page cache
+/// N times); what it saves is the copy of every frame into a shared
+/// buffer, the queues, and the reading thread itself.
+fn classify_replicated(
+    read: &ReplayFn<'_>,
+    name: &Arc<str>,
+    cfg: &Config,
+    limit: Option<u64>,
+    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
+) -> Result<InputOutcome> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    let workers = cfg.threads;
+    let mut flow_cfg = cfg.flow;
+    flow_cfg.max_flows = flow_cfg.max_flows.div_ceil(workers).max(1);
+    let sink = Mutex::new((emit, None::<std::io::Error>));
+    let failed = AtomicBool::new(false);
+    let caller_cpu0 = thread_cpu_ns();
+
+    type WorkerOut = (
+        Result<ReadReport, capture::CaptureError>,
+        EngineStats,
+        DecodeStats,
+        Option<u64>,
+    );
+    let outs: Vec<std::thread::Result<WorkerOut>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|me| {
+                let (sink, failed) = (&sink, &failed);
+                let labeler = cfg.labeler();
+                let mut assoc = cfg.associations();
+                scope.spawn(move || {
+                    let mut decoder = Decoder::new();
+                    let mut odd = Decoder::new();
+                    let mut engine = Engine::new(flow_cfg, labeler);
+                    let mut recs: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_FLUSH);
+                    let flush = |recs: &mut Vec<FlowRecord>| {
+                        if recs.is_empty() {
+                            return;
+                        }
+                        let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
+                        let (emit, err) = &mut *g;
+                        for r in recs.drain(..) {
+                            if err.is_none() {
+                                if let Err(e) = emit(r) {
+                                    *err = Some(e);
+                                    failed.store(true, Ordering::Relaxed);
+                                }
+                            }
+                        }
+                    };
+                    let mut last_ts = 0u64;
+                    let mut n = 0u64;
+                    let rep = read(me, &mut |raw| {
+                        n += 1;
+                        if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
+                            last_ts = last_ts.max(raw.ts_ns);
+                            let hint = assoc.as_mut().and_then(|a| {
+                                a.observe(&PacketView {
+                                    ts_ns: raw.ts_ns,
+                                    wire_len: raw.wire_len,
+                                    tuple: t,
+                                    tcp: None,
+                                    payload,
+                                })
+                            });
+                            if shard_of(&t, workers) == me {
+                                if let Some(v) =
+                                    decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+                                {
+                                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
+                                }
+                            }
+                        } else if let Some(v) = odd.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+                            last_ts = last_ts.max(v.ts_ns);
+                            let hint = assoc.as_mut().and_then(|a| a.observe(&v));
+                            if shard_of(&v.tuple, workers) == me {
+                                engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
+                            }
+                        }
+                        if recs.len() >= RECORDS_PER_FLUSH {
+                            flush(&mut recs);
+                        }
+                        !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
+                    });
+                    // Every worker saw every frame: the same last timestamp.
+                    engine.expire(last_ts, name, &mut |r| recs.push(r));
+                    engine.finish(name, &mut |r| recs.push(r));
+                    flush(&mut recs);
+                    let mut ds = decoder.stats().clone();
+                    if me == 0 {
+                        ds.add(odd.stats());
+                    }
+                    (rep, engine.stats(), ds, thread_cpu_ns())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+
+    let mut engine = EngineStats::default();
+    let mut decode = DecodeStats::default();
+    let mut cpu = Vec::with_capacity(workers + 1);
+    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
+        cpu.push(b.saturating_sub(a));
+    }
+    let mut report = None;
+    for out in outs {
+        match out {
+            Ok((rep, es, ds, c)) => {
+                add_engine_stats(&mut engine, &es);
+                decode.add(&ds);
+                cpu.extend(c);
+                // Every worker read the same frames: keep the first report.
+                if report.is_none() {
+                    report = Some(rep);
+                }
+            }
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    let report = report.unwrap_or_else(|| Ok(ReadReport::default()))?;
+    let err = sink.lock().unwrap_or_else(|p| p.into_inner()).1.take();
+    if let Some(e) = err {
+        return Err(e).context("writing output");
+    }
+    Ok(InputOutcome {
+        report,
+        decode,
+        engine,
+        thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
     })
 }
 
