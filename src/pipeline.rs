@@ -322,6 +322,10 @@ pub struct InputOutcome {
 /// CPU time of the calling thread, in nanoseconds (Linux: the scheduler's
 /// run time from /proc/thread-self/schedstat).
 pub fn thread_cpu_ns() -> Option<u64> {
+    // The kernel adds up a running thread's time at scheduler events, not
+    // when the file is read: a thread that ran a few ms unpreempted would
+    // read 0. Yielding is such an event.
+    std::thread::yield_now();
     let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     s.split_whitespace().next()?.parse().ok()
 }
