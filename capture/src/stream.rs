@@ -52,7 +52,14 @@ impl<R: Read> Stream<R> {
     /// when `n` bytes are available. Otherwise the reading stops: at a
     /// clean end (nothing left) silently, else with a damage warning in
     /// `rep` (a truncated `what`, or the read error).
+    #[inline]
     pub(crate) fn fill_or_stop(&mut self, n: usize, off: u64, what: &str, rep: &mut crate::ReadReport) -> bool {
+        self.end - self.start >= n || self.fill_or_stop_slow(n, off, what, rep)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fill_or_stop_slow(&mut self, n: usize, off: u64, what: &str, rep: &mut crate::ReadReport) -> bool {
         match self.fill(n) {
             Ok(true) => true,
             Ok(false) if self.avail().is_empty() => false,
@@ -71,7 +78,17 @@ impl<R: Read> Stream<R> {
     /// Makes at least `n` bytes available. `Ok(false)` means the stream
     /// ended first (whatever it had is still in [`Self::avail`]). The caller
     /// bounds `n`; the buffer grows towards it only as bytes arrive.
+    #[inline]
     pub(crate) fn fill(&mut self, n: usize) -> io::Result<bool> {
+        if self.end - self.start >= n {
+            return Ok(true);
+        }
+        self.refill(n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> io::Result<bool> {
         while self.end - self.start < n {
             if self.eof {
                 return Ok(false);
