@@ -14,6 +14,10 @@ mod synth;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: see the note in Cargo.toml.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,

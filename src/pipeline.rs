@@ -448,6 +448,34 @@ pub fn classify_frames(
     })
 }
 
+/// Records on their way to the sink, handed over [`RECORDS_PER_FLUSH`] at a
+/// time: one lock per group, and bounded memory when one call ends many
+/// flows at once (an expiry sweep, the end of the input).
+struct Batch<F: FnMut(&mut Vec<FlowRecord>)> {
+    recs: Vec<FlowRecord>,
+    flush: F,
+}
+
+impl<F: FnMut(&mut Vec<FlowRecord>)> Batch<F> {
+    fn new(flush: F) -> Batch<F> {
+        Batch {
+            recs: Vec::with_capacity(RECORDS_PER_FLUSH),
+            flush,
+        }
+    }
+    fn push(&mut self, r: FlowRecord) {
+        self.recs.push(r);
+        if self.recs.len() >= RECORDS_PER_FLUSH {
+            self.flush();
+        }
+    }
+    fn flush(&mut self) {
+        if !self.recs.is_empty() {
+            (self.flush)(&mut self.recs);
+        }
+    }
+}
+
 /// Units of work in flight per worker (the reader blocks when all are out).
 const WORK_PER_WORKER: usize = 4;
 /// Records a worker collects before taking the sink lock.
@@ -608,12 +636,8 @@ fn classify_routed(
             handles.push(scope.spawn(move || {
                 let mut decoder = Decoder::new();
                 let mut engine = Engine::new(flow_cfg, labeler);
-                let mut recs: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_FLUSH);
                 let mut max_ts = 0u64;
-                let flush = |recs: &mut Vec<FlowRecord>| {
-                    if recs.is_empty() {
-                        return;
-                    }
+                let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| {
                     let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
                     let (emit, err) = &mut *g;
                     for r in recs.drain(..) {
@@ -624,7 +648,7 @@ fn classify_routed(
                             }
                         }
                     }
-                };
+                });
                 for work in rx.iter() {
                     let chunk = &*work.chunk;
                     let mut hints = work.hints.iter().peekable();
@@ -637,7 +661,7 @@ fn classify_routed(
                             let raw = chunk.raw(f);
                             if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
                                 max_ts = max_ts.max(v.ts_ns);
-                                engine.process_hinted(&v, hint, name, &mut |r| recs.push(r));
+                                engine.process_hinted(&v, hint, name, &mut |r| out.push(r));
                             }
                         } else if let Some(d) = work.decoded.get((it & !DECODED) as usize) {
                             let pkt = PacketView {
@@ -648,19 +672,16 @@ fn classify_routed(
                                 payload: work.arena.get(d.start as usize..d.end as usize).unwrap_or_default(),
                             };
                             max_ts = max_ts.max(d.ts_ns);
-                            engine.process_hinted(&pkt, hint, name, &mut |r| recs.push(r));
+                            engine.process_hinted(&pkt, hint, name, &mut |r| out.push(r));
                         }
-                    }
-                    if recs.len() >= RECORDS_PER_FLUSH {
-                        flush(&mut recs);
                     }
                 }
                 let _ = done_tx.send(max_ts);
                 drop(done_tx);
                 let now = go_rx.recv().unwrap_or(max_ts);
-                engine.expire(now, name, &mut |r| recs.push(r));
-                engine.finish(name, &mut |r| recs.push(r));
-                flush(&mut recs);
+                engine.expire(now, name, &mut |r| out.push(r));
+                engine.finish(name, &mut |r| out.push(r));
+                out.flush();
                 (engine.stats(), decoder.stats().clone(), thread_cpu_ns())
             }));
         }
@@ -798,11 +819,7 @@ fn classify_replicated(
                     let mut decoder = Decoder::new();
                     let mut odd = Decoder::new();
                     let mut engine = Engine::new(flow_cfg, labeler);
-                    let mut recs: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_FLUSH);
-                    let flush = |recs: &mut Vec<FlowRecord>| {
-                        if recs.is_empty() {
-                            return;
-                        }
+                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| {
                         let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
                         let (emit, err) = &mut *g;
                         for r in recs.drain(..) {
@@ -813,7 +830,7 @@ fn classify_replicated(
                                 }
                             }
                         }
-                    };
+                    });
                     let mut last_ts = 0u64;
                     let mut n = 0u64;
                     let rep = read(me, &mut |raw| {
@@ -833,25 +850,22 @@ fn classify_replicated(
                                 if let Some(v) =
                                     decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
                                 {
-                                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
+                                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
                                 }
                             }
                         } else if let Some(v) = odd.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
                             last_ts = last_ts.max(v.ts_ns);
                             let hint = assoc.as_mut().and_then(|a| a.observe(&v));
                             if shard_of(&v.tuple, workers) == me {
-                                engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
+                                engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
                             }
-                        }
-                        if recs.len() >= RECORDS_PER_FLUSH {
-                            flush(&mut recs);
                         }
                         !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
                     });
                     // Every worker saw every frame: the same last timestamp.
-                    engine.expire(last_ts, name, &mut |r| recs.push(r));
-                    engine.finish(name, &mut |r| recs.push(r));
-                    flush(&mut recs);
+                    engine.expire(last_ts, name, &mut |r| out.push(r));
+                    engine.finish(name, &mut |r| out.push(r));
+                    out.flush();
                     let mut ds = decoder.stats().clone();
                     if me == 0 {
                         ds.add(odd.stats());
@@ -1064,7 +1078,13 @@ fn live_worker(
             }
             LiveEvent::Tick(now) => {
                 if now >= next_expire {
-                    engine.expire(now, name, &mut |r| recs.push(r));
+                    // A sweep can end many flows: hand them over in groups.
+                    engine.expire(now, name, &mut |r| {
+                        recs.push(r);
+                        if recs.len() >= RECORDS_PER_FLUSH {
+                            flush(&mut recs, &mut sink_err);
+                        }
+                    });
                     next_expire = now.saturating_add(1_000_000_000);
                 }
             }
@@ -1082,7 +1102,12 @@ fn live_worker(
     // Whichever socket stopped first (an error, the count), the others stop too.
     done.store(true, Ordering::Relaxed);
     let rep = rep?;
-    engine.finish(name, &mut |r| recs.push(r));
+    engine.finish(name, &mut |r| {
+        recs.push(r);
+        if recs.len() >= RECORDS_PER_FLUSH {
+            flush(&mut recs, &mut sink_err);
+        }
+    });
     flush(&mut recs, &mut sink_err);
     if let Some(e) = sink_err {
         return Err(e).context("writing output");
