@@ -380,21 +380,19 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
 /// Classifies every frame of `frames` (at most `limit`), passing each
 /// finished flow to `emit`.
 ///
-/// With `cfg.threads == 1` the calling thread decodes and classifies. With
-/// N > 1 it only gathers frames into shared [`Chunk`]s and routes each
-/// frame to the worker owning its flow: [`fast_l4`] reads the 5-tuple
-/// of a plain frame from a few header fields, and a hash of the canonical
-/// (direction-free) key picks the worker ([`shard_of`]), so both
-/// directions of a flow meet the same worker. Frames that are not plain
-/// (fragments, tunnels, other link types, non-IP) are decoded on the
-/// reading thread (it owns fragment reassembly) and handed over decoded,
-/// routed by the same hash of the decoded tuple. Each worker decodes its
-/// frames and owns an [`Engine`] with `max_flows / N` flows; workers keep
-/// the capture's order within each flow. The records are the same set for
-/// every N as long as no flow is evicted for capacity (`--max-flows`);
-/// only their order differs. In both cases the reading thread runs the
-/// association table ([`Associations`]) on every packet in capture order,
-/// before sharding, and passes its hints along with the packets.
+/// With `cfg.threads == 1` the calling thread decodes and classifies.
+/// With N > 1 the flows are sharded over N workers, each owning an
+/// [`Engine`] with `max_flows / N` flows, by a hash of the canonical
+/// (direction-free) flow key ([`shard_of`]), so both directions of a flow
+/// meet the same worker. Frames in memory and a re-readable file
+/// ([`Frames::Chunks`], [`Frames::Replay`]) are read whole by every worker,
+/// which keeps its own frames ([`classify_replicated`]); a stream
+/// ([`Frames::Read`]: a pipe, a gzip'd file) is read once by the calling
+/// thread and routed to the workers ([`classify_routed`]). Either way the
+/// records are the same set for every N as long as no flow is evicted for
+/// capacity (`--max-flows`); only their order differs. The association
+/// table ([`Associations`]) sees every packet in capture order, before
+/// sharding, in every case.
 pub fn classify_frames(
     mut frames: Frames<'_, '_>,
     name: &Arc<str>,
@@ -533,7 +531,7 @@ pub fn shard_of(t: &Tuple, workers: usize) -> usize {
     ((u128::from(h) * workers as u128) >> 64) as usize
 }
 
-/// The reading side of [`classify_threaded`]: splits chunks into work.
+/// The reading side of [`classify_routed`]: splits chunks into work.
 struct Router {
     workers: usize,
     decoder: Decoder,
@@ -600,6 +598,13 @@ impl Router {
     }
 }
 
+/// A stream read once: the calling thread gathers frames into shared
+/// [`Chunk`]s and routes each to the worker owning its flow. [`fast_l4`]
+/// reads the 5-tuple of a plain frame from a few header fields; frames
+/// that are not plain (fragments, tunnels, other link types, non-IP) are
+/// decoded here (this thread owns fragment reassembly) and handed over
+/// decoded, routed by the same hash of the decoded tuple. Each worker
+/// decodes its frames and keeps the capture's order within each flow.
 fn classify_routed(
     read: &mut ReadFn<'_>,
     name: &Arc<str>,
