@@ -173,6 +173,28 @@ pub struct Memory {
     pub flow_struct_bytes: u64,
 }
 
+/// How the threaded design scales with workers that each read the whole
+/// input (see docs/PERFORMANCE.md): a worker pays `scan_ns_per_frame` on
+/// every frame (header-only 5-tuple, association table, shard hash) and
+/// `work_ns_per_frame` / N on average for its own frames, so N workers run
+/// `work / (scan + work / N)` times one thread at best.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Scaling {
+    /// One pass of the worker's per-frame routing over the input in
+    /// memory, best of three, per frame.
+    pub scan_ns_per_frame: f64,
+    /// The one-thread median time per frame (CPU when known).
+    pub work_ns_per_frame: f64,
+    /// The bound above for these worker counts.
+    pub bound: Vec<SpeedupBound>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SpeedupBound {
+    pub threads: usize,
+    pub speedup: f64,
+}
+
 /// Everything `baikal bench` reports; the JSON field names are stable.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -195,6 +217,7 @@ pub struct Report {
     pub cost_basis: &'static str,
     pub cost_method: &'static str,
     pub memory: Memory,
+    pub scaling: Scaling,
 }
 
 pub struct Options {
@@ -525,6 +548,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         None => (prof.wall_s, "wall"),
     };
     let cost_model = cost_split(&prof, prof.packets, prof.flows, one_thread_s, quic_ns);
+    let scaling = scaling(&inputs, opt, one_thread_s, packets);
     let stages = Stages {
         sample_every: SAMPLE_EVERY,
         decode: prof.decode.as_ref().map(StageStats::of).unwrap_or_default(),
@@ -550,7 +574,72 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         cost_basis,
         cost_method: COST_METHOD,
         memory: prof.mem,
+        scaling,
     })
+}
+
+/// Measures the per-frame scan every worker does over the whole input
+/// (`pipeline::classify_replicated`) and the speedup bound it implies.
+fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) -> Scaling {
+    use baikal_classifier::decode::{fast_l4, PacketView};
+    let cfg = Config {
+        flow: opt.flow,
+        rules: opt.rules.clone(),
+        count: None,
+        progress: false,
+        threads: 2,
+    };
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let mut assoc = cfg.associations();
+        let mut odd = Decoder::new();
+        let mut mine = 0u64;
+        let t0 = Instant::now();
+        for l in inputs {
+            Frames::Chunks(&l.chunks)
+                .for_each_frame(&mut |raw| {
+                    let shard = if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
+                        let pkt = PacketView {
+                            ts_ns: raw.ts_ns,
+                            wire_len: raw.wire_len,
+                            tuple: t,
+                            tcp: None,
+                            payload,
+                        };
+                        std::hint::black_box(assoc.as_mut().and_then(|a| a.observe(&pkt)));
+                        pipeline::shard_of(&t, 2)
+                    } else if let Some(v) = odd.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+                        std::hint::black_box(assoc.as_mut().and_then(|a| a.observe(&v)));
+                        pipeline::shard_of(&v.tuple, 2)
+                    } else {
+                        1
+                    };
+                    mine += u64::from(shard == 0);
+                    true
+                })
+                .ok();
+        }
+        std::hint::black_box(mine);
+        best = best.min(t0.elapsed().as_secs_f64());
+    }
+    let per = |s: f64| if packets > 0 { s * 1e9 / packets as f64 } else { 0.0 };
+    let (scan, work) = (per(best), per(one_thread_s));
+    let bound = [2usize, 4, 8, 16, 64]
+        .into_iter()
+        .map(|n| SpeedupBound {
+            threads: n,
+            speedup: if work > 0.0 {
+                work / (scan + work / n as f64)
+            } else {
+                0.0
+            },
+        })
+        .collect();
+    Scaling {
+        scan_ns_per_frame: scan,
+        work_ns_per_frame: work,
+        bound,
+    }
 }
 
 /// The human table.
@@ -632,6 +721,19 @@ pub fn table(r: &Report) -> String {
         m.flows_at_peak,
         m.bytes_per_flow,
         m.flow_struct_bytes
+    );
+    let sc = &r.scaling;
+    let bounds: Vec<String> = sc
+        .bound
+        .iter()
+        .map(|b| format!("{}: {:.1}x", b.threads, b.speedup))
+        .collect();
+    let _ = writeln!(
+        s,
+        "scaling: each worker scans every frame ({:.1} ns) and works its own ({:.1} ns / N): at best {}",
+        sc.scan_ns_per_frame,
+        sc.work_ns_per_frame,
+        bounds.join(", ")
     );
     let _ = writeln!(s, "\nmethod: {}", r.cost_method);
     s

@@ -224,6 +224,15 @@ pub fn chunks_of(read: &mut ReadFn<'_>) -> Result<(Vec<Arc<Chunk>>, ReadReport),
 }
 
 impl Frames<'_, '_> {
+    /// Calls `f` for each frame until it returns `false` (`bench` times
+    /// passes over frames in memory with it).
+    pub fn for_each_frame(
+        &mut self,
+        f: &mut dyn FnMut(&RawPacket<'_>) -> bool,
+    ) -> Result<ReadReport, capture::CaptureError> {
+        self.each(f)
+    }
+
     /// Calls `f` for each frame until it returns `false`.
     fn each(&mut self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> {
         match self {

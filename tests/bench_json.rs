@@ -32,6 +32,7 @@ fn bench_json_has_every_field() {
         "cost_basis",
         "cost_method",
         "memory",
+        "scaling",
     ] {
         assert!(v.get(f).is_some(), "missing {f}");
     }
@@ -74,6 +75,15 @@ fn bench_json_has_every_field() {
         assert!(t["packets_per_s"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(v["new_flows"], 451);
+    // Each worker's scan of every frame costs something, and bounds the
+    // speedup of N workers below N.
+    let sc = &v["scaling"];
+    assert!(sc["scan_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
+    assert!(sc["work_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
+    for b in sc["bound"].as_array().unwrap() {
+        let (n, x) = (b["threads"].as_f64().unwrap(), b["speedup"].as_f64().unwrap());
+        assert!(x > 1.0 && x < n, "{b}");
+    }
     for s in ["decode", "flow_lookup", "dissect"] {
         for f in ["samples", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"] {
             assert!(v["stages"][s].get(f).is_some(), "missing stages.{s}.{f}");
