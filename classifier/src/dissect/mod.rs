@@ -17,6 +17,7 @@
 
 use crate::verdict::Meta;
 
+pub mod alicloud;
 pub mod bacnet;
 pub mod bittorrent;
 pub mod bjnp;
@@ -25,6 +26,7 @@ pub mod dhcp;
 pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod eaq;
 pub mod ethereum;
 pub mod gnutella;
 pub mod http;
@@ -35,10 +37,12 @@ pub mod kerberos;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
+pub mod oicq;
 pub mod openvpn;
 pub mod pop3;
 pub mod quic;
 pub mod rdp;
+pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
@@ -224,12 +228,14 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rdp::Rdp,
     &smb::Smb,
     &whatsapp::WhatsApp,
+    &alicloud::AliCloud,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
     &discord::DiscordVoice,
+    &sd_rtn::SdRtn,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -249,6 +255,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &coap::Coap,
     &kerberos::Kerberos,
     &iec104::Iec104,
+    &eaq::Eaq,
+    &oicq::Oicq,
 ];
 
 /// Finds a dissector by protocol name.
