@@ -88,6 +88,9 @@ const DISSECTED: &[&str] = &[
     "iec60870",
     "eaq",
     "alicloud",
+    "xiaomi",
+    "riotgames",
+    "teamviewer",
     // Also dissected, but not counted here: OICQ and SD-RTN, which baikal
     // calls encrypted (TEA / AES-GCM bodies) where nDPI's per-protocol
     // constant says cleartext; every one of their flows is a listed

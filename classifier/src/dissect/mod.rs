@@ -42,6 +42,7 @@ pub mod openvpn;
 pub mod pop3;
 pub mod quic;
 pub mod rdp;
+pub mod riotgames;
 pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
@@ -49,10 +50,12 @@ pub mod smtp;
 pub mod source_engine;
 pub mod ssh;
 pub mod stun;
+pub mod teamviewer;
 pub mod text;
 pub mod tls;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod xiaomi;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -229,6 +232,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &smb::Smb,
     &whatsapp::WhatsApp,
     &alicloud::AliCloud,
+    &xiaomi::Xiaomi,
+    &teamviewer::TeamViewer,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -236,6 +241,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dhcp::Dhcp,
     &discord::DiscordVoice,
     &sd_rtn::SdRtn,
+    &riotgames::RiotGames,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
