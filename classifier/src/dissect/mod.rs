@@ -53,6 +53,7 @@ pub mod stun;
 pub mod teamviewer;
 pub mod text;
 pub mod tls;
+pub mod viber;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xiaomi;
@@ -234,6 +235,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &alicloud::AliCloud,
     &xiaomi::Xiaomi,
     &teamviewer::TeamViewer,
+    &viber::Viber,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
