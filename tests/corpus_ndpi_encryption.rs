@@ -92,6 +92,7 @@ const DISSECTED: &[&str] = &[
     "riotgames",
     "teamviewer",
     "viber",
+    "jabber",
     // Also dissected, but not counted here: OICQ and SD-RTN, which baikal
     // calls encrypted (TEA / AES-GCM bodies) where nDPI's per-protocol
     // constant says cleartext; every one of their flows is a listed

@@ -57,6 +57,7 @@ pub mod viber;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xiaomi;
+pub mod xmpp;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -249,6 +250,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &smtp::Smtp,
     &imap::Imap,
     &pop3::Pop3,
+    &xmpp::Xmpp,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
