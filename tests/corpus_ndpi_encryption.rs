@@ -95,8 +95,10 @@ const DISSECTED: &[&str] = &[
     "jabber",
     // Also dissected, but not counted here: OICQ and SD-RTN, which baikal
     // calls encrypted (TEA / AES-GCM bodies) where nDPI's per-protocol
-    // constant says cleartext; every one of their flows is a listed
-    // disagreement, and they count in the overall figure.
+    // constant says cleartext, and Spotify's and Syncthing's LAN
+    // discovery, cleartext where nDPI's constant says encrypted; every one
+    // of their flows is a listed disagreement, and they count in the
+    // overall figure.
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

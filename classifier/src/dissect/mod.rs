@@ -48,8 +48,10 @@ pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod source_engine;
+pub mod spotify;
 pub mod ssh;
 pub mod stun;
+pub mod syncthing;
 pub mod teamviewer;
 pub mod text;
 pub mod tls;
@@ -245,6 +247,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &discord::DiscordVoice,
     &sd_rtn::SdRtn,
     &riotgames::RiotGames,
+    &spotify::Spotify,
+    &syncthing::Syncthing,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
