@@ -93,9 +93,9 @@ const DISSECTED: &[&str] = &[
     "teamviewer",
     "viber",
     "jabber",
-    // Also dissected, but not counted here: OICQ and SD-RTN, which baikal
-    // calls encrypted (TEA / AES-GCM bodies) where nDPI's per-protocol
-    // constant says cleartext, and Spotify's and Syncthing's LAN
+    // Also dissected, but not counted here: OICQ, SD-RTN and Nest Weave,
+    // which baikal calls encrypted (TEA / AES-GCM / AES-CTR bodies) where
+    // nDPI's per-protocol constant says cleartext, and Spotify's and Syncthing's LAN
     // discovery, cleartext where nDPI's constant says encrypted; every one
     // of their flows is a listed disagreement, and they count in the
     // overall figure.

@@ -56,6 +56,7 @@ pub mod teamviewer;
 pub mod text;
 pub mod tls;
 pub mod viber;
+pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xiaomi;
@@ -269,6 +270,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &coap::Coap,
     &kerberos::Kerberos,
     &iec104::Iec104,
+    &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,
 ];
