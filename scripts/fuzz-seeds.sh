@@ -63,7 +63,7 @@ TARGET_PORTS = {
     "dissect_xiaomi": (5222,), "dissect_riotgames": (8181, 7998), "dissect_teamviewer": (5938,),
     "dissect_viber": (4244, 5242, 5243, 9785), "dissect_xmpp": (5222, 5269),
     "dissect_spotify": (57621,), "dissect_syncthing": (21027,),
-    "dissect_weave": (11095,),
+    "dissect_weave": (11095,), "dissect_avast": (80,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

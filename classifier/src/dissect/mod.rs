@@ -18,6 +18,7 @@
 use crate::verdict::Meta;
 
 pub mod alicloud;
+pub mod avast;
 pub mod bacnet;
 pub mod bittorrent;
 pub mod bjnp;
@@ -237,6 +238,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &smb::Smb,
     &whatsapp::WhatsApp,
     &alicloud::AliCloud,
+    &avast::Avast,
     &xiaomi::Xiaomi,
     &teamviewer::TeamViewer,
     &viber::Viber,
