@@ -59,6 +59,11 @@ TARGET_PORTS = {
     "dissect_slp": (427,), "dissect_gnutella": (6346, 6347), "dissect_ethereum": (30303, 30301),
     "dissect_source_engine": (27015, 27016, 27005), "dissect_bacnet": (47808,), "dissect_bjnp": (8611, 8612, 8613),
     "dissect_nat_pmp": (5351,), "dissect_coap": (5683, 5684), "dissect_kerberos": (88,), "dissect_iec104": (2404,),
+    "dissect_alicloud": (8999,), "dissect_sd_rtn": (8130,), "dissect_eaq": (6000,), "dissect_oicq": (8000,),
+    "dissect_xiaomi": (5222,), "dissect_riotgames": (8181, 7998), "dissect_teamviewer": (5938,),
+    "dissect_viber": (4244, 5242, 5243, 9785), "dissect_xmpp": (5222, 5269),
+    "dissect_spotify": (57621,), "dissect_syncthing": (21027,),
+    "dissect_weave": (11095,), "dissect_avast": (80,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -17,6 +17,8 @@
 
 use crate::verdict::Meta;
 
+pub mod alicloud;
+pub mod avast;
 pub mod bacnet;
 pub mod bittorrent;
 pub mod bjnp;
@@ -25,6 +27,7 @@ pub mod dhcp;
 pub mod discord;
 pub mod dns;
 pub mod dtls;
+pub mod eaq;
 pub mod ethereum;
 pub mod gnutella;
 pub mod http;
@@ -35,20 +38,30 @@ pub mod kerberos;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
+pub mod oicq;
 pub mod openvpn;
 pub mod pop3;
 pub mod quic;
 pub mod rdp;
+pub mod riotgames;
+pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod source_engine;
+pub mod spotify;
 pub mod ssh;
 pub mod stun;
+pub mod syncthing;
+pub mod teamviewer;
 pub mod text;
 pub mod tls;
+pub mod viber;
+pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod xiaomi;
+pub mod xmpp;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -224,17 +237,27 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rdp::Rdp,
     &smb::Smb,
     &whatsapp::WhatsApp,
+    &alicloud::AliCloud,
+    &avast::Avast,
+    &xiaomi::Xiaomi,
+    &teamviewer::TeamViewer,
+    &viber::Viber,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
     &discord::DiscordVoice,
+    &sd_rtn::SdRtn,
+    &riotgames::RiotGames,
+    &spotify::Spotify,
+    &syncthing::Syncthing,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
     &imap::Imap,
     &pop3::Pop3,
+    &xmpp::Xmpp,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
@@ -249,6 +272,9 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &coap::Coap,
     &kerberos::Kerberos,
     &iec104::Iec104,
+    &weave::Weave,
+    &eaq::Eaq,
+    &oicq::Oicq,
 ];
 
 /// Finds a dissector by protocol name.
@@ -476,6 +502,66 @@ mod tests {
         for (port, o, r, want) in tcp {
             let ends = [[o.len() as u32], [r.len() as u32]];
             let p = Payloads::tcp(40000, port, o, r, &ends);
+            assert_eq!(first_claimant(&p), Some(want), "{want}");
+        }
+    }
+
+    #[test]
+    fn registry_order_gives_app_protocols_their_dissector() {
+        // UDP: exact shapes behind their ports.
+        let mut eaq = vec![0u8; 12];
+        eaq.extend_from_slice(&[0, 0, 0x90, 0]);
+        let mut oicq = vec![2u8, 0x3b, 0x0b, 0, 1, 0, 0x17, 0x56, 0x1f, 0x0c, 0x7b];
+        oicq.extend_from_slice(&[0x5a; 32]);
+        oicq.push(3);
+        let mut sd_rtn = vec![0u8, 0x5a, 0x38, 0x4c, 0, 0, 0x21, 0, 0, 0, 0, 0, 1];
+        sd_rtn.extend_from_slice(b"SNI\0\x04\x00a.io");
+        let mut riot = vec![0x73u8; 28];
+        riot.extend_from_slice(&[0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb]);
+        let mut spotify = b"SpotUdp0".to_vec();
+        spotify.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 0]);
+        spotify.extend_from_slice(&[0x89; 20]);
+        let mut syncthing = vec![0x2e, 0xa7, 0xd9, 0x0b, 0x0a, 32];
+        syncthing.extend_from_slice(&[7; 32]);
+        syncthing.extend_from_slice(b"\x12\x15tcp://192.0.2.1:22000");
+        let udp: [(u16, &[u8], &str); 6] = [
+            (6000, &eaq, "eaq"),
+            (8000, &oicq, "oicq"),
+            (8130, &sd_rtn, "sd_rtn"),
+            (8181, &riot, "riotgames"),
+            (57621, &spotify, "spotify"),
+            (21027, &syncthing, "syncthing"),
+        ];
+        for (port, o, want) in udp {
+            let f = UdpFixture::new(40000, port, &[o], &[]);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        // TCP: framed binary channels, some on ports of text protocols.
+        let mut alicloud = vec![0xce, 0xfa, 0xbe, 0xba, 16, 0, 0, 0];
+        alicloud.extend_from_slice(&[0x72; 16]);
+        let mut avast = b"NOSA\x00\x10\x01\x01".to_vec();
+        avast.extend_from_slice(&[0; 8]);
+        let mut xiaomi = vec![0xc2, 0xfe, 0, 5, 0, 0, 0, 8];
+        xiaomi.extend_from_slice(&[0x30; 12]);
+        let xmpp = b"<?xml version='1.0'?><stream:stream to='a.example' xmlns='jabber:client'>";
+        let mut teamviewer = vec![0x17, 0x24, 0x0a, 2, 0, 0x20, 0x20];
+        teamviewer.extend_from_slice(&[0x17, 0x24, 0x28, 0, 0]);
+        let mut viber = vec![14, 0, 0xad, 0xd4, 0xdc, 0x17, 0xfc, 0xff, 3, 0x80];
+        viber.extend_from_slice(&[0x59, 0, 0x0a, 0]);
+        let mut weave = vec![22, 0, 0x00, 0x13, 8, 3, 0, 0];
+        weave.extend_from_slice(&[1; 16]);
+        let tcp: [(u16, &[u8], &str); 7] = [
+            (8999, &alicloud, "alicloud"),
+            (80, &avast, "avast"),
+            (5222, &xiaomi, "xiaomi"),
+            (5222, xmpp, "xmpp"),
+            (5938, &teamviewer, "teamviewer"),
+            (4244, &viber, "viber"),
+            (11095, &weave, "weave"),
+        ];
+        for (port, o, want) in tcp {
+            let ends = [[o.len() as u32], [0]];
+            let p = Payloads::tcp(40000, port, o, &[], &ends);
             assert_eq!(first_claimant(&p), Some(want), "{want}");
         }
     }
