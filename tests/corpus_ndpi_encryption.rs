@@ -86,6 +86,10 @@ const DISSECTED: &[&str] = &[
     "coap",
     "kerberos",
     "iec60870",
+    "zabbix",
+    "tuyalp",
+    "tplink_shp",
+    "dnp3",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

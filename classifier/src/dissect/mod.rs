@@ -23,6 +23,7 @@ pub mod bjnp;
 pub mod coap;
 pub mod dhcp;
 pub mod discord;
+pub mod dnp3;
 pub mod dns;
 pub mod dtls;
 pub mod ethereum;
@@ -47,8 +48,11 @@ pub mod ssh;
 pub mod stun;
 pub mod text;
 pub mod tls;
+pub mod tplink_shp;
+pub mod tuya;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod zabbix;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -224,12 +228,14 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rdp::Rdp,
     &smb::Smb,
     &whatsapp::WhatsApp,
+    &zabbix::Zabbix,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
     &discord::DiscordVoice,
+    &tuya::Tuya,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -249,6 +255,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &coap::Coap,
     &kerberos::Kerberos,
     &iec104::Iec104,
+    &dnp3::Dnp3,
+    &tplink_shp::TplinkShp,
 ];
 
 /// Finds a dissector by protocol name.
