@@ -63,6 +63,11 @@ TARGET_PORTS = {
     "dissect_tuya_lp": (6666, 6667, 6668),
     "dissect_tplink_shp": (9999,),
     "dissect_dnp3": (20000,),
+    "dissect_kcp": (8000,),
+    "dissect_rmcp": (623,),
+    "dissect_hsrp": (1985, 2029),
+    "dissect_tftp": (69,),
+    "dissect_raknet": (19132, 19133, 7777),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -90,6 +90,11 @@ const DISSECTED: &[&str] = &[
     "tuyalp",
     "tplink_shp",
     "dnp3",
+    "kcp",
+    "rmcp",
+    "hsrp",
+    "tftp",
+    "raknet",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -28,10 +28,12 @@ pub mod dns;
 pub mod dtls;
 pub mod ethereum;
 pub mod gnutella;
+pub mod hsrp;
 pub mod http;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
+pub mod kcp;
 pub mod kerberos;
 pub mod mtproto;
 pub mod natpmp;
@@ -39,7 +41,9 @@ pub mod ntp;
 pub mod openvpn;
 pub mod pop3;
 pub mod quic;
+pub mod raknet;
 pub mod rdp;
+pub mod rmcp;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
@@ -47,6 +51,7 @@ pub mod source_engine;
 pub mod ssh;
 pub mod stun;
 pub mod text;
+pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
@@ -257,6 +262,11 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &iec104::Iec104,
     &dnp3::Dnp3,
     &tplink_shp::TplinkShp,
+    &rmcp::Rmcp,
+    &hsrp::Hsrp,
+    &tftp::Tftp,
+    &raknet::Raknet,
+    &kcp::Kcp,
 ];
 
 /// Finds a dissector by protocol name.
