@@ -68,6 +68,9 @@ TARGET_PORTS = {
     "dissect_hsrp": (1985, 2029),
     "dissect_tftp": (69,),
     "dissect_raknet": (19132, 19133, 7777),
+    "dissect_bfd": (3784, 4784, 6784),
+    "dissect_postgresql": (5432,),
+    "dissect_modbus": (502,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

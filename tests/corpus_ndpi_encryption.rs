@@ -95,6 +95,10 @@ const DISSECTED: &[&str] = &[
     "hsrp",
     "tftp",
     "raknet",
+    "bfd",
+    "vrrp",
+    "modbus",
+    "postgresql",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

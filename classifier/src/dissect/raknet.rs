@@ -6,7 +6,7 @@
 //! time and a GUID in pongs (0x1c), after a protocol byte in 0x19.
 //! Connected datagrams have no magic: an ACK (0xc0) or NACK (0xa0) is a
 //! record count then single numbers or ranges (a flag byte and 24-bit
-//! little-endian numbers), and a frame set (0x80..=0x8d) is a 24-bit
+//! little-endian numbers), and a frame set (0x84, 0x8c, 0x94, 0x9c) is a 24-bit
 //! sequence number then frames (flags with the reliability in the top
 //! three bits and bit 4 for a split, the body length in bits, then the
 //! indices the reliability and split need, then the body). Both must fill
@@ -74,7 +74,10 @@ fn ack(d: &[u8]) -> bool {
 
 /// A frame set: frames filling the datagram exactly.
 fn frame_set(d: &[u8]) -> bool {
-    if !matches!(d.first(), Some(0x80..=0x8d)) || d.len() < 4 {
+    // Valid (0x80) and needs-B-and-AS (0x04), maybe continuous send
+    // (0x08) or packet pair (0x10); the low two bits are unused. (RTP's
+    // usual first byte, 0x80, is not one of these.)
+    if !matches!(d.first(), Some(0x84 | 0x8c | 0x94 | 0x9c)) || d.len() < 4 {
         return false;
     }
     let mut off = 4usize;
@@ -137,7 +140,7 @@ impl Dissector for Raknet {
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         let d = p.first_payload();
         let id = d.first().copied().unwrap_or(0);
-        if magic_offset(id).is_some() || matches!(id, 0x80..=0x8d | 0xa0 | 0xc0) {
+        if magic_offset(id).is_some() || matches!(id, 0x84 | 0x8c | 0x94 | 0x9c | 0xa0 | 0xc0) {
             Probe::Maybe
         } else {
             Probe::NotMine
@@ -222,6 +225,9 @@ mod tests {
             "8402000000008803000000000015e95e000000130c2015",
             "8402000000008803000000000015e95e000000130c20154600",
             "8402000001008803000000000015e95e000000130c201546",
+            // RTP (version 2, payload type 102) whose bytes happen to
+            // walk like frames.
+            "806655c20001285c205e00000000000000000000000000000000000000000000000000000000000000000000",
             // Ack: range backwards, a record too many.
             "c0000100020000010000",
             "c00002010000000100",

@@ -46,7 +46,7 @@ fn strings(d: &[u8]) -> Option<Vec<&str>> {
 
 /// Option pairs with known names and non-empty values.
 fn options(o: &[&str]) -> bool {
-    o.len() % 2 == 0
+    o.len().is_multiple_of(2)
         && o.chunks(2)
             .all(|kv| OPTIONS.iter().any(|n| n.eq_ignore_ascii_case(kv[0])) && !kv[1].is_empty())
 }
