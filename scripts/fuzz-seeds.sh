@@ -71,6 +71,7 @@ TARGET_PORTS = {
     "dissect_bfd": (3784, 4784, 6784),
     "dissect_postgresql": (5432,),
     "dissect_modbus": (502,),
+    "dissect_nintendo_pia": (49432, 52119, 34343),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

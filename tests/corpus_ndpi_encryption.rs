@@ -99,6 +99,7 @@ const DISSECTED: &[&str] = &[
     "vrrp",
     "modbus",
     "postgresql",
+    "nintendo",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

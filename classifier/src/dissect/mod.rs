@@ -41,6 +41,7 @@ pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
 pub mod openvpn;
+pub mod pia;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
@@ -245,6 +246,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dhcp::Dhcp,
     &discord::DiscordVoice,
     &tuya::Tuya,
+    &pia::Pia,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
