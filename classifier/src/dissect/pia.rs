@@ -4,7 +4,9 @@
 //! messages after the header are encrypted (AES-GCM, session keys). Up
 //! to Pia 5.10 it is 1 (no) or 2 (yes); from 5.11 on it is a header
 //! version (3 and up) with bit 7 set when encryption is on. The
-//! encryption class follows that flag.
+//! encryption class follows that flag, except towards UDP port 34343:
+//! the P2P monitoring server, whose reports ride in unencrypted Pia
+//! packets but are themselves compressed and encrypted.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -15,6 +17,8 @@ const MAGIC: [u8; 4] = [0x32, 0xab, 0x98, 0x64];
 /// The shortest header (up to 5.6: magic, flag, connection id, packet
 /// id, two timers).
 const LEAST: usize = 12;
+/// Nintendo's Pia monitoring servers.
+const MONITORING_PORT: u16 = 34343;
 
 /// Whether the messages are encrypted, when `d` is a Pia packet.
 fn encrypted(d: &[u8]) -> Option<bool> {
@@ -49,7 +53,8 @@ impl Dissector for Pia {
             return Parse::NotMine;
         };
         meta.protocol = Some("nintendo_pia");
-        meta.encryption = if enc {
+        let monitoring = p.port(MONITORING_PORT);
+        meta.encryption = if enc || monitoring {
             Encryption::Encrypted
         } else {
             Encryption::Cleartext
@@ -59,6 +64,9 @@ impl Dissector for Pia {
             b => (b & 0x7f).to_string(),
         };
         meta.set_extra("pia_header_version", format);
+        if monitoring {
+            meta.set_extra("pia_monitoring", "true");
+        }
         Parse::Done
     }
 }
@@ -89,6 +97,10 @@ mod tests {
         assert_eq!(m.extra("pia_header_version"), Some("9"));
         let (_, m) = check_split_udp(&Pia, 52119, 49432, &[&packet(0x0b)], &[]);
         assert_eq!(m.encryption, Encryption::Cleartext);
+        // A monitoring report: clear Pia header, encrypted report.
+        let (_, m) = check_split_udp(&Pia, 52119, MONITORING_PORT, &[&packet(1)], &[]);
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("pia_monitoring"), Some("true"));
     }
 
     #[test]
