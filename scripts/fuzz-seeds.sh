@@ -64,6 +64,19 @@ TARGET_PORTS = {
     "dissect_viber": (4244, 5242, 5243, 9785), "dissect_xmpp": (5222, 5269),
     "dissect_spotify": (57621,), "dissect_syncthing": (21027,),
     "dissect_weave": (11095,), "dissect_avast": (80,),
+    "dissect_zabbix": (10050, 10051),
+    "dissect_tuya_lp": (6666, 6667, 6668),
+    "dissect_tplink_shp": (9999,),
+    "dissect_dnp3": (20000,),
+    "dissect_kcp": (8000,),
+    "dissect_rmcp": (623,),
+    "dissect_hsrp": (1985, 2029),
+    "dissect_tftp": (69,),
+    "dissect_raknet": (19132, 19133, 7777),
+    "dissect_bfd": (3784, 4784, 6784),
+    "dissect_postgresql": (5432,),
+    "dissect_modbus": (502,),
+    "dissect_nintendo_pia": (49432, 52119, 34343),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -255,13 +255,14 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
         if dir == Dir::Orig && meta.entropy.is_none() {
             meta.entropy = Some(randomness::entropy(pkt.payload));
         }
-        // ICMP, ICMPv6, IGMP: the message header tells.
+        // ICMP, ICMPv6, IGMP, VRRP: the message header tells.
         if let Some(m) = icmp::identify(flow.key.proto, pkt.payload) {
             meta.protocol = Some(m.protocol);
             meta.encryption = Encryption::Cleartext;
             meta.evidence.insert(Evidence::DPI);
-            meta.set_extra("icmp_type", m.kind.to_string());
-            meta.set_extra("icmp_code", m.code.to_string());
+            let (kind, code) = m.field_names();
+            meta.set_extra(kind, m.kind.to_string());
+            meta.set_extra(code, m.code.to_string());
         }
         store(flow, strings, &meta);
         flow.set_inspected();

@@ -1,22 +1,60 @@
-//! ICMP (RFC 792), ICMPv6 (RFC 4443) and IGMP (RFC 2236, RFC 3376)
-//! messages: the transport is the IP protocol itself, so these are not
-//! [`super::Dissector`]s (which see TCP and UDP payloads); the engine
-//! calls [`identify`] on the first payload of a flow of IP protocol 1,
-//! 58 or 2. The message header is parsed: a known type with a code valid
-//! for it, and the fixed header length that type needs. All three are
-//! cleartext control protocols.
+//! ICMP (RFC 792), ICMPv6 (RFC 4443), IGMP (RFC 2236, RFC 3376) and
+//! VRRP (RFC 3768, RFC 5798) messages: the transport is the IP protocol
+//! itself, so these are not [`super::Dissector`]s (which see TCP and UDP
+//! payloads); the engine calls [`identify`] on the first payload of a
+//! flow of IP protocol 1, 58, 2 or 112. The message header is parsed: a
+//! known type with a code valid for it, and the fixed header length that
+//! type needs; for VRRP, an advertisement whose length is exactly what
+//! its address count and version call for. All four are cleartext
+//! control protocols.
 
 use crate::decode::ipproto;
 
 /// IP protocol number of IGMP.
 pub const IGMP: u8 = 2;
+/// IP protocol number of VRRP.
+pub const VRRP: u8 = 112;
 
 /// An identified control message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Message {
     pub protocol: &'static str,
+    /// The type (VRRP: the version).
     pub kind: u8,
+    /// The code (VRRP: the virtual router id).
     pub code: u8,
+}
+
+impl Message {
+    /// The names of `kind` and `code` in the flow's extra fields.
+    pub fn field_names(&self) -> (&'static str, &'static str) {
+        if self.protocol == "vrrp" {
+            ("vrrp_version", "vrrp_vrid")
+        } else {
+            ("icmp_type", "icmp_code")
+        }
+    }
+}
+
+/// A VRRP advertisement (type 1): version 2 (IPv4 addresses, then 8
+/// bytes of authentication data, auth type 0..=2) or 3 (IPv4 or IPv6
+/// addresses), a virtual router id 1..=255 and at least one address.
+fn vrrp(msg: &[u8]) -> Option<Message> {
+    let h = msg.get(..8)?;
+    let (version, kind, vrid, count) = (h[0] >> 4, h[0] & 0x0f, h[1], usize::from(h[3]));
+    let ok = kind == 1
+        && vrid != 0
+        && count != 0
+        && match version {
+            2 => h[4] <= 2 && msg.len() == 8 + 4 * count + 8,
+            3 => h[4] & 0xf0 == 0 && (msg.len() == 8 + 4 * count || msg.len() == 8 + 16 * count),
+            _ => false,
+        };
+    ok.then_some(Message {
+        protocol: "vrrp",
+        kind: version,
+        code: vrid,
+    })
 }
 
 /// ICMPv4: (type, highest code, least length).
@@ -93,6 +131,9 @@ fn lookup(table: &[(u8, u8, usize)], kind: u8, code: u8, len: usize) -> bool {
 
 /// Identifies the message `msg` carried by IP protocol `proto`.
 pub fn identify(proto: u8, msg: &[u8]) -> Option<Message> {
+    if proto == VRRP {
+        return vrrp(msg);
+    }
     let (&kind, &code) = (msg.first()?, msg.get(1)?);
     let protocol = match proto {
         ipproto::ICMP if lookup(ICMP4, kind, code, msg.len()) => "icmp",
@@ -136,6 +177,31 @@ mod tests {
         assert_eq!(identify(IGMP, &query).map(|m| m.protocol), Some("igmp"));
         let report = [0x16u8, 0, 0xfa, 0x04, 239, 255, 255, 250];
         assert_eq!(identify(IGMP, &report).map(|m| m.kind), Some(0x16));
+    }
+
+    #[test]
+    fn vrrp_advertisements() {
+        // Version 3 over IPv6: VRID 36, priority 100, one link-local address.
+        let mut v3 = vec![0x31u8, 0x24, 0x64, 0x01, 0x03, 0xe8, 0x34, 0x1b, 0xfe, 0x80];
+        v3.extend_from_slice(&[0; 13]);
+        v3.push(0x66);
+        let m = identify(VRRP, &v3);
+        assert_eq!(m.map(|m| (m.protocol, m.kind, m.code)), Some(("vrrp", 3, 0x24)));
+        assert_eq!(m.map(|m| m.field_names().0), Some("vrrp_version"));
+        // Version 2, simple text password.
+        let v2 = [
+            0x21u8, 0x01, 0x64, 0x01, 0x01, 0x01, 0xba, 0x52, 192, 168, 0, 1, b'p', b'a', b's', b's', 0, 0, 0, 0,
+        ];
+        assert_eq!(identify(VRRP, &v2).map(|m| m.kind), Some(2));
+        // Wrong type, version, length, no address.
+        let mut bad = v3.clone();
+        bad[0] = 0x32;
+        assert_eq!(identify(VRRP, &bad), None);
+        bad[0] = 0x71;
+        assert_eq!(identify(VRRP, &bad), None);
+        assert_eq!(identify(VRRP, &v3[..23]), None);
+        assert_eq!(identify(VRRP, &[0x31, 0x24, 0x64, 0, 0x03, 0xe8, 0, 0]), None);
+        assert_eq!(identify(ipproto::ICMP, &v2).map(|m| m.protocol), None);
     }
 
     #[test]

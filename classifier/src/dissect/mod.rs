@@ -20,30 +20,39 @@ use crate::verdict::Meta;
 pub mod alicloud;
 pub mod avast;
 pub mod bacnet;
+pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod coap;
 pub mod dhcp;
 pub mod discord;
+pub mod dnp3;
 pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
 pub mod gnutella;
+pub mod hsrp;
 pub mod http;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
+pub mod kcp;
 pub mod kerberos;
+pub mod modbus;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
+pub mod pia;
 pub mod pop3;
+pub mod postgres;
 pub mod quic;
+pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
+pub mod rmcp;
 pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
@@ -55,13 +64,17 @@ pub mod stun;
 pub mod syncthing;
 pub mod teamviewer;
 pub mod text;
+pub mod tftp;
 pub mod tls;
+pub mod tplink_shp;
+pub mod tuya;
 pub mod viber;
 pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xiaomi;
 pub mod xmpp;
+pub mod zabbix;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -242,6 +255,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &xiaomi::Xiaomi,
     &teamviewer::TeamViewer,
     &viber::Viber,
+    &zabbix::Zabbix,
+    &postgres::Postgres,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -252,6 +267,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &riotgames::RiotGames,
     &spotify::Spotify,
     &syncthing::Syncthing,
+    &tuya::Tuya,
+    &pia::Pia,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -275,6 +292,15 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,
+    &dnp3::Dnp3,
+    &tplink_shp::TplinkShp,
+    &rmcp::Rmcp,
+    &hsrp::Hsrp,
+    &tftp::Tftp,
+    &raknet::Raknet,
+    &kcp::Kcp,
+    &bfd::Bfd,
+    &modbus::Modbus,
 ];
 
 /// Finds a dissector by protocol name.
@@ -497,6 +523,78 @@ mod tests {
                 b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00",
                 b"",
                 "rdp",
+            ),
+        ];
+        for (port, o, r, want) in tcp {
+            let ends = [[o.len() as u32], [r.len() as u32]];
+            let p = Payloads::tcp(40000, port, o, r, &ends);
+            assert_eq!(first_claimant(&p), Some(want), "{want}");
+        }
+    }
+
+    /// The industrial, network-control and game protocols after the
+    /// loose shapes: none of the earlier dissectors takes their flows.
+    #[test]
+    fn registry_order_leaves_late_protocols_to_their_dissectors() {
+        let mut tuya = vec![0u8, 0, 0x55, 0xaa, 0, 0, 0, 0, 0, 0, 0, 0x13, 0, 0, 0, 12];
+        tuya.extend_from_slice(&[0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0xaa, 0x55]);
+        let mut key = 171u8;
+        let shp: Vec<u8> = br#"{"system":{"get_sysinfo":{}}}"#
+            .iter()
+            .map(|&b| {
+                key ^= b;
+                key
+            })
+            .collect();
+        let mut kcp = vec![
+            0x0a, 0, 0, 0, 81, 0, 0x80, 0, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0,
+        ];
+        kcp.extend_from_slice(b"abcd");
+        let mut raknet = vec![
+            0x05, 0x00, 0xff, 0xff, 0x00, 0xfe, 0xfe, 0xfe, 0xfe, 0xfd, 0xfd, 0xfd, 0xfd,
+        ];
+        raknet.extend_from_slice(&[0x12, 0x34, 0x56, 0x78, 0x0b]);
+        raknet.resize(1400, 0);
+        let bfd = [
+            0x20u8, 0xc0, 0x03, 0x18, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0x0f, 0x42, 0x40, 0, 0x0f, 0x42, 0x40, 0, 0, 0, 0,
+        ];
+        let hsrp = [
+            0u8, 0, 0x10, 0x03, 0x0a, 0x5a, 0x0a, 0, b'c', b'i', b's', b'c', b'o', 0, 0, 0, 10, 28, 168, 254,
+        ];
+        let udp: [(u16, &[u8], &[u8], &str); 8] = [
+            (6667, &tuya, &[], "tuya_lp"),
+            (9999, &shp, &[], "tplink_shp"),
+            (8000, &kcp, &[], "kcp"),
+            (19132, &raknet, &[], "raknet"),
+            (3784, &bfd, &[], "bfd"),
+            (1985, &hsrp, &[], "hsrp"),
+            (69, b"\x00\x01boot.img\x00octet\x00", &[], "tftp"),
+            (
+                623,
+                &[0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x80, 0, 0, 0],
+                &[],
+                "rmcp",
+            ),
+        ];
+        for (port, o, r, want) in udp {
+            let resp: Vec<&[u8]> = if r.is_empty() { vec![] } else { vec![r] };
+            let f = UdpFixture::new(40000, port, &[o], &resp);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        let tcp: [(u16, &[u8], &[u8], &str); 4] = [
+            (10051, b"ZBXD\x01\x03\x00\x00\x00\x00\x00\x00\x00abc", b"", "zabbix"),
+            (
+                5432,
+                b"\x00\x00\x00\x12\x00\x03\x00\x00user\x00bob\x00\x00",
+                b"",
+                "postgresql",
+            ),
+            (502, &[0, 1, 0, 0, 0, 6, 1, 3, 0, 1, 0, 1], &[], "modbus"),
+            (
+                20000,
+                &[0x05, 0x64, 0x05, 0xc9, 0x04, 0x00, 0x03, 0x00, 0x12, 0x34],
+                &[],
+                "dnp3",
             ),
         ];
         for (port, o, r, want) in tcp {
