@@ -59,6 +59,7 @@ TARGET_PORTS = {
     "dissect_slp": (427,), "dissect_gnutella": (6346, 6347), "dissect_ethereum": (30303, 30301),
     "dissect_source_engine": (27015, 27016, 27005), "dissect_bacnet": (47808,), "dissect_bjnp": (8611, 8612, 8613),
     "dissect_nat_pmp": (5351,), "dissect_coap": (5683, 5684), "dissect_kerberos": (88,), "dissect_iec104": (2404,),
+    "dissect_ipsec": (500, 4500),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -86,6 +86,7 @@ const DISSECTED: &[&str] = &[
     "coap",
     "kerberos",
     "iec60870",
+    "ipsec",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -31,6 +31,7 @@ pub mod http;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
+pub mod ipsec;
 pub mod kerberos;
 pub mod mtproto;
 pub mod natpmp;
@@ -229,6 +230,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
+    &ipsec::Ipsec,
     &discord::DiscordVoice,
     // Text protocols.
     &http::Http,
