@@ -87,6 +87,9 @@ const DISSECTED: &[&str] = &[
     "kerberos",
     "iec60870",
     "ipsec",
+    "rtp",
+    "rtcp",
+    "zoom",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {
