@@ -60,7 +60,7 @@ TARGET_PORTS = {
     "dissect_source_engine": (27015, 27016, 27005), "dissect_bacnet": (47808,), "dissect_bjnp": (8611, 8612, 8613),
     "dissect_nat_pmp": (5351,), "dissect_coap": (5683, 5684), "dissect_kerberos": (88,), "dissect_iec104": (2404,),
     "dissect_ipsec": (500, 4500), "dissect_rtp": (5004, 5005, 6000, 16384, 23044),
-    "dissect_zoom": tuple(range(8801, 8811)),
+    "dissect_zoom": tuple(range(8801, 8811)), "dissect_crynetwork": (20250, 25383, 28343, 64090),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -90,6 +90,7 @@ const DISSECTED: &[&str] = &[
     "rtp",
     "rtcp",
     "zoom",
+    "crynetwork",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -21,6 +21,7 @@ pub mod bacnet;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod coap;
+pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
 pub mod dns;
@@ -235,6 +236,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ipsec::Ipsec,
     &discord::DiscordVoice,
     &zoom::Zoom,
+    &crynetwork::CryNetwork,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,

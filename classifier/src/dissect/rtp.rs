@@ -20,10 +20,11 @@
 //!
 //! Encryption: plain RTP is cleartext. SRTP (RFC 3711) keeps the RTP
 //! header in the clear and encrypts the payload, so the two cannot be
-//! told apart by headers, and the flow is reported cleartext. SRTCP can
-//! be told: it appends an index and an authentication tag, so its
-//! datagrams never tile into whole RTCP packets; such a flow is reported
-//! `encrypted` (`srtcp` in extra).
+//! told apart by headers, and the flow is reported cleartext. Encrypted
+//! RTCP can be told: SRTCP appends an index and an authentication tag
+//! (and Discord's voice encryption a nonce and a tag) after the ciphertext,
+//! so its datagrams never tile into whole RTCP packets; such a flow is
+//! reported `encrypted` (`rtcp_encrypted` in extra).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -111,7 +112,7 @@ fn rtcp(d: &[u8]) -> Option<(u32, bool)> {
 enum Stream {
     /// RTP: SSRC and the first packet's payload type.
     Rtp(u32, u8),
-    /// RTCP: sender SSRC, and whether both datagrams tiled (not SRTCP).
+    /// RTCP: sender SSRC, and whether both datagrams tiled (not encrypted).
     Rtcp(u32, bool),
 }
 
@@ -174,7 +175,7 @@ impl Dissector for Rtp {
                     meta.encryption = Encryption::Cleartext;
                 } else {
                     meta.encryption = Encryption::Encrypted;
-                    meta.set_extra("srtcp", "true");
+                    meta.set_extra("rtcp_encrypted", "true");
                 }
                 Parse::Done
             }
@@ -271,7 +272,7 @@ mod tests {
         let (r, m) = check_split_udp(&Rtp, 3478, 45658, &[&srtcp(5), &srtcp(7)], &[]);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.encryption, Encryption::Encrypted);
-        assert_eq!(m.extra("srtcp"), Some("true"));
+        assert_eq!(m.extra("rtcp_encrypted"), Some("true"));
     }
 
     #[test]
