@@ -6,6 +6,15 @@
 //! response of the same shape carrying the client's external address.
 //! Voice packets that follow are RTP with an encrypted payload (the docs'
 //! encryption modes), so the flow is encrypted.
+//!
+//! Before joining, the client also measures its latency to the voice
+//! servers of several regions: on flows of their own, it sends 8-byte
+//! datagrams, the magic `13 37 ca fe` and a 32-bit counter, to the
+//! server's voice port (Discord's voice range is UDP 50000..=65535), and
+//! the server echoes each one unchanged. This is undocumented; the magic
+//! and the exact echo are what the captures show. Such a flow carries
+//! only the counter, but it belongs to the voice service and is reported
+//! with its class (`encrypted`), `discord_probe` = `latency` in extra.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -14,6 +23,15 @@ pub struct DiscordVoice;
 
 const LEN: usize = 74;
 const BODY: [u8; 2] = [0, 70];
+/// A latency probe: magic, then a 32-bit counter.
+const PROBE_MAGIC: [u8; 4] = [0x13, 0x37, 0xca, 0xfe];
+const PROBE_LEN: usize = 8;
+/// Discord's voice servers listen in this range.
+const VOICE_PORTS: std::ops::RangeInclusive<u16> = 50000..=65535;
+
+fn probe_ping(d: &[u8]) -> bool {
+    d.len() == PROBE_LEN && d.starts_with(&PROBE_MAGIC)
+}
 
 /// An IP discovery packet of `kind` (1 request, 2 response): its SSRC.
 fn discovery(d: &[u8], kind: u8) -> Option<&[u8]> {
@@ -34,11 +52,27 @@ impl Dissector for DiscordVoice {
         match p.orig.first() {
             [] => Probe::Maybe,
             d if discovery(d, 1).is_some() => Probe::Maybe,
+            d if probe_ping(d) && VOICE_PORTS.contains(&p.resp_port) => Probe::Maybe,
             _ => Probe::NotMine,
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let Some(ssrc) = discovery(p.orig.first(), 1) else {
+        let first = p.orig.first();
+        if probe_ping(first) && VOICE_PORTS.contains(&p.resp_port) {
+            // The server echoes the probe byte for byte.
+            return match p.resp.first() {
+                [] => p.undecided(),
+                echo if echo == first => {
+                    meta.protocol = Some("discord_voice");
+                    meta.encryption = Encryption::Encrypted;
+                    meta.app = Some("discord".to_string());
+                    meta.set_extra("discord_probe", "latency");
+                    Parse::Done
+                }
+                _ => Parse::NotMine,
+            };
+        }
+        let Some(ssrc) = discovery(first, 1) else {
             return Parse::NotMine;
         };
         let answer = match p.resp.first() {
@@ -85,6 +119,32 @@ mod tests {
         assert_eq!(m.app.as_deref(), Some("discord"));
         assert_eq!(m.encryption, Encryption::Encrypted);
         assert_eq!(m.extra("discord_ssrc"), Some("44259"));
+    }
+
+    #[test]
+    fn latency_probe_echoed() {
+        let ping = [0x13, 0x37, 0xca, 0xfe, 0x05, 0, 0, 0];
+        let (r, m) = check_split_udp(&DiscordVoice, 56271, 50004, &[&ping], &[&ping]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("discord_voice"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("discord_probe"), Some("latency"));
+        let mut m = Meta::default();
+        // Not echoed exactly, not the voice port range, longer, unanswered at the end.
+        let other = [0x13, 0x37, 0xca, 0xfe, 0x06, 0, 0, 0];
+        let f = UdpFixture::new(56271, 50004, &[&ping], &[&other]);
+        assert_eq!(DiscordVoice.parse(&f.payloads(), &mut m), Parse::NotMine);
+        let f = UdpFixture::new(56271, 8181, &[&ping], &[&ping]);
+        assert_eq!(DiscordVoice.probe(&f.payloads()), Probe::NotMine);
+        assert_eq!(DiscordVoice.parse(&f.payloads(), &mut m), Parse::NotMine);
+        let long = [0x13, 0x37, 0xca, 0xfe, 0x05, 0, 0, 0, 0];
+        let f = UdpFixture::new(56271, 50004, &[&long], &[&long]);
+        assert_eq!(DiscordVoice.probe(&f.payloads()), Probe::NotMine);
+        let f = UdpFixture::new(56271, 50004, &[&ping], &[]);
+        let mut p = f.payloads();
+        assert_eq!(DiscordVoice.parse(&p, &mut m), Parse::NeedMore);
+        p.last = true;
+        assert_eq!(DiscordVoice.parse(&p, &mut m), Parse::NotMine);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod coap;
+pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
 pub mod dnp3;
@@ -37,6 +38,7 @@ pub mod http;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
+pub mod ipsec;
 pub mod kcp;
 pub mod kerberos;
 pub mod modbus;
@@ -53,6 +55,7 @@ pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
+pub mod rtp;
 pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
@@ -75,6 +78,7 @@ pub mod wireguard;
 pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
+pub mod zoom;
 
 /// Transport of a flow, as dissectors see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -262,6 +266,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &stun::Stun,
     &dtls::Dtls,
     &dhcp::Dhcp,
+    &ipsec::Ipsec,
     &discord::DiscordVoice,
     &sd_rtn::SdRtn,
     &riotgames::RiotGames,
@@ -269,6 +274,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &syncthing::Syncthing,
     &tuya::Tuya,
     &pia::Pia,
+    &zoom::Zoom,
+    &crynetwork::CryNetwork,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -301,6 +308,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &modbus::Modbus,
+    // Needs two packets of a stream: after every one-packet decision.
+    &rtp::Rtp,
 ];
 
 /// Finds a dissector by protocol name.
@@ -450,8 +459,9 @@ mod tests {
             let b: Vec<u8> = (0..rlen).map(|_| next()).collect();
             // Neutral ports and the well-known ports of the dissectors;
             // both transports; with and without an answer.
-            const PORTS: [u16; 17] = [
-                9000, 123, 53, 5353, 80, 22, 25, 143, 110, 3478, 1194, 51820, 67, 3389, 445, 6881, 443,
+            const PORTS: [u16; 21] = [
+                9000, 123, 53, 5353, 80, 22, 25, 143, 110, 3478, 1194, 51820, 67, 3389, 445, 6881, 443, 500, 4500,
+                8801, 50004,
             ];
             let port = PORTS[i % PORTS.len()];
             let ends = [[a.len() as u32], [b.len() as u32]];
@@ -498,7 +508,13 @@ mod tests {
         let ovpn_s = [
             0x40u8, 9, 9, 9, 9, 9, 9, 9, 9, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0,
         ];
-        let udp: [(u16, &[u8], &[u8], &str); 6] = [
+        let mut ike = vec![0x11u8; 8];
+        ike.extend_from_slice(&[0; 8]);
+        ike.extend_from_slice(&[33, 0x20, 34, 0x08, 0, 0, 0, 0, 0, 0, 0, 36]);
+        ike.extend_from_slice(&[0; 8]);
+        let rtp = |seq: u8| [0x80u8, 0, 0, seq, 0, 0, seq, 0, 1, 2, 3, 4, 0xd5, 0xd5];
+        let udp: [(u16, &[u8], &[u8], &str); 7] = [
+            (500, &ike, &[], "ipsec"),
             (53, dns_q, &[], "dns"),
             (3478, &stun, &[], "stun"),
             (51820, &wg, &[], "wireguard"),
@@ -511,6 +527,10 @@ mod tests {
             let f = UdpFixture::new(40000, port, &[o], &resp);
             assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
         }
+        // RTP needs two packets of one stream.
+        let (r1, r2) = (rtp(1), rtp(2));
+        let f = UdpFixture::new(40000, 5004, &[&r1, &r2], &[]);
+        assert_eq!(first_claimant(&f.payloads()), Some("rtp"));
         let mut bt = b"\x13BitTorrent protocol".to_vec();
         bt.resize(68, 0x33);
         let tcp: [(u16, &[u8], &[u8], &str); 5] = [

@@ -1,0 +1,301 @@
+//! RTP and RTCP (RFC 3550) on UDP, on any port (media ports are
+//! negotiated elsewhere, e.g. in SDP).
+//!
+//! RTP's 12-byte header: version 2 (top two bits), padding, extension,
+//! CSRC count, marker, payload type (7 bits), sequence number (16),
+//! timestamp (32) and SSRC (32), then the CSRCs and the extension. RTCP
+//! packets (sender and receiver reports, SDES, BYE, APP, and the feedback
+//! and XR types of RFC 4585 and 3611: types 200..=207) have version 2, an
+//! 8-bit type, a length in 32-bit words minus one and the sender's SSRC;
+//! a datagram holds one or more back to back.
+//!
+//! One datagram of that shape is common in random data, so a flow is RTP
+//! only when the first two datagrams of whoever spoke first are RTP
+//! packets of the same SSRC whose sequence number advances by a little
+//! and whose timestamp does not go back (a 32-bit coincidence otherwise),
+//! with payload types in the assigned or dynamic ranges (RFC 3551:
+//! 0..=34, 96..=127); or RTCP, two datagrams of one sender SSRC. A flow
+//! that opens otherwise (e.g. a stray datagram before the media) is left
+//! to the statistics.
+//!
+//! Encryption: plain RTP is cleartext. SRTP (RFC 3711) keeps the RTP
+//! header in the clear and encrypts the payload, so the two cannot be
+//! told apart by headers, and the flow is reported cleartext. Encrypted
+//! RTCP can be told: SRTCP appends an index and an authentication tag
+//! (and Discord's voice encryption a nonce and a tag) after the ciphertext,
+//! so its datagrams never tile into whole RTCP packets; such a flow is
+//! reported `encrypted` (`rtcp_encrypted` in extra).
+
+use super::{Dissector, Parse, Payloads, Probe, Transport};
+use crate::verdict::{Encryption, Meta};
+
+pub struct Rtp;
+
+/// Largest sequence-number step between two RTP packets of one SSRC.
+const MAX_SEQ_STEP: u16 = 16;
+/// Largest forward timestamp step (about 3 minutes at 90 kHz).
+const MAX_TS_STEP: u32 = 1 << 24;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RtpHeader {
+    pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+}
+
+fn be32(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// An RTP packet spanning `d`.
+fn rtp(d: &[u8]) -> Option<RtpHeader> {
+    let (&b0, &b1) = (d.first()?, d.get(1)?);
+    let pt = b1 & 0x7f;
+    if b0 >> 6 != 2 || !matches!(pt, 0..=34 | 96..=127) {
+        return None;
+    }
+    let mut header = 12 + 4 * usize::from(b0 & 0x0f);
+    if b0 & 0x10 != 0 {
+        // Extension: profile-defined 16 bits, length in words.
+        let words = u16::from_be_bytes([*d.get(header + 2)?, *d.get(header + 3)?]);
+        header += 4 + 4 * usize::from(words);
+    }
+    let mut end = d.len();
+    if b0 & 0x20 != 0 {
+        let pad = usize::from(*d.last()?);
+        if pad == 0 {
+            return None;
+        }
+        end = end.checked_sub(pad)?;
+    }
+    if header > end {
+        return None;
+    }
+    Some(RtpHeader {
+        pt,
+        seq: u16::from_be_bytes([*d.get(2)?, *d.get(3)?]),
+        ts: be32(d, 4)?,
+        ssrc: be32(d, 8)?,
+    })
+}
+
+/// An RTCP datagram: its first packet's sender SSRC, and whether the
+/// packets tile the datagram exactly (plain RTCP) or the first one is
+/// followed by something else (SRTCP's encrypted part, index and tag).
+fn rtcp(d: &[u8]) -> Option<(u32, bool)> {
+    let mut at = 0usize;
+    let mut ssrc = None;
+    while at < d.len() {
+        let ok = match (d.get(at), d.get(at + 1), d.get(at + 2..at + 4)) {
+            (Some(&b0), Some(&pt), Some(len)) if b0 >> 6 == 2 && (200..=207).contains(&pt) => {
+                let n = 4 * (usize::from(u16::from_be_bytes([len[0], len[1]])) + 1);
+                let fits = n >= 8 && at + n <= d.len();
+                if fits && ssrc.is_none() {
+                    ssrc = be32(d, at + 4);
+                }
+                at += n;
+                fits
+            }
+            _ => false,
+        };
+        if !ok {
+            // The first packet must be whole; what follows it is not RTCP.
+            return ssrc.map(|s| (s, false));
+        }
+    }
+    ssrc.map(|s| (s, true))
+}
+
+/// What the first two datagrams of a direction show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stream {
+    /// RTP: SSRC and the first packet's payload type.
+    Rtp(u32, u8),
+    /// RTCP: sender SSRC, and whether both datagrams tiled (not encrypted).
+    Rtcp(u32, bool),
+}
+
+/// Two RTP packets of one SSRC, the sequence number advancing by a
+/// little and the timestamp not going back; or two RTCP datagrams of one
+/// sender.
+fn pair(a: &[u8], b: &[u8]) -> Option<Stream> {
+    if let (Some((s1, t1)), Some((s2, t2))) = (rtcp(a), rtcp(b)) {
+        return (s1 == s2).then_some(Stream::Rtcp(s1, t1 && t2));
+    }
+    let (p, h) = (rtp(a)?, rtp(b)?);
+    let step = h.seq.wrapping_sub(p.seq);
+    let ts_step = h.ts.wrapping_sub(p.ts);
+    (p.ssrc == h.ssrc && (1..=MAX_SEQ_STEP).contains(&step) && ts_step < MAX_TS_STEP)
+        .then_some(Stream::Rtp(p.ssrc, p.pt))
+}
+
+fn shaped(d: &[u8]) -> bool {
+    rtp(d).is_some() || rtcp(d).is_some()
+}
+
+impl Dissector for Rtp {
+    fn name(&self) -> &'static str {
+        "rtp"
+    }
+    fn transports(&self) -> &'static [Transport] {
+        &[Transport::Udp]
+    }
+    fn probe(&self, p: &Payloads<'_>) -> Probe {
+        match p.first_payload() {
+            [] => Probe::Maybe,
+            d if shaped(d) => Probe::Maybe,
+            _ => Probe::NotMine,
+        }
+    }
+    fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        // Decided on the first two datagrams of whoever spoke first, so a
+        // flow that is not RTP is let go at its second datagram.
+        let side = p.first_side();
+        let mut chunks = side.chunks();
+        let stream = match (chunks.next(), chunks.next()) {
+            (None, _) => return p.undecided(),
+            (Some(a), _) if !shaped(a) => return Parse::NotMine,
+            (Some(_), None) => return p.undecided(),
+            (Some(a), Some(b)) => pair(a, b),
+        };
+        match stream {
+            None => Parse::NotMine,
+            Some(Stream::Rtp(ssrc, pt)) => {
+                meta.protocol = Some("rtp");
+                meta.encryption = Encryption::Cleartext;
+                meta.set_extra("rtp_ssrc", format!("0x{ssrc:08x}"));
+                meta.set_extra("rtp_payload_type", pt.to_string());
+                Parse::Done
+            }
+            Some(Stream::Rtcp(ssrc, tiled)) => {
+                meta.protocol = Some("rtcp");
+                meta.set_extra("rtcp_ssrc", format!("0x{ssrc:08x}"));
+                if tiled {
+                    meta.encryption = Encryption::Cleartext;
+                } else {
+                    meta.encryption = Encryption::Encrypted;
+                    meta.set_extra("rtcp_encrypted", "true");
+                }
+                Parse::Done
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{check_split_udp, UdpFixture};
+
+    fn rtp_pkt(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![0x80, pt];
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&ts.to_be_bytes());
+        v.extend_from_slice(&ssrc.to_be_bytes());
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn claims(f: &UdpFixture) -> bool {
+        let mut p = f.payloads();
+        p.last = true;
+        Rtp.probe(&p) != Probe::NotMine
+            && matches!(Rtp.parse(&p, &mut Meta::default()), Parse::Identified | Parse::Done)
+    }
+
+    #[test]
+    fn audio_stream() {
+        let a = rtp_pkt(0, 0x4eb2, 0x8b39_9cda, 0x0b86_5519, &[0xd5; 40]);
+        let b = rtp_pkt(0x80, 0x4eb3, 0x8b39_a09a, 0x0b86_5519, &[0xd5; 40]);
+        let (r, m) = check_split_udp(&Rtp, 11320, 23044, &[&a, &b], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("rtp"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("rtp_ssrc"), Some("0x0b865519"));
+        assert_eq!(m.extra("rtp_payload_type"), Some("0"));
+        // One packet is not enough.
+        let (r, _) = check_split_udp(&Rtp, 11320, 23044, &[&a], &[]);
+        assert_eq!(r, Parse::NeedMore);
+    }
+
+    #[test]
+    fn csrc_and_padding() {
+        // CSRC count 1, padding of 3 bytes.
+        let pkt = |seq: u16| {
+            let mut v = rtp_pkt(
+                0x6f,
+                seq,
+                0x1e51_31ff + u32::from(seq) * 960,
+                0xb809_74d8,
+                &[0, 0, 1, 0x1c],
+            );
+            v[0] = 0xa1;
+            v.extend_from_slice(&[0x48, 0x0b, 0xe4, 0x55, 0, 0, 3]);
+            v
+        };
+        let (a, b) = (pkt(0xcdd2), pkt(0xcdd3));
+        let (r, m) = check_split_udp(&Rtp, 55402, 6008, &[&a, &b], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("rtp_payload_type"), Some("111"));
+        // A stray datagram first: not claimed.
+        let stray = [1u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x1c];
+        let f = UdpFixture::new(55402, 6008, &[&stray, &a, &b], &[]);
+        assert!(!claims(&f));
+        // Padding longer than the packet.
+        let mut bad = a.clone();
+        *bad.last_mut().unwrap() = 200;
+        assert!(rtp(&bad).is_none());
+    }
+
+    #[test]
+    fn rtcp_and_srtcp() {
+        // Receiver report (no blocks) + SDES with one CNAME item, twice.
+        let rr = |ssrc: u32| {
+            let mut v = vec![0x80, 201, 0, 1];
+            v.extend_from_slice(&ssrc.to_be_bytes());
+            v.extend_from_slice(&[0x81, 202, 0, 2]);
+            v.extend_from_slice(&ssrc.to_be_bytes());
+            v.extend_from_slice(&[1, 1, b'a', 0]);
+            v
+        };
+        let (r, m) = check_split_udp(&Rtp, 25963, 31601, &[&rr(7), &rr(7)], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("rtcp"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        // SRTCP: the report, then E flag and index, then an 80-bit tag.
+        let srtcp = |i: u8| {
+            let mut v = vec![0x80, 0xc9, 0, 1, 0x73, 0x4e, 0x7b, 0x28, 0x80, 0, 0, i];
+            v.extend_from_slice(&[0x5a; 10]);
+            v
+        };
+        let (r, m) = check_split_udp(&Rtp, 3478, 45658, &[&srtcp(5), &srtcp(7)], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("rtcp_encrypted"), Some("true"));
+    }
+
+    #[test]
+    fn inconsistent_streams_are_not_rtp() {
+        let a = rtp_pkt(0, 100, 1000, 0x1234_5678, &[1; 20]);
+        let cases = [
+            rtp_pkt(0, 101, 1160, 0x1234_5679, &[1; 20]),  // another SSRC
+            rtp_pkt(0, 100, 1160, 0x1234_5678, &[1; 20]),  // same sequence number
+            rtp_pkt(0, 99, 1160, 0x1234_5678, &[1; 20]),   // going back
+            rtp_pkt(0, 200, 1160, 0x1234_5678, &[1; 20]),  // leaping
+            rtp_pkt(0, 101, 999, 0x1234_5678, &[1; 20]),   // timestamp back
+            rtp_pkt(72, 101, 1160, 0x1234_5678, &[1; 20]), // RTCP-range type
+        ];
+        for b in cases {
+            let f = UdpFixture::new(40000, 40002, &[&a, &b], &[]);
+            assert!(!claims(&f), "{b:?}");
+        }
+        // Version 1, and a CSRC list longer than the packet.
+        let mut v1 = a.clone();
+        v1[0] = 0x40;
+        assert!(rtp(&v1).is_none());
+        let mut cc = a.clone();
+        cc[0] = 0x8f;
+        assert!(rtp(&cc).is_none());
+    }
+}
