@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
 use crate::dissect::{icmp, ipsec, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
-use crate::flow::{Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
+use crate::flow::{Candidates, Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
 use crate::packed::{Packed, Strings};
 use crate::randomness;
 use crate::record::FlowRecord;
@@ -199,13 +199,13 @@ fn transport_of(flow: &Flow) -> Option<Transport> {
 }
 
 /// Bit set of dissectors that run on this transport.
-fn candidates_for(t: Transport) -> u64 {
+fn candidates_for(t: Transport) -> Candidates {
     DISSECTORS
         .iter()
-        .take(64)
+        .take(Candidates::BITS as usize)
         .enumerate()
         .filter(|(_, d)| d.transports().contains(&t))
-        .fold(0u64, |m, (i, _)| m | (1 << i))
+        .fold(0, |m: Candidates, (i, _)| m | (1 << i))
 }
 
 /// Replaces the flow's verdict with `meta`, packed. The association
@@ -373,12 +373,12 @@ fn run_dissectors(
         bits &= bits - 1;
         let d = DISSECTORS[i];
         if d.probe(&p) == Probe::NotMine {
-            insp.candidates &= !(1 << i);
+            insp.candidates &= !((1 as Candidates) << i);
             continue;
         }
         let mut m = Meta::default();
         match d.parse(&p, &mut m) {
-            Parse::NotMine => insp.candidates &= !(1 << i),
+            Parse::NotMine => insp.candidates &= !((1 as Candidates) << i),
             Parse::NeedMore => {}
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);

@@ -311,12 +311,16 @@ impl SideBuf {
     }
 }
 
+/// A bit per registered dissector (`crate::dissect::DISSECTORS`); a
+/// registry test keeps the registry within its width.
+pub type Candidates = u128;
+
 /// Dissection state of a flow still being inspected.
 #[derive(Debug, Default)]
 pub struct Inspect {
     pub sides: [SideBuf; 2],
     /// Bit i set: `DISSECTORS[i]` may still claim the flow.
-    pub candidates: u64,
+    pub candidates: Candidates,
     /// Index of the dissector that identified the flow.
     pub chosen: Option<u8>,
     /// Set when the dissectors must be run again (new data arrived).

@@ -692,6 +692,6 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert!(DISSECTORS.len() <= 64);
+        assert!(DISSECTORS.len() <= crate::flow::Candidates::BITS as usize);
     }
 }
