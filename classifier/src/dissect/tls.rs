@@ -29,6 +29,10 @@
 //!   record headers (or one per side) are seen.
 //! - `Payloads::last` with a ClientHello cut short: Identified without
 //!   fingerprints (`tls_hello` = `truncated`).
+//! - A whole ClientHello in well-formed records, with a 3.x client
+//!   version, whose body does not parse (e.g. an odd cipher-suite length,
+//!   as in nDPI's `tls_cipher_lens.pcap`): Identified without fingerprints
+//!   (`tls_hello` = `malformed`).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::fingerprint::client_hello::{self, ext, handshake_header, printable, version_name, ClientHello, Reader};
@@ -180,7 +184,11 @@ enum Client {
         /// which MTProxy fake-TLS replaces with a much longer payload.
         first_appdata_len: Option<usize>,
     },
-    /// Not a TLS ClientHello (or a malformed one).
+    /// A whole ClientHello message in well-formed records, with a TLS
+    /// client version, whose body does not parse (e.g. an odd cipher-suite
+    /// length): TLS, without fingerprints.
+    Malformed,
+    /// Not a TLS ClientHello.
     NotHello,
 }
 
@@ -211,6 +219,10 @@ fn client(stream: &[u8]) -> Client {
                 hello: Box::new(ch),
                 first_appdata_len: rec.first_appdata_len,
             },
+            // The framing (record and handshake headers with consistent
+            // lengths, a 3.x client version) is what random bytes almost
+            // never have; only the body is broken.
+            Err(_) if !rec.bad && matches!(msg.get(4..6), Some(&[3, 0..=4])) => Client::Malformed,
             Err(_) => Client::NotHello,
         },
         None if rec.bad || rec.past_handshake => Client::NotHello,
@@ -762,6 +774,15 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                     Parse::Identified
                 }
             }
+            Client::Malformed if proxy.is_none() => {
+                fill(meta);
+                meta.set_extra("tls_hello", "malformed");
+                if server_done {
+                    Parse::Done
+                } else {
+                    Parse::Identified
+                }
+            }
             Client::Partial { hello_started: true } if p.last => {
                 // A record header and a ClientHello header, cut short:
                 // TLS, without fingerprints.
@@ -776,7 +797,7 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                     Parse::NeedMore
                 }
             }
-            Client::NotHello => Parse::NotMine,
+            Client::NotHello | Client::Malformed => Parse::NotMine,
         }
     }
 }
@@ -1210,8 +1231,15 @@ mod tests {
             ..Hello::default()
         }
         .build();
-        msg[38] = 200; // session id length past the end
-        assert_eq!(run(&wrap(CT_HANDSHAKE, &msg, 16384), &[], false).0, Parse::NotMine);
+        // Session id length past the end. The records and the handshake
+        // header are sound: TLS, flagged malformed, no fingerprints read
+        // from the lying body.
+        msg[38] = 200;
+        let (r, m) = run(&wrap(CT_HANDSHAKE, &msg, 16384), &[], false);
+        assert_eq!(
+            (r, m.extra("tls_hello"), m.ja4.as_deref()),
+            (Parse::Identified, Some("malformed"), None)
+        );
         // A record of another type before the hello completes.
         let full = chrome("a.example");
         let mut orig = wrap(CT_HANDSHAKE, &full[..100], 16384);
@@ -1233,6 +1261,33 @@ mod tests {
         assert_eq!(m.protocol, Some("tls"));
         assert_eq!(m.ja4, None);
         assert_eq!(run(&orig[..3], &[], true).0, Parse::NotMine);
+    }
+
+    #[test]
+    fn malformed_hello_in_good_records_is_tls_without_fingerprints() {
+        // Cipher-suite length made odd (one byte of the last suite is
+        // then read as the compression length): the body cannot parse.
+        let mut msg = Hello {
+            version: 0x0301,
+            ciphers: vec![0x0039, 0x0038, 0x0035, 0x00ff],
+            exts: vec![sni("odd.example")],
+            ..Hello::default()
+        }
+        .build();
+        let at = 4 + 2 + 32 + 1;
+        assert_eq!(&msg[at..at + 2], &[0, 8]);
+        msg[at + 1] = 7;
+        assert!(client_hello::parse_handshake(&msg).is_err());
+        let (r, m) = check_split_tcp(&Tls, 443, &wrap(CT_HANDSHAKE, &msg, 16384), &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("tls"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("tls_hello"), Some("malformed"));
+        assert_eq!((m.ja4, m.ja3, m.sni), (None, None, None));
+        // Without a TLS client version it is not claimed.
+        msg[4] = 2;
+        let (r, _) = check_split_tcp(&Tls, 443, &wrap(CT_HANDSHAKE, &msg, 16384), &[]);
+        assert_eq!(r, Parse::NotMine);
     }
 
     #[test]
