@@ -581,7 +581,6 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
 /// Measures the per-frame scan every worker does over the whole input
 /// (`pipeline::classify_replicated`) and the speedup bound it implies.
 fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) -> Scaling {
-    use baikal_classifier::decode::{fast_l4, PacketView};
     let cfg = Config {
         flow: opt.flow,
         rules: opt.rules.clone(),
@@ -598,16 +597,9 @@ fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) ->
         for l in inputs {
             Frames::Chunks(&l.chunks)
                 .for_each_frame(&mut |raw| {
-                    let shard = if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
-                        let pkt = PacketView {
-                            ts_ns: raw.ts_ns,
-                            wire_len: raw.wire_len,
-                            tuple: t,
-                            tcp: None,
-                            payload,
-                        };
-                        std::hint::black_box(assoc.as_mut().and_then(|a| a.observe(&pkt)));
-                        pipeline::shard_of(&t, 2)
+                    let shard = if let Some((owner, hint)) = pipeline::route_plain(raw, assoc.as_mut(), 2) {
+                        std::hint::black_box(hint);
+                        owner
                     } else if let Some(v) = odd.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
                         std::hint::black_box(assoc.as_mut().and_then(|a| a.observe(&v)));
                         pipeline::shard_of(&v.tuple, 2)

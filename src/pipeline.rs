@@ -483,6 +483,56 @@ impl<F: FnMut(&mut Vec<FlowRecord>)> Batch<F> {
     }
 }
 
+/// The record sink shared by worker threads: one lock per batch of
+/// records, the first write error kept, and a flag the reading loops poll
+/// so that everyone stops once writing failed.
+struct SharedSink<'e> {
+    inner: std::sync::Mutex<(&'e mut Emit<'e>, Option<std::io::Error>)>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// Where finished flows go.
+type Emit<'e> = dyn FnMut(FlowRecord) -> std::io::Result<()> + Send + 'e;
+
+impl<'e> SharedSink<'e> {
+    fn new(emit: &'e mut Emit<'e>) -> SharedSink<'e> {
+        SharedSink {
+            inner: std::sync::Mutex::new((emit, None)),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+    /// Writes (drains) `recs` under one lock; after an error the rest are dropped.
+    fn write(&self, recs: &mut Vec<FlowRecord>) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (emit, err) = &mut *g;
+        for r in recs.drain(..) {
+            if err.is_none() {
+                if let Err(e) = emit(r) {
+                    *err = Some(e);
+                    self.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    fn failed(&self) -> bool {
+        self.failed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// The first write error, if any.
+    fn finish(&self) -> Result<()> {
+        match self.inner.lock().unwrap_or_else(|p| p.into_inner()).1.take() {
+            Some(e) => Err(e).context("writing output"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Each of `cfg.threads` workers holds its share of `--max-flows`.
+fn worker_flow_config(cfg: &Config) -> FlowConfig {
+    let mut flow = cfg.flow;
+    flow.max_flows = flow.max_flows.div_ceil(cfg.threads.max(1)).max(1);
+    flow
+}
+
 /// Units of work in flight per worker (the reader blocks when all are out).
 const WORK_PER_WORKER: usize = 4;
 /// Records a worker collects before taking the sink lock.
@@ -528,6 +578,29 @@ impl Work {
     }
 }
 
+/// The routing step for a plain frame (see [`fast_l4`]): the worker that
+/// owns its flow, and the frame's association hint (the table must see
+/// every packet, whoever owns it). `None` when the frame needs the full
+/// decoder (fragments, tunnels, other link types, non-IP).
+#[inline]
+pub fn route_plain(
+    raw: &RawPacket<'_>,
+    assoc: Option<&mut Associations>,
+    workers: usize,
+) -> Option<(usize, Option<AssocHint>)> {
+    let (tuple, payload) = fast_l4(LinkType(raw.linktype), raw.data)?;
+    let hint = assoc.and_then(|a| {
+        a.observe(&PacketView {
+            ts_ns: raw.ts_ns,
+            wire_len: raw.wire_len,
+            tuple,
+            tcp: None,
+            payload,
+        })
+    });
+    Some((shard_of(&tuple, workers), hint))
+}
+
 /// Worker index for a packet: a hash of the canonical key, so both
 /// directions of a flow go to the same worker. Fixed seed: the same flow
 /// goes to the same worker on every run.
@@ -566,17 +639,8 @@ impl Router {
             .collect();
         for (i, f) in chunk.frames.iter().enumerate() {
             let raw = chunk.raw(f);
-            if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
-                let hint = self.assoc.as_mut().and_then(|a| {
-                    a.observe(&PacketView {
-                        ts_ns: raw.ts_ns,
-                        wire_len: raw.wire_len,
-                        tuple: t,
-                        tcp: None,
-                        payload,
-                    })
-                });
-                if let Some(w) = works.get_mut(shard_of(&t, workers)) {
+            if let Some((owner, hint)) = route_plain(&raw, self.assoc.as_mut(), workers) {
+                if let Some(w) = works.get_mut(owner) {
                     if let Some(h) = hint {
                         w.hints.push((w.items.len() as u32, h));
                     }
@@ -622,14 +686,9 @@ fn classify_routed(
     emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
 ) -> Result<InputOutcome> {
     use crossbeam_channel::{bounded, unbounded, Receiver};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Mutex;
-
     let workers = cfg.threads;
-    let mut flow_cfg = cfg.flow;
-    flow_cfg.max_flows = flow_cfg.max_flows.div_ceil(workers).max(1);
-    let sink = Mutex::new((emit, None::<std::io::Error>));
-    let failed = AtomicBool::new(false);
+    let flow_cfg = worker_flow_config(cfg);
+    let sink = SharedSink::new(emit);
 
     let reader_cpu0 = thread_cpu_ns();
     std::thread::scope(|scope| -> Result<InputOutcome> {
@@ -645,24 +704,13 @@ fn classify_routed(
             to_worker.push(tx);
             go.push(go_tx);
             let done_tx = done_tx.clone();
-            let (sink, failed) = (&sink, &failed);
+            let sink = &sink;
             let labeler = cfg.labeler();
             handles.push(scope.spawn(move || {
                 let mut decoder = Decoder::new();
                 let mut engine = Engine::new(flow_cfg, labeler);
                 let mut max_ts = 0u64;
-                let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| {
-                    let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
-                    let (emit, err) = &mut *g;
-                    for r in recs.drain(..) {
-                        if err.is_none() {
-                            if let Err(e) = emit(r) {
-                                *err = Some(e);
-                                failed.store(true, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                });
+                let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
                 for work in rx.iter() {
                     let chunk = &*work.chunk;
                     let mut hints = work.hints.iter().peekable();
@@ -734,7 +782,7 @@ fn classify_routed(
                 sent.push_back(full);
             }
             cur.push(raw);
-            !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
+            !sink.failed() && limit.is_none_or(|l| n < l)
         });
         if !broken && !cur.is_empty() {
             let last = Arc::new(cur);
@@ -771,10 +819,7 @@ fn classify_routed(
         if broken {
             anyhow::bail!("a classification worker stopped early");
         }
-        let err = sink.lock().unwrap_or_else(|p| p.into_inner()).1.take();
-        if let Some(e) = err {
-            return Err(e).context("writing output");
-        }
+        sink.finish()?;
         Ok(InputOutcome {
             report,
             decode,
@@ -807,14 +852,9 @@ fn classify_replicated(
     limit: Option<u64>,
     emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
 ) -> Result<InputOutcome> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Mutex;
-
     let workers = cfg.threads;
-    let mut flow_cfg = cfg.flow;
-    flow_cfg.max_flows = flow_cfg.max_flows.div_ceil(workers).max(1);
-    let sink = Mutex::new((emit, None::<std::io::Error>));
-    let failed = AtomicBool::new(false);
+    let flow_cfg = worker_flow_config(cfg);
+    let sink = SharedSink::new(emit);
     let caller_cpu0 = thread_cpu_ns();
 
     type WorkerOut = (
@@ -826,41 +866,21 @@ fn classify_replicated(
     let outs: Vec<std::thread::Result<WorkerOut>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|me| {
-                let (sink, failed) = (&sink, &failed);
+                let sink = &sink;
                 let labeler = cfg.labeler();
                 let mut assoc = cfg.associations();
                 scope.spawn(move || {
                     let mut decoder = Decoder::new();
                     let mut odd = Decoder::new();
                     let mut engine = Engine::new(flow_cfg, labeler);
-                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| {
-                        let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
-                        let (emit, err) = &mut *g;
-                        for r in recs.drain(..) {
-                            if err.is_none() {
-                                if let Err(e) = emit(r) {
-                                    *err = Some(e);
-                                    failed.store(true, Ordering::Relaxed);
-                                }
-                            }
-                        }
-                    });
+                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
                     let mut last_ts = 0u64;
                     let mut n = 0u64;
                     let rep = read(me, &mut |raw| {
                         n += 1;
-                        if let Some((t, payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
+                        if let Some((owner, hint)) = route_plain(raw, assoc.as_mut(), workers) {
                             last_ts = last_ts.max(raw.ts_ns);
-                            let hint = assoc.as_mut().and_then(|a| {
-                                a.observe(&PacketView {
-                                    ts_ns: raw.ts_ns,
-                                    wire_len: raw.wire_len,
-                                    tuple: t,
-                                    tcp: None,
-                                    payload,
-                                })
-                            });
-                            if shard_of(&t, workers) == me {
+                            if owner == me {
                                 if let Some(v) =
                                     decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
                                 {
@@ -874,7 +894,7 @@ fn classify_replicated(
                                 engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
                             }
                         }
-                        !failed.load(Ordering::Relaxed) && limit.is_none_or(|l| n < l)
+                        !sink.failed() && limit.is_none_or(|l| n < l)
                     });
                     // Every worker saw every frame: the same last timestamp.
                     engine.expire(last_ts, name, &mut |r| out.push(r));
@@ -913,10 +933,7 @@ fn classify_replicated(
         }
     }
     let report = report.unwrap_or_else(|| Ok(ReadReport::default()))?;
-    let err = sink.lock().unwrap_or_else(|p| p.into_inner()).1.take();
-    if let Some(e) = err {
-        return Err(e).context("writing output");
-    }
+    sink.finish()?;
     Ok(InputOutcome {
         report,
         decode,

@@ -49,7 +49,7 @@ impl Dissector for AliCloud {
             Some(true) => {}
         }
         // The other side, once it speaks, must frame the same way.
-        let other = if p.orig.is_empty() { p.orig } else { p.resp };
+        let other = p.second_side();
         match opens_with_frame(other.stream()) {
             Some(false) if !other.is_empty() => return Parse::NotMine,
             _ => {}

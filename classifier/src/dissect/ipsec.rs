@@ -200,7 +200,7 @@ impl Dissector for Ipsec {
             return Parse::NotMine;
         };
         let side = p.first_side();
-        let other = if p.orig.is_empty() { p.orig } else { p.resp };
+        let other = p.second_side();
         match datagrams(&side, nat_t).next() {
             None => p.undecided(),
             Some((Datagram::Ike(v, x, at), d)) => {

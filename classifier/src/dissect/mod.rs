@@ -175,6 +175,15 @@ impl<'a> Payloads<'a> {
             self.orig
         }
     }
+    /// The side [`Self::first_side`] is not: the responder's, or the
+    /// originator's (empty) when only the responder has spoken.
+    pub fn second_side(&self) -> Side<'a> {
+        if self.orig.is_empty() {
+            self.orig
+        } else {
+            self.resp
+        }
+    }
     /// What a parse answers when the bytes so far are neither a match nor
     /// a mismatch: wait for more, unless nothing more will come.
     pub fn undecided(&self) -> Parse {

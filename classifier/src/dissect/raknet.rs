@@ -154,7 +154,7 @@ impl Dissector for Raknet {
         // A frame set's shape alone is too weak (random bytes fit it now
         // and then): a second datagram, either way, must be RakNet too.
         if k == "frame_set" {
-            let other = if p.orig.is_empty() { p.orig } else { p.resp };
+            let other = p.second_side();
             let second = side.chunks().nth(1).or_else(|| other.chunks().next());
             match second {
                 None => return p.undecided(),

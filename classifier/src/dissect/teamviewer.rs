@@ -80,7 +80,7 @@ impl Dissector for TeamViewer {
         };
         // A second frame: after the first on the same side, or the first
         // of the other side.
-        let other = if p.orig.is_empty() { p.orig } else { p.resp };
+        let other = p.second_side();
         let next = first.get(len..).unwrap_or_default();
         let confirmed = match (start(next), start(other.stream())) {
             (Start::Frame(..), _) | (_, Start::Frame(..)) => true,

@@ -121,7 +121,7 @@ impl Dissector for Tftp {
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let side = p.first_side();
-        let other = if p.orig.is_empty() { p.orig } else { p.resp };
+        let other = p.second_side();
         let d = side.first();
         let Some(open) = opening(d, p.port(PORT)) else {
             return Parse::NotMine;

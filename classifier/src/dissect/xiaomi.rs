@@ -85,7 +85,7 @@ impl Dissector for Xiaomi {
             None => return p.undecided(),
             Some(true) => {}
         }
-        let other = if p.orig.is_empty() { p.orig } else { p.resp };
+        let other = p.second_side();
         if opens_with_frame(other.stream()) == Some(false) {
             return Parse::NotMine;
         }
