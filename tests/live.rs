@@ -319,18 +319,25 @@ fn listening(ns: &str) -> bool {
         .any(|l| l.split_whitespace().nth(3) == Some("0003"))
 }
 
-/// The receive queue (bytes) of baikal's packet socket, once it listens.
+/// The receive queues (bytes) of baikal's packet sockets, summed, once it listens.
 fn queued(ns: &str) -> Option<u64> {
     let out = run(&["ip", "netns", "exec", ns, "cat", "/proc/net/packet"]);
-    String::from_utf8_lossy(&out.stdout).lines().skip(1).find_map(|l| {
+    // Every ETH_P_ALL socket: with --threads N there are N in the fanout
+    // group, and a flow's packets may wait in any of them.
+    let mut total = None;
+    for l in String::from_utf8_lossy(&out.stdout).lines().skip(1) {
         let cols: Vec<&str> = l.split_whitespace().collect();
-        (cols.get(3) == Some(&"0003")).then(|| cols.get(6).and_then(|r| r.parse().ok()))?
-    })
+        if cols.get(3) == Some(&"0003") {
+            let rmem: u64 = cols.get(6)?.parse().ok()?;
+            total = Some(total.unwrap_or(0) + rmem);
+        }
+    }
+    total
 }
 
 /// Starts `baikal classify -i` in the namespace, replays the capture onto
 /// the host end, and returns baikal's output once it ended (by itself, or
-/// by SIGINT once its queue is empty when `interrupt`).
+/// by SIGINT once its sockets' queues are empty when `interrupt`).
 fn capture_replay(ns: &str, ns_if: &str, host_if: &str, file: &str, extra: &[&str], interrupt: bool) -> Output {
     let baikal = env!("CARGO_BIN_EXE_baikal");
     // `ip netns exec` execs baikal: the child's pid is baikal's.
@@ -353,11 +360,16 @@ fn capture_replay(ns: &str, ns_if: &str, host_if: &str, file: &str, extra: &[&st
     assert!(ready, "baikal did not open its capture socket");
     run(&["tcpreplay", "-q", "-t", "-i", host_if, file]);
     if interrupt {
+        // Empty on two readings 100 ms apart: frames still crossing the
+        // veth pair when tcpreplay returns have arrived by then.
+        let mut empty_before = false;
         for _ in 0..400 {
-            if queued(ns) == Some(0) {
+            let empty = queued(ns) == Some(0);
+            if empty && empty_before {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(25));
+            empty_before = empty;
+            std::thread::sleep(Duration::from_millis(if empty { 100 } else { 25 }));
         }
         run(&["sh", "-c", &format!("kill -INT {}", child.id())]);
     }
