@@ -172,8 +172,8 @@ pub struct ClassifyArgs {
     /// Stop a live capture after this long (e.g. 30s, 5m, 1h).
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
-    /// Stop after this many packets.
-    #[arg(short = 'c', long)]
+    /// Stop after this many packets (at least 1).
+    #[arg(short = 'c', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Output format.
     #[arg(short = 'F', long, value_enum, default_value_t = FormatArg::Table)]

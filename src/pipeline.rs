@@ -5,12 +5,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
 use baikal_classifier::assoc::{self, AssocHint, Associations};
-use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, TcpMeta, Tuple};
+use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, Tuple};
 use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::flow::{FlowConfig, FlowKey};
 use baikal_classifier::record::FlowRecord;
 
 use crate::output::Sink;
+
+mod blocks;
 
 /// Where packets come from.
 #[derive(Clone, Debug)]
@@ -393,15 +395,17 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
 /// With N > 1 the flows are sharded over N workers, each owning an
 /// [`Engine`] with `max_flows / N` flows, by a hash of the canonical
 /// (direction-free) flow key ([`shard_of`]), so both directions of a flow
-/// meet the same worker. Frames in memory and a re-readable file
-/// ([`Frames::Chunks`], [`Frames::Replay`]) are read whole by every worker,
-/// which keeps its own frames ([`classify_replicated`]); a stream
-/// ([`Frames::Read`]: a pipe, a gzip'd file) is read once by the calling
-/// thread and routed to the workers ([`classify_routed`]). Either way the
-/// records are the same set for every N as long as no flow is evicted for
-/// capacity (`--max-flows`); only their order differs. The association
-/// table ([`Associations`]) sees every packet in capture order, before
-/// sharding, in every case.
+/// meet the same worker. A re-readable file ([`Frames::Replay`]) is read
+/// whole by every worker, which keeps its own frames
+/// ([`classify_replicated`]). Frames in memory ([`Frames::Chunks`], as
+/// `bench` holds them) and a stream read once ([`Frames::Read`]: a pipe, a
+/// gzip'd file) go in blocks: each block's frames are routed once, by
+/// whichever worker is free, and each worker then classifies its own
+/// ([`blocks`]). Either way the records are the same set for every N as
+/// long as no flow is evicted for capacity (`--max-flows`); only their
+/// order differs. Every worker's association table ([`Associations`])
+/// learns from every announcement in capture order, so the hints are
+/// those of one thread.
 pub fn classify_frames(
     mut frames: Frames<'_, '_>,
     name: &Arc<str>,
@@ -411,8 +415,8 @@ pub fn classify_frames(
 ) -> Result<InputOutcome> {
     if cfg.threads > 1 {
         return match frames {
-            Frames::Read(read) => classify_routed(read, name, cfg, limit, emit),
-            Frames::Chunks(chunks) => classify_replicated(&|_, f| Ok(read_chunks(chunks, f)), name, cfg, limit, emit),
+            Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, emit),
+            Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, emit),
             Frames::Replay(read) => classify_replicated(read, name, cfg, limit, emit),
         };
     }
@@ -533,50 +537,8 @@ fn worker_flow_config(cfg: &Config) -> FlowConfig {
     flow
 }
 
-/// Units of work in flight per worker (the reader blocks when all are out).
-const WORK_PER_WORKER: usize = 4;
 /// Records a worker collects before taking the sink lock.
 const RECORDS_PER_FLUSH: usize = 256;
-/// Marks an item of [`Work::items`] as an index into [`Work::decoded`].
-const DECODED: u32 = 1 << 31;
-
-/// A packet the reader decoded itself; its payload is `arena[start..end]`.
-#[derive(Clone, Copy)]
-struct Desc {
-    ts_ns: u64,
-    wire_len: u32,
-    start: u32,
-    end: u32,
-    tuple: Tuple,
-    tcp: Option<TcpMeta>,
-}
-
-/// One worker's share of a chunk: frame indices in capture order, and
-/// (marked [`DECODED`]) packets decoded by the reader.
-struct Work {
-    chunk: Arc<Chunk>,
-    items: Vec<u32>,
-    decoded: Vec<Desc>,
-    arena: Vec<u8>,
-    /// (index in `items`, hint) for the few associated packets, in order.
-    hints: Vec<(u32, AssocHint)>,
-}
-
-impl Work {
-    fn push_decoded(&mut self, v: &PacketView<'_>) {
-        let start = self.arena.len() as u32;
-        self.arena.extend_from_slice(v.payload);
-        self.items.push(DECODED | self.decoded.len() as u32);
-        self.decoded.push(Desc {
-            ts_ns: v.ts_ns,
-            wire_len: v.wire_len,
-            start,
-            end: self.arena.len() as u32,
-            tuple: v.tuple,
-            tcp: v.tcp,
-        });
-    }
-}
 
 /// The routing step for a plain frame (see [`fast_l4`]): the worker that
 /// owns its flow, and the frame's association hint (the table must see
@@ -611,223 +573,6 @@ pub fn shard_of(t: &Tuple, workers: usize) -> usize {
     let h = foldhash::fast::FixedState::with_seed(0x6261_696b_616c).hash_one(key);
     // Multiply-shift: uniform over 0..workers without a division.
     ((u128::from(h) * workers as u128) >> 64) as usize
-}
-
-/// The reading side of [`classify_routed`]: splits chunks into work.
-struct Router {
-    workers: usize,
-    decoder: Decoder,
-    to_worker: Vec<crossbeam_channel::Sender<Work>>,
-    /// Cross-flow association, run here so that it sees every packet in
-    /// capture order whatever the number of workers.
-    assoc: Option<Associations>,
-}
-
-impl Router {
-    /// Routes the frames of `chunk`; `false` when a worker is gone.
-    fn route(&mut self, chunk: &Arc<Chunk>) -> bool {
-        let workers = self.workers;
-        let per = chunk.len() / workers + 64;
-        let mut works: Vec<Work> = (0..workers)
-            .map(|_| Work {
-                chunk: Arc::clone(chunk),
-                items: Vec::with_capacity(per),
-                decoded: Vec::new(),
-                arena: Vec::new(),
-                hints: Vec::new(),
-            })
-            .collect();
-        for (i, f) in chunk.frames.iter().enumerate() {
-            let raw = chunk.raw(f);
-            if let Some((owner, hint)) = route_plain(&raw, self.assoc.as_mut(), workers) {
-                if let Some(w) = works.get_mut(owner) {
-                    if let Some(h) = hint {
-                        w.hints.push((w.items.len() as u32, h));
-                    }
-                    w.items.push(i as u32);
-                }
-            } else if let Some(v) = self
-                .decoder
-                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-            {
-                let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
-                if let Some(w) = works.get_mut(shard_of(&v.tuple, workers)) {
-                    if let Some(h) = hint {
-                        w.hints.push((w.items.len() as u32, h));
-                    }
-                    w.push_decoded(&v);
-                }
-            }
-        }
-        for (w, work) in works.into_iter().enumerate() {
-            if work.items.is_empty() {
-                continue;
-            }
-            if self.to_worker.get(w).is_none_or(|tx| tx.send(work).is_err()) {
-                return false;
-            }
-        }
-        true
-    }
-}
-
-/// A stream read once: the calling thread gathers frames into shared
-/// [`Chunk`]s and routes each to the worker owning its flow. [`fast_l4`]
-/// reads the 5-tuple of a plain frame from a few header fields; frames
-/// that are not plain (fragments, tunnels, other link types, non-IP) are
-/// decoded here (this thread owns fragment reassembly) and handed over
-/// decoded, routed by the same hash of the decoded tuple. Each worker
-/// decodes its frames and keeps the capture's order within each flow.
-fn classify_routed(
-    read: &mut ReadFn<'_>,
-    name: &Arc<str>,
-    cfg: &Config,
-    limit: Option<u64>,
-    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
-) -> Result<InputOutcome> {
-    use crossbeam_channel::{bounded, unbounded, Receiver};
-    let workers = cfg.threads;
-    let flow_cfg = worker_flow_config(cfg);
-    let sink = SharedSink::new(emit);
-
-    let reader_cpu0 = thread_cpu_ns();
-    std::thread::scope(|scope| -> Result<InputOutcome> {
-        let mut to_worker = Vec::with_capacity(workers);
-        let mut go = Vec::with_capacity(workers);
-        let mut handles = Vec::with_capacity(workers);
-        // Each worker reports its last timestamp when its input ends and
-        // waits for the latest over all of them before expiring its flows.
-        let (done_tx, done_rx) = unbounded::<u64>();
-        for _ in 0..workers {
-            let (tx, rx): (_, Receiver<Work>) = bounded(WORK_PER_WORKER);
-            let (go_tx, go_rx) = bounded::<u64>(1);
-            to_worker.push(tx);
-            go.push(go_tx);
-            let done_tx = done_tx.clone();
-            let sink = &sink;
-            let labeler = cfg.labeler();
-            handles.push(scope.spawn(move || {
-                let mut decoder = Decoder::new();
-                let mut engine = Engine::new(flow_cfg, labeler);
-                let mut max_ts = 0u64;
-                let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
-                for work in rx.iter() {
-                    let chunk = &*work.chunk;
-                    let mut hints = work.hints.iter().peekable();
-                    for (k, &it) in work.items.iter().enumerate() {
-                        let hint = hints.next_if(|h| h.0 as usize == k).map(|h| &h.1);
-                        if it & DECODED == 0 {
-                            let Some(f) = chunk.frames.get(it as usize) else {
-                                continue;
-                            };
-                            let raw = chunk.raw(f);
-                            if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                                max_ts = max_ts.max(v.ts_ns);
-                                engine.process_hinted(&v, hint, name, &mut |r| out.push(r));
-                            }
-                        } else if let Some(d) = work.decoded.get((it & !DECODED) as usize) {
-                            let pkt = PacketView {
-                                ts_ns: d.ts_ns,
-                                wire_len: d.wire_len,
-                                tuple: d.tuple,
-                                tcp: d.tcp,
-                                payload: work.arena.get(d.start as usize..d.end as usize).unwrap_or_default(),
-                            };
-                            max_ts = max_ts.max(d.ts_ns);
-                            engine.process_hinted(&pkt, hint, name, &mut |r| out.push(r));
-                        }
-                    }
-                }
-                let _ = done_tx.send(max_ts);
-                drop(done_tx);
-                let now = go_rx.recv().unwrap_or(max_ts);
-                engine.expire(now, name, &mut |r| out.push(r));
-                engine.finish(name, &mut |r| out.push(r));
-                out.flush();
-                (engine.stats(), decoder.stats().clone(), thread_cpu_ns())
-            }));
-        }
-        drop(done_tx);
-
-        let mut router = Router {
-            workers,
-            decoder: Decoder::new(),
-            to_worker,
-            assoc: cfg.associations(),
-        };
-        let mut broken = false;
-        // Chunks come back for reuse once every worker dropped them;
-        // at most WORK_PER_WORKER + 2 are alive at a time.
-        let mut sent: std::collections::VecDeque<Arc<Chunk>> = std::collections::VecDeque::new();
-        let fresh = |sent: &mut std::collections::VecDeque<Arc<Chunk>>| -> Chunk {
-            if sent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
-                if let Some(Ok(mut c)) = sent.pop_front().map(Arc::try_unwrap) {
-                    c.clear();
-                    return c;
-                }
-            }
-            Chunk::new()
-        };
-        let mut cur = Chunk::new();
-        let mut n = 0u64;
-        let rep = read(&mut |raw| {
-            n += 1;
-            if !cur.fits(raw) {
-                let next = fresh(&mut sent);
-                let full = Arc::new(std::mem::replace(&mut cur, next));
-                if !router.route(&full) {
-                    broken = true;
-                    return false;
-                }
-                sent.push_back(full);
-            }
-            cur.push(raw);
-            !sink.failed() && limit.is_none_or(|l| n < l)
-        });
-        if !broken && !cur.is_empty() {
-            let last = Arc::new(cur);
-            broken = !router.route(&last);
-        }
-        let report = rep;
-        let Router { decoder, to_worker, .. } = router;
-        drop(to_worker);
-        // Every worker reported (or died): the latest timestamp goes back to all.
-        let mut last_ts = 0u64;
-        while let Ok(t) = done_rx.recv() {
-            last_ts = last_ts.max(t);
-        }
-        for g in &go {
-            let _ = g.send(last_ts);
-        }
-        let mut engine = EngineStats::default();
-        let mut decode = decoder.stats().clone();
-        let mut cpu = Vec::with_capacity(workers + 1);
-        if let (Some(a), Some(b)) = (reader_cpu0, thread_cpu_ns()) {
-            cpu.push(b.saturating_sub(a));
-        }
-        for h in handles {
-            match h.join() {
-                Ok((es, ds, c)) => {
-                    add_engine_stats(&mut engine, &es);
-                    decode.add(&ds);
-                    cpu.extend(c);
-                }
-                Err(p) => std::panic::resume_unwind(p),
-            }
-        }
-        let report = report?;
-        if broken {
-            anyhow::bail!("a classification worker stopped early");
-        }
-        sink.finish()?;
-        Ok(InputOutcome {
-            report,
-            decode,
-            engine,
-            // All or nothing: a partial list would be misread.
-            thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
-        })
-    })
 }
 
 /// Several threads over a source each of them can read in full (frames

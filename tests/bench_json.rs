@@ -75,14 +75,19 @@ fn bench_json_has_every_field() {
         assert!(t["packets_per_s"].as_f64().unwrap() > 0.0);
     }
     assert_eq!(v["new_flows"], 451);
-    // Each worker's scan of every frame costs something, and bounds the
-    // speedup of N workers below N.
+    // Routing each frame costs something, and bounds the speedup of N
+    // workers below N; routing every frame on every worker (files) bounds
+    // it lower still.
     let sc = &v["scaling"];
     assert!(sc["scan_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
     assert!(sc["work_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
-    for b in sc["bound"].as_array().unwrap() {
+    let (bound, file_bound) = (sc["bound"].as_array().unwrap(), sc["file_bound"].as_array().unwrap());
+    assert_eq!(bound.len(), file_bound.len());
+    for (b, f) in bound.iter().zip(file_bound) {
         let (n, x) = (b["threads"].as_f64().unwrap(), b["speedup"].as_f64().unwrap());
         assert!(x > 1.0 && x < n, "{b}");
+        assert_eq!(f["threads"], b["threads"]);
+        assert!(f["speedup"].as_f64().unwrap() < x, "{f} vs {b}");
     }
     for s in ["decode", "flow_lookup", "dissect"] {
         for f in ["samples", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"] {

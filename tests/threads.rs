@@ -19,8 +19,13 @@ fn baikal() -> Command {
 }
 
 fn sorted_records(files: &[PathBuf], threads: u32) -> Vec<String> {
+    sorted_records_with(files, threads, &[])
+}
+
+fn sorted_records_with(files: &[PathBuf], threads: u32, extra: &[&str]) -> Vec<String> {
     let mut cmd = baikal();
     cmd.args(["classify", "-q", "-F", "jsonl", "--threads", &threads.to_string()]);
+    cmd.args(extra);
     cmd.args(files);
     let out = cmd.output().unwrap();
     assert!(
@@ -40,8 +45,14 @@ fn sorted_records(files: &[PathBuf], threads: u32) -> Vec<String> {
 /// The records of `file` fed through a pipe (read once and routed to the
 /// workers, where a regular file is read by every worker), named as the file.
 fn piped_records(file: &std::path::Path, threads: u32) -> Vec<String> {
+    piped_records_with(file, threads, &[])
+}
+
+fn piped_records_with(file: &std::path::Path, threads: u32, extra: &[&str]) -> Vec<String> {
     let mut child = baikal()
-        .args(["classify", "-q", "-F", "jsonl", "--threads", &threads.to_string(), "-"])
+        .args(["classify", "-q", "-F", "jsonl", "--threads", &threads.to_string()])
+        .args(extra)
+        .arg("-")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -50,7 +61,10 @@ fn piped_records(file: &std::path::Path, threads: u32) -> Vec<String> {
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &bytes));
     let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    // With -c baikal may stop reading before the end.
+    if let Err(e) = writer.join().unwrap() {
+        assert!(!extra.is_empty() && e.kind() == std::io::ErrorKind::BrokenPipe, "{e}");
+    }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let named = format!(
         "\"source\":{}",
@@ -75,6 +89,7 @@ fn check_same(files: &[PathBuf]) -> usize {
         .collect();
     if let [file] = files {
         others.push(("--threads 2 through a pipe".into(), piped_records(file, 2)));
+        others.push(("--threads 3 through a pipe".into(), piped_records(file, 3)));
     }
     for (how, other) in &others {
         assert_eq!(one.len(), other.len(), "record count differs with {how}");
@@ -94,6 +109,38 @@ fn same_records_for_any_thread_count() {
     let n = check_same(std::slice::from_ref(&p));
     // 3000 flows, the second lives of 375 UDP flows, the late one.
     assert_eq!(n, 3376);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `-c N` stops after the same N packets whatever the threads and the
+/// path (a file read by every worker, a pipe read once); `-c 0` is refused.
+#[test]
+fn a_packet_count_cuts_the_same_for_any_thread_count() {
+    let dir = std::env::temp_dir().join(format!("baikal-threads-count-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("mix.pcap");
+    synthetic_pcap(&p, 400);
+    for count in ["1", "777", "2500"] {
+        let one = sorted_records_with(std::slice::from_ref(&p), 1, &["-c", count]);
+        assert!(!one.is_empty());
+        for (how, other) in [
+            (
+                "file, 2 threads",
+                sorted_records_with(std::slice::from_ref(&p), 2, &["-c", count]),
+            ),
+            (
+                "file, 3 threads",
+                sorted_records_with(std::slice::from_ref(&p), 3, &["-c", count]),
+            ),
+            ("pipe, 2 threads", piped_records_with(&p, 2, &["-c", count])),
+            ("pipe, 3 threads", piped_records_with(&p, 3, &["-c", count])),
+        ] {
+            assert_eq!(one, other, "-c {count}, {how}");
+        }
+    }
+    let out = baikal().args(["classify", "-c", "0"]).arg(&p).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'0'"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

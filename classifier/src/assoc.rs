@@ -111,7 +111,22 @@ impl Associations {
             self.learn(pkt, &p.realm_str()?, &p.peers);
             return None;
         }
-        if self.peers.is_empty() {
+        self.lookup(pkt)
+    }
+
+    /// Whether `observe` would learn from a packet of this protocol and
+    /// payload (a TURN permission request, whatever its realm). Threaded
+    /// runs hand such packets to every worker, so that each worker's table
+    /// learns what the single table would have, in the same order; for all
+    /// other packets `observe` is [`Associations::lookup`].
+    pub fn announces(proto: u8, payload: &[u8]) -> bool {
+        proto == ipproto::UDP && turn_permission(payload).is_some()
+    }
+
+    /// The hint for `pkt`'s flow, without learning: `observe` for a packet
+    /// that does not [announce](Associations::announces).
+    pub fn lookup(&self, pkt: &PacketView<'_>) -> Option<AssocHint> {
+        if pkt.tuple.proto != ipproto::UDP || self.peers.is_empty() {
             return None;
         }
         let t = &pkt.tuple;
@@ -282,6 +297,28 @@ mod tests {
         assert_eq!(a.observe(&tcp), None);
         // Forgotten once the permission lapsed unrefreshed.
         assert_eq!(a.observe(&udp(2 + 301, HOST, PEER, ice)), None);
+    }
+
+    #[test]
+    fn announcements_are_what_observe_learns_from_and_lookup_never_learns() {
+        let req = create_permission(b"telegram.org", &[PEER]);
+        let ice = b"\x00\x01\x00\x00\x21\x12\xa4\x42................";
+        assert!(Associations::announces(ipproto::UDP, &req));
+        assert!(!Associations::announces(ipproto::TCP, &req));
+        assert!(!Associations::announces(ipproto::UDP, ice));
+        // Under an unknown realm it still announces (the realm is the
+        // table's business), but nothing is learned.
+        assert!(Associations::announces(
+            ipproto::UDP,
+            &create_permission(b"example.org", &[PEER])
+        ));
+        let mut a = telegram_only();
+        assert_eq!(a.lookup(&udp(1, HOST, RELAY, &req)), None);
+        assert!(a.is_empty());
+        a.observe(&udp(1, HOST, RELAY, &req));
+        assert_eq!(a.lookup(&udp(2, HOST, PEER, ice)), a.observe(&udp(2, HOST, PEER, ice)));
+        assert!(a.lookup(&udp(2, PEER, HOST, ice)).is_some());
+        assert_eq!(a.lookup(&udp(2 + 301, HOST, PEER, ice)), None);
     }
 
     #[test]

@@ -1,0 +1,686 @@
+//! `--threads N`: the input in blocks, each block routed once by whichever
+//! worker is free, and each worker classifying its own flows.
+//!
+//! The input is a sequence of [`Chunk`]s (1 MiB or 8192 frames each): the
+//! frames `bench` holds in memory, or, for a file or a pipe, chunks the
+//! calling thread fills as it reads (it only reads and copies). Each chunk
+//! becomes a [`Block`] once a worker has *scanned* it: for every frame a
+//! header-only 5-tuple ([`fast_l4`]) and the shard hash ([`shard_of`]),
+//! which put the frame on the list of the worker that owns its flow. Every
+//! worker then walks the blocks in capture order and decodes and classifies
+//! the frames on its own list.
+//!
+//! Who scans is not fixed: a worker that finds the next block it needs
+//! unscanned, or that has fewer than N blocks scanned ahead of it, scans
+//! the next unscanned one. So scanning, the one step done once per frame
+//! for all workers, is spread over all of them, and a worker with fewer
+//! packets of its own scans more. The owner reads a frame soon after its
+//! scan touched it, from cache. At most [`blocks_ahead`] blocks are in
+//! flight, which bounds memory when the input is read from a file.
+//!
+//! Two kinds of frame are on a shared list that every worker walks too:
+//! - frames [`fast_l4`] cannot read (fragments, tunnels, other link types):
+//!   every worker decodes them with a decoder of its own, so each one
+//!   reassembles the same datagrams, and classifies those of its flows
+//!   (only worker 0 counts them in the decode statistics);
+//! - TURN permission requests ([`Associations::announces`]): every worker
+//!   runs its own association table and learns from these in capture
+//!   order; its own packets only look the table up. So each worker's
+//!   hints are those of the single table of a one-thread run.
+//!
+//! The records are therefore the same set for every N (their order
+//! differs), as long as no flow is evicted for capacity.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use anyhow::Result;
+use baikal_capture::{self as capture, RawPacket, ReadReport};
+use baikal_classifier::assoc::Associations;
+use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView};
+use baikal_classifier::engine::{Engine, EngineStats};
+use baikal_classifier::record::FlowRecord;
+
+use super::{
+    add_engine_stats, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn,
+    SharedSink,
+};
+
+/// Where the chunks come from.
+pub enum Source<'a, 's> {
+    /// Frames already in memory (`bench`).
+    Memory(&'a [Arc<Chunk>]),
+    /// A capture reader: the calling thread copies its frames into chunks.
+    Read(&'a mut ReadFn<'s>),
+}
+
+/// Blocks in flight (read or scanned, not yet done by every worker).
+pub fn blocks_ahead(workers: usize) -> usize {
+    16 * workers + 8
+}
+
+/// A block is at most this many frames...
+const BLOCK_FRAMES: usize = 512;
+/// ... and this many bytes of frames: small enough that its frames are
+/// still in cache (L2) when their owner gets to them, large enough that
+/// the lock is taken once per hundreds of frames.
+const BLOCK_BYTES: usize = 192 << 10;
+
+/// Splits frames `lo..hi` of `c` into blocks.
+fn block_ranges(c: &Chunk, lo: usize, hi: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let max = BLOCK_FRAMES;
+    let mut start = lo;
+    std::iter::from_fn(move || {
+        if start >= hi {
+            return None;
+        }
+        let first = start;
+        let mut bytes = 0usize;
+        while start < hi && start - first < max {
+            let len = c.frames.get(start).map_or(0, |f| f.len);
+            if start > first && bytes + len > BLOCK_BYTES {
+                break;
+            }
+            bytes += len;
+            start += 1;
+        }
+        Some((first, start))
+    })
+}
+
+/// Marks an entry of [`Block::shared`] as a frame for the full decoder.
+const ODD: u32 = 1 << 31;
+
+/// A chunk after its scan.
+struct Block {
+    chunk: Arc<Chunk>,
+    /// Per worker, the plain frames of its flows (indices in `chunk`), ascending.
+    mine: Vec<Vec<u32>>,
+    /// Frames for every worker, ascending: [`ODD`] ones and announcements.
+    shared: Vec<u32>,
+    /// The latest timestamp of the block's plain frames.
+    max_ts: u64,
+    /// Workers yet to walk the block.
+    left: AtomicUsize,
+}
+
+enum Slot {
+    Scanning,
+    Ready(Arc<Block>),
+}
+
+/// What the workers (and the reading thread) share, under one lock.
+struct Line {
+    /// Blocks read and not yet claimed for a scan (`Source::Read`): a
+    /// chunk and a range of its frames.
+    unscanned: VecDeque<(Arc<Chunk>, usize, usize)>,
+    /// Block `base + i` is `slots[i]`.
+    slots: VecDeque<Slot>,
+    base: u64,
+    /// The next block to claim for a scan.
+    next: u64,
+    /// The number of blocks, once known.
+    end: Option<u64>,
+    /// A worker died or the reader failed: everyone stops.
+    stop: bool,
+    /// Emptied chunks for the reader to fill again.
+    spare: Vec<Chunk>,
+    /// `Source::Memory`: the blocks, as (chunk, first frame, end frame)
+    /// (a limit cuts the input short), and the totals published so far.
+    mem: Vec<(usize, usize, usize)>,
+    packets: u64,
+    wire_bytes: u64,
+    cut: bool,
+}
+
+struct Shared<'e> {
+    line: Mutex<Line>,
+    changed: Condvar,
+    workers: usize,
+    sink: SharedSink<'e>,
+    memory: Option<&'e [Arc<Chunk>]>,
+}
+
+impl Shared<'_> {
+    fn lock(&self) -> MutexGuard<'_, Line> {
+        self.line.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Claims the next block to scan, if there is one and room for it.
+    fn claim(&self, g: &mut Line) -> Option<(u64, Arc<Chunk>, usize, usize)> {
+        if g.next - g.base >= blocks_ahead(self.workers) as u64 {
+            return None;
+        }
+        let (chunk, lo, hi) = match self.memory {
+            Some(chunks) => {
+                if g.end.is_some() {
+                    return None;
+                }
+                let failed = self.sink.failed();
+                let spot = g.mem.get(g.next as usize).copied().filter(|_| !failed);
+                let Some((i, lo, hi)) = spot else {
+                    g.cut |= failed;
+                    g.end = Some(g.next);
+                    self.changed.notify_all();
+                    return None;
+                };
+                (Arc::clone(chunks.get(i)?), lo, hi)
+            }
+            None => g.unscanned.pop_front()?,
+        };
+        let seq = g.next;
+        g.next += 1;
+        g.slots.push_back(Slot::Scanning);
+        Some((seq, chunk, lo, hi))
+    }
+
+    /// Drops the blocks every worker is done with from the front.
+    fn retire(&self, g: &mut Line) {
+        while let Some(Slot::Ready(b)) = g.slots.front() {
+            if b.left.load(Ordering::Acquire) != 0 {
+                break;
+            }
+            if let Some(Slot::Ready(b)) = g.slots.pop_front() {
+                g.base += 1;
+                if let Ok(b) = Arc::try_unwrap(b) {
+                    if let Ok(mut c) = Arc::try_unwrap(b.chunk) {
+                        if g.spare.len() < 4 {
+                            c.clear();
+                            g.spare.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// Routes frames `lo..hi` of `chunk`.
+fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) -> (Block, u64) {
+    let per = (hi - lo) / workers + 64;
+    let mut mine: Vec<Vec<u32>> = (0..workers).map(|_| Vec::with_capacity(per)).collect();
+    let mut shared = Vec::new();
+    let mut max_ts = 0u64;
+    let mut wire = 0u64;
+    for (i, f) in chunk.frames.iter().enumerate().take(hi).skip(lo) {
+        let raw = chunk.raw(f);
+        wire += u64::from(raw.wire_len);
+        let i = i as u32;
+        match fast_l4(LinkType(raw.linktype), raw.data) {
+            Some((t, payload)) => {
+                max_ts = max_ts.max(raw.ts_ns);
+                if assoc && Associations::announces(t.proto, payload) {
+                    shared.push(i);
+                } else if let Some(m) = mine.get_mut(shard_of(&t, workers)) {
+                    m.push(i);
+                }
+            }
+            None => shared.push(i | ODD),
+        }
+    }
+    let block = Block {
+        chunk,
+        mine,
+        shared,
+        max_ts,
+        left: AtomicUsize::new(workers),
+    };
+    (block, wire)
+}
+
+/// One worker's state.
+struct Worker<'n> {
+    me: usize,
+    workers: usize,
+    name: &'n Arc<str>,
+    decoder: Decoder,
+    odd: Decoder,
+    engine: Engine,
+    assoc: Option<Associations>,
+    last_ts: u64,
+}
+
+impl Worker<'_> {
+    /// Walks `b`: its own frames and the shared ones, in capture order.
+    fn walk(&mut self, b: &Block, out: &mut dyn FnMut(FlowRecord)) {
+        self.last_ts = self.last_ts.max(b.max_ts);
+        let chunk = &*b.chunk;
+        let mut shared = b.shared.iter().copied().peekable();
+        for &i in b.mine.get(self.me).map(Vec::as_slice).unwrap_or_default() {
+            while let Some(e) = shared.next_if(|e| e & !ODD < i) {
+                self.shared_frame(chunk, e, out);
+            }
+            let Some(f) = chunk.frames.get(i as usize) else {
+                continue;
+            };
+            let raw = chunk.raw(f);
+            if let Some(v) = self
+                .decoder
+                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+            {
+                let hint = self.assoc.as_ref().and_then(|a| a.lookup(&v));
+                self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+            }
+        }
+        for e in shared {
+            self.shared_frame(chunk, e, out);
+        }
+    }
+
+    fn shared_frame(&mut self, chunk: &Chunk, e: u32, out: &mut dyn FnMut(FlowRecord)) {
+        let Some(f) = chunk.frames.get((e & !ODD) as usize) else {
+            return;
+        };
+        let raw = chunk.raw(f);
+        if e & ODD != 0 {
+            if let Some(v) = self
+                .odd
+                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+            {
+                self.last_ts = self.last_ts.max(v.ts_ns);
+                let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
+                if shard_of(&v.tuple, self.workers) == self.me {
+                    self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+                }
+            }
+            return;
+        }
+        // An announcement: every table learns from it; its owner classifies it.
+        let Some((tuple, payload)) = fast_l4(LinkType(raw.linktype), raw.data) else {
+            return;
+        };
+        let hint = self.assoc.as_mut().and_then(|a| {
+            a.observe(&PacketView {
+                ts_ns: raw.ts_ns,
+                wire_len: raw.wire_len,
+                tuple,
+                tcp: None,
+                payload,
+            })
+        });
+        if shard_of(&tuple, self.workers) == self.me {
+            if let Some(v) = self
+                .decoder
+                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
+            {
+                self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+            }
+        }
+    }
+}
+
+/// Sets `stop` if its worker unwinds, so that nobody waits for it.
+struct StopOnPanic<'a, 'e>(&'a Shared<'e>);
+
+impl Drop for StopOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().stop = true;
+            self.0.changed.notify_all();
+        }
+    }
+}
+
+/// Runs the workers; the worker side of the module doc.
+fn work(sh: &Shared<'_>, w: &mut Worker<'_>) {
+    let _guard = StopOnPanic(sh);
+    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
+    let mut k = 0u64;
+    loop {
+        let block = {
+            let mut g = sh.lock();
+            loop {
+                if g.stop {
+                    break None;
+                }
+                let ready = match k.checked_sub(g.base).and_then(|i| g.slots.get(i as usize)) {
+                    Some(Slot::Ready(b)) => Some(Arc::clone(b)),
+                    _ => None,
+                };
+                // Scan when the block needed is not there yet, or to keep
+                // N blocks scanned ahead.
+                if ready.is_none() || g.next < k + sh.workers as u64 {
+                    if let Some((seq, chunk, lo, hi)) = sh.claim(&mut g) {
+                        drop(g);
+                        let (b, wire) = scan(chunk, lo, hi, sh.workers, w.assoc.is_some());
+                        let frames = (hi - lo) as u64;
+                        g = sh.lock();
+                        g.packets += frames;
+                        g.wire_bytes += wire;
+                        if let Some(s) = seq.checked_sub(g.base).and_then(|i| g.slots.get_mut(i as usize)) {
+                            *s = Slot::Ready(Arc::new(b));
+                        }
+                        sh.changed.notify_all();
+                        continue;
+                    }
+                }
+                if ready.is_some() {
+                    break ready;
+                }
+                if g.end.is_some_and(|e| k >= e) {
+                    break None;
+                }
+                g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let Some(b) = block else {
+            break;
+        };
+        if !sh.sink.failed() {
+            w.walk(&b, &mut |r| out.push(r));
+        }
+        let last = b.left.fetch_sub(1, Ordering::AcqRel) == 1;
+        drop(b);
+        if last {
+            sh.retire(&mut sh.lock());
+        }
+        k += 1;
+    }
+    // Every worker saw every block: the same last timestamp.
+    let stopped = sh.lock().stop;
+    if !stopped {
+        w.engine.expire(w.last_ts, w.name, &mut |r| out.push(r));
+        w.engine.finish(w.name, &mut |r| out.push(r));
+    }
+    out.flush();
+}
+
+/// Classifies `src` with `cfg.threads` workers; see the module doc.
+pub fn classify(
+    src: Source<'_, '_>,
+    name: &Arc<str>,
+    cfg: &Config,
+    limit: Option<u64>,
+    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
+) -> Result<InputOutcome> {
+    let workers = cfg.threads.max(1);
+    let flow_cfg = worker_flow_config(cfg);
+    let (memory, read) = match src {
+        Source::Memory(c) => (Some(c), None),
+        Source::Read(r) => (None, Some(r)),
+    };
+    // The blocks of the chunks in memory: a limit (`-c`) cuts the input
+    // short, and the report says it stopped, as a reader told to stop would.
+    let mut mem = Vec::new();
+    let mut cut = false;
+    if let Some(chunks) = memory {
+        let mut left = limit.unwrap_or(u64::MAX);
+        for (i, c) in chunks.iter().enumerate() {
+            let take = (c.len() as u64).min(left) as usize;
+            left -= take as u64;
+            mem.extend(block_ranges(c, 0, take).map(|(lo, hi)| (i, lo, hi)));
+        }
+        cut = limit.is_some() && left == 0;
+    }
+    let sh = Shared {
+        line: Mutex::new(Line {
+            unscanned: VecDeque::new(),
+            slots: VecDeque::new(),
+            base: 0,
+            next: 0,
+            end: None,
+            stop: false,
+            spare: Vec::new(),
+            mem,
+            packets: 0,
+            wire_bytes: 0,
+            cut,
+        }),
+        changed: Condvar::new(),
+        workers,
+        sink: SharedSink::new(emit),
+        memory,
+    };
+    let caller_cpu0 = thread_cpu_ns();
+    type WorkerOut = (EngineStats, DecodeStats, Option<u64>);
+    let (read_report, outs) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|me| {
+                let sh = &sh;
+                let mut w = Worker {
+                    me,
+                    workers,
+                    name,
+                    decoder: Decoder::new(),
+                    odd: Decoder::new(),
+                    engine: Engine::new(flow_cfg, cfg.labeler()),
+                    assoc: cfg.associations(),
+                    last_ts: 0,
+                };
+                scope.spawn(move || -> WorkerOut {
+                    work(sh, &mut w);
+                    let mut ds = w.decoder.stats().clone();
+                    if me == 0 {
+                        ds.add(w.odd.stats());
+                    }
+                    (w.engine.stats(), ds, thread_cpu_ns())
+                })
+            })
+            .collect();
+        let report = read.map(|read| read_into_chunks(&sh, read, limit));
+        let outs: Vec<std::thread::Result<WorkerOut>> = handles.into_iter().map(|h| h.join()).collect();
+        (report, outs)
+    });
+
+    let mut engine = EngineStats::default();
+    let mut decode = DecodeStats::default();
+    let mut cpu = Vec::with_capacity(workers + 1);
+    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
+        cpu.push(b.saturating_sub(a));
+    }
+    for out in outs {
+        match out {
+            Ok((es, ds, c)) => {
+                add_engine_stats(&mut engine, &es);
+                decode.add(&ds);
+                cpu.extend(c);
+            }
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    let report = match read_report {
+        Some(r) => r?,
+        None => {
+            let g = sh.lock();
+            ReadReport {
+                format: "memory".into(),
+                packets: g.packets,
+                bytes: g.wire_bytes,
+                stopped: g.cut,
+                ..ReadReport::default()
+            }
+        }
+    };
+    sh.sink.finish()?;
+    Ok(InputOutcome {
+        report,
+        decode,
+        engine,
+        thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
+    })
+}
+
+/// The reading side for `Source::Read`: copies frames into chunks and
+/// queues them, waiting while [`blocks_ahead`] are in flight.
+fn read_into_chunks(
+    sh: &Shared<'_>,
+    read: &mut ReadFn<'_>,
+    limit: Option<u64>,
+) -> Result<ReadReport, capture::CaptureError> {
+    let ahead = blocks_ahead(sh.workers);
+    let mut queued = 0u64;
+    // Queues `c`; `false` when everyone stopped.
+    let queue = |c: Chunk, queued: &mut u64| -> (bool, Chunk) {
+        let mut g = sh.lock();
+        while !g.stop && g.unscanned.len() + (g.next - g.base) as usize >= ahead {
+            g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+        if g.stop {
+            return (false, c);
+        }
+        let c = Arc::new(c);
+        for (lo, hi) in block_ranges(&c, 0, c.len()) {
+            g.unscanned.push_back((Arc::clone(&c), lo, hi));
+            *queued += 1;
+        }
+        // (A spare keeps its capacity; `Chunk::default` would have none.)
+        let fresh = match g.spare.pop() {
+            Some(c) => c,
+            None => Chunk::new(),
+        };
+        sh.changed.notify_all();
+        (true, fresh)
+    };
+    let mut cur = Some(Chunk::new());
+    let mut n = 0u64;
+    let rep = read(&mut |raw: &RawPacket<'_>| {
+        let Some(mut c) = cur.take() else {
+            return false;
+        };
+        if !c.fits(raw) {
+            let (ok, fresh) = queue(c, &mut queued);
+            if !ok {
+                return false;
+            }
+            c = fresh;
+        }
+        c.push(raw);
+        cur = Some(c);
+        n += 1;
+        !sh.sink.failed() && limit.is_none_or(|l| n < l)
+    });
+    if let Some(c) = cur.filter(|c| !c.is_empty()) {
+        queue(c, &mut queued);
+    }
+    // After a read error too: the frames read before it are classified.
+    sh.lock().end = Some(queued);
+    sh.changed.notify_all();
+    rep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{chunks_of, classify_frames, Frames};
+    use baikal_classifier::flow::FlowConfig;
+
+    fn config(threads: usize) -> Config {
+        Config {
+            flow: FlowConfig::default(),
+            rules: Some(Arc::new(baikal_classifier::rules::Rules::defaults().unwrap())),
+            count: None,
+            progress: false,
+            threads,
+        }
+    }
+
+    /// The bundled demo capture, in chunks of at most `per` frames.
+    fn demo_chunks(per: usize) -> Vec<Arc<Chunk>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo.pcap");
+        let input = capture::Input::File(path);
+        let (whole, _) = chunks_of(&mut |f| capture::read(&input, f)).unwrap();
+        let mut out = Vec::new();
+        let mut cur = Chunk::new();
+        for c in &whole {
+            c.for_each(&mut |raw| {
+                if cur.len() == per {
+                    out.push(Arc::new(std::mem::replace(&mut cur, Chunk::new())));
+                }
+                cur.push(raw);
+                true
+            });
+        }
+        out.push(Arc::new(cur));
+        out
+    }
+
+    /// Sorted JSON records and the outcome of classifying `chunks`.
+    fn run(chunks: &[Arc<Chunk>], threads: usize, limit: Option<u64>) -> (Vec<String>, InputOutcome) {
+        let name: Arc<str> = Arc::from("demo");
+        let recs = Mutex::new(Vec::new());
+        let out = classify_frames(Frames::Chunks(chunks), &name, &config(threads), limit, &mut |r| {
+            recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        let mut v = recs.into_inner().unwrap();
+        v.sort();
+        (v, out)
+    }
+
+    #[test]
+    fn same_records_and_counts_for_any_thread_count_and_block_size() {
+        for per in [1, 7, 512, 8192] {
+            let chunks = demo_chunks(per);
+            let (one, o1) = run(&chunks, 1, None);
+            assert!(one.len() > 20, "demo has flows");
+            for threads in [2, 3, 5] {
+                let (n, on) = run(&chunks, threads, None);
+                assert_eq!(one, n, "{threads} threads, chunks of {per}");
+                assert_eq!(o1.report.packets, on.report.packets);
+                assert_eq!(o1.report.bytes, on.report.bytes);
+                assert!(!on.report.stopped);
+                assert_eq!(o1.decode.decoded, on.decode.decoded);
+                assert_eq!(o1.engine.flows.created, on.engine.flows.created);
+                assert_eq!(on.thread_cpu_ns.len(), threads + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn a_limit_cuts_the_input_where_one_thread_stops() {
+        let chunks = demo_chunks(100);
+        let total = run(&chunks, 1, None).1.report.packets;
+        for limit in [1, 99, 100, 101, 1234, total] {
+            let (one, o1) = run(&chunks, 1, Some(limit));
+            let (two, o2) = run(&chunks, 2, Some(limit));
+            assert_eq!(one, two, "limit {limit}");
+            assert_eq!(o2.report.packets, limit.min(total), "limit {limit}");
+            assert_eq!(o1.report.packets, o2.report.packets, "limit {limit}");
+            assert_eq!(o2.report.stopped, limit <= total, "limit {limit}");
+            assert_eq!(o1.report.stopped, o2.report.stopped, "limit {limit}");
+        }
+    }
+
+    #[test]
+    fn no_frames_no_records() {
+        let (v, o) = run(&[], 3, None);
+        assert!(v.is_empty());
+        assert_eq!(o.report.packets, 0);
+        let empty = [Arc::new(Chunk::new())];
+        assert!(run(&empty, 2, None).0.is_empty());
+    }
+
+    #[test]
+    fn a_failing_sink_stops_every_worker() {
+        let chunks = demo_chunks(64);
+        let name: Arc<str> = Arc::from("demo");
+        let mut written = 0;
+        let err = classify_frames(Frames::Chunks(&chunks), &name, &config(2), None, &mut |_| {
+            written += 1;
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+        })
+        .err()
+        .expect("the write error comes back");
+        assert!(format!("{err:#}").contains("closed"), "{err:#}");
+        assert_eq!(written, 1, "nothing is written after the first error");
+    }
+
+    #[test]
+    fn blocks_cover_every_frame_once_within_their_bounds() {
+        let chunks = demo_chunks(8192);
+        for c in &chunks {
+            let mut next = 0;
+            for (lo, hi) in block_ranges(c, 0, c.len()) {
+                assert_eq!(lo, next);
+                assert!(hi > lo && hi - lo <= BLOCK_FRAMES);
+                let bytes: usize = c.frames[lo..hi].iter().map(|f| f.len).sum();
+                assert!(hi - lo == 1 || bytes <= BLOCK_BYTES);
+                next = hi;
+            }
+            assert_eq!(next, c.len());
+        }
+    }
+}
