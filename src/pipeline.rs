@@ -281,7 +281,7 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
         })
     };
     // Several workers read a regular, uncompressed file each for itself;
-    // a pipe or a gzip'd file is read once and routed.
+    // a pipe or a gzip'd file is read once, in blocks (`blocks`).
     let replay = |me: usize, f: &mut dyn FnMut(&RawPacket<'_>) -> bool| {
         if me == 0 {
             read(f)

@@ -1,10 +1,12 @@
-//! `--threads N`: the input in blocks, each block routed once by whichever
-//! worker is free, and each worker classifying its own flows.
+//! `--threads N` over frames in memory (`bench`) and over a stream read
+//! once (a pipe, a gzip'd file): the input in blocks, each block routed
+//! once by whichever worker is free, and each worker classifying its own
+//! flows.
 //!
-//! The input is a sequence of [`Chunk`]s (1 MiB or 8192 frames each): the
-//! frames `bench` holds in memory, or, for a file or a pipe, chunks the
-//! calling thread fills as it reads (it only reads and copies). Each chunk
-//! becomes a [`Block`] once a worker has *scanned* it: for every frame a
+//! The input is a sequence of [`Chunk`]s: the frames `bench` holds in
+//! memory, or chunks the calling thread fills as it reads a stream. A
+//! chunk is cut into blocks of at most [`BLOCK_FRAMES`] frames and
+//! [`BLOCK_BYTES`] bytes. A worker *scans* a block: for every frame a
 //! header-only 5-tuple ([`fast_l4`]) and the shard hash ([`shard_of`]),
 //! which put the frame on the list of the worker that owns its flow. Every
 //! worker then walks the blocks in capture order and decodes and classifies
@@ -14,9 +16,11 @@
 //! unscanned, or that has fewer than N blocks scanned ahead of it, scans
 //! the next unscanned one. So scanning, the one step done once per frame
 //! for all workers, is spread over all of them, and a worker with fewer
-//! packets of its own scans more. The owner reads a frame soon after its
-//! scan touched it, from cache. At most [`blocks_ahead`] blocks are in
-//! flight, which bounds memory when the input is read from a file.
+//! packets of its own scans more. Blocks are small so that the owner finds
+//! a frame still in cache after its scan. At most [`blocks_ahead`] blocks
+//! are in flight, which bounds memory when reading a stream: then the
+//! calling thread is worker 0 too, and works whenever the blocks in flight
+//! are at that limit instead of waiting (no thread only reads).
 //!
 //! Two kinds of frame are on a shared list that every worker walks too:
 //! - frames [`fast_l4`] cannot read (fragments, tunnels, other link types):
@@ -30,6 +34,11 @@
 //!
 //! The records are therefore the same set for every N (their order
 //! differs), as long as no flow is evicted for capacity.
+//!
+//! A regular file is not read this way: every worker reading the whole
+//! file itself (`classify_replicated`) measured faster on two cores, since
+//! the frames are copied once less and are in cache when their owner gets
+//! to them (docs/PERFORMANCE.md).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -240,6 +249,8 @@ struct Worker<'n> {
     engine: Engine,
     assoc: Option<Associations>,
     last_ts: u64,
+    /// The next block to walk.
+    k: u64,
 }
 
 impl Worker<'_> {
@@ -323,68 +334,80 @@ impl Drop for StopOnPanic<'_, '_> {
     }
 }
 
-/// Runs the workers; the worker side of the module doc.
-fn work(sh: &Shared<'_>, w: &mut Worker<'_>) {
-    let _guard = StopOnPanic(sh);
-    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
-    let mut k = 0u64;
-    loop {
-        let block = {
+/// What [`step`] did.
+enum Step<'g> {
+    /// Scanned a block or walked one.
+    Progress,
+    /// Nothing to do now: wait on the guard for a change.
+    Idle(MutexGuard<'g, Line>),
+    /// Every block walked, or everyone stops.
+    Done,
+}
+
+/// One step of worker `w`, starting under the lock: scan the next
+/// unscanned block when the block it needs is not scanned yet or fewer
+/// than N are scanned ahead of it, else walk its next block.
+fn step<'g>(
+    sh: &'g Shared<'_>,
+    mut g: MutexGuard<'g, Line>,
+    w: &mut Worker<'_>,
+    out: &mut dyn FnMut(FlowRecord),
+) -> Step<'g> {
+    if g.stop {
+        return Step::Done;
+    }
+    let k = w.k;
+    let ready = match k.checked_sub(g.base).and_then(|i| g.slots.get(i as usize)) {
+        Some(Slot::Ready(b)) => Some(Arc::clone(b)),
+        _ => None,
+    };
+    if ready.is_none() || g.next < k + sh.workers as u64 {
+        if let Some((seq, chunk, lo, hi)) = sh.claim(&mut g) {
+            drop(g);
+            let (b, wire) = scan(chunk, lo, hi, sh.workers, w.assoc.is_some());
             let mut g = sh.lock();
-            loop {
-                if g.stop {
-                    break None;
-                }
-                let ready = match k.checked_sub(g.base).and_then(|i| g.slots.get(i as usize)) {
-                    Some(Slot::Ready(b)) => Some(Arc::clone(b)),
-                    _ => None,
-                };
-                // Scan when the block needed is not there yet, or to keep
-                // N blocks scanned ahead.
-                if ready.is_none() || g.next < k + sh.workers as u64 {
-                    if let Some((seq, chunk, lo, hi)) = sh.claim(&mut g) {
-                        drop(g);
-                        let (b, wire) = scan(chunk, lo, hi, sh.workers, w.assoc.is_some());
-                        let frames = (hi - lo) as u64;
-                        g = sh.lock();
-                        g.packets += frames;
-                        g.wire_bytes += wire;
-                        if let Some(s) = seq.checked_sub(g.base).and_then(|i| g.slots.get_mut(i as usize)) {
-                            *s = Slot::Ready(Arc::new(b));
-                        }
-                        sh.changed.notify_all();
-                        continue;
-                    }
-                }
-                if ready.is_some() {
-                    break ready;
-                }
-                if g.end.is_some_and(|e| k >= e) {
-                    break None;
-                }
-                g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
+            g.packets += (hi - lo) as u64;
+            g.wire_bytes += wire;
+            if let Some(s) = seq.checked_sub(g.base).and_then(|i| g.slots.get_mut(i as usize)) {
+                *s = Slot::Ready(Arc::new(b));
             }
-        };
-        let Some(b) = block else {
-            break;
-        };
-        if !sh.sink.failed() {
-            w.walk(&b, &mut |r| out.push(r));
+            sh.changed.notify_all();
+            return Step::Progress;
         }
-        let last = b.left.fetch_sub(1, Ordering::AcqRel) == 1;
-        drop(b);
-        if last {
-            sh.retire(&mut sh.lock());
+    }
+    let Some(b) = ready else {
+        if g.end.is_some_and(|e| k >= e) {
+            return Step::Done;
         }
-        k += 1;
+        return Step::Idle(g);
+    };
+    drop(g);
+    if !sh.sink.failed() {
+        w.walk(&b, out);
+    }
+    let last = b.left.fetch_sub(1, Ordering::AcqRel) == 1;
+    drop(b);
+    if last {
+        sh.retire(&mut sh.lock());
+    }
+    w.k += 1;
+    Step::Progress
+}
+
+/// Runs worker `w` to the end of the input, then ends its flows.
+fn work(sh: &Shared<'_>, w: &mut Worker<'_>, out: &mut dyn FnMut(FlowRecord)) {
+    loop {
+        match step(sh, sh.lock(), w, out) {
+            Step::Progress => {}
+            Step::Idle(g) => drop(sh.changed.wait(g).unwrap_or_else(|p| p.into_inner())),
+            Step::Done => break,
+        }
     }
     // Every worker saw every block: the same last timestamp.
-    let stopped = sh.lock().stop;
-    if !stopped {
-        w.engine.expire(w.last_ts, w.name, &mut |r| out.push(r));
-        w.engine.finish(w.name, &mut |r| out.push(r));
+    if !sh.lock().stop {
+        w.engine.expire(w.last_ts, w.name, out);
+        w.engine.finish(w.name, out);
     }
-    out.flush();
 }
 
 /// Classifies `src` with `cfg.threads` workers; see the module doc.
@@ -435,32 +458,53 @@ pub fn classify(
     };
     let caller_cpu0 = thread_cpu_ns();
     type WorkerOut = (EngineStats, DecodeStats, Option<u64>);
+    let stats = |w: &Worker<'_>, cpu: Option<u64>| -> WorkerOut {
+        let mut ds = w.decoder.stats().clone();
+        if w.me == 0 {
+            ds.add(w.odd.stats());
+        }
+        (w.engine.stats(), ds, cpu)
+    };
+    let mut ws = (0..workers).map(|me| Worker {
+        me,
+        workers,
+        name,
+        decoder: Decoder::new(),
+        odd: Decoder::new(),
+        engine: Engine::new(flow_cfg, cfg.labeler()),
+        assoc: cfg.associations(),
+        last_ts: 0,
+        k: 0,
+    });
+    // A stream is read by the calling thread, which is also worker 0 (it
+    // works whenever the blocks in flight are at their limit); frames in
+    // memory need no reader, and every worker is spawned.
+    let local = if read.is_some() { ws.next() } else { None };
+    let spawned = workers - usize::from(local.is_some());
     let (read_report, outs) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|me| {
-                let sh = &sh;
-                let mut w = Worker {
-                    me,
-                    workers,
-                    name,
-                    decoder: Decoder::new(),
-                    odd: Decoder::new(),
-                    engine: Engine::new(flow_cfg, cfg.labeler()),
-                    assoc: cfg.associations(),
-                    last_ts: 0,
-                };
+        let sh = &sh;
+        let handles: Vec<_> = ws
+            .map(|mut w| {
                 scope.spawn(move || -> WorkerOut {
-                    work(sh, &mut w);
-                    let mut ds = w.decoder.stats().clone();
-                    if me == 0 {
-                        ds.add(w.odd.stats());
-                    }
-                    (w.engine.stats(), ds, thread_cpu_ns())
+                    let _guard = StopOnPanic(sh);
+                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
+                    work(sh, &mut w, &mut |r| out.push(r));
+                    out.flush();
+                    stats(&w, thread_cpu_ns())
                 })
             })
             .collect();
-        let report = read.map(|read| read_into_chunks(&sh, read, limit));
-        let outs: Vec<std::thread::Result<WorkerOut>> = handles.into_iter().map(|h| h.join()).collect();
+        let mut outs: Vec<std::thread::Result<WorkerOut>> = Vec::with_capacity(workers);
+        let mut report = None;
+        if let (Some(read), Some(mut w0)) = (read, local) {
+            let _guard = StopOnPanic(sh);
+            let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
+            report = Some(read_into_chunks(sh, read, limit, &mut w0, &mut |r| out.push(r)));
+            work(sh, &mut w0, &mut |r| out.push(r));
+            out.flush();
+            outs.push(Ok(stats(&w0, None)));
+        }
+        outs.extend(handles.into_iter().map(|h| h.join()));
         (report, outs)
     });
 
@@ -498,41 +542,22 @@ pub fn classify(
         report,
         decode,
         engine,
-        thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
+        // All or nothing: the calling thread, then each spawned worker.
+        thread_cpu_ns: if cpu.len() == spawned + 1 { cpu } else { Vec::new() },
     })
 }
 
-/// The reading side for `Source::Read`: copies frames into chunks and
-/// queues them, waiting while [`blocks_ahead`] are in flight.
+/// The reading side for `Source::Read`, on the calling thread: copies
+/// frames into chunks and queues their blocks; while [`blocks_ahead`] are
+/// in flight it works as worker `w0` instead of waiting.
 fn read_into_chunks(
     sh: &Shared<'_>,
     read: &mut ReadFn<'_>,
     limit: Option<u64>,
+    w0: &mut Worker<'_>,
+    out: &mut dyn FnMut(FlowRecord),
 ) -> Result<ReadReport, capture::CaptureError> {
-    let ahead = blocks_ahead(sh.workers);
     let mut queued = 0u64;
-    // Queues `c`; `false` when everyone stopped.
-    let queue = |c: Chunk, queued: &mut u64| -> (bool, Chunk) {
-        let mut g = sh.lock();
-        while !g.stop && g.unscanned.len() + (g.next - g.base) as usize >= ahead {
-            g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
-        }
-        if g.stop {
-            return (false, c);
-        }
-        let c = Arc::new(c);
-        for (lo, hi) in block_ranges(&c, 0, c.len()) {
-            g.unscanned.push_back((Arc::clone(&c), lo, hi));
-            *queued += 1;
-        }
-        // (A spare keeps its capacity; `Chunk::default` would have none.)
-        let fresh = match g.spare.pop() {
-            Some(c) => c,
-            None => Chunk::new(),
-        };
-        sh.changed.notify_all();
-        (true, fresh)
-    };
     let mut cur = Some(Chunk::new());
     let mut n = 0u64;
     let rep = read(&mut |raw: &RawPacket<'_>| {
@@ -540,11 +565,10 @@ fn read_into_chunks(
             return false;
         };
         if !c.fits(raw) {
-            let (ok, fresh) = queue(c, &mut queued);
-            if !ok {
-                return false;
+            match queue(sh, c, &mut queued, w0, out) {
+                Some(fresh) => c = fresh,
+                None => return false,
             }
-            c = fresh;
         }
         c.push(raw);
         cur = Some(c);
@@ -552,12 +576,46 @@ fn read_into_chunks(
         !sh.sink.failed() && limit.is_none_or(|l| n < l)
     });
     if let Some(c) = cur.filter(|c| !c.is_empty()) {
-        queue(c, &mut queued);
+        queue(sh, c, &mut queued, w0, out);
     }
     // After a read error too: the frames read before it are classified.
     sh.lock().end = Some(queued);
     sh.changed.notify_all();
     rep
+}
+
+/// Queues the blocks of `c` once there is room, working as `w0` until
+/// then; returns a chunk to fill next, or `None` when everyone stops.
+fn queue(
+    sh: &Shared<'_>,
+    c: Chunk,
+    queued: &mut u64,
+    w0: &mut Worker<'_>,
+    out: &mut dyn FnMut(FlowRecord),
+) -> Option<Chunk> {
+    let ahead = blocks_ahead(sh.workers);
+    let mut g = sh.lock();
+    while g.unscanned.len() + (g.next - g.base) as usize >= ahead {
+        g = match step(sh, g, w0, out) {
+            Step::Progress => sh.lock(),
+            Step::Idle(g) => sh.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
+            Step::Done => return None,
+        };
+    }
+    if g.stop {
+        return None;
+    }
+    let c = Arc::new(c);
+    for (lo, hi) in block_ranges(&c, 0, c.len()) {
+        g.unscanned.push_back((Arc::clone(&c), lo, hi));
+        *queued += 1;
+    }
+    sh.changed.notify_all();
+    // (A spare keeps its capacity; `Chunk::default` would have none.)
+    Some(match g.spare.pop() {
+        Some(c) => c,
+        None => Chunk::new(),
+    })
 }
 
 #[cfg(test)]
