@@ -12,13 +12,15 @@
 //! application in the rules (Telegram: `telegram.org`), every later UDP
 //! flow to or from a peer named in the request is associated with it.
 //!
-//! Where it runs: on the reading thread, which sees every packet in
-//! capture order before flows are sharded across workers. Each packet is
-//! checked once ([`Associations::observe`]); a packet to or from a learned
-//! peer carries an [`AssocHint`] to its worker, and the engine keeps the
-//! hint of the packet that *created* the flow (a flow that began before
-//! the announcement is not associated). Learning and matching thus depend
-//! only on packet order, so the records are the same for any `--threads`.
+//! Where it runs: wherever every packet is seen in capture order. One
+//! thread runs one table. With several workers each runs its own: every
+//! worker is shown every announcement ([`Associations::announces`]) in
+//! capture order and learns from it, and looks up only its own packets
+//! ([`Associations::lookup`]). A packet to or from a learned peer carries
+//! an [`AssocHint`], and the engine keeps the hint of the packet that
+//! *created* the flow (a flow that began before the announcement is not
+//! associated). Learning and matching thus depend only on packet order,
+//! so the records are the same for any `--threads`.
 //!
 //! Memory: at most [`MAX_PEERS`] learned peers (the oldest is dropped
 //! first when full), each forgotten [`PEER_TTL_NS`] after it was last
