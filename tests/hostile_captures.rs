@@ -207,6 +207,46 @@ fn truncation_binary_sample() {
     }
 }
 
+/// Sorted records without their `source` (the input's name).
+fn unnamed(stdout: &str) -> Vec<String> {
+    let mut v: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let mut j: serde_json::Value = serde_json::from_str(l).unwrap();
+            j.as_object_mut().unwrap().remove("source");
+            j.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Several workers meet a truncated capture as one thread does: every
+/// worker reading the file, and a gzip'd file read once in blocks.
+#[test]
+fn truncation_with_threads() {
+    let small = first_records(&basic(), 40);
+    let recs = records(&small);
+    let dir = tempfile::tempdir().unwrap();
+    for cut in [recs[10].1 + 7, recs[25].1 + 3, small.len() - 1] {
+        let one = run_bin(&small[..cut], &[]);
+        assert_eq!(one.code, 0, "cut {cut}: {}", one.stderr);
+        let want = unnamed(&one.stdout);
+        assert!(!want.is_empty());
+        let pcap = dir.path().join("cut.pcap");
+        std::fs::write(&pcap, &small[..cut]).unwrap();
+        let gz = dir.path().join("cut.pcap.gz");
+        let zipped = Command::new("gzip").arg("-c").arg(&pcap).output().expect("gzip");
+        std::fs::write(&gz, zipped.stdout).unwrap();
+        for (how, path, threads) in [("file", &pcap, "2"), ("gzip", &gz, "2"), ("gzip", &gz, "3")] {
+            let b = run_bin_path(path, &["--threads", threads]);
+            assert_eq!(b.code, 0, "cut {cut}, {how}, {threads} threads: {}", b.stderr);
+            assert!(b.stderr.contains("warning"), "cut {cut}, {how}: {}", b.stderr);
+            assert_eq!(unnamed(&b.stdout), want, "cut {cut}, {how}, {threads} threads");
+        }
+    }
+}
+
 /// Deterministic xorshift64*.
 struct Rng(u64);
 impl Rng {
