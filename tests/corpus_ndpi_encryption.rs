@@ -128,6 +128,7 @@ const DISSECTED: &[&str] = &[
     "rtcp",
     "zoom",
     "crynetwork",
+    "knxnet_ip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

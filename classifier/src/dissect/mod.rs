@@ -41,6 +41,7 @@ pub mod imap;
 pub mod ipsec;
 pub mod kcp;
 pub mod kerberos;
+pub mod knxip;
 pub mod modbus;
 pub mod mtproto;
 pub mod natpmp;
@@ -317,6 +318,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &modbus::Modbus,
+    &knxip::KnxIp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
