@@ -129,6 +129,7 @@ const DISSECTED: &[&str] = &[
     "zoom",
     "crynetwork",
     "knxnet_ip",
+    "hart-ip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -33,6 +33,7 @@ pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
 pub mod gnutella;
+pub mod hart_ip;
 pub mod hsrp;
 pub mod http;
 pub mod icmp;
@@ -319,6 +320,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bfd::Bfd,
     &modbus::Modbus,
     &knxip::KnxIp,
+    &hart_ip::HartIp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
