@@ -130,6 +130,7 @@ const DISSECTED: &[&str] = &[
     "crynetwork",
     "knxnet_ip",
     "hart-ip",
+    "someip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

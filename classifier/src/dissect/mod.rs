@@ -62,6 +62,7 @@ pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
+pub mod someip;
 pub mod source_engine;
 pub mod spotify;
 pub mod ssh;
@@ -321,6 +322,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &modbus::Modbus,
     &knxip::KnxIp,
     &hart_ip::HartIp,
+    &someip::SomeIp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
