@@ -131,6 +131,7 @@ const DISSECTED: &[&str] = &[
     "knxnet_ip",
     "hart-ip",
     "someip",
+    "ansi_c1222",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

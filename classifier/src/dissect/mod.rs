@@ -23,6 +23,7 @@ pub mod bacnet;
 pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
+pub mod c1222;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -323,6 +324,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &knxip::KnxIp,
     &hart_ip::HartIp,
     &someip::SomeIp,
+    &c1222::C1222,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
