@@ -132,6 +132,7 @@ const DISSECTED: &[&str] = &[
     "hart-ip",
     "someip",
     "ansi_c1222",
+    "sctp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -59,6 +59,7 @@ pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
 pub mod rtp;
+pub mod sctp;
 pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
