@@ -133,6 +133,7 @@ const DISSECTED: &[&str] = &[
     "someip",
     "ansi_c1222",
     "sctp",
+    "rtps",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

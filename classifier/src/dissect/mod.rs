@@ -59,6 +59,7 @@ pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
 pub mod rtp;
+pub mod rtps;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod slp;
@@ -326,6 +327,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &hart_ip::HartIp,
     &someip::SomeIp,
     &c1222::C1222,
+    &rtps::Rtps,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
