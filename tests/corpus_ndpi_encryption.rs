@@ -134,6 +134,7 @@ const DISSECTED: &[&str] = &[
     "ansi_c1222",
     "sctp",
     "rtps",
+    "hislip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -35,6 +35,7 @@ pub mod eaq;
 pub mod ethereum;
 pub mod gnutella;
 pub mod hart_ip;
+pub mod hislip;
 pub mod hsrp;
 pub mod http;
 pub mod icmp;
@@ -328,6 +329,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &someip::SomeIp,
     &c1222::C1222,
     &rtps::Rtps,
+    &hislip::HiSlip,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
