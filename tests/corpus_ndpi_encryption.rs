@@ -135,6 +135,7 @@ const DISSECTED: &[&str] = &[
     "sctp",
     "rtps",
     "hislip",
+    "pfcp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

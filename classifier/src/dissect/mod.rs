@@ -51,6 +51,7 @@ pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
+pub mod pfcp;
 pub mod pia;
 pub mod pop3;
 pub mod postgres;
@@ -330,6 +331,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &c1222::C1222,
     &rtps::Rtps,
     &hislip::HiSlip,
+    &pfcp::Pfcp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
