@@ -136,6 +136,7 @@ const DISSECTED: &[&str] = &[
     "rtps",
     "hislip",
     "pfcp",
+    "ospf",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

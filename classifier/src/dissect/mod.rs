@@ -51,6 +51,7 @@ pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
+pub mod ospf;
 pub mod pfcp;
 pub mod pia;
 pub mod pop3;
