@@ -137,6 +137,7 @@ const DISSECTED: &[&str] = &[
     "hislip",
     "pfcp",
     "ospf",
+    "ip_pim",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -54,6 +54,7 @@ pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
 pub mod pia;
+pub mod pim;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
