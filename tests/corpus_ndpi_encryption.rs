@@ -138,6 +138,7 @@ const DISSECTED: &[&str] = &[
     "pfcp",
     "ospf",
     "ip_pim",
+    "pgm",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -271,6 +271,7 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
         // Routing and multicast protocols with IP protocol numbers of their own.
         crate::dissect::ospf::identify(flow.key.proto, pkt.payload, &mut meta);
         crate::dissect::pim::identify(flow.key.proto, pkt.payload, &mut meta);
+        crate::dissect::pgm::identify(flow.key.proto, pkt.payload, &mut meta);
         // ESP: the IP protocol says IPsec; the SPI is all it shows.
         if let Some(spi) = ipsec::esp_over_ip(flow.key.proto, pkt.payload) {
             meta.protocol = Some("ipsec");

@@ -53,6 +53,7 @@ pub mod oicq;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
+pub mod pgm;
 pub mod pia;
 pub mod pim;
 pub mod pop3;
