@@ -139,6 +139,7 @@ const DISSECTED: &[&str] = &[
     "ospf",
     "ip_pim",
     "pgm",
+    "cip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

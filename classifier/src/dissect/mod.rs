@@ -24,6 +24,7 @@ pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod c1222;
+pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -335,6 +336,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rtps::Rtps,
     &hislip::HiSlip,
     &pfcp::Pfcp,
+    &cip_io::CipIo,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
