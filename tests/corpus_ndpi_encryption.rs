@@ -140,6 +140,7 @@ const DISSECTED: &[&str] = &[
     "ip_pim",
     "pgm",
     "cip",
+    "ieee-c37118",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

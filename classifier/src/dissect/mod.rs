@@ -24,6 +24,7 @@ pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod c1222;
+pub mod c37118;
 pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
@@ -337,6 +338,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &hislip::HiSlip,
     &pfcp::Pfcp,
     &cip_io::CipIo,
+    &c37118::C37118,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
