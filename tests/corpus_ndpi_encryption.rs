@@ -141,6 +141,7 @@ const DISSECTED: &[&str] = &[
     "pgm",
     "cip",
     "ieee-c37118",
+    "mpeg_ts",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -48,6 +48,7 @@ pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
 pub mod modbus;
+pub mod mpegts;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
@@ -339,6 +340,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pfcp::Pfcp,
     &cip_io::CipIo,
     &c37118::C37118,
+    &mpegts::MpegTs,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
