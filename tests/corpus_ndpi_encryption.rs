@@ -142,6 +142,7 @@ const DISSECTED: &[&str] = &[
     "cip",
     "ieee-c37118",
     "mpeg_ts",
+    "fins",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

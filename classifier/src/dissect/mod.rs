@@ -35,6 +35,7 @@ pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
+pub mod fins;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
@@ -341,6 +342,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &cip_io::CipIo,
     &c37118::C37118,
     &mpegts::MpegTs,
+    &fins::Fins,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
