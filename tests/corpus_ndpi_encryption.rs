@@ -143,6 +143,7 @@ const DISSECTED: &[&str] = &[
     "ieee-c37118",
     "mpeg_ts",
     "fins",
+    "ether-s-bus",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

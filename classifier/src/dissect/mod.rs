@@ -34,6 +34,7 @@ pub mod dnp3;
 pub mod dns;
 pub mod dtls;
 pub mod eaq;
+pub mod ether_sbus;
 pub mod ethereum;
 pub mod fins;
 pub mod gnutella;
@@ -343,6 +344,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &c37118::C37118,
     &mpegts::MpegTs,
     &fins::Fins,
+    &ether_sbus::EtherSbus,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
