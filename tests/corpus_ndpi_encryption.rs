@@ -144,6 +144,7 @@ const DISSECTED: &[&str] = &[
     "mpeg_ts",
     "fins",
     "ether-s-bus",
+    "dlep",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -30,6 +30,7 @@ pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
+pub mod dlep;
 pub mod dnp3;
 pub mod dns;
 pub mod dtls;
@@ -345,6 +346,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mpegts::MpegTs,
     &fins::Fins,
     &ether_sbus::EtherSbus,
+    &dlep::Dlep,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
