@@ -145,6 +145,7 @@ const DISSECTED: &[&str] = &[
     "fins",
     "ether-s-bus",
     "dlep",
+    "atg",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -18,6 +18,7 @@
 use crate::verdict::Meta;
 
 pub mod alicloud;
+pub mod atg;
 pub mod avast;
 pub mod bacnet;
 pub mod bfd;
@@ -347,6 +348,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &fins::Fins,
     &ether_sbus::EtherSbus,
     &dlep::Dlep,
+    &atg::Atg,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
