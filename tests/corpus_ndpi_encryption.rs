@@ -146,6 +146,7 @@ const DISSECTED: &[&str] = &[
     "ether-s-bus",
     "dlep",
     "atg",
+    "iec62056",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

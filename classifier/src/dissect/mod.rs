@@ -32,6 +32,7 @@ pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
 pub mod dlep;
+pub mod dlms;
 pub mod dnp3;
 pub mod dns;
 pub mod dtls;
@@ -349,6 +350,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ether_sbus::EtherSbus,
     &dlep::Dlep,
     &atg::Atg,
+    &dlms::Dlms,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
