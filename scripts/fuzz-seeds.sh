@@ -79,6 +79,7 @@ TARGET_PORTS = {
     "dissect_nintendo_pia": (49432, 52119, 34343),
     "dissect_ipsec": (500, 4500), "dissect_rtp": (5004, 5005, 6000, 16384, 23044),
     "dissect_zoom": tuple(range(8801, 8811)), "dissect_crynetwork": (20250, 25383, 28343, 64090),
+    "dissect_bfcp": (5070,),
     "dissect_dlms": (4059, 4060),
     "dissect_atg": (10001,),
     "dissect_dlep": (854,),

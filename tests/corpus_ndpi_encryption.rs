@@ -147,6 +147,7 @@ const DISSECTED: &[&str] = &[
     "dlep",
     "atg",
     "iec62056",
+    "bfcp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -21,6 +21,7 @@ pub mod alicloud;
 pub mod atg;
 pub mod avast;
 pub mod bacnet;
+pub mod bfcp;
 pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
@@ -351,6 +352,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dlep::Dlep,
     &atg::Atg,
     &dlms::Dlms,
+    &bfcp::Bfcp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
