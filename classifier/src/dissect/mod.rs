@@ -70,6 +70,8 @@ pub mod postgres;
 pub mod quic;
 pub mod raknet;
 pub mod rdp;
+#[cfg(test)]
+mod registry_iot_tests;
 pub mod riotgames;
 pub mod rmcp;
 pub mod rtp;
