@@ -79,6 +79,22 @@ TARGET_PORTS = {
     "dissect_nintendo_pia": (49432, 52119, 34343),
     "dissect_ipsec": (500, 4500), "dissect_rtp": (5004, 5005, 6000, 16384, 23044),
     "dissect_zoom": tuple(range(8801, 8811)), "dissect_crynetwork": (20250, 25383, 28343, 64090),
+    "dissect_bfcp": (5070,),
+    "dissect_dlms": (4059, 4060),
+    "dissect_atg": (10001,),
+    "dissect_dlep": (854,),
+    "dissect_ether_sbus": (5050,),
+    "dissect_fins": (9600,),
+    "dissect_mpeg_ts": (1234, 5000),
+    "dissect_ieee_c37118": (4712, 4713),
+    "dissect_cip_io": (2222,),
+    "dissect_pfcp": (8805,),
+    "dissect_hislip": (4880,),
+    "dissect_rtps": (7400, 7410, 7411),
+    "dissect_c1222": (1153,),
+    "dissect_someip": (30490, 30501),
+    "dissect_hart_ip": (5094, 5095),
+    "dissect_knxnet_ip": (3671,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
-use crate::dissect::{icmp, ipsec, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
+use crate::dissect::{icmp, ipsec, sctp, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
 use crate::flow::{Candidates, Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
 use crate::packed::{Packed, Strings};
 use crate::randomness;
@@ -264,6 +264,14 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
             meta.set_extra(kind, m.kind.to_string());
             meta.set_extra(code, m.code.to_string());
         }
+        // SCTP: a common header and chunks that fill the packet.
+        if sctp::identify(flow.key.proto, pkt.payload, &mut meta) {
+            meta.evidence.insert(Evidence::DPI);
+        }
+        // Routing and multicast protocols with IP protocol numbers of their own.
+        crate::dissect::ospf::identify(flow.key.proto, pkt.payload, &mut meta);
+        crate::dissect::pim::identify(flow.key.proto, pkt.payload, &mut meta);
+        crate::dissect::pgm::identify(flow.key.proto, pkt.payload, &mut meta);
         // ESP: the IP protocol says IPsec; the SPI is all it shows.
         if let Some(spi) = ipsec::esp_over_ip(flow.key.proto, pkt.payload) {
             meta.protocol = Some("ipsec");

@@ -18,21 +18,32 @@
 use crate::verdict::Meta;
 
 pub mod alicloud;
+pub mod atg;
 pub mod avast;
 pub mod bacnet;
+pub mod bfcp;
 pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
+pub mod c1222;
+pub mod c37118;
+pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
+pub mod dlep;
+pub mod dlms;
 pub mod dnp3;
 pub mod dns;
 pub mod dtls;
 pub mod eaq;
+pub mod ether_sbus;
 pub mod ethereum;
+pub mod fins;
 pub mod gnutella;
+pub mod hart_ip;
+pub mod hislip;
 pub mod hsrp;
 pub mod http;
 pub mod icmp;
@@ -41,25 +52,36 @@ pub mod imap;
 pub mod ipsec;
 pub mod kcp;
 pub mod kerberos;
+pub mod knxip;
 pub mod modbus;
+pub mod mpegts;
 pub mod mtproto;
 pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
+pub mod ospf;
+pub mod pfcp;
+pub mod pgm;
 pub mod pia;
+pub mod pim;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
 pub mod raknet;
 pub mod rdp;
+#[cfg(test)]
+mod registry_iot_tests;
 pub mod riotgames;
 pub mod rmcp;
 pub mod rtp;
+pub mod rtps;
+pub mod sctp;
 pub mod sd_rtn;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
+pub mod someip;
 pub mod source_engine;
 pub mod spotify;
 pub mod ssh;
@@ -317,6 +339,22 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &modbus::Modbus,
+    &knxip::KnxIp,
+    &hart_ip::HartIp,
+    &someip::SomeIp,
+    &c1222::C1222,
+    &rtps::Rtps,
+    &hislip::HiSlip,
+    &pfcp::Pfcp,
+    &cip_io::CipIo,
+    &c37118::C37118,
+    &mpegts::MpegTs,
+    &fins::Fins,
+    &ether_sbus::EtherSbus,
+    &dlep::Dlep,
+    &atg::Atg,
+    &dlms::Dlms,
+    &bfcp::Bfcp,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
