@@ -128,6 +128,7 @@ const DISSECTED: &[&str] = &[
     "rtcp",
     "zoom",
     "crynetwork",
+    "sip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -57,6 +57,7 @@ pub mod riotgames;
 pub mod rmcp;
 pub mod rtp;
 pub mod sd_rtn;
+pub mod sip;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
@@ -291,6 +292,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &imap::Imap,
     &pop3::Pop3,
     &xmpp::Xmpp,
+    &sip::Sip,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
