@@ -129,6 +129,7 @@ const DISSECTED: &[&str] = &[
     "zoom",
     "crynetwork",
     "sip",
+    "snmp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -61,6 +61,7 @@ pub mod sip;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
+pub mod snmp;
 pub mod source_engine;
 pub mod spotify;
 pub mod ssh;
@@ -286,6 +287,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pia::Pia,
     &zoom::Zoom,
     &crynetwork::CryNetwork,
+    &snmp::Snmp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
