@@ -81,6 +81,7 @@ TARGET_PORTS = {
     "dissect_zoom": tuple(range(8801, 8811)), "dissect_crynetwork": (20250, 25383, 28343, 64090),
     "dissect_sip": (5060, 5061),
     "dissect_snmp": (161, 162),
+    "dissect_radius": (1812, 1813, 1645, 1646, 3799),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

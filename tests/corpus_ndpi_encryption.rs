@@ -130,6 +130,7 @@ const DISSECTED: &[&str] = &[
     "crynetwork",
     "sip",
     "snmp",
+    "radius",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -51,6 +51,7 @@ pub mod pia;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
+pub mod radius;
 pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
@@ -287,6 +288,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pia::Pia,
     &zoom::Zoom,
     &crynetwork::CryNetwork,
+    &radius::Radius,
     &snmp::Snmp,
     // Text protocols.
     &http::Http,
