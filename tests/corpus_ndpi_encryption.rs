@@ -131,6 +131,7 @@ const DISSECTED: &[&str] = &[
     "sip",
     "snmp",
     "radius",
+    "ssdp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

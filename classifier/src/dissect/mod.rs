@@ -65,6 +65,7 @@ pub mod smtp;
 pub mod snmp;
 pub mod source_engine;
 pub mod spotify;
+pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syncthing;
@@ -297,6 +298,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pop3::Pop3,
     &xmpp::Xmpp,
     &sip::Sip,
+    &ssdp::Ssdp,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
