@@ -132,6 +132,7 @@ const DISSECTED: &[&str] = &[
     "snmp",
     "radius",
     "ssdp",
+    "rtmp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

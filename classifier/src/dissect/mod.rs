@@ -56,6 +56,7 @@ pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
+pub mod rtmp;
 pub mod rtp;
 pub mod sd_rtn;
 pub mod sip;
@@ -274,6 +275,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &viber::Viber,
     &zabbix::Zabbix,
     &postgres::Postgres,
+    &rtmp::Rtmp,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
