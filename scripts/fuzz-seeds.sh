@@ -84,6 +84,7 @@ TARGET_PORTS = {
     "dissect_radius": (1812, 1813, 1645, 1646, 3799),
     "dissect_ssdp": (1900, 32412, 32414),
     "dissect_rtmp": (1935,),
+    "dissect_rsync": (873,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

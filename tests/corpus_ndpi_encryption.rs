@@ -133,6 +133,7 @@ const DISSECTED: &[&str] = &[
     "radius",
     "ssdp",
     "rtmp",
+    "rsync",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

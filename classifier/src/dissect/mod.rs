@@ -56,6 +56,7 @@ pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
+pub mod rsync;
 pub mod rtmp;
 pub mod rtp;
 pub mod sd_rtn;
@@ -276,6 +277,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &zabbix::Zabbix,
     &postgres::Postgres,
     &rtmp::Rtmp,
+    &rsync::Rsync,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
