@@ -85,6 +85,7 @@ TARGET_PORTS = {
     "dissect_ssdp": (1900, 32412, 32414),
     "dissect_rtmp": (1935,),
     "dissect_rsync": (873,),
+    "dissect_gearman": (4730,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

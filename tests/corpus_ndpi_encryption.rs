@@ -134,6 +134,7 @@ const DISSECTED: &[&str] = &[
     "ssdp",
     "rtmp",
     "rsync",
+    "gearman",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -32,6 +32,7 @@ pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
+pub mod gearman;
 pub mod gnutella;
 pub mod hsrp;
 pub mod http;
@@ -277,6 +278,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &zabbix::Zabbix,
     &postgres::Postgres,
     &rtmp::Rtmp,
+    &gearman::Gearman,
     &rsync::Rsync,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
