@@ -135,6 +135,7 @@ const DISSECTED: &[&str] = &[
     "rtmp",
     "rsync",
     "gearman",
+    "kafka",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -40,6 +40,7 @@ pub mod icmp;
 pub mod iec104;
 pub mod imap;
 pub mod ipsec;
+pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod modbus;
@@ -330,6 +331,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &raknet::Raknet,
     &kcp::Kcp,
     &bfd::Bfd,
+    &kafka::Kafka,
     &modbus::Modbus,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
