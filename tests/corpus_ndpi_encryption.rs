@@ -136,6 +136,7 @@ const DISSECTED: &[&str] = &[
     "rsync",
     "gearman",
     "kafka",
+    "xdmcp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

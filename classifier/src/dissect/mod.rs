@@ -83,6 +83,7 @@ pub mod viber;
 pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod xdmcp;
 pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
@@ -298,6 +299,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &crynetwork::CryNetwork,
     &radius::Radius,
     &snmp::Snmp,
+    &xdmcp::Xdmcp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
