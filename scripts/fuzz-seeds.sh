@@ -88,6 +88,7 @@ TARGET_PORTS = {
     "dissect_gearman": (4730,),
     "dissect_kafka": (9092,),
     "dissect_xdmcp": (177,),
+    "dissect_cassandra": (9042, 7000),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

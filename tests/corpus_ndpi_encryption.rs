@@ -137,6 +137,7 @@ const DISSECTED: &[&str] = &[
     "gearman",
     "kafka",
     "xdmcp",
+    "cassandra",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -23,6 +23,7 @@ pub mod bacnet;
 pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
+pub mod cassandra;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -282,6 +283,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rtmp::Rtmp,
     &gearman::Gearman,
     &rsync::Rsync,
+    &cassandra::Cassandra,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
