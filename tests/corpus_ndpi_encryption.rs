@@ -138,6 +138,7 @@ const DISSECTED: &[&str] = &[
     "kafka",
     "xdmcp",
     "cassandra",
+    "vnc",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -81,6 +81,7 @@ pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
 pub mod viber;
+pub mod vnc;
 pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
@@ -284,6 +285,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &gearman::Gearman,
     &rsync::Rsync,
     &cassandra::Cassandra,
+    &vnc::Vnc,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
