@@ -139,6 +139,7 @@ const DISSECTED: &[&str] = &[
     "xdmcp",
     "cassandra",
     "vnc",
+    "nomachine",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -47,6 +47,7 @@ pub mod kerberos;
 pub mod modbus;
 pub mod mtproto;
 pub mod natpmp;
+pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
@@ -286,6 +287,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rsync::Rsync,
     &cassandra::Cassandra,
     &vnc::Vnc,
+    &nomachine::NoMachine,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
