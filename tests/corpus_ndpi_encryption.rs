@@ -140,6 +140,7 @@ const DISSECTED: &[&str] = &[
     "cassandra",
     "vnc",
     "nomachine",
+    "nats",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -47,6 +47,7 @@ pub mod kerberos;
 pub mod modbus;
 pub mod mtproto;
 pub mod natpmp;
+pub mod nats;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
@@ -314,6 +315,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
+    &nats::Nats,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
