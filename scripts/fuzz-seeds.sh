@@ -92,6 +92,7 @@ TARGET_PORTS = {
     "dissect_vnc": (5900, 5901, 6900),
     "dissect_nomachine": (4000,),
     "dissect_nats": (4222,),
+    "dissect_fix": (4000, 9878),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -141,6 +141,7 @@ const DISSECTED: &[&str] = &[
     "vnc",
     "nomachine",
     "nats",
+    "fix",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -33,6 +33,7 @@ pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
+pub mod fix;
 pub mod gearman;
 pub mod gnutella;
 pub mod hsrp;
@@ -316,6 +317,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &sip::Sip,
     &ssdp::Ssdp,
     &nats::Nats,
+    &fix::Fix,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
