@@ -142,6 +142,7 @@ const DISSECTED: &[&str] = &[
     "nomachine",
     "nats",
     "fix",
+    "rsh",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

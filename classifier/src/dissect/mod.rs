@@ -62,6 +62,7 @@ pub mod raknet;
 pub mod rdp;
 pub mod riotgames;
 pub mod rmcp;
+pub mod rsh;
 pub mod rsync;
 pub mod rtmp;
 pub mod rtp;
@@ -344,6 +345,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &rsh::Rsh,
     &modbus::Modbus,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
