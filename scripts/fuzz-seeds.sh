@@ -95,6 +95,21 @@ TARGET_PORTS = {
     "dissect_someip": (30490, 30501),
     "dissect_hart_ip": (5094, 5095),
     "dissect_knxnet_ip": (3671,),
+    "dissect_sip": (5060, 5061),
+    "dissect_snmp": (161, 162),
+    "dissect_radius": (1812, 1813, 1645, 1646, 3799),
+    "dissect_ssdp": (1900, 32412, 32414),
+    "dissect_rtmp": (1935,),
+    "dissect_rsync": (873,),
+    "dissect_gearman": (4730,),
+    "dissect_kafka": (9092,),
+    "dissect_xdmcp": (177,),
+    "dissect_cassandra": (9042, 7000),
+    "dissect_vnc": (5900, 5901, 6900),
+    "dissect_nomachine": (4000,),
+    "dissect_nats": (4222,),
+    "dissect_fix": (4000, 9878),
+    "dissect_rsh": (514,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

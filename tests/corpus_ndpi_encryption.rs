@@ -148,6 +148,21 @@ const DISSECTED: &[&str] = &[
     "atg",
     "iec62056",
     "bfcp",
+    "sip",
+    "snmp",
+    "radius",
+    "ssdp",
+    "rtmp",
+    "rsync",
+    "gearman",
+    "kafka",
+    "xdmcp",
+    "cassandra",
+    "vnc",
+    "nomachine",
+    "nats",
+    "fix",
+    "rsh",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

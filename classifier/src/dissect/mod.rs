@@ -28,6 +28,7 @@ pub mod bjnp;
 pub mod c1222;
 pub mod c37118;
 pub mod cip_io;
+pub mod cassandra;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -41,6 +42,8 @@ pub mod eaq;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod fins;
+pub mod fix;
+pub mod gearman;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
@@ -50,6 +53,7 @@ pub mod icmp;
 pub mod iec104;
 pub mod imap;
 pub mod ipsec;
+pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
@@ -57,6 +61,8 @@ pub mod modbus;
 pub mod mpegts;
 pub mod mtproto;
 pub mod natpmp;
+pub mod nats;
+pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
@@ -68,22 +74,29 @@ pub mod pim;
 pub mod pop3;
 pub mod postgres;
 pub mod quic;
+pub mod radius;
 pub mod raknet;
 pub mod rdp;
 #[cfg(test)]
 mod registry_iot_tests;
 pub mod riotgames;
 pub mod rmcp;
+pub mod rsh;
+pub mod rsync;
+pub mod rtmp;
 pub mod rtp;
 pub mod rtps;
 pub mod sctp;
 pub mod sd_rtn;
+pub mod sip;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod someip;
+pub mod snmp;
 pub mod source_engine;
 pub mod spotify;
+pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syncthing;
@@ -94,9 +107,11 @@ pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
 pub mod viber;
+pub mod vnc;
 pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod xdmcp;
 pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
@@ -292,6 +307,12 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &viber::Viber,
     &zabbix::Zabbix,
     &postgres::Postgres,
+    &rtmp::Rtmp,
+    &gearman::Gearman,
+    &rsync::Rsync,
+    &cassandra::Cassandra,
+    &vnc::Vnc,
+    &nomachine::NoMachine,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -307,12 +328,19 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pia::Pia,
     &zoom::Zoom,
     &crynetwork::CryNetwork,
+    &radius::Radius,
+    &snmp::Snmp,
+    &xdmcp::Xdmcp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
     &imap::Imap,
     &pop3::Pop3,
     &xmpp::Xmpp,
+    &sip::Sip,
+    &ssdp::Ssdp,
+    &nats::Nats,
+    &fix::Fix,
     // Looser binary shapes last.
     &dns::Dns,
     &openvpn::Openvpn,
@@ -338,6 +366,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &raknet::Raknet,
     &kcp::Kcp,
     &bfd::Bfd,
+    &kafka::Kafka,
+    &rsh::Rsh,
     &modbus::Modbus,
     &knxip::KnxIp,
     &hart_ip::HartIp,

@@ -1,0 +1,153 @@
+//! RADIUS (RFC 2865, accounting RFC 2866, dynamic authorization RFC
+//! 5176) over UDP, on any port (1812/1813, legacy 1645/1646, 3799 are
+//! hints only). A packet is a code (1..5 access and accounting, 11..13
+//! challenge and status, 40..45 disconnect and CoA), an identifier, a
+//! 16-bit length equal to the datagram's, a 16-byte authenticator, then
+//! attributes (type, length >= 2, value) that tile the rest exactly.
+//! The attributes travel in clear (only User-Password and a few others
+//! are hidden with the shared secret): cleartext.
+
+use super::{Dissector, Parse, Payloads, Probe, Transport};
+use crate::verdict::{Encryption, Meta};
+
+pub struct Radius;
+
+const HEADER: usize = 20;
+const MAX_LEN: usize = 4096;
+const USER_NAME: u8 = 1;
+const NAME_MAX: usize = 128;
+
+fn code_name(code: u8) -> Option<&'static str> {
+    Some(match code {
+        1 => "access_request",
+        2 => "access_accept",
+        3 => "access_reject",
+        4 => "accounting_request",
+        5 => "accounting_response",
+        11 => "access_challenge",
+        12 => "status_server",
+        13 => "status_client",
+        40 => "disconnect_request",
+        41 => "disconnect_ack",
+        42 => "disconnect_nak",
+        43 => "coa_request",
+        44 => "coa_ack",
+        45 => "coa_nak",
+        _ => return None,
+    })
+}
+
+/// A RADIUS packet filling `d`: its code name and User-Name, if any.
+fn packet(d: &[u8]) -> Option<(&'static str, Option<&[u8]>)> {
+    if d.len() < HEADER || d.len() > MAX_LEN {
+        return None;
+    }
+    let code = code_name(d[0])?;
+    if usize::from(u16::from_be_bytes([d[2], d[3]])) != d.len() {
+        return None;
+    }
+    let mut user = None;
+    let mut rest = &d[HEADER..];
+    while let [t, l, ..] = *rest {
+        let l = usize::from(l);
+        if l < 2 || l > rest.len() {
+            return None;
+        }
+        if t == USER_NAME && user.is_none() {
+            user = Some(&rest[2..l]);
+        }
+        rest = &rest[l..];
+    }
+    rest.is_empty().then_some((code, user))
+}
+
+impl Dissector for Radius {
+    fn name(&self) -> &'static str {
+        "radius"
+    }
+    fn transports(&self) -> &'static [Transport] {
+        &[Transport::Udp]
+    }
+    fn probe(&self, p: &Payloads<'_>) -> Probe {
+        let d = p.first_payload();
+        if d.len() >= HEADER && code_name(d[0]).is_some() {
+            Probe::Maybe
+        } else {
+            Probe::NotMine
+        }
+    }
+    fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        let Some((code, user)) = packet(p.first_payload()) else {
+            return Parse::NotMine;
+        };
+        meta.protocol = Some("radius");
+        meta.encryption = Encryption::Cleartext;
+        meta.set_extra("radius_code", code);
+        if let Some(u) = user {
+            let u = &u[..u.len().min(NAME_MAX)];
+            meta.set_extra("radius_user", String::from_utf8_lossy(u).into_owned());
+        }
+        Parse::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{check_split_udp, UdpFixture};
+
+    /// An Access-Request as in fuzz-2020-02-16-11740.pcap, trimmed to a
+    /// User-Name, an NAS-Port-Type and a Calling-Station-Id.
+    fn request() -> Vec<u8> {
+        let mut d = vec![1u8, 0x0a, 0, 0];
+        d.extend_from_slice(&[
+            0x5e, 0x0e, 0x2b, 0x78, 0x77, 0x33, 0x14, 0x62, 0x8a, 0xe3, 0xd5, 0xea, 0x0e, 0xfe, 0x91, 0x5e,
+        ]);
+        d.extend_from_slice(b"\x01\x1e0503114802715164@wlan.mnc480");
+        d.extend_from_slice(&[61, 6, 0, 0, 0, 19]);
+        d.extend_from_slice(b"\x1f\x0a00-24-D7");
+        let n = d.len() as u16;
+        d[2..4].copy_from_slice(&n.to_be_bytes());
+        d
+    }
+
+    #[test]
+    fn access_request_and_accounting_response() {
+        let req = request();
+        let (r, m) = check_split_udp(&Radius, 29200, 1812, &[&req], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("radius"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("radius_code"), Some("access_request"));
+        assert_eq!(m.extra("radius_user"), Some("0503114802715164@wlan.mnc480"));
+        let mut resp = vec![5u8, 0x0b, 0, 20];
+        resp.extend_from_slice(&[0x42; 16]);
+        let (r, m) = check_split_udp(&Radius, 1813, 29200, &[&resp], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("radius_code"), Some("accounting_response"));
+        assert_eq!(m.extra("radius_user"), None);
+    }
+
+    #[test]
+    fn not_radius() {
+        let req = request();
+        let mut code = req.clone();
+        code[0] = 6;
+        let mut len = req.clone();
+        len[3] += 1;
+        let mut attr = req.clone();
+        attr[21] = 1;
+        let mut over = req.clone();
+        over[21] = 0x40;
+        let mut padded = req.clone();
+        padded.push(0);
+        let cases: [&[u8]; 6] = [&code, &len, &attr, &over, &padded, &req[..19]];
+        for d in cases {
+            let f = UdpFixture::new(40000, 1812, &[d], &[]);
+            let p = f.payloads();
+            let claimed =
+                Radius.probe(&p) != Probe::NotMine && Radius.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            assert!(!claimed, "{d:?}");
+        }
+    }
+}
