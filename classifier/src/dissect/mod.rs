@@ -17,6 +17,7 @@
 
 use crate::verdict::Meta;
 
+pub mod activision;
 pub mod alicloud;
 pub mod avast;
 pub mod bacnet;
@@ -285,6 +286,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &pia::Pia,
     &zoom::Zoom,
     &crynetwork::CryNetwork,
+    &activision::Activision,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
