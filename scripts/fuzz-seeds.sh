@@ -80,6 +80,7 @@ TARGET_PORTS = {
     "dissect_ipsec": (500, 4500), "dissect_rtp": (5004, 5005, 6000, 16384, 23044),
     "dissect_zoom": tuple(range(8801, 8811)), "dissect_crynetwork": (20250, 25383, 28343, 64090),
     "dissect_activision": (3074,),
+    "dissect_photon": (5055, 5056, 5058),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

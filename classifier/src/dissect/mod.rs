@@ -48,6 +48,7 @@ pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
 pub mod openvpn;
+pub mod photon;
 pub mod pia;
 pub mod pop3;
 pub mod postgres;
@@ -287,6 +288,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &zoom::Zoom,
     &crynetwork::CryNetwork,
     &activision::Activision,
+    &photon::Photon,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
