@@ -77,6 +77,7 @@ pub mod viber;
 pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
+pub mod wow;
 pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
@@ -272,6 +273,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &viber::Viber,
     &zabbix::Zabbix,
     &postgres::Postgres,
+    &wow::Wow,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
