@@ -19,6 +19,7 @@ use crate::verdict::Meta;
 
 pub mod activision;
 pub mod alicloud;
+pub mod amongus;
 pub mod avast;
 pub mod bacnet;
 pub mod bfd;
@@ -291,6 +292,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &crynetwork::CryNetwork,
     &activision::Activision,
     &photon::Photon,
+    &amongus::AmongUs,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
