@@ -37,6 +37,7 @@ pub mod ethereum;
 pub mod gnutella;
 pub mod hsrp;
 pub mod http;
+pub mod huawei_push;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
@@ -275,6 +276,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &zabbix::Zabbix,
     &postgres::Postgres,
     &wow::Wow,
+    &huawei_push::HuaweiPush,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
