@@ -46,6 +46,7 @@ pub mod kcp;
 pub mod kerberos;
 pub mod modbus;
 pub mod mtproto;
+pub mod mumble;
 pub mod natpmp;
 pub mod ntp;
 pub mod oicq;
@@ -295,6 +296,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &activision::Activision,
     &photon::Photon,
     &amongus::AmongUs,
+    &mumble::Mumble,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
