@@ -34,6 +34,7 @@ pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
+pub mod genshin;
 pub mod gnutella;
 pub mod hsrp;
 pub mod http;
@@ -297,6 +298,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &photon::Photon,
     &amongus::AmongUs,
     &mumble::Mumble,
+    &genshin::Genshin,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
