@@ -110,6 +110,13 @@ TARGET_PORTS = {
     "dissect_nats": (4222,),
     "dissect_fix": (4000, 9878),
     "dissect_rsh": (514,),
+    "dissect_activision": (3074,),
+    "dissect_photon": (5055, 5056, 5058),
+    "dissect_wow": (3724, 8085),
+    "dissect_amongus": (22023, 22123, 22223),
+    "dissect_huawei_push": (5223,),
+    "dissect_mumble": (64738,),
+    "dissect_genshin": (22101, 22102),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

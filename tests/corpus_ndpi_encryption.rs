@@ -163,6 +163,13 @@ const DISSECTED: &[&str] = &[
     "nats",
     "fix",
     "rsh",
+    "activision",
+    "tocaboca",
+    "worldofwarcraft",
+    "amongus",
+    "hp_virtgrp",
+    "mumble",
+    "genshinimpact",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

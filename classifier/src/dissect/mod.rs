@@ -17,8 +17,10 @@
 
 use crate::verdict::Meta;
 
+pub mod activision;
 pub mod alicloud;
 pub mod atg;
+pub mod amongus;
 pub mod avast;
 pub mod bacnet;
 pub mod bfcp;
@@ -44,11 +46,13 @@ pub mod ethereum;
 pub mod fins;
 pub mod fix;
 pub mod gearman;
+pub mod genshin;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
 pub mod hsrp;
 pub mod http;
+pub mod huawei_push;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
@@ -60,6 +64,7 @@ pub mod knxip;
 pub mod modbus;
 pub mod mpegts;
 pub mod mtproto;
+pub mod mumble;
 pub mod natpmp;
 pub mod nats;
 pub mod nomachine;
@@ -69,6 +74,7 @@ pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
 pub mod pgm;
+pub mod photon;
 pub mod pia;
 pub mod pim;
 pub mod pop3;
@@ -112,6 +118,7 @@ pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod xdmcp;
+pub mod wow;
 pub mod xiaomi;
 pub mod xmpp;
 pub mod zabbix;
@@ -313,6 +320,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &cassandra::Cassandra,
     &vnc::Vnc,
     &nomachine::NoMachine,
+    &wow::Wow,
+    &huawei_push::HuaweiPush,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -331,6 +340,11 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &radius::Radius,
     &snmp::Snmp,
     &xdmcp::Xdmcp,
+    &activision::Activision,
+    &photon::Photon,
+    &amongus::AmongUs,
+    &mumble::Mumble,
+    &genshin::Genshin,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
