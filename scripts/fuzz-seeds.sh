@@ -94,6 +94,7 @@ TARGET_PORTS = {
     "dissect_nats": (4222,),
     "dissect_fix": (4000, 9878),
     "dissect_rsh": (514,),
+    "dissect_uftp": (1044,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

@@ -143,6 +143,7 @@ const DISSECTED: &[&str] = &[
     "nats",
     "fix",
     "rsh",
+    "uftp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -84,6 +84,7 @@ pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
+pub mod uftp;
 pub mod viber;
 pub mod vnc;
 pub mod weave;
@@ -309,6 +310,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &radius::Radius,
     &snmp::Snmp,
     &xdmcp::Xdmcp,
+    &uftp::Uftp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
