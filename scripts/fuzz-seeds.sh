@@ -117,6 +117,7 @@ TARGET_PORTS = {
     "dissect_huawei_push": (5223,),
     "dissect_mumble": (64738,),
     "dissect_genshin": (22101, 22102),
+    "dissect_uftp": (1044,),
 }
 others = sorted(f[:-3] for f in os.listdir(os.path.join(root, "fuzz/fuzz_targets"))
                 if f.startswith("dissect_") and f[:-3] not in ("dissect_all", "dissect_tls", "dissect_mtproto"))

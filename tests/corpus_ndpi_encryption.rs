@@ -170,6 +170,7 @@ const DISSECTED: &[&str] = &[
     "hp_virtgrp",
     "mumble",
     "genshinimpact",
+    "uftp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

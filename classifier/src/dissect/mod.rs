@@ -112,6 +112,7 @@ pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
+pub mod uftp;
 pub mod viber;
 pub mod vnc;
 pub mod weave;
@@ -345,6 +346,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &amongus::AmongUs,
     &mumble::Mumble,
     &genshin::Genshin,
+    &uftp::Uftp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
