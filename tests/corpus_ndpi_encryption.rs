@@ -74,6 +74,8 @@ const DISSECTED: &[&str] = &[
     "http",
     "smtp",
     "smtps",
+    "ftp_control",
+    "ftps",
     "imap",
     "imaps",
     "pop3",

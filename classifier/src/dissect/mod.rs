@@ -32,6 +32,7 @@ pub mod dns;
 pub mod dtls;
 pub mod eaq;
 pub mod ethereum;
+pub mod ftp;
 pub mod gnutella;
 pub mod hsrp;
 pub mod http;
@@ -288,6 +289,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
+    &ftp::Ftp,
     &imap::Imap,
     &pop3::Pop3,
     &xmpp::Xmpp,
