@@ -67,6 +67,7 @@ const DISSECTED: &[&str] = &[
     "wireguard",
     "stun",
     "dtls",
+    "capwap",
     "openvpn",
     "dns",
     "mdns",

@@ -23,6 +23,7 @@ pub mod bacnet;
 pub mod bfd;
 pub mod bittorrent;
 pub mod bjnp;
+pub mod capwap;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -275,6 +276,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
+    &capwap::Capwap,
     &dhcp::Dhcp,
     &ipsec::Ipsec,
     &discord::DiscordVoice,
