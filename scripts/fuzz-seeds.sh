@@ -53,7 +53,7 @@ TARGET_PORTS = {
     "dissect_quic": (443, 80, 8443, 784, 853), "dissect_dns": (53, 5353, 5355), "dissect_http": (80, 8080, 3128),
     "dissect_ssh": (22, 2222), "dissect_stun": (3478, 3479, 19302, 5349), "dissect_dtls": (443, 4433, 5349, 5061),
     "dissect_smb": (445, 139), "dissect_rdp": (3389,), "dissect_bittorrent": (6881, 6882, 6889, 6969, 51413),
-    "dissect_wireguard": (51820,), "dissect_dhcp": (67, 68, 546, 547), "dissect_smtp": (25, 587, 465),
+    "dissect_wireguard": (51820,), "dissect_dhcp": (67, 68, 546, 547), "dissect_smtp": (25, 587, 465), "dissect_ftp": (21, 2121), "dissect_capwap": (5246, 5247),
     "dissect_imap": (143, 993), "dissect_pop3": (110, 995), "dissect_openvpn": (1194, 443), "dissect_ntp": (123,),
     "dissect_whatsapp": (443, 5222), "dissect_discord_voice": tuple(range(50000, 50100)),
     "dissect_slp": (427,), "dissect_gnutella": (6346, 6347), "dissect_ethereum": (30303, 30301),

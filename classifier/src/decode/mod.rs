@@ -420,8 +420,8 @@ pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
             dport = u16::from_be_bytes([c, d]);
         }
         let tunnel_port = |p: u16| matches!(p, tunnel::port::VXLAN | tunnel::port::VXLAN_GPE | tunnel::port::GENEVE);
-        if proto == ipproto::UDP && (tunnel_port(dport) || dport == tunnel::port::GTP_U || sport == tunnel::port::GTP_U)
-        {
+        let both_ways = |p: u16| matches!(p, tunnel::port::GTP_U | tunnel::port::CAPWAP_DATA);
+        if proto == ipproto::UDP && (tunnel_port(dport) || both_ways(dport) || both_ways(sport)) {
             return None;
         }
         if proto == ipproto::UDP {

@@ -426,6 +426,43 @@ fn vxlan_geneve_gtp() {
     check_tunnel(&f, want6, b"v");
 }
 
+/// A CAPWAP data header (HLEN 4, WBID 1, T and W set) and an 802.11 QoS
+/// data frame (frame control sent swapped, as Cisco APs do) with LLC/SNAP.
+fn capwap_80211(et: u16, inner: &[u8]) -> Vec<u8> {
+    let capwap = [0x00, 0x20, 0x03, 0x20, 0, 0, 0, 0, 0x04, 0xc2, 0x25, 0, 0, 0, 0, 0];
+    let mut wlan = vec![0x01, 0x88, 0x2c, 0];
+    wlan.extend_from_slice(&[2; 18]);
+    wlan.extend_from_slice(&[0x70, 0x50, 0, 0]);
+    wlan.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0]);
+    wlan.extend_from_slice(&et.to_be_bytes());
+    cat(&[&capwap, &wlan, inner])
+}
+
+#[test]
+fn capwap_data_channel() {
+    let in4 = tcp4(A4, B4, 40000, 443, b"w");
+    let in6 = udp6(A6, B6, 546, 547, b"w");
+    let f = eth(0x0800, &udp4(C4, D4, 12380, 5247, &capwap_80211(0x0800, &in4)));
+    check_tunnel(&f, t4(40000, 443, 6), b"w");
+    let f = eth(0x0800, &udp4(D4, C4, 5247, 12380, &capwap_80211(0x86dd, &in6)));
+    check_tunnel(&f, t6(546, 547, 17), b"w");
+    // 802.3 frame (T clear, HLEN 2)
+    let e = cat(&[&[0x00, 0x10, 0x02, 0x00, 0, 0, 0, 0], &eth(0x0800, &in4)]);
+    check_tunnel(&eth(0x0800, &udp4(C4, D4, 5247, 5247, &e)), t4(40000, 443, 6), b"w");
+    // an 802.11 management frame (probe request): the outer flow
+    let mut probe = vec![0x00, 0x20, 0x03, 0x20, 0, 0, 0, 0, 0x04, 0xc2, 0x25, 0, 0, 0, 0, 0];
+    probe.extend_from_slice(&[0x40, 0, 0, 0]);
+    probe.extend_from_slice(&[0xff; 40]);
+    let (r, st) = dec(1, &eth(0x0800, &udp4(A4, B4, 12380, 5247, &probe)));
+    assert_eq!(r.map(|x| x.0), Some(t4(12380, 5247, 17)));
+    assert_eq!(st.tunnelled, 0);
+    // CAPWAP's DTLS preamble on the data channel: sealed, the outer flow
+    probe[0] = 0x01;
+    let (r, st) = dec(1, &eth(0x0800, &udp4(A4, B4, 12380, 5247, &probe)));
+    assert_eq!(r.map(|x| x.0), Some(t4(12380, 5247, 17)));
+    assert_eq!(st.tunnelled, 0);
+}
+
 #[test]
 fn tunnel_not_matching_stays_outer() {
     // UDP to 4789 without the VXLAN I flag: plain UDP flow
@@ -811,6 +848,7 @@ fn every_truncation_of_every_fixture() {
     let in4 = tcp4(A4, B4, 1, 2, b"payload");
     let in6 = udp6(A6, B6, 1, 2, b"payload");
     let mut fixtures: Vec<(u32, Vec<u8>)> = vec![
+        (1, eth(0x0800, &udp4(C4, D4, 12380, 5247, &capwap_80211(0x0800, &in4)))),
         (
             1,
             eth(
@@ -1019,6 +1057,8 @@ fn fast_tuple_agrees_with_decode() {
         (1, eth(0x0800, &in6)),
     ];
     let mut others: Vec<(u32, Vec<u8>)> = vec![
+        (1, eth(0x0800, &udp4(C4, D4, 12380, 5247, &capwap_80211(0x0800, &in4)))),
+        (1, eth(0x0800, &udp4(C4, D4, 5247, 12380, &capwap_80211(0x86dd, &in6)))),
         (
             1,
             eth(

@@ -7,7 +7,10 @@
 //!   ERSPAN type I/II (0x88be) and type III (0x22eb); GRE version 1 (PPTP)
 //!   carrying PPP.
 //! - UDP: VXLAN (4789), VXLAN-GPE (4790), Geneve (6081), GTP-U (2152) G-PDU
-//!   with optional sequence / N-PDU / extension headers.
+//!   with optional sequence / N-PDU / extension headers; the CAPWAP data
+//!   channel (5247, RFC 5415) carrying 802.3 frames or, with the IEEE 802.11
+//!   binding (RFC 5416), 802.11 data frames whose LLC/SNAP header names the
+//!   EtherType.
 
 use super::link::ethertype;
 
@@ -29,6 +32,7 @@ pub(super) mod port {
     pub const VXLAN_GPE: u16 = 4790;
     pub const GENEVE: u16 = 6081;
     pub const GTP_U: u16 = 2152;
+    pub const CAPWAP_DATA: u16 = 5247;
 }
 
 const IPPROTO_IPIP: u8 = 4;
@@ -57,6 +61,7 @@ pub(super) fn udp(sport: u16, dport: u16, p: &[u8]) -> Option<Inner<'_>> {
         port::VXLAN_GPE => vxlan_gpe(p),
         port::GENEVE => geneve(p),
         _ if dport == port::GTP_U || sport == port::GTP_U => gtp_u(p),
+        _ if dport == port::CAPWAP_DATA || sport == port::CAPWAP_DATA => capwap_data(p),
         _ => None,
     }
 }
@@ -179,6 +184,65 @@ fn gtp_u(p: &[u8]) -> Option<Inner<'_>> {
     None
 }
 
+/// CAPWAP data channel (RFC 5415 4.3): preamble version 0, type 0 (type 1
+/// is DTLS: sealed, not decoded), HLEN in 4-byte words covering the whole
+/// header (radio MAC and wireless-specific information included). Keep-
+/// alives (K) carry no frame; fragments (F) are not reassembled. T set:
+/// the frame is in the binding's native format, decoded for IEEE 802.11
+/// (WBID 1) only; T clear: an 802.3 frame.
+fn capwap_data(p: &[u8]) -> Option<Inner<'_>> {
+    let h = p.first_chunk::<8>()?;
+    if h[0] != 0 {
+        return None;
+    }
+    let bits = u32::from_be_bytes([0, h[1], h[2], h[3]]);
+    let hlen = (bits >> 19) as usize * 4;
+    let wbid = (bits >> 9) & 0x1f;
+    let (t, f, k) = (bits & 0x100 != 0, bits & 0x80 != 0, bits & 0x08 != 0);
+    if hlen < 8 || f || k {
+        return None;
+    }
+    let frame = p.get(hlen..)?;
+    match (t, wbid) {
+        (false, _) => Some(Inner::Ethernet(frame)),
+        (true, 1) => ieee80211_data(frame),
+        _ => None,
+    }
+}
+
+/// An 802.11 data frame carrying an LLC/SNAP-encapsulated payload (RFC
+/// 1042 or 802.1H bridge tunnel): the EtherType and what follows.
+///
+/// Some access points (Cisco's) send the two frame-control bytes swapped:
+/// the standard order is tried first, then the swapped one, and either is
+/// taken only when the LLC/SNAP header sits where its header length says.
+fn ieee80211_data(f: &[u8]) -> Option<Inner<'_>> {
+    let fc = f.first_chunk::<2>()?;
+    ieee80211_body(f, fc[0], fc[1]).or_else(|| ieee80211_body(f, fc[1], fc[0]))
+}
+
+fn ieee80211_body(f: &[u8], fc: u8, flags: u8) -> Option<Inner<'_>> {
+    // Version 0, type 2 (data); the null subtypes (bit 2 set) carry nothing.
+    if fc & 0x0f != 0x08 || fc & 0x40 != 0 {
+        return None;
+    }
+    // Protected: the body is ciphertext.
+    if flags & 0x40 != 0 {
+        return None;
+    }
+    let qos = fc & 0x80 != 0;
+    let len = 24
+        + if flags & 0x03 == 0x03 { 6 } else { 0 }
+        + if qos { 2 } else { 0 }
+        + if qos && flags & 0x80 != 0 { 4 } else { 0 };
+    let body = f.get(len..)?;
+    let snap = body.first_chunk::<8>()?;
+    if snap[..3] != [0xaa, 0xaa, 0x03] || !(snap[3..6] == [0, 0, 0] || snap[3..6] == [0, 0, 0xf8]) {
+        return None;
+    }
+    Some(Inner::EtherType(u16::from_be_bytes([snap[6], snap[7]]), body.get(8..)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +291,86 @@ mod tests {
         for n in 0..p.len() {
             let _ = gtp_u(&p[..n]);
         }
+    }
+
+    /// A CAPWAP data header (HLEN 4: wireless-specific information of 4
+    /// bytes and padding), WBID 1 and T set, as a Cisco AP sends it.
+    const CAPWAP_80211: [u8; 16] = [0x00, 0x20, 0x03, 0x20, 0, 0, 0, 0, 0x04, 0xc2, 0x25, 0, 0, 0, 0, 0];
+
+    /// An 802.11 data frame (frame control `fc`), three addresses, then
+    /// LLC/SNAP for IPv4 and one IP byte.
+    fn wlan(fc: [u8; 2], qos: bool) -> Vec<u8> {
+        let mut f = fc.to_vec();
+        f.extend_from_slice(&[0x2c, 0]);
+        f.extend_from_slice(&[1; 18]);
+        f.extend_from_slice(&[0x70, 0x50]);
+        if qos {
+            f.extend_from_slice(&[0, 0]);
+        }
+        f.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00, 0x45]);
+        f
+    }
+
+    #[test]
+    fn capwap_80211_data() {
+        let ip = Some(Inner::EtherType(0x0800, &[0x45][..]));
+        for (fc, qos) in [
+            ([0x08, 0x01], false),
+            ([0x11, 0x08], false),
+            ([0x88, 0x01], true),
+            ([0x01, 0x88], true),
+        ] {
+            let mut p = CAPWAP_80211.to_vec();
+            p.extend_from_slice(&wlan(fc, qos));
+            assert_eq!(udp(12380, port::CAPWAP_DATA, &p), ip, "{fc:?}");
+            assert_eq!(udp(port::CAPWAP_DATA, 41264, &p), ip, "{fc:?}");
+            // cut anywhere: never panics, never a frame before the IP byte
+            for n in 0..p.len() - 1 {
+                assert_eq!(capwap_data(&p[..n]), None, "{fc:?} {n}");
+            }
+        }
+        // protected, null data, management: not decapsulated
+        for fc in [[0x08, 0x41], [0x48, 0x01], [0x40, 0x00], [0xc8, 0x01]] {
+            let mut p = CAPWAP_80211.to_vec();
+            p.extend_from_slice(&wlan(fc, false));
+            assert_eq!(capwap_data(&p), None, "{fc:?}");
+        }
+        // no LLC/SNAP where the header length says
+        let mut p = CAPWAP_80211.to_vec();
+        p.extend_from_slice(&wlan([0x08, 0x01], true));
+        assert_eq!(capwap_data(&p), None);
+    }
+
+    #[test]
+    fn capwap_header_checks() {
+        let mut p = CAPWAP_80211.to_vec();
+        p.extend_from_slice(&wlan([0x08, 0x01], false));
+        // DTLS preamble, version 1
+        for b in [0x01, 0x10] {
+            let mut q = p.clone();
+            q[0] = b;
+            assert_eq!(capwap_data(&q), None);
+        }
+        // fragment, keep-alive
+        for (i, bit) in [(3, 0x80), (3, 0x08)] {
+            let mut q = p.clone();
+            q[i] |= bit;
+            assert_eq!(capwap_data(&q), None);
+        }
+        // HLEN below the fixed header, and beyond the datagram
+        let mut q = p.clone();
+        q[1] = 0x08;
+        assert_eq!(capwap_data(&q), None);
+        q[1] = 0xf8;
+        assert_eq!(capwap_data(&q[..40]), None);
+        // another binding in native format: not decoded
+        let mut q = p.clone();
+        q[2] = 0x05;
+        assert_eq!(capwap_data(&q), None);
+        // T clear: an 802.3 frame (HLEN 2)
+        let e = [0x00, 0x10, 0x02, 0x00, 0, 0, 0, 0, 9];
+        assert_eq!(capwap_data(&e), Some(Inner::Ethernet(&[9][..])));
+        // not on the CAPWAP ports
+        assert_eq!(udp(1, 2, &p), None);
     }
 }

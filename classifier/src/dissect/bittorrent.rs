@@ -1,7 +1,9 @@
 //! BitTorrent: the peer wire handshake over TCP (BEP 3: `\x13BitTorrent
 //! protocol`, 8 reserved bytes, the 20-byte info hash, the peer id), the
 //! DHT over UDP (BEP 5: one bencoded dictionary per datagram), and uTP
-//! (BEP 29: a SYN answered by a STATE with the same connection id).
+//! (BEP 29: a SYN answered by a STATE with the same connection id; or,
+//! in a capture that starts mid-connection, a run of uTP headers of one
+//! connection whose data packets carry peer wire messages).
 //! Message-stream-encrypted peers (MSE) are not recognised.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
@@ -98,8 +100,75 @@ fn utp(d: &[u8]) -> Option<Utp> {
     Some((t, [h[2], h[3]], [h[16], h[17]], [h[18], h[19]]))
 }
 
+const ST_DATA: u8 = 0;
 const ST_STATE: u8 = 2;
 const ST_SYN: u8 = 4;
+
+/// Datagrams of one side a mid-connection uTP guess needs.
+const UTP_MID_FLOW: usize = 3;
+/// Largest step of uTP's microsecond timestamp between two packets.
+const UTP_MAX_TS_STEP: u32 = 10_000_000;
+/// Most extensions walked after a uTP header.
+const UTP_MAX_EXTS: usize = 4;
+/// Largest peer wire message length taken as one (a 16 KiB block plus
+/// its header, or an extension message).
+const MAX_MESSAGE: u32 = 1 << 20;
+
+/// The payload of a uTP packet: after the header and its extension chain.
+fn utp_payload(d: &[u8]) -> Option<&[u8]> {
+    let mut next = *d.get(1)?;
+    let mut pos = 20usize;
+    for _ in 0..UTP_MAX_EXTS {
+        if next == 0 {
+            return d.get(pos..);
+        }
+        next = *d.get(pos)?;
+        pos += 2 + usize::from(*d.get(pos + 1)?);
+    }
+    None
+}
+
+/// A peer wire message starts here (BEP 3: 32-bit length, message id up
+/// to 20, the extension protocol's) or the handshake does.
+fn peer_wire_start(d: &[u8]) -> bool {
+    if d.starts_with(HANDSHAKE) {
+        return true;
+    }
+    match (d.first_chunk::<4>(), d.get(4)) {
+        (Some(l), Some(&id)) => {
+            let len = u32::from_be_bytes(*l);
+            (1..=MAX_MESSAGE).contains(&len) && id <= 20
+        }
+        _ => false,
+    }
+}
+
+/// A uTP connection seen from its middle: every datagram of `side` is a
+/// uTP packet of one connection id, sequence numbers advancing by 0 or 1
+/// and timestamps by less than [`UTP_MAX_TS_STEP`]. `Some(true)` once a
+/// data packet opens with a peer wire message (cleartext BitTorrent),
+/// `Some(false)` while the headers fit but no such packet was seen.
+fn utp_mid_flow(side: super::Side<'_>) -> Option<bool> {
+    let mut prev: Option<(Utp, u32)> = None;
+    let mut n = 0usize;
+    let mut wire = false;
+    for d in side.chunks() {
+        let u = utp(d)?;
+        let ts = u32::from_be_bytes(*d.get(4..)?.first_chunk::<4>()?);
+        if let Some((p, pts)) = prev {
+            let seq_step = u16::from_be_bytes(u.2).wrapping_sub(u16::from_be_bytes(p.2));
+            if u.1 != p.1 || seq_step > 1 || ts.wrapping_sub(pts) >= UTP_MAX_TS_STEP {
+                return None;
+            }
+        }
+        if u.0 == ST_DATA && utp_payload(d).is_some_and(peer_wire_start) {
+            wire = true;
+        }
+        prev = Some((u, ts));
+        n += 1;
+    }
+    (n >= UTP_MID_FLOW).then_some(wire)
+}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -148,7 +217,19 @@ impl Bittorrent {
                     _ => Parse::NotMine,
                 }
             }
-            _ => Parse::NotMine,
+            Some(_) => match utp_mid_flow(p.first_side()) {
+                Some(true) => {
+                    meta.protocol = Some("bittorrent");
+                    meta.encryption = Encryption::Cleartext;
+                    meta.set_extra("bt_transport", "utp");
+                    meta.set_extra("bt_utp", "mid_flow");
+                    Parse::Done
+                }
+                Some(false) => p.undecided(),
+                None if p.first_side().chunks().count() < UTP_MID_FLOW => p.undecided(),
+                None => Parse::NotMine,
+            },
+            None => Parse::NotMine,
         }
     }
 }
@@ -173,7 +254,7 @@ impl Dissector for Bittorrent {
             }
             Transport::Udp => {
                 let first = p.first_payload();
-                let syn = !p.orig.is_empty() && utp(first).is_some_and(|u| u.0 == ST_SYN);
+                let syn = !p.orig.is_empty() && utp(first).is_some();
                 if first.starts_with(b"d1:") || first.starts_with(b"d2:") || first.starts_with(LSD) || syn {
                     Probe::Maybe
                 } else {
@@ -273,5 +354,52 @@ mod tests {
         st[3] = 0x35;
         let (r, _) = check_split_udp(&Bittorrent, 40000, 6881, &[&syn], &[&st]);
         assert_eq!(r, Parse::NotMine);
+    }
+
+    /// A uTP header (type, connection id 0xacd2, timestamp, seq_nr).
+    fn utp_pkt(ty: u8, ts: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = vec![(ty << 4) | 1, 0, 0xac, 0xd2];
+        v.extend_from_slice(&ts.to_be_bytes());
+        v.extend_from_slice(&[0xba, 0xf0, 0xf0, 0xfc, 0, 0x10, 0, 0]);
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(&[0x6c, 0x42]);
+        v.extend_from_slice(payload);
+        v
+    }
+
+    #[test]
+    fn utp_mid_connection() {
+        let msg = b"\0\0\0\x1b\x14\x02d8:msg_typei0e5:piecei0ee";
+        let a = utp_pkt(2, 0xf82a_43d2, 0xd449, &[]);
+        let b = utp_pkt(2, 0xf82a_483d, 0xd449, &[]);
+        let c = utp_pkt(0, 0xf82a_5000, 0xd44a, msg);
+        let (r, m) = check_split_udp(&Bittorrent, 6881, 60506, &[&a, &b, &c], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("bt_utp"), Some("mid_flow"));
+        // Headers only: not yet; MSE-like data (no peer wire message): never.
+        let (r, _) = check_split_udp(&Bittorrent, 6881, 60506, &[&a, &b, &b], &[]);
+        assert_eq!(r, Parse::NeedMore);
+        let sealed = utp_pkt(0, 0xf82a_5000, 0xd44a, &[0xe3; 40]);
+        let (r, _) = check_split_udp(&Bittorrent, 6881, 60506, &[&a, &b, &sealed], &[]);
+        assert_eq!(r, Parse::NeedMore);
+        // Another connection id, a sequence jump, a timestamp leap.
+        let mut other = c.clone();
+        other[3] = 0xd3;
+        let jump = utp_pkt(0, 0xf82a_5000, 0xd460, msg);
+        let leap = utp_pkt(0, 0x0000_5000, 0xd44a, msg);
+        for bad in [&other, &jump, &leap] {
+            let (r, _) = check_split_udp(&Bittorrent, 6881, 60506, &[&a, &b, bad], &[]);
+            assert_eq!(r, Parse::NotMine);
+        }
+        // Extension chain walked (selective ack, 4 bytes).
+        let mut e = utp_pkt(0, 0xf82a_5000, 0xd44a, &[]);
+        e[1] = 1;
+        e.extend_from_slice(&[0, 4, 1, 2, 3, 4]);
+        e.extend_from_slice(msg);
+        assert_eq!(utp_payload(&e), Some(&msg[..]));
+        for k in 0..e.len() {
+            let _ = utp_payload(&e[..k]);
+        }
     }
 }

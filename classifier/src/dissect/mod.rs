@@ -31,6 +31,7 @@ pub mod c1222;
 pub mod c37118;
 pub mod cip_io;
 pub mod cassandra;
+pub mod capwap;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
@@ -47,6 +48,7 @@ pub mod fins;
 pub mod fix;
 pub mod gearman;
 pub mod genshin;
+pub mod ftp;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
@@ -327,6 +329,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
+    &capwap::Capwap,
     &dhcp::Dhcp,
     &ipsec::Ipsec,
     &discord::DiscordVoice,
@@ -350,6 +353,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
+    &ftp::Ftp,
     &imap::Imap,
     &pop3::Pop3,
     &xmpp::Xmpp,

@@ -24,7 +24,9 @@
 //! RTCP can be told: SRTCP appends an index and an authentication tag
 //! (and Discord's voice encryption a nonce and a tag) after the ciphertext,
 //! so its datagrams never tile into whole RTCP packets; such a flow is
-//! reported `encrypted` (`rtcp_encrypted` in extra).
+//! reported `encrypted` (`rtcp_encrypted` in extra). The same SRTCP
+//! shape next to RTP of the same SSRC on one 5-tuple is what tells SRTP
+//! ([`srtp_evidence`], used after ICE's STUN checks).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -128,6 +130,39 @@ fn pair(a: &[u8], b: &[u8]) -> Option<Stream> {
     let ts_step = h.ts.wrapping_sub(p.ts);
     (p.ssrc == h.ssrc && (1..=MAX_SEQ_STEP).contains(&step) && ts_step < MAX_TS_STEP)
         .then_some(Stream::Rtp(p.ssrc, p.pt))
+}
+
+/// Largest SRTCP index taken as one (it counts a session's SRTCP packets
+/// from 0; a 31-bit field otherwise random would exceed it 255 times in 256).
+const MAX_SRTCP_INDEX: u32 = 1 << 23;
+
+/// An SRTCP datagram (RFC 3711 3.4): RTCP whose first packet is whole but
+/// whose datagram does not tile into RTCP packets, ending in the E flag
+/// and index word, then an 80-bit (or 32-bit) authentication tag. Returns
+/// the sender SSRC.
+fn srtcp(d: &[u8]) -> Option<u32> {
+    let (ssrc, tiled) = rtcp(d)?;
+    if tiled {
+        return None;
+    }
+    let first = 4 * (usize::from(u16::from_be_bytes([*d.get(2)?, *d.get(3)?])) + 1);
+    [10usize, 4].iter().find_map(|&tag| {
+        let at = d.len().checked_sub(tag + 4)?;
+        let word = be32(d, at)?;
+        (at >= first && word & 0x8000_0000 != 0 && word & 0x7fff_ffff < MAX_SRTCP_INDEX).then_some(ssrc)
+    })
+}
+
+/// True when one direction's datagrams show SRTP on a multiplexed
+/// 5-tuple (RFC 5761 RTP/RTCP multiplexing, e.g. after ICE's STUN
+/// checks, RFC 7983): an SRTCP datagram whose sender SSRC is that of RTP
+/// packets the same side sent. SRTCP is only used with SRTP (RFC 3711
+/// 3.4), so the media of that SSRC is encrypted; the SSRC match makes a
+/// chance hit a 32-bit coincidence on top of the SRTCP trailer's shape.
+pub(crate) fn srtp_evidence(side: super::Side<'_>) -> bool {
+    side.chunks()
+        .filter_map(srtcp)
+        .any(|ssrc| side.chunks().filter_map(rtp).any(|h| h.ssrc == ssrc))
 }
 
 fn shaped(d: &[u8]) -> bool {
@@ -273,6 +308,38 @@ mod tests {
         assert_eq!(r, Parse::Done);
         assert_eq!(m.encryption, Encryption::Encrypted);
         assert_eq!(m.extra("rtcp_encrypted"), Some("true"));
+    }
+
+    #[test]
+    fn srtp_by_its_srtcp() {
+        let media = |i: u16| rtp_pkt(120, 100 + i, 960 * u32::from(i), 0x4c28_9e6d, &[0x5a; 40]);
+        // An 8-byte RTCP packet (not tiling: E flag, index 5, 80-bit tag).
+        let mut srtcp = vec![0x81, 0xc9, 0x00, 0x01, 0x4c, 0x28, 0x9e, 0x6d, 0x80, 0, 0, 5];
+        srtcp.extend_from_slice(&[0xd7; 10]);
+        let side = UdpFixture::new(1, 2, &[&media(0), &media(1), &srtcp], &[]);
+        assert!(srtp_evidence(side.payloads().orig));
+        // 32-bit tag
+        let mut short = srtcp[..12].to_vec();
+        short.extend_from_slice(&[0xd7; 4]);
+        let side = UdpFixture::new(1, 2, &[&media(0), &short], &[]);
+        assert!(srtp_evidence(side.payloads().orig));
+        // Another SSRC's media; E flag clear; plain (tiling) RTCP; no media.
+        let other = rtp_pkt(120, 1, 0, 0x1234_5678, &[0x5a; 40]);
+        let side = UdpFixture::new(1, 2, &[&other, &srtcp], &[]);
+        assert!(!srtp_evidence(side.payloads().orig));
+        let mut clear = srtcp.clone();
+        clear[8] = 0x00;
+        let side = UdpFixture::new(1, 2, &[&media(0), &clear], &[]);
+        assert!(!srtp_evidence(side.payloads().orig));
+        let side = UdpFixture::new(1, 2, &[&media(0), &srtcp[..8]], &[]);
+        assert!(!srtp_evidence(side.payloads().orig));
+        let side = UdpFixture::new(1, 2, &[&srtcp, &srtcp], &[]);
+        assert!(!srtp_evidence(side.payloads().orig));
+        // every truncation: no panic
+        for n in 0..srtcp.len() {
+            let side = UdpFixture::new(1, 2, &[&media(0), &srtcp[..n]], &[]);
+            let _ = srtp_evidence(side.payloads().orig);
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! length a multiple of 4, magic cookie 0x2112A442, 96-bit transaction
 //! id) and TLV attributes that fill the length exactly. Over TCP messages
 //! follow each other, or are framed with a 2-byte length (RFC 4571, ICE-TCP).
-//! Only the STUN messages are inspected: media that follows is not.
+//! Only the STUN messages are parsed; of what follows on the same UDP
+//! 5-tuple (RFC 7983 multiplexing) only DTLS records and SRTCP next to RTP
+//! of its SSRC are looked for, either making the flow encrypted.
 
 use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::decode::Addr;
@@ -233,11 +235,18 @@ impl Dissector for Stun {
         }
         if p.transport == Transport::Udp {
             // ICE (WebRTC) runs DTLS on the same 5-tuple once the checks
-            // succeed: then the flow is encrypted. Keep looking until the
+            // succeed (RFC 7983): then the flow is encrypted. Keep looking until the
             // engine's packet budget is spent.
             if p.orig.chunks().chain(p.resp.chunks()).any(dtls_record) {
                 meta.encryption = Encryption::Encrypted;
                 meta.set_extra("stun_mux", "dtls");
+                return Parse::Done;
+            }
+            // Or SRTP keyed elsewhere (e.g. WhatsApp calls), told by its
+            // SRTCP next to RTP of the same SSRC.
+            if super::rtp::srtp_evidence(p.orig) || super::rtp::srtp_evidence(p.resp) {
+                meta.encryption = Encryption::Encrypted;
+                meta.set_extra("stun_mux", "srtp");
                 return Parse::Done;
             }
             return Parse::Identified;
@@ -567,5 +576,28 @@ mod tests {
         // Not DTLS: wrong version bytes, or too short for a record header.
         assert!(!dtls_record(&[22, 0x03, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]));
         assert!(!dtls_record(&[22, 0xfe, 0xfd, 0]));
+    }
+
+    #[test]
+    fn srtp_after_stun_makes_the_flow_encrypted() {
+        let mut req = vec![0x00, 0x01, 0x00, 0x00];
+        req.extend_from_slice(&COOKIE);
+        req.extend_from_slice(&[7u8; 12]);
+        let mut resp = vec![0x01, 0x01, 0x00, 0x00];
+        resp.extend_from_slice(&COOKIE);
+        resp.extend_from_slice(&[7u8; 12]);
+        let mut media = vec![0x80, 0x78, 0x41, 0x2e, 0, 0, 0x3c, 0, 0x54, 0x59, 0x28, 0x24];
+        media.extend_from_slice(&[0x9e; 60]);
+        // Receiver report header, then E flag and index 5, 80-bit tag.
+        let mut srtcp = vec![0x81, 0xc9, 0x00, 0x01, 0x54, 0x59, 0x28, 0x24, 0x80, 0, 0, 5];
+        srtcp.extend_from_slice(&[0x3b; 10]);
+        let rtp_only = UdpFixture::new(50000, 3478, &[&req, &media, &media], &[&resp]);
+        let mut m = Meta::default();
+        assert_eq!(Stun.parse(&rtp_only.payloads(), &mut m), Parse::Identified);
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        let (r, m) = check_split_udp(&Stun, 50000, 3478, &[&req, &media, &srtcp], &[&resp]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("stun_mux"), Some("srtp"));
     }
 }

@@ -100,6 +100,55 @@ fn stream_frame(p: &[u8], mut pos: usize, big_endian: bool, r: &mut Reassembler)
     Some(pos + len)
 }
 
+/// Most bytes of frames (ACK, STOP_WAITING, padding, a STREAM frame
+/// header) before a server's REJ or SHLO in its packet.
+const SERVER_MSG_WINDOW: usize = 64;
+/// Most tags in a handshake message taken as one.
+const MAX_TAGS: usize = 128;
+
+/// The first packet of a Google QUIC server (Q0xx public header: no
+/// version, no reset, an 8-byte connection ID, perhaps the 32-byte
+/// diversification nonce, a packet number, the 12-byte message hash)
+/// whose cleartext frames carry the server's handshake message: REJ or
+/// SHLO, a tag/value message whose tag count, zero padding and tag table
+/// (tags of capitals, digits, NUL or 0xff; end offsets not decreasing)
+/// are checked. Returns "rej" or "shlo". What follows it is sealed.
+pub fn server_handshake(d: &[u8]) -> Option<&'static str> {
+    let flags = *d.first()?;
+    if flags & 0x83 != 0 || flags & 0x08 == 0 {
+        return None;
+    }
+    let pn = match (flags >> 4) & 0x03 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => 6,
+    };
+    let nonce = if flags & 0x04 != 0 { 32 } else { 0 };
+    let payload = d.get(1 + 8 + nonce + pn + 12..)?;
+    let window = &payload[..payload.len().min(SERVER_MSG_WINDOW + 4)];
+    let at = window.windows(4).position(|w| w == b"REJ\0" || w == b"SHLO")?;
+    let msg = &payload[at..];
+    let n = usize::from(u16::from_le_bytes([*msg.get(4)?, *msg.get(5)?]));
+    if n == 0 || n > MAX_TAGS || msg.get(6..8)? != [0, 0] {
+        return None;
+    }
+    let mut prev = 0u32;
+    for i in 0..n {
+        let e = msg.get(8 + 8 * i..16 + 8 * i)?;
+        let tag_byte = |b: &u8| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == 0 || *b == 0xff;
+        if !e[..4].iter().all(tag_byte) {
+            return None;
+        }
+        let end = u32::from_le_bytes([e[4], e[5], e[6], e[7]]);
+        if end < prev {
+            return None;
+        }
+        prev = end;
+    }
+    Some(if msg.starts_with(b"SHLO") { "shlo" } else { "rej" })
+}
+
 /// What baikal reads from a CHLO.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Chlo {
@@ -206,6 +255,43 @@ mod tests {
             if let Some((v, p)) = clear_payload(&pkt[..k]) {
                 stream_data(p, v, &mut Reassembler::default());
             }
+        }
+    }
+
+    #[test]
+    fn server_rej_packet() {
+        let mut rej = build_chlo(&[(b"SNO\0", &[1; 16]), (b"STK\0", &[2; 20]), (b"CRT\xff", &[3; 40])]);
+        rej[..4].copy_from_slice(b"REJ\0");
+        // flags 0x08 (CID), CID, 1-byte packet number, hash, an ACK frame,
+        // then a STREAM frame of stream 1 (2-byte big-endian length).
+        let mut pkt = vec![0x08u8];
+        pkt.extend_from_slice(&[0x25; 8]);
+        pkt.push(1);
+        pkt.extend_from_slice(&[0x6b; 12]);
+        pkt.extend_from_slice(&[0x40, 0x01, 0x03, 0xa5, 0x01, 0x00, 0x06, 0x00, 0xa0, 0x01]);
+        pkt.extend_from_slice(&(rej.len() as u16).to_be_bytes());
+        pkt.extend_from_slice(&rej);
+        assert_eq!(server_handshake(&pkt), Some("rej"));
+        let mut shlo = pkt.clone();
+        let at = shlo.windows(4).position(|w| w == b"REJ\0").unwrap();
+        shlo[at..at + 4].copy_from_slice(b"SHLO");
+        assert_eq!(server_handshake(&shlo), Some("shlo"));
+        // The tag table cut short, a client packet (version flag), no CID,
+        // a lowercase tag, offsets going back.
+        assert_eq!(server_handshake(&pkt[..pkt.len() - 80]), None);
+        for (i, v) in [(0, 0x09), (0, 0x00)] {
+            let mut q = pkt.clone();
+            q[i] = v;
+            assert_eq!(server_handshake(&q), None);
+        }
+        let mut q = pkt.clone();
+        q[at + 8] = b's';
+        assert_eq!(server_handshake(&q), None);
+        let mut q = pkt.clone();
+        q[at + 20] = 0xff;
+        assert_eq!(server_handshake(&q), None);
+        for k in 0..pkt.len() {
+            let _ = server_handshake(&pkt[..k]);
         }
     }
 }

@@ -359,6 +359,7 @@ impl Dissector for Quic {
         }
         match first_version(first) {
             Some(_) => Probe::Mine,
+            None if gquic::server_handshake(first).is_some() => Probe::Mine,
             None if shape(first).is_some() && (p.port(443) || p.port(80)) => Probe::Maybe,
             None => Probe::NotMine,
         }
@@ -369,6 +370,17 @@ impl Dissector for Quic {
             return p.undecided();
         }
         let Some(c) = analyse_client(p) else {
+            // Only the server seen (one-way capture or lost client
+            // packets): Google QUIC's REJ/SHLO is in the clear, then
+            // everything is sealed.
+            if let Some(msg) = gquic::server_handshake(p.orig.first()) {
+                meta.protocol = Some("quic");
+                meta.encryption = Encryption::Encrypted;
+                meta.set_extra("quic_family", "gquic");
+                meta.set_extra("quic_client", "resp");
+                meta.set_extra("quic_server", msg);
+                return Parse::Done;
+            }
             // A capture that starts mid-connection: decided only when the
             // engine stops feeding, so every exact dissector had its turn.
             let kind = match (mid_flow(p), p.last) {
