@@ -110,6 +110,17 @@ struct Message<'a> {
 /// Reads a message: `Ok(Some)` when it is SIP, `Ok(None)` when it may
 /// still become SIP with more bytes, `Err` when it is not SIP.
 fn message(d: &[u8]) -> Result<Option<Message<'_>>, ()> {
+    // Every start line (and every prefix of one) opens with a method token
+    // or `SIP/2.0` before its first space: checked on a few bytes before
+    // looking for the end of the line, which on binary data means a scan
+    // of the whole datagram for every flow the probe sees.
+    let head = d.get(..=MAX_METHOD).unwrap_or(d);
+    let token = head.split(|&b| b == b' ').next().unwrap_or_default();
+    let spaced = token.len() < head.len();
+    let method = !token.is_empty() && token.iter().all(|b| b.is_ascii_uppercase() || *b == b'-');
+    if !(spaced || d.len() <= MAX_METHOD) || !(method || could_start_with_ci(token, VERSION)) {
+        return Err(());
+    }
     let mut lines = lines_with_end(d, MAX_HEADERS + 1);
     let Some((first, _)) = lines.next() else {
         // No complete line yet: a prefix of a request or status line?
