@@ -128,18 +128,22 @@ impl Dissector for Kafka {
         if s.len() >= 8 && !answered {
             return Parse::NotMine;
         }
-        // Without an answer: a client id, and the size must frame the
-        // data exactly or lead to the next request.
-        if !answered {
-            if r.client.is_none_or(<[u8]>::is_empty) || c.len() < end {
-                return p.undecided();
-            }
-            match request(&c[end..]) {
-                _ if c.len() == end => {}
-                Ok(Some(_)) => {}
-                Ok(None) => return p.undecided(),
-                Err(()) => return Parse::NotMine,
-            }
+        // A server answers a request it has whole: the size must frame the
+        // client's data exactly or lead to the next request. (A matching
+        // correlation id alone is weak: clients start at 0, and so do
+        // zero-filled binary headers.)
+        if c.len() < end {
+            return if answered { Parse::NotMine } else { p.undecided() };
+        }
+        match request(&c[end..]) {
+            _ if c.len() == end => {}
+            Ok(Some(_)) => {}
+            Ok(None) => return p.undecided(),
+            Err(()) => return Parse::NotMine,
+        }
+        // Without an answer, also a client id.
+        if !answered && r.client.is_none_or(<[u8]>::is_empty) {
+            return p.undecided();
         }
         meta.protocol = Some("kafka");
         meta.encryption = Encryption::Cleartext;
@@ -184,6 +188,18 @@ mod tests {
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("kafka_api"), Some("metadata"));
         assert_eq!(m.extra("kafka_client_id"), None);
+    }
+
+    #[test]
+    fn an_answer_to_a_request_not_yet_whole_is_not_kafka() {
+        // A length-prefixed binary stream (baikal's own generator): the
+        // first four bytes read as a 328 013-byte request, produce v0 with
+        // correlation id 0, and the other side's first frame repeats the
+        // zero id. No server answers a request it has not received.
+        let c = b"\x00\x05\x01\x4d\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07\x03\x00\x00\x00\x00\x00\x01";
+        let s = b"\x00\x05\x01\x06\x00\x00\x00\x00\x96\x01\x00\x00\x00\x01\x00\x02";
+        let (r, _) = check_split_tcp(&Kafka, 44131, c, s);
+        assert_eq!(r, Parse::NotMine);
     }
 
     #[test]
