@@ -131,7 +131,7 @@ struct Line {
     next: u64,
     /// The number of blocks, once known.
     end: Option<u64>,
-    /// A worker died or the reader failed: everyone stops.
+    /// A worker (or the calling thread) panicked: everyone stops.
     stop: bool,
     /// Emptied chunks for the reader to fill again.
     spare: Vec<Chunk>,
