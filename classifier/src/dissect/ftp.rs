@@ -8,7 +8,7 @@
 //! encrypted, and the upgraded handshake is handed to the TLS dissector
 //! so its SNI, fingerprints and server details are reported as well.
 
-use super::text::{could_start_with_ci, lines_with_end, tls_follows, to_string, word};
+use super::text::{self, could_start_with_ci, lines_with_end, reply_line, tls_follows, to_string, word};
 use super::{tls, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
@@ -29,24 +29,13 @@ const COMMANDS: &[&[u8]] = &[
 /// The `AUTH` mechanisms that start TLS (RFC 4217 and older drafts).
 const TLS_MECHANISMS: &[&[u8]] = &[b"TLS", b"SSL", b"TLS-C", b"TLS-P"];
 
-/// A reply line: three digits, then space (final), dash (first of a
-/// multi-line reply) or end (final).
+/// A reply line ([`reply_line`]) whose code starts 1-6 (RFC 959 4.2.1).
 fn reply(line: &[u8]) -> Option<(u16, bool)> {
-    let code = line.get(..3)?;
-    if !code.iter().all(u8::is_ascii_digit) || !(b'1'..=b'6').contains(&code[0]) {
-        return None;
-    }
-    let last = match line.get(3) {
-        None | Some(b' ') => true,
-        Some(b'-') => false,
-        _ => return None,
-    };
-    Some((code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')), last))
+    reply_line(line).filter(|&(code, _)| (100..700).contains(&code))
 }
 
 fn is_command(line: &[u8]) -> bool {
-    let (w, _) = word(line);
-    COMMANDS.iter().any(|c| w.eq_ignore_ascii_case(c))
+    text::is_command(line, COMMANDS)
 }
 
 /// What the server's side says so far.

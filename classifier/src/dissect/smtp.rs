@@ -3,7 +3,9 @@
 //! server answers `220` (or the client's next bytes are a TLS record),
 //! the rest of the session is TLS.
 
-use super::text::{could_start_with_ci, lines_with_end, starts_with_ci, tls_follows, to_string, word};
+use super::text::{
+    self, could_start_with_ci, lines_with_end, reply_line, starts_with_ci, tls_follows, to_string, word,
+};
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
@@ -24,23 +26,8 @@ const COMMANDS: &[&[u8]] = &[
     b"NOOP",
 ];
 
-/// A reply line: three digits, then space, dash or end.
-fn reply(line: &[u8]) -> Option<(u16, bool)> {
-    let code = line.get(..3)?;
-    if !code.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let last = match line.get(3) {
-        None | Some(b' ') => true,
-        Some(b'-') => false,
-        _ => return None,
-    };
-    Some((code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')), last))
-}
-
 fn is_command(line: &[u8]) -> bool {
-    let (w, _) = word(line);
-    COMMANDS.iter().any(|c| w.eq_ignore_ascii_case(c))
+    text::is_command(line, COMMANDS)
 }
 
 impl Dissector for Smtp {
@@ -73,7 +60,7 @@ impl Dissector for Smtp {
         let mut finals = 0usize;
         let mut accepted = false;
         for (line, _) in lines_with_end(r, MAX_LINES) {
-            let Some((code, last)) = reply(line) else {
+            let Some((code, last)) = reply_line(line) else {
                 if finals == 0 {
                     return Parse::NotMine;
                 }

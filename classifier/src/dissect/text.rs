@@ -70,6 +70,28 @@ pub fn word(line: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// A reply line of the SMTP/FTP family (RFC 5321 4.2, RFC 959 4.2): three
+/// digits, then a space or the end (the final line of a reply) or a dash
+/// (a line of a multi-line reply). The code, and whether the line is final.
+pub fn reply_line(line: &[u8]) -> Option<(u16, bool)> {
+    let code = line.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let last = match line.get(3) {
+        None | Some(b' ') => true,
+        Some(b'-') => false,
+        _ => return None,
+    };
+    Some((code.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0')), last))
+}
+
+/// Whether the first word of `line` is one of `commands` (any case).
+pub fn is_command(line: &[u8], commands: &[&[u8]]) -> bool {
+    let (w, _) = word(line);
+    commands.iter().any(|c| w.eq_ignore_ascii_case(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
