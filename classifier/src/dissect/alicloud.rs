@@ -107,8 +107,7 @@ mod tests {
         ] {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 8999, d, &[], &ends);
-            let claimed =
-                AliCloud.probe(&p) != Probe::NotMine && AliCloud.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&AliCloud, &p);
             assert!(!claimed, "{d:?}");
         }
         // A server that answers something else.

@@ -117,8 +117,7 @@ mod tests {
         let cases: [&[u8]; 7] = [&ping, &hazel, &month, &name_long, &name_ctl, &empty, &HELLO_PKT[..8]];
         for d in cases {
             let f = UdpFixture::new(40000, 22023, &[d], &[]);
-            let claimed = AmongUs.probe(&f.payloads()) != Probe::NotMine
-                && AmongUs.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&AmongUs, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -100,7 +100,7 @@ mod tests {
             let ends = [[d.len() as u32], [a.len() as u32]];
             let mut p = Payloads::tcp(40000, port, d, a, &ends);
             p.last = true;
-            let claimed = Atg.probe(&p) != Probe::NotMine && Atg.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Atg, &p);
             assert!(!claimed, "{port} {d:?}");
         }
     }

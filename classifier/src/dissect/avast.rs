@@ -102,7 +102,7 @@ mod tests {
         for d in [&b"NOSE\x00\x10\x01\x01"[..], &v2, &short, b"GET / HTTP/1.1\r\n"] {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 80, d, &[], &ends);
-            let claimed = Avast.probe(&p) != Probe::NotMine && Avast.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Avast, &p);
             assert!(!claimed, "{d:?}");
         }
     }

@@ -86,8 +86,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 47808, &[d], &[]);
-            let claimed = Bacnet.probe(&f.payloads()) != Probe::NotMine
-                && Bacnet.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Bacnet, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

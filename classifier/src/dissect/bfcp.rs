@@ -190,7 +190,7 @@ mod tests {
             let f = UdpFixture::new(40000, 5070, &[o], &resp);
             let mut p = f.payloads();
             p.last = true;
-            let claimed = Bfcp.probe(&p) != Probe::NotMine && Bfcp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Bfcp, &p);
             assert!(!claimed, "{o:?} {r:?}");
         }
     }

@@ -110,8 +110,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(49152, port, &[d], &[]);
-            let claimed = Bfd.probe(&f.payloads()) != Probe::NotMine
-                && Bfd.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Bfd, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

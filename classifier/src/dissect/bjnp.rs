@@ -78,8 +78,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 8612, &[d], &[]);
-            let claimed = Bjnp.probe(&f.payloads()) != Probe::NotMine
-                && Bjnp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Bjnp, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -189,8 +189,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = C1222.probe(&f.payloads()) != Probe::NotMine
-                && C1222.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&C1222, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -144,8 +144,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = C37118.probe(&f.payloads()) != Probe::NotMine
-                && C37118.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&C37118, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -150,8 +150,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(40000, 9042, c, s, &ends);
             p.last = true;
-            let claimed =
-                Cassandra.probe(&p) != Probe::NotMine && Cassandra.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Cassandra, &p);
             assert!(!claimed, "{c:?}");
         }
         // OPTIONS alone waits for the answer.

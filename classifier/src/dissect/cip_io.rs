@@ -108,8 +108,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = CipIo.probe(&f.payloads()) != Probe::NotMine
-                && CipIo.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&CipIo, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

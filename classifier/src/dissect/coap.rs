@@ -125,8 +125,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Coap.probe(&f.payloads()) != Probe::NotMine
-                && Coap.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Coap, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -129,8 +129,7 @@ mod tests {
         let cases: [(u16, &[u8]); 4] = [(855, &DISCOVERY), (PORT, &magic), (PORT, &item), (PORT, &signal)];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Dlep.probe(&f.payloads()) != Probe::NotMine
-                && Dlep.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Dlep, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
         let mut bad = INIT;

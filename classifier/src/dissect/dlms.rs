@@ -232,13 +232,12 @@ mod tests {
             let ends = [[o.len() as u32], [r.len() as u32]];
             let mut p = Payloads::tcp(40000, port, o, r, &ends);
             p.last = true;
-            let claimed = Dlms.probe(&p) != Probe::NotMine && Dlms.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Dlms, &p);
             assert!(!claimed, "{port} {o:?}");
         }
         for (port, d) in [(4060, &GET[..]), (PORT, &tag[..]), (PORT, &GET[..20])] {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Dlms.probe(&f.payloads()) != Probe::NotMine
-                && Dlms.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Dlms, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

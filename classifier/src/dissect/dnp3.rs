@@ -105,8 +105,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Dnp3.probe(&f.payloads()) != Probe::NotMine
-                && Dnp3.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Dnp3, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -96,8 +96,7 @@ mod tests {
         let cases: [(u16, &[u8]); 4] = [(9999, &good), (PORT, &bad_marker), (PORT, &long), (PORT, &good[..15])];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Eaq.probe(&f.payloads()) != Probe::NotMine
-                && Eaq.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Eaq, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
         // A following datagram of another shape undoes the match.

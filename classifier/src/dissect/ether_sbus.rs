@@ -103,8 +103,7 @@ mod tests {
         for (port, d, a) in cases {
             let resp: Vec<&[u8]> = if a.is_empty() { vec![] } else { vec![a] };
             let f = UdpFixture::new(40000, port, &[d], &resp);
-            let claimed = EtherSbus.probe(&f.payloads()) != Probe::NotMine
-                && EtherSbus.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&EtherSbus, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -138,8 +138,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 41000, &[&d], &[]);
-            let claimed = Ethereum.probe(&f.payloads()) != Probe::NotMine
-                && Ethereum.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Ethereum, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
         // EIP-8 trailing data is accepted on the discovery port.

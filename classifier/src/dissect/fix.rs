@@ -137,7 +137,7 @@ mod tests {
             let ends = [[d.len() as u32], [0]];
             let mut p = Payloads::tcp(40000, 4000, d, &[], &ends);
             p.last = true;
-            let claimed = Fix.probe(&p) != Probe::NotMine && Fix.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Fix, &p);
             assert!(!claimed, "{d:?}");
         }
     }

@@ -121,8 +121,7 @@ mod tests {
         for d in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 4730, d, &[], &ends);
-            let claimed =
-                Gearman.probe(&p) != Probe::NotMine && Gearman.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Gearman, &p);
             assert!(!claimed, "{d:?}");
         }
         // A prefix of the magic waits, and is given up at the end.

@@ -112,8 +112,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 6346, &[&d], &[]);
-            let claimed = Gnutella.probe(&f.payloads()) != Probe::NotMine
-                && Gnutella.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Gnutella, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

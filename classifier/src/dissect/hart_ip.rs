@@ -184,8 +184,7 @@ mod tests {
             let f = UdpFixture::new(40000, port, &[o], &resp);
             let mut p = f.payloads();
             p.last = true;
-            let claimed =
-                HartIp.probe(&p) != Probe::NotMine && HartIp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&HartIp, &p);
             assert!(!claimed, "{port} {o:?}");
         }
     }

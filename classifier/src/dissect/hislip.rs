@@ -133,8 +133,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed =
-                HiSlip.probe(&p) != Probe::NotMine && HiSlip.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&HiSlip, &p);
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -121,8 +121,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(port, port, &[d], &[]);
-            let claimed = Hsrp.probe(&f.payloads()) != Probe::NotMine
-                && Hsrp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Hsrp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -267,7 +267,7 @@ mod tests {
         ] {
             let ends = [[o.len() as u32], [0]];
             let p = Payloads::tcp(1, 80, o, b"", &ends);
-            let claimed = Http.probe(&p) != Probe::NotMine && Http.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Http, &p);
             assert!(!claimed, "{o:?}");
         }
     }

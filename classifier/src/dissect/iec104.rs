@@ -104,8 +104,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed =
-                Iec104.probe(&p) != Probe::NotMine && Iec104.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Iec104, &p);
             assert!(!claimed, "{port} {d:?}");
         }
     }

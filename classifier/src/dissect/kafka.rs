@@ -215,7 +215,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(40000, 9092, c, s, &ends);
             p.last = true;
-            let claimed = Kafka.probe(&p) != Probe::NotMine && Kafka.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Kafka, &p);
             assert!(!claimed, "{c:?}");
         }
     }

@@ -114,8 +114,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 8000, &[d], &[]);
-            let claimed = Kcp.probe(&f.payloads()) != Probe::NotMine
-                && Kcp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Kcp, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

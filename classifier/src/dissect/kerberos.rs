@@ -179,8 +179,7 @@ mod tests {
         let cases: [(u16, Vec<u8>); 4] = [(9999, as_req(10)), (PORT, long), (PORT, not_seq), (PORT, tag)];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[&d], &[]);
-            let claimed = Kerberos.probe(&f.payloads()) != Probe::NotMine
-                && Kerberos.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Kerberos, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -160,8 +160,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = KnxIp.probe(&f.payloads()) != Probe::NotMine
-                && KnxIp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&KnxIp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -491,6 +491,14 @@ impl UdpFixture {
     }
 }
 
+/// Test helper: whether the engine would keep inspecting `p` with `d`:
+/// neither its probe nor its parse refuses it. Near-miss tests assert this
+/// is false.
+#[cfg(test)]
+pub(crate) fn not_refused(d: &dyn Dissector, p: &Payloads<'_>) -> bool {
+    d.probe(p) != Probe::NotMine && d.parse(p, &mut Meta::default()) != Parse::NotMine
+}
+
 /// Test helper for UDP: parses the whole exchange, then every prefix of
 /// every datagram (earlier datagrams whole), probing and parsing each so
 /// no truncation panics. Returns the whole-input verdict.

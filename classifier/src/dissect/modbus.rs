@@ -107,8 +107,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed =
-                Modbus.probe(&p) != Probe::NotMine && Modbus.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Modbus, &p);
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -105,8 +105,7 @@ mod tests {
         let cases: [&[u8]; 5] = [&sync, &afc, &pid, &short, &stream(8, 0)];
         for d in cases {
             let f = UdpFixture::new(40000, 1234, &[d], &[]);
-            let claimed = MpegTs.probe(&f.payloads()) != Probe::NotMine
-                && MpegTs.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&MpegTs, &f.payloads());
             assert!(!claimed, "{}", d.len());
         }
     }

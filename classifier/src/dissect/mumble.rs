@@ -125,8 +125,7 @@ mod tests {
         ];
         for (o, r) in cases {
             let f = UdpFixture::new(40000, 64738, &[o], &[r]);
-            let claimed = Mumble.probe(&f.payloads()) != Probe::NotMine
-                && Mumble.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Mumble, &f.payloads());
             assert!(!claimed, "{o:?} {r:?}");
         }
     }

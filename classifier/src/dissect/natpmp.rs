@@ -93,8 +93,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = NatPmp.probe(&f.payloads()) != Probe::NotMine
-                && NatPmp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&NatPmp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -155,7 +155,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(40000, 4222, c, s, &ends);
             p.last = true;
-            let claimed = Nats.probe(&p) != Probe::NotMine && Nats.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Nats, &p);
             assert!(!claimed, "{c:?} {s:?}");
         }
     }

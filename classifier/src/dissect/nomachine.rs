@@ -120,8 +120,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(40000, 4000, c, s, &ends);
             p.last = true;
-            let claimed =
-                NoMachine.probe(&p) != Probe::NotMine && NoMachine.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&NoMachine, &p);
             assert!(!claimed, "{c:?}");
         }
     }

@@ -167,8 +167,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[&d], &[]);
-            let claimed = Ntp.probe(&f.payloads()) != Probe::NotMine
-                && Ntp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Ntp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -154,8 +154,7 @@ mod tests {
         let cases: [(u16, &[u8]); 4] = [(9999, &good), (PORT, &no_end), (PORT, &ragged), (PORT, &big_cmd)];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Oicq.probe(&f.payloads()) != Probe::NotMine
-                && Oicq.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Oicq, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -138,8 +138,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Pfcp.probe(&f.payloads()) != Probe::NotMine
-                && Pfcp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Pfcp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -174,8 +174,7 @@ mod tests {
         let cases: [&[u8]; 7] = [&long, &bad_len, &bad_kind, &two, &ping, &c[..11], &[0x7d; 14]];
         for d in cases {
             let f = UdpFixture::new(40000, 5055, &[d], &[]);
-            let claimed = Photon.probe(&f.payloads()) != Probe::NotMine
-                && Photon.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Photon, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
         // A well-framed request answered by something else.

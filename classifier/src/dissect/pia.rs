@@ -112,8 +112,7 @@ mod tests {
         let cases: [&[u8]; 4] = [&wrong_magic, &p0, &p82, &packet(2)[..LEAST - 1]];
         for d in cases {
             let f = UdpFixture::new(52119, 49432, &[d], &[]);
-            let claimed = Pia.probe(&f.payloads()) != Probe::NotMine
-                && Pia.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Pia, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -173,8 +173,7 @@ mod tests {
         for (o, r) in cases {
             let ends = [[o.len() as u32], [r.len() as u32]];
             let p = Payloads::tcp(40000, 5432, o, r, &ends);
-            let claimed =
-                Postgres.probe(&p) != Probe::NotMine && Postgres.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Postgres, &p);
             assert!(!claimed, "{o:?}");
         }
     }

@@ -145,8 +145,7 @@ mod tests {
         for d in cases {
             let f = UdpFixture::new(40000, 1812, &[d], &[]);
             let p = f.payloads();
-            let claimed =
-                Radius.probe(&p) != Probe::NotMine && Radius.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Radius, &p);
             assert!(!claimed, "{d:?}");
         }
     }

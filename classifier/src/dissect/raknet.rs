@@ -235,8 +235,7 @@ mod tests {
         for h in cases {
             let d = hex(h);
             let f = UdpFixture::new(40000, 19132, &[&d, &d], &[]);
-            let claimed = Raknet.probe(&f.payloads()) != Probe::NotMine
-                && Raknet.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Raknet, &f.payloads());
             assert!(!claimed, "{h}");
         }
         // One frame set alone waits for a second datagram, then gives up.

@@ -93,8 +93,7 @@ mod tests {
         long.insert(0, 0);
         for d in [&bad, &long, &q[1..].to_vec()] {
             let f = UdpFixture::new(40000, 8181, &[d], &[]);
-            let claimed = RiotGames.probe(&f.payloads()) != Probe::NotMine
-                && RiotGames.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&RiotGames, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
         // An answer that does not echo the request.

@@ -97,8 +97,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Rmcp.probe(&f.payloads()) != Probe::NotMine
-                && Rmcp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Rmcp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -143,7 +143,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(1023, 514, c, s, &ends);
             p.last = true;
-            let claimed = Rsh.probe(&p) != Probe::NotMine && Rsh.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Rsh, &p);
             assert!(!claimed, "{c:?}");
         }
     }

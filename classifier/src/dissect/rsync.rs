@@ -104,7 +104,7 @@ mod tests {
         for d in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 873, d, &[], &ends);
-            let claimed = Rsync.probe(&p) != Probe::NotMine && Rsync.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Rsync, &p);
             assert!(!claimed, "{d:?}");
         }
         // A daemon greeting answered by something else.

@@ -144,8 +144,7 @@ mod tests {
         let cases: [&[u8]; 5] = [&version, &sub, &over, &DATA_MSG[..20], b"RTPX\x02\x01\x01\x01NDDSPING"];
         for d in cases {
             let f = UdpFixture::new(40000, 7400, &[d], &[]);
-            let claimed = Rtps.probe(&f.payloads()) != Probe::NotMine
-                && Rtps.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Rtps, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -183,8 +183,7 @@ mod tests {
         let tftp_ack = [0u8, 4, 0, 1];
         for d in [&short[..], &long, &data_first, &ack, &c[..HEADER], &tftp_ack] {
             let f = UdpFixture::new(35778, 8130, &[d], &[]);
-            let claimed = SdRtn.probe(&f.payloads()) != Probe::NotMine
-                && SdRtn.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&SdRtn, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -392,12 +392,12 @@ l: 0\r\n\r\n";
             let ends = [[d.len() as u32], [0]];
             let mut p = Payloads::tcp(40000, port, d, &[], &ends);
             p.last = true;
-            let claimed = Sip.probe(&p) != Probe::NotMine && Sip.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Sip, &p);
             assert!(!claimed, "tcp {d:?}");
             let f = UdpFixture::new(40000, port, &[d], &[]);
             let mut p = f.payloads();
             p.last = true;
-            let claimed = Sip.probe(&p) != Probe::NotMine && Sip.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Sip, &p);
             assert!(!claimed, "udp {d:?}");
         }
         // Off the SIP ports, a first datagram that is not SIP ends it.

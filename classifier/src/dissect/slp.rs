@@ -216,8 +216,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[&d], &[]);
-            let claimed = Slp.probe(&f.payloads()) != Probe::NotMine
-                && Slp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Slp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
         let (r, _) = check_split_udp(&Slp, 40000, 427, &[&good], &[]);

@@ -249,7 +249,7 @@ mod tests {
         for d in cases {
             let f = UdpFixture::new(40000, 161, &[d], &[]);
             let p = f.payloads();
-            let claimed = Snmp.probe(&p) != Probe::NotMine && Snmp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Snmp, &p);
             assert!(!claimed, "{d:?}");
         }
     }

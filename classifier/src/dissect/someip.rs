@@ -161,8 +161,7 @@ mod tests {
         let cases: [&[u8]; 5] = [&long, &version, &kind, &code, &CALL[..24]];
         for d in cases {
             let f = UdpFixture::new(40000, 30490, &[d], &[]);
-            let claimed = SomeIp.probe(&f.payloads()) != Probe::NotMine
-                && SomeIp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&SomeIp, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

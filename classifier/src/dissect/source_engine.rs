@@ -99,8 +99,7 @@ mod tests {
         ];
         for d in cases {
             let f = UdpFixture::new(40000, 27015, &[d], &[]);
-            let claimed = SourceEngine.probe(&f.payloads()) != Probe::NotMine
-                && SourceEngine.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&SourceEngine, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

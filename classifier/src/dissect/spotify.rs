@@ -92,8 +92,7 @@ mod tests {
         let cases: [(u16, &[u8]); 4] = [(9999, &good), (PORT, &long), (PORT, &v2), (PORT, b"SpotUdp1xxxxxxxx")];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Spotify.probe(&f.payloads()) != Probe::NotMine
-                && Spotify.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Spotify, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -104,8 +104,7 @@ mod tests {
         ];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = Syncthing.probe(&f.payloads()) != Probe::NotMine
-                && Syncthing.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Syncthing, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -149,8 +149,7 @@ mod tests {
         for d in [&b"SSH-2.0-x\r\n"[..], &huge] {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 5938, d, &[], &ends);
-            let claimed =
-                TeamViewer.probe(&p) != Probe::NotMine && TeamViewer.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&TeamViewer, &p);
             assert!(!claimed, "{d:?}");
         }
     }

@@ -204,8 +204,7 @@ mod tests {
         for (port, d, a) in cases {
             let resp: Vec<&[u8]> = if a.is_empty() { vec![] } else { vec![a] };
             let f = UdpFixture::new(40000, port, &[d], &resp);
-            let claimed = Tftp.probe(&f.payloads()) != Probe::NotMine
-                && Tftp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Tftp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
         // A data block alone waits for its ack, and is dropped at the end.

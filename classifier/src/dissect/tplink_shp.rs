@@ -155,8 +155,7 @@ mod tests {
         let cases: [(u16, &[u8]); 4] = [(5000, &q), (PORT, plain), (PORT, &binary), (PORT, &q[..10])];
         for (port, d) in cases {
             let f = UdpFixture::new(40000, port, &[d], &[]);
-            let claimed = TplinkShp.probe(&f.payloads()) != Probe::NotMine
-                && TplinkShp.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&TplinkShp, &f.payloads());
             assert!(!claimed, "{port} {d:?}");
         }
     }

@@ -121,8 +121,7 @@ mod tests {
         let cases: [&[u8]; 4] = [&bad_suffix, &long, cut, &[0, 0, 0x55, 0xab, 0, 0, 0, 0]];
         for d in cases {
             let f = UdpFixture::new(49154, 6667, &[d], &[]);
-            let claimed = Tuya.probe(&f.payloads()) != Probe::NotMine
-                && Tuya.parse(&f.payloads(), &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Tuya, &f.payloads());
             assert!(!claimed, "{d:?}");
         }
     }

@@ -167,7 +167,7 @@ mod tests {
             let f = UdpFixture::new(40000, 1044, &dgs, &[]);
             let mut p = f.payloads();
             p.last = true;
-            let claimed = Uftp.probe(&p) != Probe::NotMine && Uftp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Uftp, &p);
             assert!(!claimed, "{d:?}");
         }
     }

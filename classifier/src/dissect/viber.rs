@@ -131,7 +131,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed = Viber.probe(&p) != Probe::NotMine && Viber.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Viber, &p);
             assert!(!claimed, "{d:?}");
         }
         // The first message must be whole.

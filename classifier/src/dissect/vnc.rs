@@ -153,7 +153,7 @@ mod tests {
             let ends = [[c.len() as u32], [s.len() as u32]];
             let mut p = Payloads::tcp(40000, 5900, c, s, &ends);
             p.last = true;
-            let claimed = Vnc.probe(&p) != Probe::NotMine && Vnc.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Vnc, &p);
             assert!(!claimed, "{c:?} {s:?}");
         }
     }

@@ -175,7 +175,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed = Weave.probe(&p) != Probe::NotMine && Weave.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Weave, &p);
             assert!(!claimed, "{port} {d:?}");
         }
     }

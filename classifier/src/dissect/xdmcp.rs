@@ -119,7 +119,7 @@ mod tests {
             let resp: Vec<&[u8]> = if a.is_empty() { vec![] } else { vec![a] };
             let f = UdpFixture::new(40000, 177, &[d], &resp);
             let p = f.payloads();
-            let claimed = Xdmcp.probe(&p) != Probe::NotMine && Xdmcp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Xdmcp, &p);
             assert!(!claimed, "{d:?}");
         }
     }

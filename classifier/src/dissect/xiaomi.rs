@@ -159,8 +159,7 @@ mod tests {
         for d in [&b"<stream:stream to='a'>"[..], &zero, &other_version] {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 5222, d, &[], &ends);
-            let claimed =
-                Xiaomi.probe(&p) != Probe::NotMine && Xiaomi.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Xiaomi, &p);
             assert!(!claimed, "{d:?}");
         }
         let c = conn(b"x");

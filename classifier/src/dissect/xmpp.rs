@@ -183,7 +183,7 @@ mod tests {
         ] {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 5222, d, &[], &ends);
-            let claimed = Xmpp.probe(&p) != Probe::NotMine && Xmpp.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Xmpp, &p);
             assert!(!claimed, "{:?}", &d[..d.len().min(20)]);
         }
         // An XML declaration alone waits.

@@ -97,8 +97,7 @@ mod tests {
         for d in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, 10051, d, &[], &ends);
-            let claimed =
-                Zabbix.probe(&p) != Probe::NotMine && Zabbix.parse(&p, &mut Meta::default()) != Parse::NotMine;
+            let claimed = crate::dissect::not_refused(&Zabbix, &p);
             assert!(!claimed, "{d:?}");
         }
         // A prefix of the magic waits, and is given up at the end.
