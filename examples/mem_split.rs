@@ -15,7 +15,6 @@ use baikal_capture::{self as capture, Input};
 use baikal_classifier::decode::{Decoder, LinkType};
 use baikal_classifier::engine::Engine;
 use baikal_classifier::flow::{FlowConfig, FlowTable};
-use baikal_classifier::packed::Packed;
 
 #[derive(Default, Debug)]
 struct Split {
@@ -46,10 +45,7 @@ fn split(t: &FlowTable) -> Split {
     for f in t.slots() {
         let meta = f.verdict.as_ref().map(|v| t.strings().peek(v));
         if let Some(v) = &f.verdict {
-            s.add(
-                "verdict packed (box + bytes)",
-                std::mem::size_of::<Packed>() + v.heap_bytes(),
-            );
+            s.add("verdict packed (bytes)", v.heap_bytes());
         }
         if let Some(i) = &f.inspect {
             let tr = match f.key.proto {

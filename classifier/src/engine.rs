@@ -214,13 +214,13 @@ fn store(flow: &mut Flow, strings: &mut Strings, meta: &Meta) {
     if let Some(old) = flow.verdict.take() {
         if flow.associated() && !meta.extra.iter().any(|(k, _)| k.starts_with("assoc_")) {
             let mut m = meta.clone();
-            keep_assoc_extras(&mut m, strings.unpack(*old));
-            flow.verdict = Some(Box::new(strings.pack(&m)));
+            keep_assoc_extras(&mut m, strings.unpack(old));
+            flow.verdict = Some(strings.pack(&m));
             return;
         }
-        strings.discard(*old);
+        strings.discard(old);
     }
-    flow.verdict = Some(Box::new(strings.pack(meta)));
+    flow.verdict = Some(strings.pack(meta));
 }
 
 /// The dissectors' new verdict if there is one (dropping the stored one),
@@ -231,9 +231,9 @@ fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Met
         Some(mut m) => {
             if let Some(old) = flow.verdict.take() {
                 if flow.associated() {
-                    keep_assoc_extras(&mut m, strings.unpack(*old));
+                    keep_assoc_extras(&mut m, strings.unpack(old));
                 } else {
-                    strings.discard(*old);
+                    strings.discard(old);
                 }
             }
             m
@@ -244,7 +244,7 @@ fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Met
 
 /// Takes the flow's verdict out, unpacked.
 fn take_meta(flow: &mut Flow, strings: &mut Strings) -> Meta {
-    flow.verdict.take().map(|v| strings.unpack(*v)).unwrap_or_default()
+    flow.verdict.take().map(|v| strings.unpack(v)).unwrap_or_default()
 }
 
 fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &PacketView<'_>, cfg: &FlowConfig) {
@@ -303,7 +303,7 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let prev = reusable_prev(insp, flow.verdict.as_deref(), strings);
+    let prev = reusable_prev(insp, flow.verdict.as_ref(), strings);
     let (meta, done) = run_dissectors(
         insp,
         prev.as_ref(),
@@ -454,7 +454,7 @@ fn give_up(flow: &mut Flow, strings: &mut Strings) {
     let Some(t) = transport_of(flow) else { return };
     let orig_is_a = flow.orig_is_a();
     let Some(insp) = flow.inspect.as_mut() else { return };
-    let prev = reusable_prev(insp, flow.verdict.as_deref(), strings);
+    let prev = reusable_prev(insp, flow.verdict.as_ref(), strings);
     let (meta, _) = run_dissectors(
         insp,
         prev.as_ref(),
