@@ -259,6 +259,29 @@ fn dns_port(p: &Payloads<'_>) -> bool {
     p.port(53) || p.port(5353) || p.port(5355)
 }
 
+/// A query to port 53 whose question does not parse (a label length or
+/// pointer runs off the message, a class out of range), under a header
+/// that is exactly a standard query's: QR 0, opcode QUERY, AA, TC, Z and
+/// RCODE clear, one question, no answer or authority records, at most one
+/// additional (EDNS). Wireshark shows such a datagram as a malformed DNS
+/// query; with the port, those ~44 constrained header bits are the
+/// evidence, so the flow is DNS (cleartext) with `dns_malformed` set, not
+/// unknown. Damaged or hand-made queries (fuzzers, broken stubs, scanners)
+/// look like this; random bytes do not.
+fn malformed_query(msg: &[u8], p: &Payloads<'_>) -> bool {
+    const MIN_QUESTION: usize = 6; // root name, type, class
+    if !p.port(53) || msg.len() < HEADER + MIN_QUESTION {
+        return false;
+    }
+    let (Some(flags), Some(qd), Some(an), Some(ns), Some(ar)) =
+        (be16(msg, 2), be16(msg, 4), be16(msg, 6), be16(msg, 8), be16(msg, 10))
+    else {
+        return false;
+    };
+    // Only RD, AD and CD may be set in a standard query.
+    flags & !0x0130 == 0 && qd == 1 && an == 0 && ns == 0 && ar <= 1
+}
+
 /// Is this (first) message acceptable as the flow's opening?
 fn acceptable(m: &Msg, p: &Payloads<'_>) -> bool {
     m.name.is_some() && (dns_port(p) || m.exact)
@@ -315,6 +338,12 @@ impl Dissector for Dns {
         let first_r = r.first().map(|m| parse_msg(m, mdns));
         let from_orig = first_q.is_some();
         let opening = match (first_q, first_r) {
+            (Some(None), _) if q.first().is_some_and(|m| malformed_query(m, p)) => {
+                meta.protocol = Some("dns");
+                meta.encryption = Encryption::Cleartext;
+                meta.set_extra("dns_malformed", "question");
+                return Parse::Done;
+            }
             (Some(None), _) => return Parse::NotMine,
             (Some(Some(m)), _) => m,
             (None, Some(Some(m))) => m,
@@ -535,8 +564,12 @@ mod tests {
             let mut v = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
             v.extend_from_slice(tail);
             v.extend_from_slice(&[0, 1, 0, 1]);
-            let (r, _) = check_split_udp(&Dns, 40000, 53, &[&v], &[]);
+            assert!(parse_msg(&v, false).is_none(), "{tail:?}");
+            let (r, _) = check_split_udp(&Dns, 40000, 5300, &[&v], &[]);
             assert_eq!(r, Parse::NotMine, "{tail:?}");
+            // On port 53 the standard-query header makes it a malformed query.
+            let (r, m) = check_split_udp(&Dns, 40000, 53, &[&v], &[]);
+            assert_eq!((r, m.extra("dns_malformed")), (Parse::Done, Some("question")), "{tail:?}");
         }
         // A backwards chain: fine, and bounded.
         let msg = [0u8; 40];
@@ -561,6 +594,42 @@ mod tests {
         assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
         let f = UdpFixture::new(40000, 53, &[&nb], &[]);
         assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::Identified);
+    }
+
+    /// A query from nDPI's fuzz-2006-06-26-2594.pcap: the label before
+    /// "sip" became 0x25 (37 bytes, running past the name), so the question
+    /// does not parse; the header is a standard query's.
+    const MANGLED: &[u8] = b"\xd0\x33\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04_sip\x04_udp\x25s\x00p\x09cibercity\x02dk\x00\x00\x21\x00\x01";
+
+    #[test]
+    fn malformed_query_on_port_53() {
+        assert!(parse_msg(MANGLED, false).is_none());
+        let (r, m) = check_split_udp(&Dns, 2829, 53, &[MANGLED], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("dns_malformed"), Some("question"));
+        assert_eq!(m.dns_query, None);
+        // Over TCP too (length-prefixed), from either end's port 53.
+        let mut o = (MANGLED.len() as u16).to_be_bytes().to_vec();
+        o.extend_from_slice(MANGLED);
+        let (r, m) = check_split_tcp(&Dns, 53, &o, b"");
+        assert_eq!((r, m.extra("dns_malformed")), (Parse::Done, Some("question")));
+        // Off port 53, or under a header that is not a standard query's:
+        // not DNS.
+        let f = UdpFixture::new(2829, 5300, &[MANGLED], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        for (at, v) in [(2, 0x81), (3, 0x80), (3, 0x01), (2, 0x09), (5, 2), (7, 1), (9, 1), (11, 2)] {
+            let mut h = MANGLED.to_vec();
+            h[at] = v;
+            let f = UdpFixture::new(2829, 53, &[&h], &[]);
+            let mut m = Meta::default();
+            let r = Dns.parse(&f.payloads(), &mut m);
+            assert!(r == Parse::NotMine || m.extra("dns_malformed").is_none(), "byte {at} = {v:#x}");
+        }
+        // A bare header with no room for a question is not enough.
+        let f = UdpFixture::new(2829, 53, &[&MANGLED[..14]], &[]);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
     }
 
     #[test]
