@@ -200,12 +200,13 @@ fn transport_of(flow: &Flow) -> Option<Transport> {
 
 /// Bit set of dissectors that run on this transport.
 fn candidates_for(t: Transport) -> Candidates {
-    DISSECTORS
-        .iter()
-        .take(Candidates::BITS as usize)
-        .enumerate()
-        .filter(|(_, d)| d.transports().contains(&t))
-        .fold(0, |m: Candidates, (i, _)| m | (1 << i))
+    let mut c = Candidates::default();
+    for (i, d) in DISSECTORS.iter().enumerate().take(Candidates::BITS) {
+        if d.transports().contains(&t) {
+            c.insert(i);
+        }
+    }
+    c
 }
 
 /// Replaces the flow's verdict with `meta`, packed. The association
@@ -375,18 +376,15 @@ fn run_dissectors(
             Parse::NeedMore | Parse::NotMine => (None, false),
         };
     }
-    let mut bits = insp.candidates;
-    while bits != 0 {
-        let i = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
+    for i in insp.candidates.iter() {
         let d = DISSECTORS[i];
         if d.probe(&p) == Probe::NotMine {
-            insp.candidates &= !((1 as Candidates) << i);
+            insp.candidates.remove(i);
             continue;
         }
         let mut m = Meta::default();
         match d.parse(&p, &mut m) {
-            Parse::NotMine => insp.candidates &= !((1 as Candidates) << i),
+            Parse::NotMine => insp.candidates.remove(i),
             Parse::NeedMore => {}
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);
@@ -395,7 +393,7 @@ fn run_dissectors(
             }
         }
     }
-    (None, insp.candidates == 0)
+    (None, insp.candidates.is_empty())
 }
 
 fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {

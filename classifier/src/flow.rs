@@ -311,9 +311,57 @@ impl SideBuf {
     }
 }
 
-/// A bit per registered dissector (`crate::dissect::DISSECTORS`); a
-/// registry test keeps the registry within its width.
-pub type Candidates = u128;
+/// A bit per registered dissector (`crate::dissect::DISSECTORS`): those
+/// that may still claim a flow. 256 bits; a registry test keeps the
+/// registry within them (and [`Inspect::chosen`] is a `u8`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Candidates([u64; 4]);
+
+impl Candidates {
+    /// Dissectors a set can hold.
+    pub const BITS: usize = 256;
+
+    /// Adds dissector `i` (ignored past [`Self::BITS`]).
+    #[inline]
+    pub fn insert(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+        }
+    }
+    /// Removes dissector `i`.
+    #[inline]
+    pub fn remove(&mut self, i: usize) {
+        if let Some(w) = self.0.get_mut(i / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    #[inline]
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+    /// The dissectors in the set, in registry (priority) order.
+    #[inline]
+    pub fn iter(self) -> impl Iterator<Item = usize> {
+        let mut words = self.0;
+        let mut k = 0;
+        std::iter::from_fn(move || {
+            while k < words.len() {
+                let w = &mut words[k];
+                if *w != 0 {
+                    let i = k * 64 + w.trailing_zeros() as usize;
+                    *w &= *w - 1;
+                    return Some(i);
+                }
+                k += 1;
+            }
+            None
+        })
+    }
+}
 
 /// Dissection state of a flow still being inspected.
 #[derive(Debug, Default)]
@@ -1129,6 +1177,25 @@ mod tests {
         assert_eq!(t.len(), 1000);
         assert_eq!(n, 19_000);
         assert!(t.slab.len() <= 1001);
+    }
+
+    #[test]
+    fn candidates_hold_256_in_order() {
+        let mut c = Candidates::default();
+        assert!(c.is_empty());
+        for i in [255, 0, 64, 63, 130, 127, 128] {
+            c.insert(i);
+        }
+        c.insert(256); // past the end: ignored
+        assert_eq!(c.iter().collect::<Vec<_>>(), [0, 63, 64, 127, 128, 130, 255]);
+        assert!(c.contains(130) && !c.contains(129) && !c.contains(256));
+        c.remove(64);
+        c.remove(0);
+        assert_eq!(c.iter().collect::<Vec<_>>(), [63, 127, 128, 130, 255]);
+        for i in [63, 127, 128, 130, 255] {
+            c.remove(i);
+        }
+        assert!(c.is_empty());
     }
 
     #[test]

@@ -797,6 +797,7 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), n);
-        assert!(DISSECTORS.len() <= crate::flow::Candidates::BITS as usize);
+        assert!(DISSECTORS.len() <= crate::flow::Candidates::BITS);
+        assert!(DISSECTORS.len() <= usize::from(u8::MAX) + 1, "Inspect::chosen is a u8");
     }
 }
