@@ -67,6 +67,7 @@ pub mod modbus;
 pub mod mpegts;
 pub mod mtproto;
 pub mod mumble;
+pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod nomachine;
@@ -368,6 +369,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &slp::Slp,
     &gnutella::Gnutella,
     &ethereum::Ethereum,
+    &nano::Nano,
     &source_engine::SourceEngine,
     &bacnet::Bacnet,
     &bjnp::Bjnp,
