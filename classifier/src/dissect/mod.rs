@@ -109,6 +109,7 @@ pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syncthing;
+pub mod teamspeak;
 pub mod teamviewer;
 pub mod text;
 pub mod tftp;
@@ -350,6 +351,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &amongus::AmongUs,
     &mumble::Mumble,
     &genshin::Genshin,
+    &teamspeak::TeamSpeak,
     &uftp::Uftp,
     // Text protocols.
     &http::Http,
