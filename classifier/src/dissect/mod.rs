@@ -111,6 +111,7 @@ pub mod stun;
 pub mod syncthing;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod tes_online;
 pub mod text;
 pub mod tftp;
 pub mod tls;
@@ -391,6 +392,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
     &knxip::KnxIp,
