@@ -174,6 +174,9 @@ const DISSECTED: &[&str] = &[
     "mumble",
     "genshinimpact",
     "uftp",
+    "nano",
+    "teamspeak",
+    "tes_online",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {
