@@ -52,6 +52,7 @@ pub mod genshin;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
+pub mod hots;
 pub mod hsrp;
 pub mod http;
 pub mod huawei_push;
@@ -353,6 +354,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mumble::Mumble,
     &genshin::Genshin,
     &teamspeak::TeamSpeak,
+    &hots::Hots,
     &uftp::Uftp,
     // Text protocols.
     &http::Http,
