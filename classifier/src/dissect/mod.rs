@@ -52,6 +52,7 @@ pub mod genshin;
 pub mod gnutella;
 pub mod hart_ip;
 pub mod hislip;
+pub mod hots;
 pub mod hsrp;
 pub mod http;
 pub mod huawei_push;
@@ -67,6 +68,7 @@ pub mod modbus;
 pub mod mpegts;
 pub mod mtproto;
 pub mod mumble;
+pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod nomachine;
@@ -108,7 +110,9 @@ pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syncthing;
+pub mod teamspeak;
 pub mod teamviewer;
+pub mod tes_online;
 pub mod text;
 pub mod tftp;
 pub mod tls;
@@ -349,6 +353,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &amongus::AmongUs,
     &mumble::Mumble,
     &genshin::Genshin,
+    &teamspeak::TeamSpeak,
+    &hots::Hots,
     &uftp::Uftp,
     // Text protocols.
     &http::Http,
@@ -368,6 +374,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &slp::Slp,
     &gnutella::Gnutella,
     &ethereum::Ethereum,
+    &nano::Nano,
     &source_engine::SourceEngine,
     &bacnet::Bacnet,
     &bjnp::Bjnp,
@@ -387,6 +394,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
     &knxip::KnxIp,
