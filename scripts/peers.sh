@@ -9,6 +9,10 @@
 #
 #   BAIKAL=path/to/baikal (default: target/release/baikal, or $CARGO_TARGET_DIR/release/baikal)
 #
+# The round also runs two one-thread baikal runs side by side ("baikal-1t-pair"): 2 x (1 thread alone) /
+# (the pair's wall time) is what this machine gives two independent jobs, the ceiling of any two-thread
+# speedup on it (shared caches, memory bandwidth, a busy host).
+#
 # Needs: ndpiReader, suricata (tools/install-peers), /usr/bin/time, python3.
 set -euo pipefail
 cap=${1:?usage: peers.sh CAPTURE [ROUNDS]}
@@ -23,9 +27,12 @@ packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
 declare -A cmd
 # baikal's summary table is the counterpart of ndpiReader -q (a summary, no per-flow output); the
 # jsonl row adds writing one JSON line per flow.
-names=("baikal-1t" "baikal-2t" "baikal-1t-jsonl" "ndpiReader" "suricata")
+names=("baikal-1t" "baikal-2t" "baikal-1t-pair" "baikal-1t-jsonl" "ndpiReader" "suricata")
 cmd[baikal-1t]="$baikal classify -q -F table -o /dev/null --threads 1 $cap"
 cmd[baikal-2t]="$baikal classify -q -F table -o /dev/null --threads 2 $cap"
+printf '%s & %s & wait\n' "$baikal classify -q -F table -o /dev/null --threads 1 $cap" \
+  "$baikal classify -q -F table -o /dev/null --threads 1 $cap" >"$tmp/pair.sh"
+cmd[baikal-1t-pair]="bash $tmp/pair.sh"
 cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
 cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
 cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
@@ -70,4 +77,7 @@ for n in order:
     print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {cpu:.2f} | {nbytes*8/cpu/1e9:.2f} | {rss/1024:.0f} | {base/w:.2f}x | {base_cpu/cpu:.2f}x |")
 if "baikal-1t" in med and "baikal-2t" in med:
     print(f"\nbaikal 2 threads / 1 thread: {med['baikal-1t'][0]/med['baikal-2t'][0]:.2f}x")
+if "baikal-1t" in med and "baikal-1t-pair" in med:
+    print(f"two 1-thread runs side by side: {med['baikal-1t-pair'][0]:.2f} s, so this machine's two-job ceiling is "
+          f"{2*med['baikal-1t'][0]/med['baikal-1t-pair'][0]:.2f}x (2 x 1 thread alone / the pair)")
 PY
