@@ -101,6 +101,7 @@ pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod softether;
 pub mod someip;
 pub mod source_engine;
 pub mod spotify;
@@ -350,6 +351,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mumble::Mumble,
     &genshin::Genshin,
     &uftp::Uftp,
+    &softether::SoftEther,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
