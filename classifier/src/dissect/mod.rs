@@ -83,6 +83,7 @@ pub mod pop3;
 pub mod postgres;
 pub mod quic;
 pub mod radius;
+pub mod radmin;
 pub mod raknet;
 pub mod rdp;
 #[cfg(test)]
@@ -324,6 +325,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &cassandra::Cassandra,
     &vnc::Vnc,
     &nomachine::NoMachine,
+    &radmin::Radmin,
     &wow::Wow,
     &huawei_push::HuaweiPush,
     // UDP, exact sizes and magic cookies.
