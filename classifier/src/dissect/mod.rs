@@ -108,6 +108,7 @@ pub mod source_engine;
 pub mod spotify;
 pub mod ssdp;
 pub mod ssh;
+pub mod steam;
 pub mod stun;
 pub mod syncthing;
 pub mod teamviewer;
@@ -354,6 +355,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &genshin::Genshin,
     &uftp::Uftp,
     &softether::SoftEther,
+    &steam::Steam,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
