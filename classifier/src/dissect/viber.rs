@@ -22,9 +22,13 @@
 //! answers repeat what the requests carried: an 8-byte call token, or the
 //! client's 8-byte timestamp, at the same offset (4 or 6). A flow is taken
 //! as Viber when all its datagrams share the opening bytes and a type in
-//! range and an answer repeats such 8 bytes of a request. What they carry
-//! reads as plain fields (token, counters, millisecond timestamps, the
-//! client's platform and version as text): cleartext.
+//! range and an answer repeats such 8 bytes of a request. Around plain
+//! fields (token, counters, millisecond timestamps, a 20-byte id that is
+//! the same in every call of a client, the platform and version as text)
+//! the relay's join message (type 1) carries a 128-byte block that
+//! changes from message to message while the fields around it repeat:
+//! sealed content, and Viber describes its calls as end-to-end
+//! encrypted. The call's flows are called encrypted.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -78,7 +82,7 @@ impl Viber {
         }
         meta.protocol = Some("viber");
         meta.app = Some("viber".to_string());
-        meta.encryption = Encryption::Cleartext;
+        meta.encryption = Encryption::Encrypted;
         meta.set_extra(
             "viber_message",
             format!("0x{:04x}", u16::from_le_bytes([first[2], first[3]])),
@@ -173,7 +177,7 @@ mod tests {
         let (r, m) = check_split_udp(&Viber, 47171, 7985, &[PING], &[PONG]);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.protocol, Some("viber"));
-        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.encryption, Encryption::Encrypted);
         assert_eq!(m.extra("viber_message"), Some("0x0009"));
         let (r, m) = check_split_udp(&Viber, 47171, 7987, &[HELLO], &[HELLO_ACK]);
         assert_eq!(r, Parse::Done);
