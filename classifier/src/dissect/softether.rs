@@ -111,15 +111,10 @@ fn address_answer(d: &[u8]) -> bool {
             .is_some()
 }
 
-/// Whether the first byte(s) of a datagram could start one of the
-/// exchange's datagrams.
+/// Whether a (whole) datagram could be one of the exchange's.
 fn could_start(d: &[u8]) -> bool {
-    d == PROBE
-        || b"IP=".starts_with(&d[..d.len().min(3)])
-        || d.len() < 4
-        || be32(d, 0).is_some_and(|n| (1..=MAX_ELEMENTS).contains(&n))
+    d.is_empty() || d == PROBE || d.starts_with(b"IP=") || be32(d, 0).is_some_and(|n| (1..=MAX_ELEMENTS).contains(&n))
 }
-
 impl Dissector for SoftEther {
     fn name(&self) -> &'static str {
         "softether"

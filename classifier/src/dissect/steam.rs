@@ -67,19 +67,19 @@ fn header_type(h: &[u8]) -> Option<Option<u64>> {
 /// What a datagram is.
 enum Datagram {
     No,
-    /// A prefix of the signature.
+    /// Nothing yet.
     Short,
     /// A whole discovery datagram: the header's message type.
     Whole(Option<u64>),
 }
 
 fn datagram(d: &[u8]) -> Datagram {
+    // Datagrams come whole: only an empty one is too short to tell.
+    if d.is_empty() {
+        return Datagram::Short;
+    }
     if d.len() < SIGNATURE.len() {
-        return if SIGNATURE.starts_with(d) {
-            Datagram::Short
-        } else {
-            Datagram::No
-        };
+        return Datagram::No;
     }
     if d[..8] != SIGNATURE {
         return Datagram::No;

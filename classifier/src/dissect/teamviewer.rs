@@ -48,14 +48,18 @@ const UDP_PREFIX: usize = 11;
 /// The command of a UDP datagram that is one whole frame behind the
 /// prefix; `Err` when it is not one, `Ok(None)` when too short to tell.
 fn udp_frame(d: &[u8]) -> Result<Option<u8>, ()> {
-    let Some(f) = d.get(UDP_PREFIX..) else {
+    if d.is_empty() {
         return Ok(None);
+    }
+    // Datagrams come whole: a short one is not a frame.
+    let Some(f) = d.get(UDP_PREFIX..) else {
+        return Err(());
     };
     if !V1.starts_with(&f[..f.len().min(2)]) {
         return Err(());
     }
     let Some(h) = f.get(..V1_HEADER) else {
-        return Ok(None);
+        return Err(());
     };
     let body = usize::from(u16::from_le_bytes([h[3], h[4]]));
     if f.len() != V1_HEADER + body {
