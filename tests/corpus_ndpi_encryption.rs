@@ -174,6 +174,9 @@ const DISSECTED: &[&str] = &[
     "mumble",
     "genshinimpact",
     "uftp",
+    "softether",
+    "radmin",
+    "steam",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {
