@@ -795,6 +795,23 @@ mod tests {
         }
     }
 
+    /// Remote-access and app protocols added for the nDPI encryption
+    /// comparison: no earlier dissector takes their flows.
+    #[test]
+    fn registry_order_gives_remote_access_their_dissector() {
+        let steam: &[u8] = b"\xff\xff\xff\xff\x21\x4c\x5f\xa0\x04\x00\x00\x00\x08\x01\x10\x00\x02\x00\x00\x00\x08\x01";
+        let pack: &[u8] = b"\x00\x00\x00\x02\x00\x00\x00\x07opcode\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x09get_token\x00\x00\x00\x03ok\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+        for (port, o, want) in [(27036, steam, "steam"), (5004, pack, "softether")] {
+            let f = UdpFixture::new(40000, port, &[o], &[]);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        let c: &[u8] = b"\x01\x00\x00\x00\x01\x00\x00\x00\x08\x08";
+        let s: &[u8] = b"\x01\x00\x00\x00\x05\x00\x00\x00\x27\x27\x00\x00\x00\x00";
+        let ends = [[c.len() as u32], [s.len() as u32]];
+        let p = Payloads::tcp(40000, 4899, c, s, &ends);
+        assert_eq!(first_claimant(&p), Some("radmin"));
+    }
+
     #[test]
     fn registry_names_unique_and_lowercase() {
         let mut names: Vec<&str> = DISSECTORS.iter().map(|d| d.name()).collect();
