@@ -35,6 +35,7 @@ pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
+pub mod dingtalk;
 pub mod discord;
 pub mod dlep;
 pub mod dlms;
@@ -327,6 +328,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &vnc::Vnc,
     &nomachine::NoMachine,
     &radmin::Radmin,
+    &dingtalk::DingTalk,
     &wow::Wow,
     &huawei_push::HuaweiPush,
     // UDP, exact sizes and magic cookies.
