@@ -177,6 +177,7 @@ const DISSECTED: &[&str] = &[
     "softether",
     "radmin",
     "steam",
+    "dingtalk",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {
