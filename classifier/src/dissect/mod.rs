@@ -35,6 +35,7 @@ pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
+pub mod dingtalk;
 pub mod discord;
 pub mod dlep;
 pub mod dlms;
@@ -85,6 +86,7 @@ pub mod pop3;
 pub mod postgres;
 pub mod quic;
 pub mod radius;
+pub mod radmin;
 pub mod raknet;
 pub mod rdp;
 #[cfg(test)]
@@ -103,11 +105,13 @@ pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod softether;
 pub mod someip;
 pub mod source_engine;
 pub mod spotify;
 pub mod ssdp;
 pub mod ssh;
+pub mod steam;
 pub mod stun;
 pub mod syncthing;
 pub mod teamspeak;
@@ -327,6 +331,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &cassandra::Cassandra,
     &vnc::Vnc,
     &nomachine::NoMachine,
+    &radmin::Radmin,
+    &dingtalk::DingTalk,
     &wow::Wow,
     &huawei_push::HuaweiPush,
     // UDP, exact sizes and magic cookies.
@@ -356,6 +362,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &teamspeak::TeamSpeak,
     &hots::Hots,
     &uftp::Uftp,
+    &softether::SoftEther,
+    &steam::Steam,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -795,6 +803,23 @@ mod tests {
             let p = Payloads::tcp(40000, port, o, &[], &ends);
             assert_eq!(first_claimant(&p), Some(want), "{want}");
         }
+    }
+
+    /// Remote-access and app protocols added for the nDPI encryption
+    /// comparison: no earlier dissector takes their flows.
+    #[test]
+    fn registry_order_gives_remote_access_their_dissector() {
+        let steam: &[u8] = b"\xff\xff\xff\xff\x21\x4c\x5f\xa0\x04\x00\x00\x00\x08\x01\x10\x00\x02\x00\x00\x00\x08\x01";
+        let pack: &[u8] = b"\x00\x00\x00\x02\x00\x00\x00\x07opcode\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x09get_token\x00\x00\x00\x03ok\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01";
+        for (port, o, want) in [(27036, steam, "steam"), (5004, pack, "softether")] {
+            let f = UdpFixture::new(40000, port, &[o], &[]);
+            assert_eq!(first_claimant(&f.payloads()), Some(want), "{want}");
+        }
+        let c: &[u8] = b"\x01\x00\x00\x00\x01\x00\x00\x00\x08\x08";
+        let s: &[u8] = b"\x01\x00\x00\x00\x05\x00\x00\x00\x27\x27\x00\x00\x00\x00";
+        let ends = [[c.len() as u32], [s.len() as u32]];
+        let p = Payloads::tcp(40000, 4899, c, s, &ends);
+        assert_eq!(first_claimant(&p), Some("radmin"));
     }
 
     #[test]

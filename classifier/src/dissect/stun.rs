@@ -46,9 +46,10 @@ fn header_len(d: &[u8]) -> Option<usize> {
     }
     if cookie == COOKIE {
         // Methods in use: Binding .. ConnectionAttempt (0x001..0x00c),
-        // and GOOG-PING (0x080) used by WebRTC.
+        // GOOG-PING (0x080) used by WebRTC, and 0x201 (type 0x0801, a
+        // bare header) with which WhatsApp's clients open a relay flow.
         let method = (t & 0x000f) | ((t & 0x00e0) >> 1) | ((t & 0x3e00) >> 2);
-        if !(1..=0x00c).contains(&method) && method != 0x080 {
+        if !(1..=0x00c).contains(&method) && method != 0x080 && method != 0x201 {
             return None;
         }
     } else if !matches!(t, 0x0001 | 0x0101 | 0x0111) {
@@ -392,6 +393,29 @@ mod tests {
         assert_eq!(m.encryption, Encryption::Cleartext);
         assert_eq!(m.extra("stun_realm"), Some("example.org"));
         assert_eq!(m.extra("stun_software"), Some("libjingle"));
+    }
+
+    #[test]
+    fn whatsapp_relay_opening() {
+        // lru_ipv6_caches.pcapng: a WhatsApp relay flow on 3478 opens with
+        // a bare 20-byte message of type 0x0801, then an Allocate.
+        let open = b"\x08\x01\x00\x00\x21\x12\xa4\x42CCFJeWNTsWPs";
+        let alloc = msg(0x0003, true, 2, &[attr(0x4000, &[9; 8])]);
+        let (r, m) = check_split_udp(&Stun, 48415, 3478, &[open, &alloc], &[]);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("stun"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        // Without the magic cookie, or another method of that range, no.
+        let mut classic = open.to_vec();
+        classic[4] = 0x22;
+        let mut other = open.to_vec();
+        other[1] = 0x02;
+        for d in [classic, other] {
+            let f = UdpFixture::new(48415, 3478, &[&d], &[]);
+            let mut p = f.payloads();
+            p.last = true;
+            assert!(!crate::dissect::not_refused(&Stun, &p), "{d:?}");
+        }
     }
 
     #[test]

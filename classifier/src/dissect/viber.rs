@@ -14,6 +14,21 @@
 //!   of its addresses and ports (IPv4 and port, little-endian): cleartext.
 //!
 //! Other types are identified without a class.
+//!
+//! Viber calls over UDP (ports 7985 and 7987 in the captures), also
+//! described from the captures: every datagram of a flow opens with the
+//! same two bytes (a per-call value), then a little-endian 16-bit message
+//! type (small numbers: 1, 9, 0x0b, 0x0c, 0x19, 0x1a), and the server's
+//! answers repeat what the requests carried: an 8-byte call token, or the
+//! client's 8-byte timestamp, at the same offset (4 or 6). A flow is taken
+//! as Viber when all its datagrams share the opening bytes and a type in
+//! range and an answer repeats such 8 bytes of a request. Around plain
+//! fields (token, counters, millisecond timestamps, a 20-byte id that is
+//! the same in every call of a client, the platform and version as text)
+//! the relay's join message (type 1) carries a 128-byte block that
+//! changes from message to message while the fields around it repeat:
+//! sealed content, and Viber describes its calls as end-to-end
+//! encrypted. The call's flows are called encrypted.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -26,6 +41,55 @@ const SESSION: u16 = 0x8003;
 const LOOKUP: u16 = 0x8005;
 /// Viber's documented TCP ports.
 const PORTS: [u16; 4] = [4244, 5242, 5243, 9785];
+/// The UDP ports of Viber's call servers in the captures.
+const UDP_PORTS: [u16; 2] = [7985, 7987];
+/// Shortest call datagram: opening bytes, type and an 8-byte token.
+const UDP_MIN: usize = 12;
+/// Message types above this are not taken.
+const UDP_MAX_TYPE: u16 = 0x40;
+
+/// Whether `d` is a call datagram opening with `lead`.
+fn call_datagram(d: &[u8], lead: &[u8]) -> bool {
+    d.len() >= UDP_MIN && d[..2] == *lead && (1..UDP_MAX_TYPE).contains(&u16::from_le_bytes([d[2], d[3]]))
+}
+
+/// Whether answer `a` repeats 8 non-zero bytes of request `r` at offset
+/// 4 or 6.
+fn echoes(r: &[u8], a: &[u8]) -> bool {
+    [4usize, 6].iter().any(|&o| match (r.get(o..o + 8), a.get(o..o + 8)) {
+        (Some(x), Some(y)) => x == y && x.iter().any(|&b| b != 0),
+        _ => false,
+    })
+}
+
+impl Viber {
+    fn parse_udp(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if !UDP_PORTS.contains(&p.resp_port) {
+            return Parse::NotMine;
+        }
+        let first = p.orig.first();
+        let Some(lead) = first.get(..2) else {
+            return p.undecided();
+        };
+        for d in p.orig.chunks().chain(p.resp.chunks()) {
+            if !call_datagram(d, lead) {
+                return Parse::NotMine;
+            }
+        }
+        let echoed = p.resp.chunks().any(|a| p.orig.chunks().any(|r| echoes(r, a)));
+        if !echoed {
+            return p.undecided();
+        }
+        meta.protocol = Some("viber");
+        meta.app = Some("viber".to_string());
+        meta.encryption = Encryption::Encrypted;
+        meta.set_extra(
+            "viber_message",
+            format!("0x{:04x}", u16::from_le_bytes([first[2], first[3]])),
+        );
+        Parse::Done
+    }
+}
 
 /// The message type of the client's first message, when `d` (the whole
 /// stream so far) holds its header; `Err` when it cannot be Viber.
@@ -51,9 +115,17 @@ impl Dissector for Viber {
         "viber"
     }
     fn transports(&self) -> &'static [Transport] {
-        &[Transport::Tcp]
+        &[Transport::Tcp, Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
+        if p.transport == Transport::Udp {
+            let first = p.orig.first();
+            return match first.get(..2) {
+                _ if !UDP_PORTS.contains(&p.resp_port) => Probe::NotMine,
+                Some(lead) if !call_datagram(first, lead) => Probe::NotMine,
+                _ => Probe::Maybe,
+            };
+        }
         if !PORTS.contains(&p.resp_port) {
             return Probe::NotMine;
         }
@@ -63,6 +135,9 @@ impl Dissector for Viber {
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+        if p.transport == Transport::Udp {
+            return self.parse_udp(p, meta);
+        }
         if !PORTS.contains(&p.resp_port) {
             return Parse::NotMine;
         }
@@ -86,7 +161,48 @@ impl Dissector for Viber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::check_split_tcp;
+    use crate::dissect::{check_split_tcp, check_split_udp, not_refused, UdpFixture};
+
+    // viber.pcap, a call to a relay on UDP 7985: the client's ping (type
+    // 9, a millisecond timestamp, the call token) and the relay's answer
+    // (type 0x0b, the timestamp repeated, its own, zeros).
+    const PING: &[u8] = b"\xed\xf6\x09\x00\x9e\x3d\x92\x91\x63\x01\x00\x00\xac\x19\x35\x8c\x8f\x64\xe4\x47";
+    const PONG: &[u8] = b"\xed\xf6\x0b\x00\x9e\x3d\x92\x91\x63\x01\x00\x00\x6b\x42\x92\x91\x63\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00";
+    // The same call on 7987: the token at offset 4 both ways.
+    const HELLO: &[u8] = b"\xed\xf6\x19\x00\xac\x19\x35\x8c\x8f\x64\xe4\x47\x25\xdf\x4d\x4e\xe1\xcd\x37\x1b\x5c\x9a\xbc\x26\xd9\xd3\x0b\x4b\x01\xbb\x39\xb3\x00\x00";
+    const HELLO_ACK: &[u8] = b"\xed\xf6\x1a\x00\xac\x19\x35\x8c\x8f\x64\xe4\x47\x32\x43\x7c\x5e\x43\xb8\x00\xc8";
+
+    #[test]
+    fn udp_call() {
+        let (r, m) = check_split_udp(&Viber, 47171, 7985, &[PING], &[PONG]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("viber"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("viber_message"), Some("0x0009"));
+        let (r, m) = check_split_udp(&Viber, 47171, 7987, &[HELLO], &[HELLO_ACK]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("viber_message"), Some("0x0019"));
+        // No answer yet.
+        let f = UdpFixture::new(47171, 7985, &[PING], &[]);
+        assert_eq!(Viber.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+    }
+
+    #[test]
+    fn not_viber_udp() {
+        let mut other_lead = PONG.to_vec();
+        other_lead[0] = 0x05;
+        let mut no_echo = PONG.to_vec();
+        no_echo[4] = 0x9f;
+        let mut big_type = PONG.to_vec();
+        big_type[3] = 0x01;
+        let cases: [(u16, &[u8]); 4] = [(7985, &other_lead), (7985, &no_echo), (7985, &big_type), (5004, PONG)];
+        for (port, a) in cases {
+            let f = UdpFixture::new(47171, port, &[PING], &[a]);
+            let mut p = f.payloads();
+            p.last = true;
+            assert!(!not_refused(&Viber, &p), "{port} {a:?}");
+        }
+    }
 
     fn message(kind: u16, body: &[u8]) -> Vec<u8> {
         let mut v = ((HEADER + body.len()) as u16).to_le_bytes().to_vec();
@@ -131,7 +247,7 @@ mod tests {
         for (port, d) in cases {
             let ends = [[d.len() as u32], [0]];
             let p = Payloads::tcp(40000, port, d, &[], &ends);
-            let claimed = crate::dissect::not_refused(&Viber, &p);
+            let claimed = not_refused(&Viber, &p);
             assert!(!claimed, "{d:?}");
         }
         // The first message must be whole.
