@@ -10,7 +10,8 @@
 #   decode         link byte + frames, each with a 2-byte LE length
 #   pipeline       eth/raw byte + frames, each with a 2-byte LE length and
 #                  a 1-byte time step
-#   dissect_*      transport/port byte, grouping byte, flow pieces with a
+#   dissect_*      transport/port byte, grouping byte, [orig and resp ports
+#                  when the resp port is not one of the 16], flow pieces with a
 #                  2-byte LE length, alternating orig/resp
 #   client_hello   the first ClientHello handshake message of TLS flows
 #   rules          the repo's rule files
@@ -190,7 +191,12 @@ for n in names:
             if merged and merged[-1][0] == o: merged[-1] = (o, merged[-1][1] + d)
             else: merged.append((o, d))
         if not merged[0][0]: merged.insert(0, (True, b""))
-        seed = bytearray([pi * 2 + f["tr"], 1])
+        # A port of the 16 the harness knows goes as its index (the originator
+        # is then port 40000); any other as both real ports (byte 0 bit 7).
+        if port in PORTS:
+            seed = bytearray([pi * 2 + f["tr"], 1])
+        else:
+            seed = bytearray([0x80 | f["tr"], 1]) + struct.pack(">HH", sp_port, port)
         for _, d in merged:
             d = d[:65535]; seed += struct.pack("<H", len(d)) + d
         seed = bytes(seed)

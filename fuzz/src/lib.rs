@@ -2,10 +2,14 @@
 //!
 //! Every target turns the fuzzer's bytes into the input of one parser.
 //! For dissectors the bytes are cut into a flow: byte 0 picks the
-//! transport and the ports, byte 1 how many pieces go to the originator
-//! first; the rest is split into pieces on a 2-byte little-endian length
-//! prefix, alternating sides. The dissector is then run, as the engine
-//! does, on every growing prefix of what the flow carried.
+//! transport (bit 0) and the responder's port (bits 1-4: one of 16 common
+//! ports, the originator's being 40000; with bit 7 set, both ports follow
+//! byte 1 instead, as two big-endian u16s, so that dissectors that look at
+//! their own ports are reached), byte 1 how many pieces go to the
+//! originator first; the rest is split into pieces on a 2-byte
+//! little-endian length prefix, alternating sides. The dissector is then
+//! run, as the engine does, on every growing prefix of what the flow
+//! carried.
 
 use baikal_classifier::dissect::{Dissector, Payloads, Side, Transport};
 use baikal_classifier::verdict::Meta;
@@ -13,6 +17,7 @@ use baikal_classifier::verdict::Meta;
 /// Cuts fuzz bytes into orig/resp pieces (see module docs).
 pub struct Flow {
     pub transport: Transport,
+    pub orig_port: u16,
     pub port: u16,
     pub pieces: Vec<(bool, Vec<u8>)>,
 }
@@ -24,7 +29,13 @@ impl Flow {
         let (&b0, rest) = data.split_first()?;
         let (&b1, mut rest) = rest.split_first()?;
         let transport = if b0 & 1 == 0 { Transport::Tcp } else { Transport::Udp };
-        let port = PORTS[usize::from(b0 >> 1) % PORTS.len()];
+        let (orig_port, port) = if b0 & 0x80 != 0 {
+            let (p, r) = rest.split_first_chunk::<4>()?;
+            rest = r;
+            (u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]]))
+        } else {
+            (40000, PORTS[usize::from(b0 >> 1) % PORTS.len()])
+        };
         let mut pieces = Vec::new();
         let mut orig = true;
         let mut k = 0u8;
@@ -42,7 +53,12 @@ impl Flow {
         if !rest.is_empty() {
             pieces.push((orig, rest.to_vec()));
         }
-        Some(Flow { transport, port, pieces })
+        Some(Flow {
+            transport,
+            orig_port,
+            port,
+            pieces,
+        })
     }
 }
 
@@ -57,7 +73,7 @@ pub fn run_dissector(d: &dyn Dissector, flow: &Flow) {
         s.1.push(s.0.len() as u32);
         let p = Payloads {
             transport: flow.transport,
-            orig_port: 40000,
+            orig_port: flow.orig_port,
             resp_port: flow.port,
             orig: Side { data: &bufs[0].0, ends: &bufs[0].1 },
             resp: Side { data: &bufs[1].0, ends: &bufs[1].1 },
