@@ -178,6 +178,7 @@ const DISSECTED: &[&str] = &[
     "teamspeak",
     "tes_online",
     "heroes_of_the_storm",
+    "netbios",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

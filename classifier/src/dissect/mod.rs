@@ -71,6 +71,7 @@ pub mod mumble;
 pub mod nano;
 pub mod natpmp;
 pub mod nats;
+pub mod netbios;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
@@ -368,6 +369,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nats::Nats,
     &fix::Fix,
     // Looser binary shapes last.
+    &netbios::Netbios,
     &dns::Dns,
     &openvpn::Openvpn,
     &ntp::Ntp,
