@@ -179,6 +179,7 @@ const DISSECTED: &[&str] = &[
     "tes_online",
     "heroes_of_the_storm",
     "netbios",
+    "dropbox",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -40,6 +40,7 @@ pub mod dlep;
 pub mod dlms;
 pub mod dnp3;
 pub mod dns;
+pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
 pub mod ether_sbus;
@@ -342,6 +343,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &riotgames::RiotGames,
     &spotify::Spotify,
     &syncthing::Syncthing,
+    &dropbox::Dropbox,
     &tuya::Tuya,
     &pia::Pia,
     &zoom::Zoom,
