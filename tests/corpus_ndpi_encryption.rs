@@ -180,6 +180,7 @@ const DISSECTED: &[&str] = &[
     "heroes_of_the_storm",
     "netbios",
     "dropbox",
+    "syslog",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

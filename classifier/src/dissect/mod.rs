@@ -112,6 +112,7 @@ pub mod ssdp;
 pub mod ssh;
 pub mod stun;
 pub mod syncthing;
+pub mod syslog;
 pub mod teamspeak;
 pub mod teamviewer;
 pub mod tes_online;
@@ -370,6 +371,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ssdp::Ssdp,
     &nats::Nats,
     &fix::Fix,
+    &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
     &dns::Dns,
