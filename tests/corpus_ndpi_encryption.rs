@@ -181,6 +181,7 @@ const DISSECTED: &[&str] = &[
     "netbios",
     "dropbox",
     "syslog",
+    "nfs",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

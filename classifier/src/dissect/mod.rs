@@ -76,6 +76,7 @@ pub mod netbios;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
+pub mod onc_rpc;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -374,6 +375,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
+    &onc_rpc::OncRpc,
     &dns::Dns,
     &openvpn::Openvpn,
     &ntp::Ntp,
