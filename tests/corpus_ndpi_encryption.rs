@@ -182,6 +182,7 @@ const DISSECTED: &[&str] = &[
     "dropbox",
     "syslog",
     "nfs",
+    "rtsp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -99,6 +99,7 @@ pub mod rsync;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtps;
+pub mod rtsp;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
@@ -370,6 +371,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
+    &rtsp::Rtsp,
     &nats::Nats,
     &fix::Fix,
     &syslog::Syslog,
