@@ -183,6 +183,7 @@ const DISSECTED: &[&str] = &[
     "syslog",
     "nfs",
     "rtsp",
+    "mqtt",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -67,6 +67,7 @@ pub mod kerberos;
 pub mod knxip;
 pub mod modbus;
 pub mod mpegts;
+pub mod mqtt;
 pub mod mtproto;
 pub mod mumble;
 pub mod nano;
@@ -334,6 +335,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nomachine::NoMachine,
     &wow::Wow,
     &huawei_push::HuaweiPush,
+    &mqtt::Mqtt,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
