@@ -184,6 +184,7 @@ const DISSECTED: &[&str] = &[
     "nfs",
     "rtsp",
     "mqtt",
+    "mssql-tds",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

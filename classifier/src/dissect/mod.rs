@@ -116,6 +116,7 @@ pub mod ssh;
 pub mod stun;
 pub mod syncthing;
 pub mod syslog;
+pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
 pub mod tes_online;
@@ -406,6 +407,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &tds::Tds,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
