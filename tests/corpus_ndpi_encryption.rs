@@ -185,6 +185,7 @@ const DISSECTED: &[&str] = &[
     "rtsp",
     "mqtt",
     "mssql-tds",
+    "mgcp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -64,6 +64,7 @@ pub mod ipsec;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
+pub mod mgcp;
 pub mod knxip;
 pub mod modbus;
 pub mod mpegts;
@@ -375,6 +376,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &sip::Sip,
     &ssdp::Ssdp,
     &rtsp::Rtsp,
+    &mgcp::Mgcp,
     &nats::Nats,
     &fix::Fix,
     &syslog::Syslog,
