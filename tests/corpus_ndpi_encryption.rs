@@ -186,6 +186,7 @@ const DISSECTED: &[&str] = &[
     "mqtt",
     "mssql-tds",
     "mgcp",
+    "dhcpv6",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

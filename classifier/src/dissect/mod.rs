@@ -35,6 +35,7 @@ pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
+pub mod dhcpv6;
 pub mod discord;
 pub mod dlep;
 pub mod dlms;
@@ -64,8 +65,8 @@ pub mod ipsec;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
-pub mod mgcp;
 pub mod knxip;
+pub mod mgcp;
 pub mod modbus;
 pub mod mpegts;
 pub mod mqtt;
@@ -344,6 +345,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dtls::Dtls,
     &capwap::Capwap,
     &dhcp::Dhcp,
+    &dhcpv6::Dhcpv6,
     &ipsec::Ipsec,
     &discord::DiscordVoice,
     &sd_rtn::SdRtn,
