@@ -187,6 +187,7 @@ const DISSECTED: &[&str] = &[
     "mssql-tds",
     "mgcp",
     "dhcpv6",
+    "teredo",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

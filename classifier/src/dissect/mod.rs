@@ -121,6 +121,7 @@ pub mod syslog;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
@@ -386,6 +387,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &netbios::Netbios,
     &onc_rpc::OncRpc,
     &dns::Dns,
+    &teredo::Teredo,
     &openvpn::Openvpn,
     &ntp::Ntp,
     &slp::Slp,
