@@ -188,6 +188,7 @@ const DISSECTED: &[&str] = &[
     "mgcp",
     "dhcpv6",
     "teredo",
+    "wsd",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -135,6 +135,7 @@ pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod wow;
+pub mod wsd;
 pub mod xdmcp;
 pub mod xiaomi;
 pub mod xmpp;
@@ -378,6 +379,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
+    &wsd::Wsd,
     &rtsp::Rtsp,
     &mgcp::Mgcp,
     &nats::Nats,
