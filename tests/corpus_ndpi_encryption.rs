@@ -189,6 +189,7 @@ const DISSECTED: &[&str] = &[
     "dhcpv6",
     "teredo",
     "wsd",
+    "h323",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -52,6 +52,7 @@ pub mod ftp;
 pub mod gearman;
 pub mod genshin;
 pub mod gnutella;
+pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
 pub mod hots;
@@ -341,6 +342,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wow::Wow,
     &huawei_push::HuaweiPush,
     &mqtt::Mqtt,
+    &h323::H323,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
