@@ -35,12 +35,14 @@ pub mod cip_io;
 pub mod coap;
 pub mod crynetwork;
 pub mod dhcp;
+pub mod dhcpv6;
 pub mod dingtalk;
 pub mod discord;
 pub mod dlep;
 pub mod dlms;
 pub mod dnp3;
 pub mod dns;
+pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
 pub mod ether_sbus;
@@ -51,6 +53,7 @@ pub mod ftp;
 pub mod gearman;
 pub mod genshin;
 pub mod gnutella;
+pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
 pub mod hots;
@@ -65,16 +68,20 @@ pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
+pub mod mgcp;
 pub mod modbus;
 pub mod mpegts;
+pub mod mqtt;
 pub mod mtproto;
 pub mod mumble;
 pub mod nano;
 pub mod natpmp;
 pub mod nats;
+pub mod netbios;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
+pub mod onc_rpc;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -98,6 +105,7 @@ pub mod rsync;
 pub mod rtmp;
 pub mod rtp;
 pub mod rtps;
+pub mod rtsp;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
@@ -114,8 +122,11 @@ pub mod ssh;
 pub mod steam;
 pub mod stun;
 pub mod syncthing;
+pub mod syslog;
+pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
@@ -129,6 +140,7 @@ pub mod weave;
 pub mod whatsapp;
 pub mod wireguard;
 pub mod wow;
+pub mod wsd;
 pub mod xdmcp;
 pub mod xiaomi;
 pub mod xmpp;
@@ -335,18 +347,22 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dingtalk::DingTalk,
     &wow::Wow,
     &huawei_push::HuaweiPush,
+    &mqtt::Mqtt,
+    &h323::H323,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
     &capwap::Capwap,
     &dhcp::Dhcp,
+    &dhcpv6::Dhcpv6,
     &ipsec::Ipsec,
     &discord::DiscordVoice,
     &sd_rtn::SdRtn,
     &riotgames::RiotGames,
     &spotify::Spotify,
     &syncthing::Syncthing,
+    &dropbox::Dropbox,
     &tuya::Tuya,
     &pia::Pia,
     &zoom::Zoom,
@@ -373,10 +389,17 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
+    &wsd::Wsd,
+    &rtsp::Rtsp,
+    &mgcp::Mgcp,
     &nats::Nats,
     &fix::Fix,
+    &syslog::Syslog,
     // Looser binary shapes last.
+    &netbios::Netbios,
+    &onc_rpc::OncRpc,
     &dns::Dns,
+    &teredo::Teredo,
     &openvpn::Openvpn,
     &ntp::Ntp,
     &slp::Slp,
@@ -402,6 +425,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &tds::Tds,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
