@@ -569,7 +569,11 @@ mod tests {
             assert_eq!(r, Parse::NotMine, "{tail:?}");
             // On port 53 the standard-query header makes it a malformed query.
             let (r, m) = check_split_udp(&Dns, 40000, 53, &[&v], &[]);
-            assert_eq!((r, m.extra("dns_malformed")), (Parse::Done, Some("question")), "{tail:?}");
+            assert_eq!(
+                (r, m.extra("dns_malformed")),
+                (Parse::Done, Some("question")),
+                "{tail:?}"
+            );
         }
         // A backwards chain: fine, and bounded.
         let msg = [0u8; 40];
@@ -619,13 +623,25 @@ mod tests {
         // not DNS.
         let f = UdpFixture::new(2829, 5300, &[MANGLED], &[]);
         assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
-        for (at, v) in [(2, 0x81), (3, 0x80), (3, 0x01), (2, 0x09), (5, 2), (7, 1), (9, 1), (11, 2)] {
+        for (at, v) in [
+            (2, 0x81),
+            (3, 0x80),
+            (3, 0x01),
+            (2, 0x09),
+            (5, 2),
+            (7, 1),
+            (9, 1),
+            (11, 2),
+        ] {
             let mut h = MANGLED.to_vec();
             h[at] = v;
             let f = UdpFixture::new(2829, 53, &[&h], &[]);
             let mut m = Meta::default();
             let r = Dns.parse(&f.payloads(), &mut m);
-            assert!(r == Parse::NotMine || m.extra("dns_malformed").is_none(), "byte {at} = {v:#x}");
+            assert!(
+                r == Parse::NotMine || m.extra("dns_malformed").is_none(),
+                "byte {at} = {v:#x}"
+            );
         }
         // A bare header with no room for a question is not enough.
         let f = UdpFixture::new(2829, 53, &[&MANGLED[..14]], &[]);
