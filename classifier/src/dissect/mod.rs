@@ -25,6 +25,7 @@ pub mod avast;
 pub mod bacnet;
 pub mod bfcp;
 pub mod bfd;
+pub mod bitcoin;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod c1222;
@@ -329,6 +330,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nomachine::NoMachine,
     &wow::Wow,
     &huawei_push::HuaweiPush,
+    &bitcoin::Bitcoin,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
