@@ -119,6 +119,7 @@ pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
+pub mod ubntac2;
 pub mod uftp;
 pub mod viber;
 pub mod vnc;
@@ -396,6 +397,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &ubntac2::Ubntac2,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
