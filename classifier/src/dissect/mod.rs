@@ -43,6 +43,7 @@ pub mod dnp3;
 pub mod dns;
 pub mod dtls;
 pub mod eaq;
+pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod fins;
@@ -397,6 +398,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kcp::Kcp,
     &bfd::Bfd,
     &kafka::Kafka,
+    &elasticsearch::Elasticsearch,
     &ubntac2::Ubntac2,
     &tes_online::TesOnline,
     &rsh::Rsh,
