@@ -67,6 +67,7 @@ pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
 pub mod modbus;
+pub mod monero;
 pub mod mpegts;
 pub mod mtproto;
 pub mod mumble;
@@ -333,6 +334,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wow::Wow,
     &huawei_push::HuaweiPush,
     &bitcoin::Bitcoin,
+    &monero::Monero,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
