@@ -34,6 +34,7 @@ pub mod capwap;
 pub mod cassandra;
 pub mod cip_io;
 pub mod coap;
+pub mod collectd;
 pub mod crynetwork;
 pub mod dhcp;
 pub mod discord;
@@ -402,6 +403,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kafka::Kafka,
     &elasticsearch::Elasticsearch,
     &ubntac2::Ubntac2,
+    &collectd::Collectd,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
