@@ -30,6 +30,7 @@ pub mod bittorrent;
 pub mod bjnp;
 pub mod c1222;
 pub mod c37118;
+pub mod can;
 pub mod capwap;
 pub mod cassandra;
 pub mod cip_io;
@@ -363,6 +364,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &teamspeak::TeamSpeak,
     &hots::Hots,
     &uftp::Uftp,
+    &can::Can,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
