@@ -73,6 +73,7 @@ pub mod monero;
 pub mod mpegts;
 pub mod mtproto;
 pub mod mumble;
+pub mod munin;
 pub mod nano;
 pub mod natpmp;
 pub mod nats;
@@ -375,6 +376,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &sip::Sip,
     &ssdp::Ssdp,
     &nats::Nats,
+    &munin::Munin,
     &fix::Fix,
     // Looser binary shapes last.
     &dns::Dns,
