@@ -178,6 +178,13 @@ const DISSECTED: &[&str] = &[
     "teamspeak",
     "tes_online",
     "heroes_of_the_storm",
+    "bitcoin",
+    "ubntac2",
+    "elasticsearch",
+    "monero",
+    "collectd",
+    "controller_area_network",
+    "munin",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {
