@@ -185,6 +185,7 @@ const DISSECTED: &[&str] = &[
     "collectd",
     "controller_area_network",
     "munin",
+    "roughtime",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

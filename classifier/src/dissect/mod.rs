@@ -97,6 +97,7 @@ pub mod rdp;
 mod registry_iot_tests;
 pub mod riotgames;
 pub mod rmcp;
+pub mod roughtime;
 pub mod rsh;
 pub mod rsync;
 pub mod rtmp;
@@ -408,6 +409,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &elasticsearch::Elasticsearch,
     &ubntac2::Ubntac2,
     &collectd::Collectd,
+    &roughtime::Roughtime,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
