@@ -186,6 +186,7 @@ const DISSECTED: &[&str] = &[
     "controller_area_network",
     "munin",
     "roughtime",
+    "ethernetip",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

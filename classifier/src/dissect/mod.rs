@@ -48,6 +48,7 @@ pub mod eaq;
 pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
+pub mod ethernetip;
 pub mod fins;
 pub mod fix;
 pub mod ftp;
@@ -410,6 +411,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ubntac2::Ubntac2,
     &collectd::Collectd,
     &roughtime::Roughtime,
+    &ethernetip::EthernetIp,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
