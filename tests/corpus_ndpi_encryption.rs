@@ -187,6 +187,7 @@ const DISSECTED: &[&str] = &[
     "munin",
     "roughtime",
     "ethernetip",
+    "amqp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -20,6 +20,7 @@ use crate::verdict::Meta;
 pub mod activision;
 pub mod alicloud;
 pub mod amongus;
+pub mod amqp;
 pub mod atg;
 pub mod avast;
 pub mod bacnet;
@@ -412,6 +413,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &collectd::Collectd,
     &roughtime::Roughtime,
     &ethernetip::EthernetIp,
+    &amqp::Amqp,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
