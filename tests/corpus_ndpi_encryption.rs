@@ -188,6 +188,7 @@ const DISSECTED: &[&str] = &[
     "roughtime",
     "ethernetip",
     "amqp",
+    "mysql",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -76,6 +76,7 @@ pub mod mpegts;
 pub mod mtproto;
 pub mod mumble;
 pub mod munin;
+pub mod mysql;
 pub mod nano;
 pub mod natpmp;
 pub mod nats;
@@ -331,6 +332,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &viber::Viber,
     &zabbix::Zabbix,
     &postgres::Postgres,
+    &mysql::Mysql,
     &rtmp::Rtmp,
     &gearman::Gearman,
     &rsync::Rsync,
