@@ -42,7 +42,7 @@ fn greeting(d: &[u8]) -> Result<Option<&[u8]>, ()> {
     let Some(p) = d.get(4..4 + len) else {
         return if d.len() < 4 + len { Ok(None) } else { Err(()) };
     };
-    let body = &p[1..];
+    let body = p.get(1..).ok_or(())?;
     let nul = body.iter().take(MAX_VERSION + 1).position(|&b| b == 0).ok_or(())?;
     let version = &body[..nul];
     if version.is_empty() || !version[0].is_ascii_digit() || !version.iter().all(|b| b.is_ascii_graphic()) {
@@ -155,7 +155,8 @@ mod tests {
         version[5] = b'v';
         let mut long = GREETING.to_vec();
         long[0] = 0x40;
-        for s in [protocol, reserved, filler, version, long] {
+        let empty = b"\x00\x00\x00\x00\x0a".to_vec();
+        for s in [protocol, reserved, filler, version, long, empty] {
             let ends = [[0], [s.len() as u32]];
             let p = Payloads::tcp(40000, 3306, &[], &s, &ends);
             assert!(!crate::dissect::not_refused(&Mysql, &p), "{s:?}");
