@@ -20,19 +20,23 @@ use crate::verdict::Meta;
 pub mod activision;
 pub mod alicloud;
 pub mod amongus;
+pub mod amqp;
 pub mod atg;
 pub mod avast;
 pub mod bacnet;
 pub mod bfcp;
 pub mod bfd;
+pub mod bitcoin;
 pub mod bittorrent;
 pub mod bjnp;
 pub mod c1222;
 pub mod c37118;
+pub mod can;
 pub mod capwap;
 pub mod cassandra;
 pub mod cip_io;
 pub mod coap;
+pub mod collectd;
 pub mod crynetwork;
 pub mod dhcp;
 pub mod dhcpv6;
@@ -45,8 +49,10 @@ pub mod dns;
 pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
+pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
+pub mod ethernetip;
 pub mod fins;
 pub mod fix;
 pub mod ftp;
@@ -70,10 +76,13 @@ pub mod kerberos;
 pub mod knxip;
 pub mod mgcp;
 pub mod modbus;
+pub mod monero;
 pub mod mpegts;
 pub mod mqtt;
 pub mod mtproto;
 pub mod mumble;
+pub mod munin;
+pub mod mysql;
 pub mod nano;
 pub mod natpmp;
 pub mod nats;
@@ -100,6 +109,7 @@ pub mod rdp;
 mod registry_iot_tests;
 pub mod riotgames;
 pub mod rmcp;
+pub mod roughtime;
 pub mod rsh;
 pub mod rsync;
 pub mod rtmp;
@@ -133,6 +143,7 @@ pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
+pub mod ubntac2;
 pub mod uftp;
 pub mod viber;
 pub mod vnc;
@@ -337,6 +348,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &viber::Viber,
     &zabbix::Zabbix,
     &postgres::Postgres,
+    &mysql::Mysql,
     &rtmp::Rtmp,
     &gearman::Gearman,
     &rsync::Rsync,
@@ -349,6 +361,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &huawei_push::HuaweiPush,
     &mqtt::Mqtt,
     &h323::H323,
+    &bitcoin::Bitcoin,
+    &monero::Monero,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -380,6 +394,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &uftp::Uftp,
     &softether::SoftEther,
     &steam::Steam,
+    &can::Can,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -393,6 +408,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &rtsp::Rtsp,
     &mgcp::Mgcp,
     &nats::Nats,
+    &munin::Munin,
     &fix::Fix,
     &syslog::Syslog,
     // Looser binary shapes last.
@@ -426,6 +442,12 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bfd::Bfd,
     &kafka::Kafka,
     &tds::Tds,
+    &elasticsearch::Elasticsearch,
+    &ubntac2::Ubntac2,
+    &collectd::Collectd,
+    &roughtime::Roughtime,
+    &ethernetip::EthernetIp,
+    &amqp::Amqp,
     &tes_online::TesOnline,
     &rsh::Rsh,
     &modbus::Modbus,
