@@ -119,7 +119,8 @@ fn name_service(d: &[u8]) -> Verdict {
     }
     let count = |i: usize| u16::from_be_bytes([d[i], d[i + 1]]);
     let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
-    if qd + an != 1 || ns > 1 || ar > 1 {
+    // (Widened: the counts are u16 each, and 0xffff + 2 must not wrap to 1.)
+    if u32::from(qd) + u32::from(an) != 1 || ns > 1 || ar > 1 {
         return Verdict::No;
     }
     let (raw, off) = match from(encoded_name(&d[DNS_HEADER..])) {
@@ -315,6 +316,19 @@ mod tests {
         let (r, m) = check_split_udp(&Netbios, 137, 57836, &[&a], &[]);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("netbios_message"), Some("name_query_response"));
+    }
+
+    /// The CI fuzz smoke's find: question and answer counts 0xffff and 2
+    /// wrapped to 1 in a u16 sum. A name query with such counts is not one.
+    #[test]
+    fn counts_that_wrap_are_refused() {
+        let mut q = hex(QUERY);
+        (q[4], q[5], q[6], q[7]) = (0xff, 0xff, 0, 2);
+        let f = UdpFixture::new(137, 137, &[&q], &[]);
+        assert_eq!(Netbios.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        (q[4], q[5], q[6], q[7]) = (0, 1, 0, 0);
+        let f = UdpFixture::new(137, 137, &[&q], &[]);
+        assert_eq!(Netbios.parse(&f.payloads(), &mut Meta::default()), Parse::Done);
     }
 
     #[test]
