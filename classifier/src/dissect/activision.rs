@@ -97,6 +97,7 @@ impl Dissector for Activision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_udp, UdpFixture};
 
     /// activision.pcap, frames 1-4 (192.168.2.100:3074 and a server).
@@ -104,13 +105,6 @@ mod tests {
     const PROBE_ANSWER: &str = "0c0200d3dded03961669981a27af4f381bc0a80015020c6c3deb1fa182";
     const PING: &str = "2837303e4800000000280000005a1000c600";
     const PONG: &str = "292800000037303e48000000000100000000000000000000000000";
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
-    }
 
     #[test]
     fn probe_and_ping_answered() {

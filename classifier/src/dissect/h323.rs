@@ -125,13 +125,8 @@ impl Dissector for H323 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_tcp, check_split_udp, UdpFixture};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-            .collect()
-    }
 
     /// h323.pcap: a gatekeeper request (RAS) to 1719.
     const GRQ: &str = "02200000060008914a0004001102007c07f22200ae01003d0001030085c89a51208003014000";

@@ -104,14 +104,8 @@ impl Dissector for Hots {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_udp, UdpFixture};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
-    }
 
     /// hots.pcapng, the client of 54598 -> 3724: its first three
     /// datagrams.

@@ -116,13 +116,7 @@ impl Dissector for HuaweiPush {
 mod tests {
     use super::*;
     use crate::dissect::check_split_tcp;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
-    }
+    use crate::dissect::unhex as hex;
 
     /// jabber.pcap, 192.168.2.100:58388 ↔ 160.44.201.102:5223: the
     /// client's 0x25 frame, the server's 0x26 answer and its first data

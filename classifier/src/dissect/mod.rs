@@ -553,6 +553,16 @@ impl UdpFixture {
     }
 }
 
+/// Test fixtures written as hex (whitespace and other non-hex characters
+/// are skipped).
+#[cfg(test)]
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
+    let s: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+    s.chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
 /// Test helper: whether the engine would keep inspecting `p` with `d`:
 /// neither its probe nor its parse refuses it. Near-miss tests assert this
 /// is false.

@@ -197,12 +197,7 @@ impl Dissector for Mqtt {
 mod tests {
     use super::*;
     use crate::dissect::check_split_tcp;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-            .collect()
-    }
+    use crate::dissect::unhex as hex;
 
     /// coap_mqtt.pcap: an MQTT 3.1.1 CONNECT (client id "Bus41") and its
     /// CONNACK.

@@ -155,14 +155,8 @@ impl Dissector for Nano {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_tcp, check_split_udp, Payloads, UdpFixture};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
-    }
 
     /// nano.pcapng: the client's node ID handshake query (live network,
     /// versions 20/20/18, extensions query and v2, a 32-byte cookie).

@@ -202,13 +202,8 @@ impl Dissector for OncRpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_tcp, check_split_udp, UdpFixture};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-            .collect()
-    }
 
     /// nfsv2.pcap: a portmapper GETPORT for mountd over UDP, and its
     /// answer (port 1048).

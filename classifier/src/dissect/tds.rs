@@ -221,12 +221,7 @@ impl Dissector for Tds {
 mod tests {
     use super::*;
     use crate::dissect::check_split_tcp;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-            .collect()
-    }
+    use crate::dissect::unhex as hex;
 
     /// mssql_tds.pcap: a SQL batch ("COMMIT TRANSACTION") and the
     /// server's DONE token.

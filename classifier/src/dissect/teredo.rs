@@ -87,13 +87,8 @@ impl Dissector for Teredo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_udp, UdpFixture};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len() / 2)
-            .filter_map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
-            .collect()
-    }
 
     /// teredo.pcap: a qualification router solicitation (authentication
     /// indicator, IPv6, ICMPv6 type 133), 61 bytes.

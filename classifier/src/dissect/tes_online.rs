@@ -107,14 +107,8 @@ impl Dissector for TesOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dissect::unhex as hex;
     use crate::dissect::{check_split_tcp, Payloads};
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap_or(0))
-            .collect()
-    }
 
     /// teso.pcapng, the second connection's first segment (835 bytes),
     /// cut after the client version string; the outer length (0x33F)

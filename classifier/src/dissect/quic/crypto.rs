@@ -159,12 +159,7 @@ pub(crate) fn seal_long(keys: &Keys, header: &[u8], pn_len: usize, payload: &[u8
 }
 
 #[cfg(test)]
-pub(crate) fn unhex(s: &str) -> Vec<u8> {
-    let s: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
-    s.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
-        .collect()
-}
+pub(crate) use crate::dissect::unhex;
 
 #[cfg(test)]
 mod tests {
