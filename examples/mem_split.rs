@@ -43,7 +43,16 @@ fn split(t: &FlowTable) -> Split {
     s.add("fixed free", free);
     s.add("shared strings table", t.strings().heap_bytes());
     for f in t.slots() {
-        let meta = f.verdict.as_ref().map(|v| t.strings().peek(v));
+        let working = f.inspect.as_ref().and_then(|i| i.meta.as_deref());
+        let meta = working
+            .cloned()
+            .or_else(|| f.verdict.as_ref().map(|v| t.strings().peek(v)));
+        if let Some(m) = working {
+            s.add(
+                "verdict working, unpacked (struct + heap)",
+                std::mem::size_of_val(m) + m.heap_bytes(),
+            );
+        }
         if let Some(v) = &f.verdict {
             s.add("verdict packed (bytes)", v.heap_bytes());
         }

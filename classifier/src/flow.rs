@@ -376,6 +376,13 @@ pub struct Inspect {
     /// Originator bytes buffered when the chosen dissector last filled the
     /// flow's meta (see [`crate::dissect::Dissector::parse_resp_grew`]).
     pub meta_orig_len: Option<usize>,
+    /// The verdict of an identified flow still under inspection, unpacked:
+    /// it changes with every server packet (TLS: hello, certificate, ...),
+    /// and packing it each time, then unpacking it for the next parse,
+    /// cost more than the few inspected flows' unpacked verdicts weigh.
+    /// While it is set, `Flow::verdict` is `None`; it is packed into
+    /// `Flow::verdict` when inspection ends.
+    pub meta: Option<Box<Meta>>,
 }
 
 impl Inspect {
@@ -414,6 +421,10 @@ impl Inspect {
             })
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
+            + self
+                .meta
+                .as_ref()
+                .map_or(0, |m| std::mem::size_of::<Meta>() + m.heap_bytes())
     }
 }
 
@@ -568,7 +579,11 @@ impl Flow {
     /// ([`Flow::associated`]) has a verdict (its `assoc_*` extras) from
     /// its first packet, identified or not.
     pub fn stalled_candidate(&self) -> bool {
-        !self.inspected() && self.inspect.as_ref().is_some_and(|i| i.chosen.is_some()) && self.verdict.is_some()
+        !self.inspected()
+            && self
+                .inspect
+                .as_ref()
+                .is_some_and(|i| i.chosen.is_some() && (i.meta.is_some() || self.verdict.is_some()))
     }
     /// The flow carries association extras ([`crate::assoc`]).
     pub fn associated(&self) -> bool {
@@ -837,7 +852,18 @@ impl FlowTable {
 
     fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
         let mut flow = self.remove(i);
-        let meta = flow.verdict.take().map(|v| self.strings.unpack(v));
+        // A flow under inspection keeps its working verdict unpacked.
+        let working = flow.inspect.as_mut().and_then(|i| i.meta.take());
+        let packed = flow.verdict.take();
+        let meta = match (working, packed) {
+            (Some(m), p) => {
+                if let Some(p) = p {
+                    self.strings.discard(p);
+                }
+                Some(*m)
+            }
+            (None, p) => p.map(|v| self.strings.unpack(v)),
+        };
         match reason {
             EndReason::Fin => self.stats.ended_fin += 1,
             EndReason::Rst => self.stats.ended_rst += 1,

@@ -144,6 +144,26 @@ impl Meta {
     pub fn extra(&self, key: &str) -> Option<&str> {
         self.extra.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str())
     }
+    /// Heap bytes held by its strings and its extras vector.
+    pub fn heap_bytes(&self) -> usize {
+        let named = [
+            &self.app,
+            &self.sni,
+            &self.alpn,
+            &self.ja3,
+            &self.ja3s,
+            &self.ja4,
+            &self.ja4_r,
+            &self.http_host,
+            &self.dns_query,
+        ];
+        named
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::capacity))
+            .sum::<usize>()
+            + self.extra.capacity() * std::mem::size_of::<(&str, String)>()
+            + self.extra.iter().map(|(_, v)| v.capacity()).sum::<usize>()
+    }
 }
 
 #[cfg(test)]

@@ -320,6 +320,14 @@ pub trait Dissector: Sync {
         let _ = prev;
         self.parse(p, meta)
     }
+    /// True when [`Dissector::parse_resp_grew`] reads `prev`. The engine
+    /// then keeps the verdict of a flow this dissector identified
+    /// unpacked while the flow is still inspected, instead of packing it
+    /// after every packet and unpacking it for the next parse; for other
+    /// dissectors it neither keeps nor unpacks it (`prev` goes unread).
+    fn reuses_prev(&self) -> bool {
+        false
+    }
 }
 
 /// The registry, in priority order: earlier entries are asked first, and

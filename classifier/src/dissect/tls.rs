@@ -803,6 +803,9 @@ impl Dissector for Tls {
     fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
         parse(p, Some(prev), meta)
     }
+    fn reuses_prev(&self) -> bool {
+        true
+    }
 }
 
 /// What `client_hello::fill_meta` wrote into `prev`, in the same order.
@@ -930,13 +933,13 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::dissect::check_split_tcp;
     use crate::fingerprint::client_hello::fixture::{alpn, be16, chrome, ech, sni, Hello};
 
     /// Wraps a handshake message in records of at most `max` bytes.
-    fn wrap(ctype: u8, msg: &[u8], max: usize) -> Vec<u8> {
+    pub(crate) fn wrap(ctype: u8, msg: &[u8], max: usize) -> Vec<u8> {
         let mut v = Vec::new();
         for chunk in msg.chunks(max) {
             v.extend_from_slice(&[ctype, 3, 1]);
@@ -1159,7 +1162,7 @@ mod tests {
 
     /// A TLS 1.2 server flight: ServerHello (ALPN h2), Certificate,
     /// ServerKeyExchange, ServerHelloDone, in one record.
-    fn flight12() -> Vec<u8> {
+    pub(crate) fn flight12() -> Vec<u8> {
         let sh = server_hello(
             0x0303,
             0xc02f,
