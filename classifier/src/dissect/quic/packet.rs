@@ -280,7 +280,13 @@ pub fn frames<'a>(p: &'a [u8], google: bool, mut f: impl FnMut(Frame<'a>)) {
     while pos < p.len() {
         let Some(ty) = varint(p, &mut pos) else { return };
         let ok = match (ty, google) {
-            (0x00, _) => Some(()),
+            // PADDING, one byte each: a client Initial carries hundreds;
+            // the whole run is skipped at once.
+            (0x00, _) => {
+                let rest = p.get(pos..).unwrap_or_default();
+                pos += rest.iter().position(|&b| b != 0).unwrap_or(rest.len());
+                Some(())
+            }
             (0x01, false) => Some(()),
             (0x02 | 0x03, false) => ack(p, &mut pos, ty == 0x03),
             (0x06, false) | (0x08, true) => (|| {
@@ -462,6 +468,13 @@ mod tests {
                 Frame::ConnectionClose { error: 10 }
             ]
         );
+        // A long run of PADDING between frames, and at the end.
+        let mut padded = vec![0u8; 1000];
+        padded.extend_from_slice(&[0x06, 0x00, 0x01, b'q']);
+        padded.extend_from_slice(&[0u8; 300]);
+        let mut seen = Vec::new();
+        frames(&padded, false, |f| seen.push(f));
+        assert_eq!(seen, [Frame::Crypto { offset: 0, data: b"q" }]);
         // Truncated CRYPTO: nothing, no panic.
         let mut n = 0;
         frames(&[0x06, 0x00, 0x44, 0x00, 1, 2], false, |_| n += 1);
