@@ -198,6 +198,7 @@ const DISSECTED: &[&str] = &[
     "ubntac2",
     "elasticsearch",
     "monero",
+    "dcerpc",
     "collectd",
     "controller_area_network",
     "munin",

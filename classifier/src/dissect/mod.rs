@@ -38,6 +38,7 @@ pub mod cip_io;
 pub mod coap;
 pub mod collectd;
 pub mod crynetwork;
+pub mod dcerpc;
 pub mod dhcp;
 pub mod dhcpv6;
 pub mod dingtalk;
@@ -395,6 +396,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &softether::SoftEther,
     &steam::Steam,
     &can::Can,
+    &dcerpc::DceRpc,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
