@@ -199,6 +199,7 @@ const DISSECTED: &[&str] = &[
     "elasticsearch",
     "monero",
     "dcerpc",
+    "socks",
     "collectd",
     "controller_area_network",
     "munin",

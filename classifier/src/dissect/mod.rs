@@ -124,6 +124,7 @@ pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod socks;
 pub mod softether;
 pub mod someip;
 pub mod source_engine;
@@ -364,6 +365,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
+    &socks::Socks,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
