@@ -8,7 +8,9 @@
 //!   8-byte reply (version 0, status 0x5a..0x5d);
 //! - SOCKS5: the greeting (version 5, one or more methods, none 0xff)
 //!   answered by a method the client offered (or 0xff, no acceptable
-//!   method); after method 2 the username/password exchange (sub-version
+//!   method, after which the client must have sent nothing more); the
+//!   methods offered are at most 16, distinct, assigned (0..9) or
+//!   private (0x80..0xfe); after method 2 the username/password exchange (sub-version
 //!   1); after methods 0 and 2 the request (version 5, command 1..3,
 //!   reserved 0, address type 1, 3 or 4) and its reply (status 0..8).
 //!
@@ -19,12 +21,14 @@
 //! ranks first); only if TLS never claims the flow does it end as
 //! `socks` with `socks_payload` = `tls`, and then `encrypted`, since what
 //! it carries is. Otherwise `cleartext`: SOCKS has no encryption of its
-//! own (an encrypting GSS-API method would be negotiated after the
-//! handshake, and is reported as `socks_auth` = `gssapi`).
+//! own. A method other than none or username/password (GSS-API, private
+//! ones) is not followed: the greeting and its answer alone are too few
+//! bytes to name the flow.
 //!
 //! Extras: `socks_version` (`4`, `4a`, `5`), `socks_command`,
 //! `socks_target` (`host:port`, IPv6 in brackets), `socks_auth` (SOCKS5
-//! method chosen), `socks_status` when the server refused.
+//! method chosen: `none`, `userpass`, `refused`), `socks_status` when
+//! the server refused the request.
 //!
 //! Shadowsocks is not SOCKS: its streams start with a random salt, which
 //! fails the version and length checks.
@@ -153,9 +157,16 @@ fn socks5(o: &[u8], r: &[u8]) -> Step<Handshake> {
     if n == 0 {
         return Err(false);
     }
-    let methods = o.get(2..2 + n).ok_or(true)?;
-    if methods.contains(&0xff) {
+    // RFC 1928 methods: 0x00..0x09 assigned, 0x80..0xfe private; each
+    // offered once.
+    if n > 16 {
         return Err(false);
+    }
+    let methods = o.get(2..2 + n).ok_or(true)?;
+    for (i, &m) in methods.iter().enumerate() {
+        if !(m <= 0x09 || (0x80..0xff).contains(&m)) || methods[..i].contains(&m) {
+            return Err(false);
+        }
     }
     let (r0, m) = (byte(r, 0)?, byte(r, 1)?);
     if r0 != 5 || !(m == 0xff || methods.contains(&m)) {
@@ -167,10 +178,8 @@ fn socks5(o: &[u8], r: &[u8]) -> Step<Handshake> {
         target: None,
         auth: Some(match m {
             0 => "none",
-            1 => "gssapi",
             2 => "userpass",
-            0xff => "refused",
-            _ => "other",
+            _ => "refused",
         }),
         status: None,
         ends: None,
@@ -200,12 +209,14 @@ fn socks5(o: &[u8], r: &[u8]) -> Step<Handshake> {
                 return Ok(h);
             }
         }
-        // Refused, or a method whose exchange this dissector does not
-        // follow: the handshake is as far as it goes.
-        _ => {
+        // Refused: the client has nothing more to say.
+        0xff if o.len() == oa => {
             h.ends = Some((oa, ra));
             return Ok(h);
         }
+        // A method whose exchange this dissector does not follow: too
+        // little to tell SOCKS from chance.
+        _ => return Err(false),
     }
     let (v, cmd, rsv) = (byte(o, oa)?, byte(o, oa + 1)?, byte(o, oa + 2)?);
     if v != 5 || !(1..=3).contains(&cmd) || rsv != 0 {
@@ -346,6 +357,17 @@ mod tests {
     }
 
     #[test]
+    fn refused() {
+        let (o, r) = (unhex("050100"), unhex("05ff"));
+        let ends = [[3], [2]];
+        let mut p = Payloads::tcp(40000, 1080, &o, &r, &ends);
+        p.last = true;
+        let mut m = Meta::default();
+        assert_eq!(Socks.parse(&p, &mut m), Parse::Done);
+        assert_eq!(m.extra("socks_auth"), Some("refused"));
+    }
+
+    #[test]
     fn handshake_alone_waits_and_tls_is_left_to_tls() {
         let o = unhex("050100 050100030e7777772e676f6f676c652e636f6d0050");
         let r = unhex("0500 050000010a0000020050");
@@ -395,6 +417,15 @@ mod tests {
         let mut c = v5.clone();
         c.1[3] = 9; // reply status
         cases.push(c);
+        let mut c = v5.clone();
+        c.0[2] = 0x20; // an unassigned method
+        c.1[1] = 0x20;
+        cases.push(c);
+        // A method offered twice; GSS-API chosen (not followed).
+        cases.push((unhex("0502 0000"), unhex("0500")));
+        cases.push((unhex("0502 0001 0101"), unhex("0501 0101")));
+        // Refused, but the client goes on.
+        cases.push((unhex("050100 050100"), unhex("05ff")));
         // Shadowsocks: a random salt first (shadowsocks.pcap, 44276 →
         // 8388), and the same with a first byte that happens to be 5.
         let ss = unhex("f49cfb0b8796ba8714263d68fc34ad9ceb53ef21eb4996f0");
