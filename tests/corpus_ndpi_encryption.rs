@@ -200,6 +200,7 @@ const DISSECTED: &[&str] = &[
     "monero",
     "dcerpc",
     "socks",
+    "ciscoskinny",
     "collectd",
     "controller_area_network",
     "munin",

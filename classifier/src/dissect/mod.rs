@@ -120,6 +120,7 @@ pub mod rtsp;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
+pub mod skinny;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
@@ -471,6 +472,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &atg::Atg,
     &dlms::Dlms,
     &bfcp::Bfcp,
+    &skinny::Skinny,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
