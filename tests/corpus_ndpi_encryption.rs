@@ -201,6 +201,7 @@ const DISSECTED: &[&str] = &[
     "dcerpc",
     "socks",
     "ciscoskinny",
+    "pptp",
     "collectd",
     "controller_area_network",
     "munin",

@@ -101,6 +101,7 @@ pub mod pia;
 pub mod pim;
 pub mod pop3;
 pub mod postgres;
+pub mod pptp;
 pub mod quic;
 pub mod radius;
 pub mod radmin;
@@ -366,6 +367,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
+    &pptp::Pptp,
     &socks::Socks,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
