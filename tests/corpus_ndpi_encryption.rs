@@ -202,6 +202,7 @@ const DISSECTED: &[&str] = &[
     "socks",
     "ciscoskinny",
     "pptp",
+    "diameter",
     "collectd",
     "controller_area_network",
     "munin",

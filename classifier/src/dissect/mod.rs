@@ -41,6 +41,7 @@ pub mod crynetwork;
 pub mod dcerpc;
 pub mod dhcp;
 pub mod dhcpv6;
+pub mod diameter;
 pub mod dingtalk;
 pub mod discord;
 pub mod dlep;
@@ -368,6 +369,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bitcoin::Bitcoin,
     &monero::Monero,
     &pptp::Pptp,
+    &diameter::Diameter,
     &socks::Socks,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
