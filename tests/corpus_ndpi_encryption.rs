@@ -203,6 +203,7 @@ const DISSECTED: &[&str] = &[
     "ciscoskinny",
     "pptp",
     "diameter",
+    "ldap",
     "collectd",
     "controller_area_network",
     "munin",

@@ -76,6 +76,7 @@ pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
+pub mod ldap;
 pub mod mgcp;
 pub mod modbus;
 pub mod monero;
@@ -437,6 +438,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &natpmp::NatPmp,
     &coap::Coap,
     &kerberos::Kerberos,
+    &ldap::Ldap,
     &iec104::Iec104,
     &weave::Weave,
     &eaq::Eaq,
