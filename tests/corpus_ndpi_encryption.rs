@@ -204,6 +204,7 @@ const DISSECTED: &[&str] = &[
     "pptp",
     "diameter",
     "ldap",
+    "corba",
     "collectd",
     "controller_area_network",
     "munin",

@@ -60,6 +60,7 @@ pub mod fix;
 pub mod ftp;
 pub mod gearman;
 pub mod genshin;
+pub mod giop;
 pub mod gnutella;
 pub mod h323;
 pub mod hart_ip;
@@ -370,6 +371,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bitcoin::Bitcoin,
     &monero::Monero,
     &pptp::Pptp,
+    &giop::Giop,
     &diameter::Diameter,
     &socks::Socks,
     // UDP, exact sizes and magic cookies.
