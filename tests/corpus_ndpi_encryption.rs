@@ -205,6 +205,7 @@ const DISSECTED: &[&str] = &[
     "diameter",
     "ldap",
     "corba",
+    "opc-ua",
     "collectd",
     "controller_area_network",
     "munin",

@@ -95,6 +95,7 @@ pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod onc_rpc;
+pub mod opcua;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -372,6 +373,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &monero::Monero,
     &pptp::Pptp,
     &giop::Giop,
+    &opcua::OpcUa,
     &diameter::Diameter,
     &socks::Socks,
     // UDP, exact sizes and magic cookies.
