@@ -206,6 +206,7 @@ const DISSECTED: &[&str] = &[
     "ldap",
     "corba",
     "opc-ua",
+    "iso9506-1-mms",
     "collectd",
     "controller_area_network",
     "munin",

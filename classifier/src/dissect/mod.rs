@@ -73,6 +73,7 @@ pub mod icmp;
 pub mod iec104;
 pub mod imap;
 pub mod ipsec;
+pub mod iso9506_mms;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
@@ -444,6 +445,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &kerberos::Kerberos,
     &ldap::Ldap,
     &iec104::Iec104,
+    &iso9506_mms::Iso9506Mms,
     &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,
