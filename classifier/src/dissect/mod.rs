@@ -38,8 +38,10 @@ pub mod cip_io;
 pub mod coap;
 pub mod collectd;
 pub mod crynetwork;
+pub mod dcerpc;
 pub mod dhcp;
 pub mod dhcpv6;
+pub mod diameter;
 pub mod dingtalk;
 pub mod discord;
 pub mod dlep;
@@ -58,6 +60,7 @@ pub mod fix;
 pub mod ftp;
 pub mod gearman;
 pub mod genshin;
+pub mod giop;
 pub mod gnutella;
 pub mod h323;
 pub mod hart_ip;
@@ -70,10 +73,12 @@ pub mod icmp;
 pub mod iec104;
 pub mod imap;
 pub mod ipsec;
+pub mod iso9506_mms;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
+pub mod ldap;
 pub mod mgcp;
 pub mod modbus;
 pub mod monero;
@@ -91,6 +96,7 @@ pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod onc_rpc;
+pub mod opcua;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -100,6 +106,7 @@ pub mod pia;
 pub mod pim;
 pub mod pop3;
 pub mod postgres;
+pub mod pptp;
 pub mod quic;
 pub mod radius;
 pub mod radmin;
@@ -119,10 +126,12 @@ pub mod rtsp;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
+pub mod skinny;
 pub mod slp;
 pub mod smb;
 pub mod smtp;
 pub mod snmp;
+pub mod socks;
 pub mod softether;
 pub mod someip;
 pub mod source_engine;
@@ -371,6 +380,11 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
+    &pptp::Pptp,
+    &giop::Giop,
+    &opcua::OpcUa,
+    &diameter::Diameter,
+    &socks::Socks,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -403,6 +417,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &softether::SoftEther,
     &steam::Steam,
     &can::Can,
+    &dcerpc::DceRpc,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -436,7 +451,9 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &natpmp::NatPmp,
     &coap::Coap,
     &kerberos::Kerberos,
+    &ldap::Ldap,
     &iec104::Iec104,
+    &iso9506_mms::Iso9506Mms,
     &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,
@@ -475,6 +492,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &atg::Atg,
     &dlms::Dlms,
     &bfcp::Bfcp,
+    &skinny::Skinny,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
