@@ -205,6 +205,7 @@ const DISSECTED: &[&str] = &[
     "ethernetip",
     "amqp",
     "mysql",
+    "mining",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

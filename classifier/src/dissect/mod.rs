@@ -75,6 +75,7 @@ pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
 pub mod mgcp;
+pub mod mining;
 pub mod modbus;
 pub mod monero;
 pub mod mpegts;
@@ -410,6 +411,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nats::Nats,
     &munin::Munin,
     &fix::Fix,
+    &mining::Mining,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
