@@ -206,6 +206,7 @@ const DISSECTED: &[&str] = &[
     "amqp",
     "mysql",
     "mining",
+    "usenet",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -88,6 +88,7 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod nntp;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
@@ -402,6 +403,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ftp::Ftp,
     &imap::Imap,
     &pop3::Pop3,
+    &nntp::Nntp,
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
