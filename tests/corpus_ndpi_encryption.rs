@@ -207,6 +207,7 @@ const DISSECTED: &[&str] = &[
     "mysql",
     "mining",
     "usenet",
+    "ookla",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -93,6 +93,7 @@ pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod onc_rpc;
+pub mod ookla;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -404,6 +405,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &imap::Imap,
     &pop3::Pop3,
     &nntp::Nntp,
+    &ookla::Ookla,
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
