@@ -208,6 +208,7 @@ const DISSECTED: &[&str] = &[
     "mining",
     "usenet",
     "ookla",
+    "http2",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -65,6 +65,7 @@ pub mod hislip;
 pub mod hots;
 pub mod hsrp;
 pub mod http;
+pub mod http2;
 pub mod huawei_push;
 pub mod icmp;
 pub mod iec104;
@@ -343,6 +344,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bittorrent::Bittorrent,
     &rdp::Rdp,
     &smb::Smb,
+    &http2::Http2,
     &whatsapp::WhatsApp,
     &alicloud::AliCloud,
     &avast::Avast,
