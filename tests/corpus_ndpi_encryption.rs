@@ -209,6 +209,7 @@ const DISSECTED: &[&str] = &[
     "usenet",
     "ookla",
     "http2",
+    "whois-das",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -153,6 +153,7 @@ pub mod viber;
 pub mod vnc;
 pub mod weave;
 pub mod whatsapp;
+pub mod whois;
 pub mod wireguard;
 pub mod wow;
 pub mod wsd;
@@ -475,6 +476,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &atg::Atg,
     &dlms::Dlms,
     &bfcp::Bfcp,
+    &whois::Whois,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
