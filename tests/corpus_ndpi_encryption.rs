@@ -210,6 +210,7 @@ const DISSECTED: &[&str] = &[
     "ookla",
     "http2",
     "whois-das",
+    "fastcgi",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

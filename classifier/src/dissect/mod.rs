@@ -53,6 +53,7 @@ pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
+pub mod fastcgi;
 pub mod fins;
 pub mod fix;
 pub mod ftp;
@@ -366,6 +367,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wow::Wow,
     &huawei_push::HuaweiPush,
     &mqtt::Mqtt,
+    &fastcgi::FastCgi,
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
