@@ -211,6 +211,7 @@ const DISSECTED: &[&str] = &[
     "http2",
     "whois-das",
     "fastcgi",
+    "hl7",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

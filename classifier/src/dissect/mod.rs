@@ -63,6 +63,7 @@ pub mod gnutella;
 pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
+pub mod hl7;
 pub mod hots;
 pub mod hsrp;
 pub mod http;
@@ -367,6 +368,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wow::Wow,
     &huawei_push::HuaweiPush,
     &mqtt::Mqtt,
+    &hl7::Hl7,
     &fastcgi::FastCgi,
     &h323::H323,
     &bitcoin::Bitcoin,
