@@ -212,6 +212,7 @@ const DISSECTED: &[&str] = &[
     "whois-das",
     "fastcgi",
     "hl7",
+    "thrift",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -146,6 +146,7 @@ pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
+pub mod thrift;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
@@ -370,6 +371,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mqtt::Mqtt,
     &hl7::Hl7,
     &fastcgi::FastCgi,
+    &thrift::Thrift,
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
