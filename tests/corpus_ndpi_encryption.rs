@@ -213,6 +213,7 @@ const DISSECTED: &[&str] = &[
     "fastcgi",
     "hl7",
     "thrift",
+    "iax",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

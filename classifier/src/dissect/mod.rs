@@ -69,6 +69,7 @@ pub mod hsrp;
 pub mod http;
 pub mod http2;
 pub mod huawei_push;
+pub mod iax2;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
@@ -407,6 +408,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &softether::SoftEther,
     &steam::Steam,
     &can::Can,
+    &iax2::Iax2,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
