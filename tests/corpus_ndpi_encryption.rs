@@ -214,6 +214,7 @@ const DISSECTED: &[&str] = &[
     "hl7",
     "thrift",
     "iax",
+    "checkmk",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

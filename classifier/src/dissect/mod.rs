@@ -34,6 +34,7 @@ pub mod c37118;
 pub mod can;
 pub mod capwap;
 pub mod cassandra;
+pub mod checkmk;
 pub mod cip_io;
 pub mod coap;
 pub mod collectd;
@@ -373,6 +374,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &hl7::Hl7,
     &fastcgi::FastCgi,
     &thrift::Thrift,
+    &checkmk::CheckMk,
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
