@@ -215,6 +215,7 @@ const DISSECTED: &[&str] = &[
     "thrift",
     "iax",
     "checkmk",
+    "tivoconnect",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

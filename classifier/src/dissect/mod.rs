@@ -149,6 +149,7 @@ pub mod tes_online;
 pub mod text;
 pub mod tftp;
 pub mod thrift;
+pub mod tivoconnect;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
@@ -429,6 +430,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &munin::Munin,
     &fix::Fix,
     &mining::Mining,
+    &tivoconnect::TivoConnect,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
