@@ -216,6 +216,7 @@ const DISSECTED: &[&str] = &[
     "iax",
     "checkmk",
     "tivoconnect",
+    "edonkey",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -50,6 +50,7 @@ pub mod dns;
 pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
+pub mod edonkey;
 pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
@@ -489,6 +490,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dlms::Dlms,
     &bfcp::Bfcp,
     &whois::Whois,
+    &edonkey::Edonkey,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
