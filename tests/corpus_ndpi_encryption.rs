@@ -214,6 +214,18 @@ const DISSECTED: &[&str] = &[
     "ethernetip",
     "amqp",
     "mysql",
+    "mining",
+    "usenet",
+    "ookla",
+    "http2",
+    "whois-das",
+    "fastcgi",
+    "hl7",
+    "thrift",
+    "iax",
+    "checkmk",
+    "tivoconnect",
+    "edonkey",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

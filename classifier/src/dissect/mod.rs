@@ -34,6 +34,7 @@ pub mod c37118;
 pub mod can;
 pub mod capwap;
 pub mod cassandra;
+pub mod checkmk;
 pub mod cip_io;
 pub mod coap;
 pub mod collectd;
@@ -51,10 +52,12 @@ pub mod dns;
 pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
+pub mod edonkey;
 pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
+pub mod fastcgi;
 pub mod fins;
 pub mod fix;
 pub mod ftp;
@@ -65,10 +68,13 @@ pub mod gnutella;
 pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
+pub mod hl7;
 pub mod hots;
 pub mod hsrp;
 pub mod http;
+pub mod http2;
 pub mod huawei_push;
+pub mod iax2;
 pub mod icmp;
 pub mod iec104;
 pub mod imap;
@@ -80,6 +86,7 @@ pub mod kerberos;
 pub mod knxip;
 pub mod ldap;
 pub mod mgcp;
+pub mod mining;
 pub mod modbus;
 pub mod monero;
 pub mod mpegts;
@@ -92,11 +99,13 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod nntp;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod onc_rpc;
 pub mod opcua;
+pub mod ookla;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -149,6 +158,8 @@ pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
+pub mod thrift;
+pub mod tivoconnect;
 pub mod tls;
 pub mod tplink_shp;
 pub mod tuya;
@@ -158,6 +169,7 @@ pub mod viber;
 pub mod vnc;
 pub mod weave;
 pub mod whatsapp;
+pub mod whois;
 pub mod wireguard;
 pub mod wow;
 pub mod wsd;
@@ -357,6 +369,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bittorrent::Bittorrent,
     &rdp::Rdp,
     &smb::Smb,
+    &http2::Http2,
     &whatsapp::WhatsApp,
     &alicloud::AliCloud,
     &avast::Avast,
@@ -377,6 +390,10 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wow::Wow,
     &huawei_push::HuaweiPush,
     &mqtt::Mqtt,
+    &hl7::Hl7,
+    &fastcgi::FastCgi,
+    &thrift::Thrift,
+    &checkmk::CheckMk,
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
@@ -418,12 +435,15 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &steam::Steam,
     &can::Can,
     &dcerpc::DceRpc,
+    &iax2::Iax2,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
     &ftp::Ftp,
     &imap::Imap,
     &pop3::Pop3,
+    &nntp::Nntp,
+    &ookla::Ookla,
     &xmpp::Xmpp,
     &sip::Sip,
     &ssdp::Ssdp,
@@ -433,6 +453,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nats::Nats,
     &munin::Munin,
     &fix::Fix,
+    &mining::Mining,
+    &tivoconnect::TivoConnect,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
@@ -493,6 +515,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &dlms::Dlms,
     &bfcp::Bfcp,
     &skinny::Skinny,
+    &whois::Whois,
+    &edonkey::Edonkey,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
