@@ -205,6 +205,7 @@ const DISSECTED: &[&str] = &[
     "ethernetip",
     "amqp",
     "mysql",
+    "rx",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -116,6 +116,7 @@ pub mod rtmp;
 pub mod rtp;
 pub mod rtps;
 pub mod rtsp;
+pub mod rx;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
@@ -467,6 +468,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &atg::Atg,
     &dlms::Dlms,
     &bfcp::Bfcp,
+    // Two datagrams of one Rx connection.
+    &rx::Rx,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
