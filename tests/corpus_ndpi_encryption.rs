@@ -206,6 +206,7 @@ const DISSECTED: &[&str] = &[
     "amqp",
     "mysql",
     "rx",
+    "lisp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -74,6 +74,7 @@ pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
+pub mod lisp;
 pub mod mgcp;
 pub mod modbus;
 pub mod monero;
@@ -396,6 +397,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &softether::SoftEther,
     &steam::Steam,
     &can::Can,
+    &lisp::Lisp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
