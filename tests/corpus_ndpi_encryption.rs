@@ -207,6 +207,7 @@ const DISSECTED: &[&str] = &[
     "mysql",
     "rx",
     "lisp",
+    "bgp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

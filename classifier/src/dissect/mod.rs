@@ -26,6 +26,7 @@ pub mod avast;
 pub mod bacnet;
 pub mod bfcp;
 pub mod bfd;
+pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
 pub mod bjnp;
@@ -365,6 +366,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &h323::H323,
     &bitcoin::Bitcoin,
     &monero::Monero,
+    &bgp::Bgp,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
