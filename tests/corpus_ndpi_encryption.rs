@@ -208,6 +208,7 @@ const DISSECTED: &[&str] = &[
     "rx",
     "lisp",
     "bgp",
+    "ptpv2",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -102,6 +102,7 @@ pub mod pia;
 pub mod pim;
 pub mod pop3;
 pub mod postgres;
+pub mod ptp;
 pub mod quic;
 pub mod radius;
 pub mod radmin;
@@ -400,6 +401,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &steam::Steam,
     &can::Can,
     &lisp::Lisp,
+    &ptp::Ptp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
