@@ -209,6 +209,7 @@ const DISSECTED: &[&str] = &[
     "lisp",
     "bgp",
     "ptpv2",
+    "ldp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -75,6 +75,7 @@ pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
+pub mod ldp;
 pub mod lisp;
 pub mod mgcp;
 pub mod modbus;
@@ -402,6 +403,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &can::Can,
     &lisp::Lisp,
     &ptp::Ptp,
+    &ldp::Ldp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
