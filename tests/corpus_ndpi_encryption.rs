@@ -210,6 +210,7 @@ const DISSECTED: &[&str] = &[
     "bgp",
     "ptpv2",
     "ldp",
+    "netflow",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -90,6 +90,7 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod netflow;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
@@ -404,6 +405,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &lisp::Lisp,
     &ptp::Ptp,
     &ldp::Ldp,
+    &netflow::Netflow,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
