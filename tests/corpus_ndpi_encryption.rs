@@ -211,6 +211,7 @@ const DISSECTED: &[&str] = &[
     "ptpv2",
     "ldp",
     "netflow",
+    "trdp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

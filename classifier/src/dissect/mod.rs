@@ -148,6 +148,7 @@ pub mod text;
 pub mod tftp;
 pub mod tls;
 pub mod tplink_shp;
+pub mod trdp;
 pub mod tuya;
 pub mod ubntac2;
 pub mod uftp;
@@ -406,6 +407,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ptp::Ptp,
     &ldp::Ldp,
     &netflow::Netflow,
+    &trdp::Trdp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
