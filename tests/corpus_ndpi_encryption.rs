@@ -212,6 +212,7 @@ const DISSECTED: &[&str] = &[
     "ldp",
     "netflow",
     "trdp",
+    "ceph",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -35,6 +35,7 @@ pub mod c37118;
 pub mod can;
 pub mod capwap;
 pub mod cassandra;
+pub mod ceph;
 pub mod cip_io;
 pub mod coap;
 pub mod collectd;
@@ -371,6 +372,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bitcoin::Bitcoin,
     &monero::Monero,
     &bgp::Bgp,
+    &ceph::Ceph,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
