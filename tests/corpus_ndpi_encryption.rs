@@ -213,6 +213,7 @@ const DISSECTED: &[&str] = &[
     "netflow",
     "trdp",
     "ceph",
+    "lustre",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -78,6 +78,7 @@ pub mod kerberos;
 pub mod knxip;
 pub mod ldp;
 pub mod lisp;
+pub mod lustre;
 pub mod mgcp;
 pub mod modbus;
 pub mod monero;
@@ -373,6 +374,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &monero::Monero,
     &bgp::Bgp,
     &ceph::Ceph,
+    &lustre::Lustre,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
