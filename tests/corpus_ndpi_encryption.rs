@@ -214,6 +214,7 @@ const DISSECTED: &[&str] = &[
     "trdp",
     "ceph",
     "lustre",
+    "raft",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

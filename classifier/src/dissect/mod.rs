@@ -110,6 +110,7 @@ pub mod ptp;
 pub mod quic;
 pub mod radius;
 pub mod radmin;
+pub mod raft;
 pub mod raknet;
 pub mod rdp;
 #[cfg(test)]
@@ -375,6 +376,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &bgp::Bgp,
     &ceph::Ceph,
     &lustre::Lustre,
+    &raft::Raft,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
