@@ -213,6 +213,7 @@ const DISSECTED: &[&str] = &[
     "netflow",
     "trdp",
     "ceph",
+    "tinc",
     "lustre",
     "raft",
 ];

@@ -149,6 +149,7 @@ pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
+pub mod tinc;
 pub mod tls;
 pub mod tplink_shp;
 pub mod trdp;
@@ -429,6 +430,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &nats::Nats,
     &munin::Munin,
     &fix::Fix,
+    &tinc::Tinc,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
