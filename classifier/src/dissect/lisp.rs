@@ -47,6 +47,12 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 /// An AFI-prefixed address at `at`: (bits of the address, or 128 when
 /// an LCAF other than an instance id does not say, offset past it).
 fn address(d: &[u8], at: usize) -> Option<(u32, usize)> {
+    afi_address(d, at, true)
+}
+
+/// [`address`]; an LCAF only when `lcaf` (an instance id holds a plain
+/// address, so nesting stops at one level).
+fn afi_address(d: &[u8], at: usize, lcaf: bool) -> Option<(u32, usize)> {
     let afi = be16(d, at)?;
     let at = at + 2;
     let (bits, len) = match afi {
@@ -54,14 +60,14 @@ fn address(d: &[u8], at: usize) -> Option<(u32, usize)> {
         1 => (32, 4),
         2 => (128, 16),
         6 => (48, 6),
-        AFI_LCAF => {
+        AFI_LCAF if lcaf => {
             let h = d.get(at..at + 6)?;
             let (kind, len) = (h[2], usize::from(u16::from_be_bytes([h[4], h[5]])));
             let body = at + 6;
             d.get(body..body + len)?;
             let bits = if kind == 2 {
                 // Instance id: the id, then the address it qualifies.
-                let (bits, end) = address(d, body + 4)?;
+                let (bits, end) = afi_address(d, body + 4, false)?;
                 if end != body + len {
                     return None;
                 }
@@ -360,6 +366,15 @@ mod tests {
             let f = UdpFixture::new(4342, 4342, &[x], &[]);
             assert!(!not_refused(&Lisp, &f.payloads()), "{x:02x?}");
         }
+        // An instance id nested in an instance id (whose length counts
+        // it): well-formed, but nesting stops at one level.
+        let mut nested = unhex(REGISTER_LCAF);
+        let tail = nested.split_off(58);
+        nested.extend_from_slice(&unhex("4003 00 00 02 20 000a 00000064"));
+        nested.extend_from_slice(&tail);
+        nested[53] = 0x16;
+        let f = UdpFixture::new(4342, 4342, &[&nested], &[]);
+        assert!(!not_refused(&Lisp, &f.payloads()));
         // TCP: a wrong end marker, a length past the marker, a type with
         // a high byte.
         let s = unhex(REFRESH);
