@@ -26,6 +26,7 @@ pub mod avast;
 pub mod bacnet;
 pub mod bfcp;
 pub mod bfd;
+pub mod bgp;
 pub mod bitcoin;
 pub mod bittorrent;
 pub mod bjnp;
@@ -34,6 +35,7 @@ pub mod c37118;
 pub mod can;
 pub mod capwap;
 pub mod cassandra;
+pub mod ceph;
 pub mod checkmk;
 pub mod cip_io;
 pub mod coap;
@@ -85,6 +87,9 @@ pub mod kcp;
 pub mod kerberos;
 pub mod knxip;
 pub mod ldap;
+pub mod ldp;
+pub mod lisp;
+pub mod lustre;
 pub mod mgcp;
 pub mod mining;
 pub mod modbus;
@@ -99,13 +104,14 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod netflow;
 pub mod nntp;
 pub mod nomachine;
 pub mod ntp;
 pub mod oicq;
 pub mod onc_rpc;
-pub mod opcua;
 pub mod ookla;
+pub mod opcua;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -116,9 +122,11 @@ pub mod pim;
 pub mod pop3;
 pub mod postgres;
 pub mod pptp;
+pub mod ptp;
 pub mod quic;
 pub mod radius;
 pub mod radmin;
+pub mod raft;
 pub mod raknet;
 pub mod rdp;
 #[cfg(test)]
@@ -132,6 +140,7 @@ pub mod rtmp;
 pub mod rtp;
 pub mod rtps;
 pub mod rtsp;
+pub mod rx;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
@@ -159,9 +168,11 @@ pub mod tes_online;
 pub mod text;
 pub mod tftp;
 pub mod thrift;
+pub mod tinc;
 pub mod tivoconnect;
 pub mod tls;
 pub mod tplink_shp;
+pub mod trdp;
 pub mod tuya;
 pub mod ubntac2;
 pub mod uftp;
@@ -402,6 +413,10 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &opcua::OpcUa,
     &diameter::Diameter,
     &socks::Socks,
+    &bgp::Bgp,
+    &ceph::Ceph,
+    &lustre::Lustre,
+    &raft::Raft,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -436,6 +451,11 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &can::Can,
     &dcerpc::DceRpc,
     &iax2::Iax2,
+    &lisp::Lisp,
+    &ptp::Ptp,
+    &ldp::Ldp,
+    &netflow::Netflow,
+    &trdp::Trdp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -455,6 +475,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &fix::Fix,
     &mining::Mining,
     &tivoconnect::TivoConnect,
+    &tinc::Tinc,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
@@ -517,6 +538,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &skinny::Skinny,
     &whois::Whois,
     &edonkey::Edonkey,
+    // Two datagrams of one Rx connection.
+    &rx::Rx,
     // Needs two packets of a stream: after every one-packet decision.
     &rtp::Rtp,
 ];
