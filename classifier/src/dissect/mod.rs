@@ -51,6 +51,7 @@ pub mod dlep;
 pub mod dlms;
 pub mod dnp3;
 pub mod dns;
+pub mod dnscrypt;
 pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
@@ -421,6 +422,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &wireguard::Wireguard,
     &stun::Stun,
     &dtls::Dtls,
+    &dnscrypt::DnsCrypt,
     &capwap::Capwap,
     &dhcp::Dhcp,
     &dhcpv6::Dhcpv6,
