@@ -84,6 +84,14 @@ fn split(t: &FlowTable) -> Split {
                 "4+pkt"
             };
             s.add(format!("inspect {tr} {who} {proto}"), i.heap_bytes());
+            if i.chosen.is_none() {
+                // What keeps an unidentified flow's payload: the dissectors
+                // still waiting for more.
+                for c in i.candidates.iter() {
+                    let name = baikal_classifier::dissect::DISSECTORS[c].name();
+                    s.add(format!("waiting {tr} {who} on {name}"), i.heap_bytes());
+                }
+            }
             s.add(format!("inspect-by-pkts {tr} {pkb}"), i.heap_bytes());
             let used: usize = i.sides.iter().map(|x| x.data.len()).sum();
             let cap: usize = i.sides.iter().map(|x| x.data.capacity()).sum();

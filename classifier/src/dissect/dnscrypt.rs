@@ -29,6 +29,16 @@ const QUERY_HEADER: usize = 8 + 32 + 12;
 const QUERY_MIN: usize = QUERY_HEADER + 16;
 /// Resolver magic and the 24-byte nonce, plus the authenticator.
 const ANSWER_MIN: usize = 8 + 24 + 16;
+/// UDP queries are padded to a multiple of 64 bytes, 256 at least: every
+/// DNSCrypt query in the corpus is (512, 576 and 1088 bytes, from three
+/// clients). The query itself cannot be told from other random-looking
+/// datagrams, so this is what keeps this dissector from holding every
+/// unanswered random datagram's flow in inspection while it waits for an
+/// answer: one in 64 of them at most.
+const UDP_QUERY_MIN: usize = 256;
+const UDP_PADDING: usize = 64;
+/// A TCP query announces its length first; a DNS message fits in this.
+const TCP_QUERY_MAX: usize = 4096;
 /// Queries whose nonces an answer may echo (UDP answers can come out of
 /// order or be lost).
 const QUERIES_LOOKED_AT: usize = 8;
@@ -78,9 +88,16 @@ impl Dissector for DnsCrypt {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         let tcp = p.transport == Transport::Tcp;
-        // The originator speaks first, with a whole query header (for UDP,
-        // in its first datagram).
-        if p.orig.is_empty() || (!tcp && p.orig.first().len() < QUERY_MIN) {
+        // The originator speaks first, with a whole query header: a padded
+        // datagram (UDP), or a length prefix announcing one (TCP).
+        let query_shaped = if tcp {
+            let d = p.orig.stream();
+            d.len() < 2 || (QUERY_MIN..=TCP_QUERY_MAX).contains(&usize::from(u16::from_be_bytes([d[0], d[1]])))
+        } else {
+            let n = p.orig.first().len();
+            n >= UDP_QUERY_MIN && n.is_multiple_of(UDP_PADDING)
+        };
+        if p.orig.is_empty() || !query_shaped {
             return Probe::NotMine;
         }
         // The resolver's magic opens the responder's first message.
@@ -131,10 +148,18 @@ mod tests {
     const ANSWER: &str = "7236666e76576a380a50507d66afa7bc382bbf7e70c0f164928905af515a8a03bc1fe084c3d5d9f6\
                           ff7888a61dbe1a1f1fbfebd13debba5b59f59b8c630eb728";
 
+    /// The query at its real length: the ciphertext past the first 128
+    /// bytes replaced by zeros (no check reads it).
+    fn query() -> Vec<u8> {
+        let mut q = unhex(QUERY);
+        assert_eq!(q.len(), 128);
+        q.resize(1088, 0);
+        q
+    }
+
     #[test]
     fn query_and_answer() {
-        let (q, a) = (unhex(QUERY), unhex(ANSWER));
-        assert_eq!(q.len(), 128);
+        let (q, a) = (query(), unhex(ANSWER));
         let (r, m) = check_split_udp(&DnsCrypt, 50893, 5353, &[&q], &[&a]);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.protocol, Some("dnscrypt"));
@@ -153,7 +178,7 @@ mod tests {
 
     #[test]
     fn over_tcp_with_length_prefixes() {
-        let (q, a) = (unhex(QUERY), unhex(ANSWER));
+        let (q, a) = (query(), unhex(ANSWER));
         let framed = |m: &[u8]| {
             let mut v = (m.len() as u16).to_be_bytes().to_vec();
             v.extend_from_slice(m);
@@ -166,13 +191,20 @@ mod tests {
 
     #[test]
     fn not_dnscrypt() {
-        let (q, a) = (unhex(QUERY), unhex(ANSWER));
-        // Another nonce, another magic, a short query, no query at all.
+        let (q, a) = (query(), unhex(ANSWER));
+        // Another nonce, another magic, a short query, an unpadded one, no
+        // query at all.
         let mut nonce = a.clone();
         nonce[19] ^= 1;
         let mut magic = a.clone();
         magic[0] = b'R';
-        let cases: [(&[&[u8]], &[u8]); 4] = [(&[&q], &nonce), (&[&q], &magic), (&[&q[..60]], &a), (&[], &a)];
+        let cases: [(&[&[u8]], &[u8]); 5] = [
+            (&[&q], &nonce),
+            (&[&q], &magic),
+            (&[&q[..60]], &a),
+            (&[&q[..1087]], &a),
+            (&[], &a),
+        ];
         for (o, r) in cases {
             let f = UdpFixture::new(50893, 5353, o, &[r]);
             let mut p = f.payloads();
