@@ -376,12 +376,13 @@ pub struct Inspect {
     /// Originator bytes buffered when the chosen dissector last filled the
     /// flow's meta (see [`crate::dissect::Dissector::parse_resp_grew`]).
     pub meta_orig_len: Option<usize>,
-    /// The verdict of an identified flow still under inspection, unpacked:
-    /// it changes with every server packet (TLS: hello, certificate, ...),
-    /// and packing it each time, then unpacking it for the next parse,
-    /// cost more than the few inspected flows' unpacked verdicts weigh.
-    /// While it is set, `Flow::verdict` is `None`; it is packed into
-    /// `Flow::verdict` when inspection ends.
+    /// The verdict of a flow still under inspection whose dissector reuses
+    /// it ([`crate::dissect::Dissector::reuses_prev`]: TLS), unpacked: it
+    /// changes with every server packet (hello, certificate, ...), and
+    /// packing it each time, then unpacking it for the next parse, cost
+    /// more than these few flows' unpacked verdicts weigh. While it is
+    /// set, `Flow::verdict` is `None`; it is packed into `Flow::verdict`
+    /// when inspection ends, and `FlowTable::end` takes it as it is.
     pub meta: Option<Box<Meta>>,
 }
 
