@@ -42,14 +42,24 @@ pub struct Totals {
     pub evicted: u64,
 }
 
+/// Adds `r` to the tally under `key`, allocating the key only the first
+/// time it is seen (not once per record).
+fn tally_into(map: &mut BTreeMap<String, Tally>, key: &str, r: &FlowRecord) {
+    match map.get_mut(key) {
+        Some(t) => t.add(r),
+        None => {
+            let mut t = Tally::default();
+            t.add(r);
+            map.insert(key.to_owned(), t);
+        }
+    }
+}
+
 impl Totals {
     pub fn add(&mut self, r: &FlowRecord) {
         self.all.add(r);
-        self.by_protocol.entry(r.protocol.to_string()).or_default().add(r);
-        self.by_app
-            .entry(r.app.clone().unwrap_or_else(|| "-".into()))
-            .or_default()
-            .add(r);
+        tally_into(&mut self.by_protocol, r.protocol, r);
+        tally_into(&mut self.by_app, r.app.as_deref().unwrap_or("-"), r);
         self.by_encryption.entry(r.encryption.as_str()).or_default().add(r);
         if r.end_reason == baikal_classifier::flow::EndReason::Evicted {
             self.evicted += 1;
@@ -254,6 +264,61 @@ mod tests {
         assert_eq!(csv_escape("a,b"), "\"a,b\"");
         assert_eq!(csv_escape("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_escape("plain"), "plain");
+    }
+
+    fn rec(protocol: &'static str, app: Option<&str>, pkts: u64) -> FlowRecord {
+        use baikal_classifier::flow::EndReason;
+        use baikal_classifier::record::Transport;
+        use baikal_classifier::verdict::Evidence;
+        FlowRecord {
+            orig_ip: [10, 0, 0, 1].into(),
+            orig_port: 40000,
+            resp_ip: [10, 0, 0, 2].into(),
+            resp_port: 443,
+            transport: Transport(6),
+            ts_first: 1.0,
+            ts_last: 2.0,
+            orig_pkts: pkts,
+            orig_bytes: 100 * pkts,
+            resp_pkts: 1,
+            resp_bytes: 60,
+            protocol,
+            app: app.map(str::to_owned),
+            encryption: Encryption::Encrypted,
+            evidence: Evidence::DPI,
+            sni: None,
+            alpn: None,
+            ja3: None,
+            ja4: None,
+            http_host: None,
+            dns_query: None,
+            source: "t".into(),
+            end_reason: if pkts == 0 { EndReason::Evicted } else { EndReason::Eof },
+            entropy: None,
+            ja3s: None,
+            ja4_r: None,
+            app_confidence: None,
+            orig_tcp_flags: None,
+            resp_tcp_flags: None,
+            extra: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn totals_by_protocol_app_and_class() {
+        let mut t = Totals::default();
+        t.add(&rec("tls", Some("telegram"), 3));
+        t.add(&rec("tls", None, 2));
+        t.add(&rec("quic", Some("telegram"), 0));
+        assert_eq!((t.all.flows, t.all.packets, t.all.bytes), (3, 8, 680));
+        let tls = &t.by_protocol["tls"];
+        assert_eq!((tls.flows, tls.packets, tls.bytes), (2, 7, 620));
+        assert_eq!(t.by_protocol["quic"].flows, 1);
+        assert_eq!(t.by_app["telegram"].flows, 2);
+        assert_eq!(t.by_app["-"].flows, 1);
+        assert_eq!(t.by_app.len(), 2);
+        assert_eq!(t.by_encryption["encrypted"].flows, 3);
+        assert_eq!(t.evicted, 1);
     }
 
     #[test]
