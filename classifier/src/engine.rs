@@ -249,19 +249,10 @@ fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Met
     }
 }
 
-/// Takes the flow's current verdict out: the working one of a flow under
-/// inspection ([`Inspect::meta`]), else the packed one, unpacked.
+/// Takes the flow's current verdict out ([`Flow::take_verdict`]), or an
+/// empty one.
 fn take_meta(flow: &mut Flow, strings: &mut Strings) -> Meta {
-    let working = flow.inspect.as_mut().and_then(|i| i.meta.take());
-    match working {
-        Some(m) => {
-            if let Some(old) = flow.verdict.take() {
-                strings.discard(old);
-            }
-            *m
-        }
-        None => flow.verdict.take().map(|v| strings.unpack(v)).unwrap_or_default(),
-    }
+    flow.take_verdict(strings).unwrap_or_default()
 }
 
 /// Drops the flow's current verdict.

@@ -586,6 +586,21 @@ impl Flow {
                 .as_ref()
                 .is_some_and(|i| i.chosen.is_some() && (i.meta.is_some() || self.verdict.is_some()))
     }
+    /// Takes the flow's current verdict out: the working one of a flow
+    /// under inspection ([`Inspect::meta`]), else the packed one, unpacked.
+    pub fn take_verdict(&mut self, strings: &mut Strings) -> Option<Meta> {
+        let working = self.inspect.as_mut().and_then(|i| i.meta.take());
+        let packed = self.verdict.take();
+        match working {
+            Some(m) => {
+                if let Some(p) = packed {
+                    strings.discard(p);
+                }
+                Some(*m)
+            }
+            None => packed.map(|v| strings.unpack(v)),
+        }
+    }
     /// The flow carries association extras ([`crate::assoc`]).
     pub fn associated(&self) -> bool {
         self.state & ST_ASSOCIATED != 0
@@ -853,18 +868,7 @@ impl FlowTable {
 
     fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
         let mut flow = self.remove(i);
-        // A flow under inspection keeps its working verdict unpacked.
-        let working = flow.inspect.as_mut().and_then(|i| i.meta.take());
-        let packed = flow.verdict.take();
-        let meta = match (working, packed) {
-            (Some(m), p) => {
-                if let Some(p) = p {
-                    self.strings.discard(p);
-                }
-                Some(*m)
-            }
-            (None, p) => p.map(|v| self.strings.unpack(v)),
-        };
+        let meta = flow.take_verdict(&mut self.strings);
         match reason {
             EndReason::Fin => self.stats.ended_fin += 1,
             EndReason::Rst => self.stats.ended_rst += 1,

@@ -72,7 +72,7 @@ fn uuid_text(u: &[u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{b:02x}"));
+        crate::fingerprint::fmt::push_hex2(&mut s, *b);
     }
     s
 }
@@ -81,21 +81,9 @@ fn is_pnio(u: &[u8; 16]) -> bool {
     u[..3] == [0xde, 0xa0, 0x00] && (1..=4).contains(&u[3]) && u[4..] == PNIO_TAIL
 }
 
-const CL_TYPES: [&str; 11] = [
-    "request",
-    "ping",
-    "response",
-    "fault",
-    "working",
-    "nocall",
-    "reject",
-    "ack",
-    "cl_cancel",
-    "fack",
-    "cancel_ack",
-];
-
-const CO_TYPES: [&str; 20] = [
+/// PDU type names (C706): connectionless PDUs use types 0..=10, the
+/// connection-oriented ones all 20.
+const PTYPES: [&str; 20] = [
     "request",
     "ping",
     "response",
@@ -212,7 +200,7 @@ impl DceRpc {
         meta.protocol = Some("dcerpc");
         meta.encryption = Encryption::Cleartext;
         meta.set_extra("dcerpc_version", "4");
-        meta.set_extra("dcerpc_ptype", CL_TYPES[usize::from(ptype)]);
+        meta.set_extra("dcerpc_ptype", PTYPES[usize::from(ptype)]);
         meta.set_extra("dcerpc_interface", uuid_text(&iface));
         if is_pnio(&iface) {
             meta.set_extra("dcerpc_service", "profinet_io");
@@ -250,7 +238,7 @@ impl DceRpc {
         meta.protocol = Some("dcerpc");
         meta.encryption = Encryption::Cleartext;
         meta.set_extra("dcerpc_version", if pdu[1] == 1 { "5.1" } else { "5.0" });
-        meta.set_extra("dcerpc_ptype", CO_TYPES[usize::from(ptype)]);
+        meta.set_extra("dcerpc_ptype", PTYPES[usize::from(ptype)]);
         if let Some(u) = iface {
             meta.set_extra("dcerpc_interface", uuid_text(&u));
         }

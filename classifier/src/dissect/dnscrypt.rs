@@ -127,8 +127,7 @@ impl Dissector for DnsCrypt {
         meta.protocol = Some("dnscrypt");
         meta.encryption = Encryption::Encrypted;
         meta.set_extra("dnscrypt_version", "2");
-        let magic: String = q[..8].iter().map(|b| format!("{b:02x}")).collect();
-        meta.set_extra("dnscrypt_client_magic", magic);
+        meta.set_extra("dnscrypt_client_magic", crate::fingerprint::fmt::hex(&q[..8]));
         Parse::Done
     }
 }
