@@ -141,6 +141,16 @@ fn is_dnscrypt(m: &Msg) -> bool {
     cert_query || m.dnscrypt_cert
 }
 
+/// One question at `off`: name, type (not 0) and class (IN, CH, HS, NONE
+/// or ANY; mDNS uses the top bit for unicast-response), and the offset
+/// after it.
+fn question(msg: &[u8], off: usize, mdns: bool) -> Option<(String, u16, usize)> {
+    let (n, e) = read_name(msg, off)?;
+    let t = be16(msg, e)?;
+    let class = be16(msg, e + 2)? & if mdns { 0x7fff } else { 0xffff };
+    (matches!(class, 1 | 3 | 4 | 254 | 255) && t != 0).then_some((n, t, e + 4))
+}
+
 /// Parses `msg`; `None` when it is not a sane DNS message.
 fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
     let flags = be16(msg, 2)?;
@@ -165,21 +175,14 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
     if qd == 0 && !(mdns && response && an > 0) && !(opcode == 1 && !response && an == 1) {
         return None;
     }
-    let mut off = HEADER;
-    let mut name = None;
-    let mut qtype = None;
+    let (mut name, mut qtype, mut off) = (None, None, HEADER);
     for i in 0..qd {
-        let (n, e) = read_name(msg, off)?;
-        let t = be16(msg, e)?;
-        let class = be16(msg, e + 2)? & if mdns { 0x7fff } else { 0xffff };
-        if !matches!(class, 1 | 3 | 4 | 254 | 255) || t == 0 {
-            return None;
-        }
+        let (n, t, e) = question(msg, off, mdns)?;
         if i == 0 {
             name = Some(n);
             qtype = Some(t);
         }
-        off = e + 4;
+        off = e;
     }
     // Resource records: name, type, class, ttl, rdlength, rdata.
     let mut exact = true;
@@ -282,6 +285,30 @@ fn malformed_query(msg: &[u8], p: &Payloads<'_>) -> bool {
     flags & !0x0130 == 0 && qd == 1 && an == 0 && ns == 0 && ar <= 1
 }
 
+/// A query to port 53 whose question parses but whose header has bits a
+/// query never carries (RA, an rcode) or record counts beyond any real
+/// query's (more than [`MAX_RR`], or records announced that are not
+/// there), or a question count that is not 1. The header's QR, opcode
+/// QUERY and Z, a question count that is not 0, with a
+/// question that parses to a name, a type and a known class, are the
+/// evidence; the damage is reported as `dns_malformed` = `header`.
+/// Damaged queries (fuzzers, broken stubs) look like this; random bytes
+/// do not: they fail the six fixed header bits or the question's shape (a
+/// name of labels ending in a zero byte, a type, one of five classes).
+fn damaged_header(msg: &[u8], p: &Payloads<'_>) -> Option<(String, u16)> {
+    if !p.port(53) {
+        return None;
+    }
+    let flags = be16(msg, 2)?;
+    // QR 0, opcode QUERY, Z clear; a question announced (the count may be
+    // damaged too: the question itself is checked).
+    if flags & 0xf840 != 0 || be16(msg, 4)? == 0 {
+        return None;
+    }
+    let (n, t, _) = question(msg, HEADER, false)?;
+    Some((n, t))
+}
+
 /// Is this (first) message acceptable as the flow's opening?
 fn acceptable(m: &Msg, p: &Payloads<'_>) -> bool {
     m.name.is_some() && (dns_port(p) || m.exact)
@@ -311,7 +338,9 @@ impl Dissector for Dns {
             }
         }
         if data.len() < HEADER {
-            return if p.transport == Transport::Tcp {
+            // A cut query to port 53 may be followed by a whole one (see
+            // `parse`).
+            return if p.transport == Transport::Tcp || p.port(53) && data.len() >= 2 && !is_mdns(p) {
                 Probe::Maybe
             } else {
                 Probe::NotMine
@@ -322,7 +351,9 @@ impl Dissector for Dns {
         let qd = be16(data, 4).unwrap_or(0);
         let iquery = (flags >> 11) & 0xf == 1;
         let sane_qd = qd <= if mdns { MAX_QD_MDNS } else { MAX_QD } && (qd > 0 || mdns || iquery);
-        if flags & 0x0040 != 0 || !sane_qd {
+        // A damaged count on port 53 is left to the parse (see
+        // `damaged_header`).
+        if flags & 0x0040 != 0 || !(sane_qd || qd > 0 && p.port(53) && !mdns) {
             return Probe::NotMine;
         }
         Probe::Maybe
@@ -337,6 +368,8 @@ impl Dissector for Dns {
         let first_q = q.first().map(|m| parse_msg(m, mdns));
         let first_r = r.first().map(|m| parse_msg(m, mdns));
         let from_orig = first_q.is_some();
+        // What was damaged in a first message read anyway (`dns_malformed`).
+        let mut salvaged = None;
         let opening = match (first_q, first_r) {
             (Some(None), _) if q.first().is_some_and(|m| malformed_query(m, p)) => {
                 meta.protocol = Some("dns");
@@ -344,7 +377,46 @@ impl Dissector for Dns {
                 meta.set_extra("dns_malformed", "question");
                 return Parse::Done;
             }
-            (Some(None), _) => return Parse::NotMine,
+            (Some(None), _) => match q.first().and_then(|m| damaged_header(m, p)) {
+                Some((name, qtype)) => {
+                    salvaged = Some("header");
+                    Msg {
+                        response: false,
+                        rcode: 0,
+                        name: Some(name),
+                        qtype: Some(qtype),
+                        exact: false,
+                        dnscrypt_cert: false,
+                    }
+                }
+                // The first message is damaged beyond reading, but a later
+                // one of the same transaction (its id) parses: a retry of
+                // the query, or the server's answer.
+                None => {
+                    let id = q.first().and_then(|m| m.get(..2));
+                    let later = q.iter().skip(1).chain(r.iter());
+                    let same = later.filter(|m| m.get(..2) == id);
+                    match same.filter_map(|m| parse_msg(m, false)).find(|m| m.name.is_some()) {
+                        Some(m) if id.is_some() && p.port(53) && !mdns => {
+                            salvaged = Some("message");
+                            m
+                        }
+                        // Nothing after it yet: wait for the next message,
+                        // if this one may be a query (QR 0, opcode QUERY, or
+                        // cut before its flags).
+                        _ if id.is_some()
+                            && p.port(53)
+                            && !mdns
+                            && q.len() == 1
+                            && r.is_empty()
+                            && q.first().and_then(|m| be16(m, 2)).is_none_or(|f| f & 0xf800 == 0) =>
+                        {
+                            return Parse::NeedMore;
+                        }
+                        _ => return Parse::NotMine,
+                    }
+                }
+            },
             (Some(Some(m)), _) => m,
             (None, Some(Some(m))) => m,
             (None, Some(None)) => return Parse::NotMine,
@@ -389,6 +461,9 @@ impl Dissector for Dns {
         }
         if let Some(t) = opening.qtype {
             meta.set_extra("dns_qtype", qtype_name(t));
+        }
+        if let Some(what) = salvaged {
+            meta.set_extra("dns_malformed", what);
         }
         let rcode = if opening.response {
             Some(opening.rcode)
@@ -543,7 +618,7 @@ mod tests {
         assert_eq!(r, Parse::Identified);
         assert_eq!(m.dns_query.as_deref(), Some("_homekit._tcp.local"));
         let f = UdpFixture::new(40000, 53, &[&v], &[]);
-        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        assert!(!identified(&f));
     }
 
     #[test]
@@ -643,9 +718,94 @@ mod tests {
                 "byte {at} = {v:#x}"
             );
         }
-        // A bare header with no room for a question is not enough.
+        // A bare header with no room for a question is not enough (the
+        // dissector waits for a whole message of the same transaction).
         let f = UdpFixture::new(2829, 53, &[&MANGLED[..14]], &[]);
+        assert!(!identified(&f));
+    }
+
+    /// The dissector did not name the flow (it refused it, or waits).
+    fn identified(f: &UdpFixture) -> bool {
+        let mut m = Meta::default();
+        let r = Dns.parse(&f.payloads(), &mut m);
+        matches!(r, Parse::Identified | Parse::Done) || m.protocol.is_some()
+    }
+
+    /// Queries from nDPI's fuzz-2006-06-26-2594.pcap whose header was
+    /// damaged but whose question parses: an additional count of 0x71
+    /// (flow 2794), an answer count of 0x4700 on a query (18162), a
+    /// question count of 0x1c01 (2758), RA set on a query (2789).
+    fn damaged_headers() -> Vec<Vec<u8>> {
+        let sip = b"\x04_sip\x04_udp\x03sip\x09cybercity\x02dk\x00\x00\x21\x00\x01";
+        let mut v = Vec::new();
+        for h in [
+            &b"\x5c\xee\x01\x00\x00\x01\x00\x00\x00\x00\x71\x00"[..],
+            b"\x0f\x17\x01\x00\x00\x01\x47\x00\x00\x00\x00\x00",
+            b"\x47\xf2\x01\x00\x1c\x01\x00\x00\x00\x00\x00\x00",
+            b"\x77\xea\x01\x80\x00\x01\x00\x00\x00\x00\x00\x00",
+        ] {
+            let mut m = h.to_vec();
+            m.extend_from_slice(sip);
+            v.push(m);
+        }
+        v
+    }
+
+    #[test]
+    fn damaged_header_on_port_53() {
+        for m in damaged_headers() {
+            assert!(parse_msg(&m, false).is_none(), "{m:02x?}");
+            let (r, meta) = check_split_udp(&Dns, 2794, 53, &[&m], &[]);
+            assert_eq!(r, Parse::Identified, "{m:02x?}");
+            assert_eq!(meta.protocol, Some("dns"));
+            assert_eq!(meta.encryption, Encryption::Cleartext);
+            assert_eq!(meta.extra("dns_malformed"), Some("header"));
+            assert_eq!(meta.dns_query.as_deref(), Some("_sip._udp.sip.cybercity.dk"));
+            assert_eq!(meta.extra("dns_qtype"), Some("SRV"));
+            // Off port 53 the same bytes are not DNS.
+            let f = UdpFixture::new(2794, 5300, &[&m], &[]);
+            assert!(!crate::dissect::not_refused(&Dns, &f.payloads()), "{m:02x?}");
+        }
+        // QR set, another opcode, Z set, no question announced, or a
+        // question that does not parse: not read as a damaged query.
+        let base = damaged_headers().remove(0);
+        for (at, v) in [(2, 0x81), (2, 0x09), (3, 0x40), (5, 0), (12, 0x3f), (26, 0x3f)] {
+            let mut m = base.clone();
+            m[at] = v;
+            let f = UdpFixture::new(2794, 53, &[&m], &[]);
+            assert!(!identified(&f), "byte {at} = {v:#x}");
+        }
+    }
+
+    /// A first message damaged beyond reading, then a whole message of the
+    /// same transaction: a retry (fuzz flow 2713) or the server's answer
+    /// (fuzz flow 2761, whose query was cut to 9 bytes).
+    #[test]
+    fn damaged_first_message_then_the_same_transaction() {
+        let good = query(0x2bf6, "1.0.0.127.in-addr.arpa", 12, false);
+        let cut = &good[..9];
+        let (r, m) = check_split_udp(&Dns, 2761, 53, &[cut], &[&answer(&good, 0)]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("dns"));
+        assert_eq!(m.extra("dns_malformed"), Some("message"));
+        assert_eq!(m.dns_query.as_deref(), Some("1.0.0.127.in-addr.arpa"));
+        assert_eq!(m.extra("dns_rcode"), Some("NOERROR"));
+        let mut broken = good.clone();
+        broken[10] = 0x25; // additional count 0x2587..., and a broken question
+        broken[12] = 0;
+        broken[13] = 0x5f;
+        let (r, m) = check_split_udp(&Dns, 2713, 53, &[&broken, &good], &[]);
+        assert_eq!((r, m.extra("dns_malformed")), (Parse::Identified, Some("message")));
+        // Alone, the damaged message keeps the dissector waiting, no more.
+        let f = UdpFixture::new(2761, 53, &[cut], &[]);
+        assert_eq!(Dns.probe(&f.payloads()), Probe::Maybe);
+        assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+        // Another transaction's message, or off port 53: not DNS.
+        let other = query(0x1111, "1.0.0.127.in-addr.arpa", 12, false);
+        let f = UdpFixture::new(2761, 53, &[cut, &other], &[]);
         assert_eq!(Dns.parse(&f.payloads(), &mut Meta::default()), Parse::NotMine);
+        let f = UdpFixture::new(2761, 5300, &[cut], &[&answer(&good, 0)]);
+        assert!(!crate::dissect::not_refused(&Dns, &f.payloads()));
     }
 
     #[test]
