@@ -61,6 +61,23 @@ fn packet(d: &[u8]) -> Option<(&'static str, Option<&[u8]>)> {
     rest.is_empty().then_some((code, user))
 }
 
+/// A request or answer on a RADIUS port whose header holds (a known code,
+/// the length field equal to the datagram's) but whose attributes do not
+/// tile the rest: a damaged packet (fuzzers, broken clients) rather than
+/// another protocol, since the code and the exact 16-bit length on the
+/// port are the evidence. Reported with `radius_malformed`.
+fn damaged(d: &[u8], p: &Payloads<'_>) -> Option<&'static str> {
+    if !RADIUS_PORTS.iter().any(|&port| p.port(port)) || d.len() < HEADER || d.len() > MAX_LEN {
+        return None;
+    }
+    let code = code_name(d[0])?;
+    (usize::from(u16::from_be_bytes([d[2], d[3]])) == d.len()).then_some(code)
+}
+
+/// Authentication, accounting (and their legacy numbers) and dynamic
+/// authorization.
+const RADIUS_PORTS: [u16; 5] = [1812, 1813, 1645, 1646, 3799];
+
 impl Dissector for Radius {
     fn name(&self) -> &'static str {
         "radius"
@@ -77,8 +94,14 @@ impl Dissector for Radius {
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        let Some((code, user)) = packet(p.first_payload()) else {
-            return Parse::NotMine;
+        let d = p.first_payload();
+        let (code, user) = match (packet(d), damaged(d, p)) {
+            (Some(ok), _) => ok,
+            (None, Some(code)) => {
+                meta.set_extra("radius_malformed", "attributes");
+                (code, None)
+            }
+            (None, None) => return Parse::NotMine,
         };
         meta.protocol = Some("radius");
         meta.encryption = Encryption::Cleartext;
@@ -141,12 +164,40 @@ mod tests {
         over[21] = 0x40;
         let mut padded = req.clone();
         padded.push(0);
-        let cases: [&[u8]; 6] = [&code, &len, &attr, &over, &padded, &req[..19]];
+        // A bad code, a length field that is not the datagram's, or a cut
+        // header: not RADIUS, even on its port.
+        let cases: [&[u8]; 4] = [&code, &len, &padded, &req[..19]];
         for d in cases {
             let f = UdpFixture::new(40000, 1812, &[d], &[]);
             let p = f.payloads();
             let claimed = crate::dissect::not_refused(&Radius, &p);
             assert!(!claimed, "{d:?}");
         }
+        // Attributes that do not tile the packet: not RADIUS off its ports.
+        for d in [&attr, &over] {
+            let f = UdpFixture::new(40000, 5000, &[d], &[]);
+            assert!(!crate::dissect::not_refused(&Radius, &f.payloads()), "{d:?}");
+        }
+    }
+
+    /// On a RADIUS port, a packet whose header holds but whose attributes
+    /// were damaged (as in nDPI's fuzz-2020-02-16-11740.pcap) is RADIUS,
+    /// marked malformed; the User-Name is not trusted.
+    #[test]
+    fn damaged_attributes_on_radius_ports() {
+        let mut attr = request();
+        attr[21] = 1;
+        for port in RADIUS_PORTS {
+            let (r, m) = check_split_udp(&Radius, 29200, port, &[&attr], &[]);
+            assert_eq!(r, Parse::Done, "{port}");
+            assert_eq!(m.protocol, Some("radius"));
+            assert_eq!(m.encryption, Encryption::Cleartext);
+            assert_eq!(m.extra("radius_code"), Some("access_request"));
+            assert_eq!(m.extra("radius_malformed"), Some("attributes"));
+            assert_eq!(m.extra("radius_user"), None);
+        }
+        // A whole packet is not marked.
+        let (_, m) = check_split_udp(&Radius, 29200, 1812, &[&request()], &[]);
+        assert_eq!(m.extra("radius_malformed"), None);
     }
 }
