@@ -13,6 +13,12 @@
 //! leading CRLFs are skipped. Call-ID, From, To, User-Agent and Server
 //! go into the meta. Cleartext (SIP over TLS is taken by the TLS
 //! dissector first).
+//!
+//! On the SIP ports only, a message whose start line is sound but whose
+//! header is not (a line that is not a field, none of the fields every
+//! message has, or a datagram that ends inside the header) is still SIP,
+//! reported with `sip_malformed` = `header`: the start line (method,
+//! URI scheme, `SIP/2.0`, or a status line) on the port is the evidence.
 
 use super::text::{could_start_with_ci, lines_with_end, to_string};
 use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
@@ -105,11 +111,16 @@ struct Message<'a> {
     to: Option<&'a [u8]>,
     user_agent: Option<&'a [u8]>,
     server: Option<&'a [u8]>,
+    /// A start line, then a header that is not well formed (a line that is
+    /// not `name: value` text, or none of the fields every message has).
+    damaged: bool,
 }
 
 /// Reads a message: `Ok(Some)` when it is SIP, `Ok(None)` when it may
-/// still become SIP with more bytes, `Err` when it is not SIP.
-fn message(d: &[u8]) -> Result<Option<Message<'_>>, ()> {
+/// still become SIP with more bytes, `Err` when it is not SIP. `whole`:
+/// no more bytes will come (a UDP datagram), so a header cut short is
+/// damaged.
+fn message(d: &[u8], whole: bool) -> Result<Option<Message<'_>>, ()> {
     // Every start line (and every prefix of one) opens with a method token
     // or `SIP/2.0` before its first space: checked on a few bytes before
     // looking for the end of the line, which on binary data means a scan
@@ -141,11 +152,15 @@ fn message(d: &[u8]) -> Result<Option<Message<'_>>, ()> {
         if line[0] == b' ' || line[0] == b'\t' {
             // A folded continuation of the previous field.
             if !is_text(line) {
-                return Err(());
+                m.damaged = true;
+                return Ok(Some(m));
             }
             continue;
         }
-        let (name, value) = header(line).ok_or(())?;
+        let Some((name, value)) = header(line) else {
+            m.damaged = true;
+            return Ok(Some(m));
+        };
         mandatory |= MANDATORY.iter().any(|k| name.eq_ignore_ascii_case(k));
         let slot = if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
             &mut m.call_id
@@ -170,8 +185,9 @@ fn message(d: &[u8]) -> Result<Option<Message<'_>>, ()> {
     // The header ended (or was cut by the line limit) without any of the
     // fields every message has: not SIP.
     let complete_lines = lines_with_end(d, MAX_HEADERS + 1).count();
-    if ended || complete_lines > MAX_HEADERS || d.len() > 8 * MAX_LINE {
-        return Err(());
+    if ended || whole || complete_lines > MAX_HEADERS || d.len() > 8 * MAX_LINE {
+        m.damaged = true;
+        return Ok(Some(m));
     }
     Ok(None)
 }
@@ -198,14 +214,14 @@ fn side_messages<'a>(t: Transport, s: Side<'a>, out: &mut Vec<Message<'a>>) -> R
             if d.is_empty() {
                 return Ok(());
             }
-            if let Some(m) = message(d)? {
+            if let Some(m) = message(d, false)? {
                 out.push(m);
             }
             Ok(())
         }
         Transport::Udp => {
             for dg in s.chunks() {
-                if let Ok(Some(m)) = message(dg) {
+                if let Ok(Some(m)) = message(dg, true) {
                     out.push(m);
                 }
             }
@@ -216,7 +232,7 @@ fn side_messages<'a>(t: Transport, s: Side<'a>, out: &mut Vec<Message<'a>>) -> R
 
 fn could_be_sip(d: &[u8]) -> bool {
     let d = skip_crlf(d);
-    could_start_with_ci(d, VERSION) || message(d).is_ok()
+    could_start_with_ci(d, VERSION) || message(d, false).is_ok()
 }
 
 fn set(meta: &mut Meta, key: &'static str, v: Option<&[u8]>) {
@@ -267,6 +283,14 @@ impl Dissector for Sip {
                 return Parse::NotMine;
             }
             return p.undecided();
+        }
+        // A start line over a damaged header is SIP only on the SIP ports
+        // (damaged or hand-made messages: fuzzers, broken phones).
+        if msgs.iter().all(|m| m.damaged) {
+            if !PORTS.iter().any(|&x| p.port(x)) {
+                return Parse::NotMine;
+            }
+            meta.set_extra("sip_malformed", "header");
         }
         meta.protocol = Some("sip");
         meta.encryption = Encryption::Cleartext;
@@ -377,6 +401,46 @@ l: 0\r\n\r\n";
     }
 
     #[test]
+    fn damaged_header_on_sip_ports() {
+        // From nDPI's fuzz-2006-06-26-2594.pcap: a CANCEL whose datagram
+        // was overwritten with 0xaa from inside the Via value on, so the
+        // header never ends.
+        let fuzzed: &[u8] = b"CANCEL sip:97239287044@voip.brujula.net SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.2;branch=z9hG4bKnp104\xaa\xaa\xaa\xaa\xaa\xaa";
+        let cases: [&[u8]; 3] = [
+            fuzzed,
+            b"INVITE sip:bob SIP/2.0\r\nContent-Length: 0\r\n\r\n",
+            b"SIP/2.0 401 Unauthorized\r\nnot a header\r\n\r\n",
+        ];
+        for d in cases {
+            let (r, m) = check_split_udp(&Sip, 5060, 5060, &[d], &[]);
+            assert_eq!(r, Parse::Identified, "{d:?}");
+            assert_eq!(m.protocol, Some("sip"));
+            assert_eq!(m.encryption, Encryption::Cleartext);
+            assert_eq!(m.extra("sip_malformed"), Some("header"), "{d:?}");
+            // Off the SIP ports: not SIP.
+            let f = UdpFixture::new(40000, 9000, &[d], &[]);
+            assert!(!crate::dissect::not_refused(&Sip, &f.payloads()), "{d:?}");
+        }
+        // Over TCP a header that has not ended may still continue; one that
+        // ended without the fields every message has, or with a line that
+        // is not a field, is damaged.
+        for d in &cases[1..] {
+            let (r, m) = check_split_tcp(&Sip, 5060, d, b"");
+            assert_eq!(
+                (r, m.extra("sip_malformed")),
+                (Parse::Identified, Some("header")),
+                "{d:?}"
+            );
+        }
+        let ends = [[fuzzed.len() as u32], [0]];
+        let p = Payloads::tcp(40000, 5060, fuzzed, &[], &ends);
+        assert_eq!(Sip.parse(&p, &mut Meta::default()), Parse::NeedMore);
+        // A whole message beside a damaged one: not marked.
+        let (_, m) = check_split_udp(&Sip, 5060, 5060, &[fuzzed], &[UNAUTHORIZED]);
+        assert_eq!(m.extra("sip_malformed"), None);
+    }
+
+    #[test]
     fn not_sip() {
         let cases: [(u16, &[u8]); 8] = [
             (5060, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"),
@@ -384,8 +448,8 @@ l: 0\r\n\r\n";
             (5060, b"INVITE sip:bob SIP/3.0\r\nVia: x\r\n\r\n"),
             (5060, b"invite sip:bob SIP/2.0\r\nVia: x\r\n\r\n"),
             (5060, b"SIP/2.0 099 Odd\r\nVia: x\r\n\r\n"),
-            (5060, b"INVITE sip:bob SIP/2.0\r\nContent-Length: 0\r\n\r\n"),
-            (5060, b"INVITE sip:bob SIP/2.0\r\nnot a header\r\n\r\n"),
+            (9000, b"INVITE sip:bob SIP/2.0\r\nContent-Length: 0\r\n\r\n"),
+            (9000, b"INVITE sip:bob SIP/2.0\r\nnot a header\r\n\r\n"),
             (9000, b"INVITE bob SIP/2.0\r\nVia: x\r\n\r\n"),
         ];
         for (port, d) in cases {
