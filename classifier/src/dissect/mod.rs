@@ -90,6 +90,7 @@ pub mod knxip;
 pub mod ldap;
 pub mod ldp;
 pub mod lisp;
+pub mod lol_wild_rift;
 pub mod lustre;
 pub mod mgcp;
 pub mod mining;
@@ -458,6 +459,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ldp::Ldp,
     &netflow::Netflow,
     &trdp::Trdp,
+    // Online games: exact sizes and magic words.
+    &lol_wild_rift::LolWildRift,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
