@@ -106,6 +106,7 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod netcode;
 pub mod netflow;
 pub mod nntp;
 pub mod nomachine;
@@ -461,6 +462,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &trdp::Trdp,
     // Online games: exact sizes and magic words.
     &lol_wild_rift::LolWildRift,
+    &netcode::Netcode,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
