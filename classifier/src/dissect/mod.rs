@@ -107,6 +107,7 @@ pub mod natpmp;
 pub mod nats;
 pub mod netbios;
 pub mod netcode;
+pub mod netease_games;
 pub mod netflow;
 pub mod nntp;
 pub mod nomachine;
@@ -463,6 +464,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     // Online games: exact sizes and magic words.
     &lol_wild_rift::LolWildRift,
     &netcode::Netcode,
+    &netease_games::NetEaseGames,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
