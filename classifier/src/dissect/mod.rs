@@ -57,6 +57,7 @@ pub mod dtls;
 pub mod eaq;
 pub mod edonkey;
 pub mod elasticsearch;
+pub mod epicgames;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
@@ -465,6 +466,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &lol_wild_rift::LolWildRift,
     &netcode::Netcode,
     &netease_games::NetEaseGames,
+    &epicgames::EpicGames,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
