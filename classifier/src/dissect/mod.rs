@@ -168,6 +168,7 @@ pub mod syslog;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod tencent_games;
 pub mod teredo;
 pub mod tes_online;
 pub mod text;
@@ -467,6 +468,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &netcode::Netcode,
     &netease_games::NetEaseGames,
     &epicgames::EpicGames,
+    &tencent_games::TencentGames,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
