@@ -57,6 +57,7 @@ pub mod dtls;
 pub mod eaq;
 pub mod edonkey;
 pub mod elasticsearch;
+pub mod enet;
 pub mod epicgames;
 pub mod ether_sbus;
 pub mod ethereum;
@@ -469,6 +470,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &netease_games::NetEaseGames,
     &epicgames::EpicGames,
     &tencent_games::TencentGames,
+    &enet::Enet,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
