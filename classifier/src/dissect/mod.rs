@@ -162,6 +162,7 @@ pub mod source_engine;
 pub mod spotify;
 pub mod ssdp;
 pub mod ssh;
+pub mod statsd;
 pub mod steam;
 pub mod stun;
 pub mod syncthing;
@@ -471,6 +472,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &epicgames::EpicGames,
     &tencent_games::TencentGames,
     &enet::Enet,
+    &statsd::Statsd,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
