@@ -39,6 +39,7 @@ pub mod ceph;
 pub mod checkmk;
 pub mod cip_io;
 pub mod coap;
+pub mod cod_mobile;
 pub mod collectd;
 pub mod crynetwork;
 pub mod dcerpc;
@@ -473,6 +474,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &tencent_games::TencentGames,
     &enet::Enet,
     &statsd::Statsd,
+    &cod_mobile::CodMobile,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
