@@ -165,6 +165,7 @@ pub mod ssdp;
 pub mod ssh;
 pub mod statsd;
 pub mod steam;
+pub mod steam_datagram_relay;
 pub mod stun;
 pub mod syncthing;
 pub mod syslog;
@@ -475,6 +476,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &enet::Enet,
     &statsd::Statsd,
     &cod_mobile::CodMobile,
+    &steam_datagram_relay::SteamSdr,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
