@@ -244,6 +244,14 @@ const DISSECTED: &[&str] = &[
     "tinc",
     "lustre",
     "raft",
+    "lolwildrift",
+    "yojimbo",
+    "neteasegames",
+    "epicgames",
+    "tencentgames",
+    "gaijinentertainment",
+    "cod_mobile",
+    "steamdatagramrelay",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

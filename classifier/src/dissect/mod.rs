@@ -39,6 +39,7 @@ pub mod ceph;
 pub mod checkmk;
 pub mod cip_io;
 pub mod coap;
+pub mod cod_mobile;
 pub mod collectd;
 pub mod crynetwork;
 pub mod dcerpc;
@@ -57,6 +58,8 @@ pub mod dtls;
 pub mod eaq;
 pub mod edonkey;
 pub mod elasticsearch;
+pub mod enet;
+pub mod epicgames;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
@@ -90,6 +93,7 @@ pub mod knxip;
 pub mod ldap;
 pub mod ldp;
 pub mod lisp;
+pub mod lol_wild_rift;
 pub mod lustre;
 pub mod mgcp;
 pub mod mining;
@@ -105,6 +109,8 @@ pub mod nano;
 pub mod natpmp;
 pub mod nats;
 pub mod netbios;
+pub mod netcode;
+pub mod netease_games;
 pub mod netflow;
 pub mod nntp;
 pub mod nomachine;
@@ -157,13 +163,16 @@ pub mod source_engine;
 pub mod spotify;
 pub mod ssdp;
 pub mod ssh;
+pub mod statsd;
 pub mod steam;
+pub mod steam_datagram_relay;
 pub mod stun;
 pub mod syncthing;
 pub mod syslog;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod tencent_games;
 pub mod teredo;
 pub mod tes_online;
 pub mod text;
@@ -458,6 +467,16 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ldp::Ldp,
     &netflow::Netflow,
     &trdp::Trdp,
+    // Online games: exact sizes and magic words.
+    &lol_wild_rift::LolWildRift,
+    &netcode::Netcode,
+    &netease_games::NetEaseGames,
+    &epicgames::EpicGames,
+    &tencent_games::TencentGames,
+    &enet::Enet,
+    &statsd::Statsd,
+    &cod_mobile::CodMobile,
+    &steam_datagram_relay::SteamSdr,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,

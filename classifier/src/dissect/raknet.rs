@@ -13,6 +13,16 @@
 //! the datagram exactly; a frame set needs a second RakNet datagram
 //! (same side or the answer). RakNet has no encryption of its own:
 //! cleartext.
+//!
+//! Roblox runs RakNet with its own message ids (roblox.pcapng: 0x7b,
+//! 0x78 from the client, 0x7e, 0x7d from the server), so the two first
+//! handshake messages are also taken by layout whatever their id: the
+//! magic at offset 1, then either the protocol version and zero padding
+//! up to the probed MTU (open-connection request 1, at least 64 bytes),
+//! or the server's 64-bit GUID, a security flag (0 or 1) and an MTU of
+//! 400..=1500 (reply 1, exactly 28 bytes). Roblox may put a relay header
+//! in front: `01 00 00`, then the header's length in its fourth byte;
+//! the RakNet message starts there.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -41,6 +51,26 @@ fn offline(d: &[u8]) -> bool {
         return false;
     };
     d.get(off..off + MAGIC.len()) == Some(&MAGIC[..])
+}
+
+/// Open-connection request 1 or reply 1 under an id of the game's own
+/// (see the module documentation).
+fn remapped(d: &[u8]) -> bool {
+    if d.get(1..17) != Some(&MAGIC[..]) {
+        return false;
+    }
+    let request1 = d.len() >= 64 && d[17] != 0 && d[18..].iter().all(|&b| b == 0);
+    let reply1 = d.len() == 28 && d[25] <= 1 && (400..=MTU as u16).contains(&u16::from_be_bytes([d[26], d[27]]));
+    request1 || reply1
+}
+
+/// The RakNet message behind a relay header `01 00 00 LEN`, if any.
+fn relayed(d: &[u8]) -> Option<&[u8]> {
+    if d.get(..3) != Some(&[1, 0, 0][..]) {
+        return None;
+    }
+    let len = usize::from(*d.get(3)?);
+    d.get(len..).filter(|_| len >= 4)
 }
 
 fn u24(d: &[u8], at: usize) -> Option<u32> {
@@ -119,8 +149,10 @@ fn frame_set(d: &[u8]) -> bool {
 fn kind(d: &[u8]) -> Option<&'static str> {
     if d.len() > MTU {
         None
-    } else if offline(d) {
+    } else if offline(d) || remapped(d) {
         Some("offline")
+    } else if relayed(d).is_some_and(|r| offline(r) || remapped(r)) {
+        Some("offline_relayed")
     } else if ack(d) {
         Some(if d[0] == 0xc0 { "ack" } else { "nack" })
     } else if frame_set(d) {
@@ -140,7 +172,10 @@ impl Dissector for Raknet {
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         let d = p.first_payload();
         let id = d.first().copied().unwrap_or(0);
-        if magic_offset(id).is_some() || matches!(id, 0x84 | 0x8c | 0x94 | 0x9c | 0xa0 | 0xc0) {
+        if magic_offset(id).is_some()
+            || matches!(id, 0x84 | 0x8c | 0x94 | 0x9c | 0xa0 | 0xc0)
+            || d.get(1..17) == Some(&MAGIC[..])
+        {
             Probe::Maybe
         } else {
             Probe::NotMine
@@ -192,6 +227,39 @@ mod tests {
         ping.extend_from_slice(&[7; 8]);
         let (r, _) = check_split_udp(&Raknet, 44501, 19132, &[&ping], &[]);
         assert_eq!(r, Parse::Done);
+    }
+
+    /// roblox.pcapng, 192.168.12.156:42965 <-> 128.116.89.113:63862: the
+    /// request (id 0x7b, version 5, zero padding to 1356 bytes) and the
+    /// reply (id 0x7e, GUID, no security, MTU 1396); and the same request
+    /// behind the 31-byte relay header of 192.168.12.156:45693.
+    #[test]
+    fn roblox_remapped_ids() {
+        let mut req1 = vec![0x7b];
+        req1.extend_from_slice(&MAGIC);
+        req1.push(0x05);
+        req1.resize(1356, 0);
+        let reply1 = hex("7e00ffff00fefefefefdfdfdfd1234567898d5573af066c42d000574");
+        let (r, m) = check_split_udp(&Raknet, 42965, 63862, &[&req1], &[&reply1]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("raknet_message"), Some("offline"));
+        let mut relayed = hex("0100001f011101a3022e4b808da3c9e85a9525d3b8fdad02060a090090d089");
+        relayed.extend_from_slice(&req1[..1325]);
+        let (r, m) = check_split_udp(&Raknet, 45693, 53385, &[&relayed], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("raknet_message"), Some("offline_relayed"));
+        // Near misses: padding not zero, a reply of another length or
+        // MTU, a relay length pointing elsewhere.
+        let mut dirty = req1.clone();
+        dirty[500] = 1;
+        let mut mtu = reply1.clone();
+        mtu[26] = 0x10;
+        let mut off = relayed.clone();
+        off[3] = 0x1e;
+        for d in [&dirty, &reply1[..27].to_vec(), &mtu, &off] {
+            let f = UdpFixture::new(42965, 63862, &[d], &[]);
+            assert!(!crate::dissect::not_refused(&Raknet, &f.payloads()));
+        }
     }
 
     #[test]

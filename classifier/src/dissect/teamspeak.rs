@@ -14,8 +14,16 @@
 //!   count and its user counts.
 //!
 //! Counters, tokens, ports and counts travel in the clear: `cleartext`.
-//! The voice protocol (UDP 9987: `TS3INIT1` handshake, then EAX-sealed
-//! commands and voice) is a different exchange and is not taken here.
+//!
+//! The voice protocol (UDP 9987) is taken by its opening: the client's
+//! `Init1` packets carry the fixed MAC `TS3INIT1`, packet id 101
+//! (`00 65`), client id 0, the type byte `0x88` (Init1, unencrypted
+//! flag), a 4-byte client version and the handshake step: 0 (34 bytes
+//! in all), 2 (38) or 4 (the puzzle's solution and the first command,
+//! longer); the server's answers carry the same MAC, packet id and type
+//! byte (no client id). That handshake is an RSA puzzle, and every
+//! packet after it is sealed with AES-EAX (the datagrams that follow in
+//! the capture are random past their 8-byte MAC and header): `encrypted`.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -33,6 +41,29 @@ const ANNOUNCE_MIN: usize = HEADER + TOKEN + 2;
 const ANNOUNCE_MAX: usize = 64;
 /// Datagrams per side compared.
 const LOOK: usize = 8;
+
+const INIT_MAC: &[u8; 8] = b"TS3INIT1";
+const INIT_ID: [u8; 2] = [0x00, 0x65];
+const INIT_TYPE: u8 = 0x88;
+
+/// A client's Init1 packet (voice handshake): MAC, packet id, client id
+/// 0, type, version, then a step whose length is known.
+fn client_init(d: &[u8]) -> bool {
+    if d.len() < 18 || !d.starts_with(INIT_MAC) || d[8..10] != INIT_ID || d[10..12] != [0, 0] || d[12] != INIT_TYPE {
+        return false;
+    }
+    match d[17] {
+        0 => d.len() == 34,
+        2 => d.len() == 38,
+        4 => d.len() > 38,
+        _ => false,
+    }
+}
+
+/// A server's Init1 packet: MAC, packet id, type (no client id).
+fn server_init(d: &[u8]) -> bool {
+    d.len() > 11 && d.starts_with(INIT_MAC) && d[8..10] == INIT_ID && d[10] == INIT_TYPE
+}
 
 /// The message type of a well-formed request.
 fn request(d: &[u8]) -> Option<u8> {
@@ -62,7 +93,7 @@ impl Dissector for TeamSpeak {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        if request(p.orig.first()).is_some() {
+        if request(p.orig.first()).is_some() || client_init(p.orig.first()) {
             Probe::Maybe
         } else {
             Probe::NotMine
@@ -70,6 +101,18 @@ impl Dissector for TeamSpeak {
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.orig.first();
+        if client_init(q) {
+            return match p.resp.first() {
+                a if a.is_empty() || server_init(a) => {
+                    meta.protocol = Some("teamspeak");
+                    meta.encryption = Encryption::Encrypted;
+                    meta.app = Some("teamspeak".to_string());
+                    meta.set_extra("teamspeak_message", "voice");
+                    Parse::Done
+                }
+                _ => Parse::NotMine,
+            };
+        }
         if request(q).is_none() {
             return Parse::NotMine;
         }
@@ -133,6 +176,36 @@ mod tests {
         // Unanswered: wait.
         let (r, _) = check_split_udp(&TeamSpeak, 2011, 2010, &[&ASK], &[]);
         assert_eq!(r, Parse::NeedMore);
+    }
+
+    /// teamspeak3.pcap, 10.0.0.1:53187 -> 10.0.0.2:9987: the client's
+    /// Init1, step 0 (version, step, time stamp, random, reserved).
+    const INIT0: &str = "545333494e49543100650000880dd05766005f5916e0ade76b610000000000000000";
+
+    #[test]
+    fn voice_handshake() {
+        let q = crate::dissect::unhex(INIT0);
+        let (r, m) = check_split_udp(&TeamSpeak, 53187, 9987, &[&q], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("teamspeak"));
+        assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.extra("teamspeak_message"), Some("voice"));
+        let mut a = b"TS3INIT1\x00\x65\x88\x01".to_vec();
+        a.extend_from_slice(&[0x5a; 20]);
+        let (r, _) = check_split_udp(&TeamSpeak, 53187, 9987, &[&q], &[&a]);
+        assert_eq!(r, Parse::Done);
+        let mut other = a.clone();
+        other[7] = b'2';
+        let mut step = q.clone();
+        step[17] = 1;
+        let mut client = q.clone();
+        client[11] = 1;
+        let cases: [(&[u8], &[u8]); 4] = [(&q, &other), (&step, &[]), (&client, &[]), (&q[..33], &[])];
+        for (o, r) in cases {
+            let resp: Vec<&[u8]> = if r.is_empty() { vec![] } else { vec![r] };
+            let f = UdpFixture::new(53187, 9987, &[o], &resp);
+            assert!(!crate::dissect::not_refused(&TeamSpeak, &f.payloads()), "{o:?}");
+        }
     }
 
     #[test]
