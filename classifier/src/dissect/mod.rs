@@ -133,6 +133,7 @@ pub mod rdp;
 #[cfg(test)]
 mod registry_iot_tests;
 pub mod riotgames;
+pub mod ripe_atlas;
 pub mod rmcp;
 pub mod roughtime;
 pub mod rsh;
@@ -458,6 +459,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ldp::Ldp,
     &netflow::Netflow,
     &trdp::Trdp,
+    &ripe_atlas::RipeAtlas,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
