@@ -240,6 +240,7 @@ const DISSECTED: &[&str] = &[
     "lustre",
     "raft",
     "ripeatlas",
+    "threema",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -169,6 +169,7 @@ pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
+pub mod threema;
 pub mod thrift;
 pub mod tinc;
 pub mod tivoconnect;
@@ -419,6 +420,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ceph::Ceph,
     &lustre::Lustre,
     &raft::Raft,
+    &threema::Threema,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
