@@ -14,7 +14,8 @@
 //! least a box's authenticator long; a last one may be cut by the end of
 //! what was kept), and a responder that sent at least the 80-byte hello.
 //! A bare 48 + 191 opening without a frame is not enough. Encrypted:
-//! every byte but the frame lengths is a key, a cookie or a box.
+//! every byte but the frame lengths is a key, a cookie or a box. The
+//! app is Threema.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -77,6 +78,7 @@ impl Dissector for Threema {
             Some(_) => {
                 meta.protocol = Some("threema");
                 meta.encryption = Encryption::Encrypted;
+                meta.app = Some("threema".to_string());
                 Parse::Done
             }
         }
@@ -116,6 +118,7 @@ mod tests {
         assert_eq!(r, Parse::Done);
         assert_eq!(m.protocol, Some("threema"));
         assert_eq!(m.encryption, Encryption::Encrypted);
+        assert_eq!(m.app.as_deref(), Some("threema"));
         // A second frame cut by the end of what was kept still tiles.
         let mut more = c.clone();
         more.extend_from_slice(&[0x37, 0x01, 1, 2, 3]);
