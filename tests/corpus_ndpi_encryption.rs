@@ -241,6 +241,7 @@ const DISSECTED: &[&str] = &[
     "raft",
     "ripeatlas",
     "threema",
+    "linecall",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -89,6 +89,7 @@ pub mod kerberos;
 pub mod knxip;
 pub mod ldap;
 pub mod ldp;
+pub mod line_call;
 pub mod lisp;
 pub mod lustre;
 pub mod mgcp;
@@ -544,6 +545,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &skinny::Skinny,
     &whois::Whois,
     &edonkey::Edonkey,
+    &line_call::LineCall,
     // Two datagrams of one Rx connection.
     &rx::Rx,
     // Needs two packets of a stream: after every one-packet decision.
