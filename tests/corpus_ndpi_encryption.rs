@@ -242,6 +242,7 @@ const DISSECTED: &[&str] = &[
     "ripeatlas",
     "threema",
     "linecall",
+    "ethernetglobaldata",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -56,6 +56,7 @@ pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
 pub mod edonkey;
+pub mod egd;
 pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
@@ -463,6 +464,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &netflow::Netflow,
     &trdp::Trdp,
     &ripe_atlas::RipeAtlas,
+    &egd::Egd,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
