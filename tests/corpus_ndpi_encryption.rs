@@ -243,6 +243,7 @@ const DISSECTED: &[&str] = &[
     "threema",
     "linecall",
     "ethernetglobaldata",
+    "gtp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -69,6 +69,7 @@ pub mod gearman;
 pub mod genshin;
 pub mod giop;
 pub mod gnutella;
+pub mod gtp_c;
 pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
@@ -465,6 +466,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &trdp::Trdp,
     &ripe_atlas::RipeAtlas,
     &egd::Egd,
+    &gtp_c::GtpC,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
