@@ -244,6 +244,7 @@ const DISSECTED: &[&str] = &[
     "linecall",
     "ethernetglobaldata",
     "gtp",
+    "tailscale",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -165,6 +165,7 @@ pub mod steam;
 pub mod stun;
 pub mod syncthing;
 pub mod syslog;
+pub mod tailscale;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
@@ -467,6 +468,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ripe_atlas::RipeAtlas,
     &egd::Egd,
     &gtp_c::GtpC,
+    &tailscale::Tailscale,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
