@@ -245,6 +245,7 @@ const DISSECTED: &[&str] = &[
     "ethernetglobaldata",
     "gtp",
     "tailscale",
+    "kismet",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

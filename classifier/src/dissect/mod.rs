@@ -88,6 +88,7 @@ pub mod iso9506_mms;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
+pub mod kismet;
 pub mod knxip;
 pub mod ldap;
 pub mod ldp;
@@ -489,6 +490,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mining::Mining,
     &tivoconnect::TivoConnect,
     &tinc::Tinc,
+    &kismet::Kismet,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
