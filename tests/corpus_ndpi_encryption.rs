@@ -245,6 +245,7 @@ const DISSECTED: &[&str] = &[
     "ethernetglobaldata",
     "gtp",
     "tailscale",
+    "cnp-ip",
     "kismet",
 ];
 

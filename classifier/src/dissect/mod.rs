@@ -38,6 +38,7 @@ pub mod cassandra;
 pub mod ceph;
 pub mod checkmk;
 pub mod cip_io;
+pub mod cnp_ip;
 pub mod coap;
 pub mod collectd;
 pub mod crynetwork;
@@ -470,6 +471,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &egd::Egd,
     &gtp_c::GtpC,
     &tailscale::Tailscale,
+    &cnp_ip::CnpIp,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
