@@ -247,6 +247,7 @@ const DISSECTED: &[&str] = &[
     "tailscale",
     "cnp-ip",
     "kismet",
+    "flute",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

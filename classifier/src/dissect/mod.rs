@@ -65,6 +65,7 @@ pub mod ethernetip;
 pub mod fastcgi;
 pub mod fins;
 pub mod fix;
+pub mod flute;
 pub mod ftp;
 pub mod gearman;
 pub mod genshin;
@@ -556,6 +557,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &whois::Whois,
     &edonkey::Edonkey,
     &line_call::LineCall,
+    &flute::Flute,
     // Two datagrams of one Rx connection.
     &rx::Rx,
     // Needs two packets of a stream: after every one-packet decision.
