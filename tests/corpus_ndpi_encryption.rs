@@ -248,6 +248,7 @@ const DISSECTED: &[&str] = &[
     "cnp-ip",
     "kismet",
     "flute",
+    "ethersio",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

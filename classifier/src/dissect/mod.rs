@@ -62,6 +62,7 @@ pub mod elasticsearch;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
+pub mod ethersio;
 pub mod fastcgi;
 pub mod fins;
 pub mod fix;
@@ -473,6 +474,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &gtp_c::GtpC,
     &tailscale::Tailscale,
     &cnp_ip::CnpIp,
+    &ethersio::EtherSio,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
