@@ -252,6 +252,16 @@ const DISSECTED: &[&str] = &[
     "gaijinentertainment",
     "cod_mobile",
     "steamdatagramrelay",
+    "ripeatlas",
+    "threema",
+    "linecall",
+    "ethernetglobaldata",
+    "gtp",
+    "tailscale",
+    "cnp-ip",
+    "kismet",
+    "flute",
+    "ethersio",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

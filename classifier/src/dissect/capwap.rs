@@ -9,8 +9,16 @@
 //! 1..=26), sequence number, and a message element length that counts
 //! exactly the bytes after the sequence number. Discovery (and, on some
 //! access points, Join) runs in the clear; the rest of the session is
-//! DTLS, so a flow that carries a DTLS record is encrypted. (The data
-//! channel's frames are decapsulated by the decoder, see `decode::tunnel`.)
+//! DTLS, so a flow that carries a DTLS record is encrypted.
+//!
+//! The data channel (UDP 5247; the port narrows the check) carries the
+//! same CAPWAP header with a frame behind it. The decoder decapsulates
+//! the 802.3 and 802.11 data frames it can (see `decode::tunnel`); the
+//! outer flow is named here when its first two datagrams (and any
+//! others kept) are data-channel headers: preamble 0, HLEN at least 2
+//! words and within the datagram, a wireless binding of IEEE 802.11 (1)
+//! or EPCGlobal (3), the three reserved flag bits zero; or DTLS-wrapped.
+//! Cleartext unless DTLS-wrapped.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -57,6 +65,34 @@ fn control(d: &[u8]) -> Option<u32> {
     ((1..=26).contains(&ty) && len == after_seq).then_some(ty)
 }
 
+const DATA_PORT: u16 = 5247;
+
+/// A data-channel datagram: `Some(false)` a CAPWAP header (see the
+/// module docs) with something behind it, `Some(true)` a DTLS record.
+fn data(d: &[u8]) -> Option<bool> {
+    if d.first() == Some(&0x01) {
+        return (datagram(d)? == Datagram::Dtls).then_some(true);
+    }
+    let h = d.first_chunk::<4>()?;
+    let bits = u32::from_be_bytes([0, h[1], h[2], h[3]]);
+    let hlen = (bits >> 19) as usize * 4;
+    let wbid = (bits >> 9) & 0x1f;
+    let ok = h[0] == 0 && hlen >= 8 && hlen <= d.len() && matches!(wbid, 1 | 3) && bits & 0x07 == 0;
+    ok.then_some(false)
+}
+
+/// The data channel: `Some(dtls)` when the datagrams kept are all data-
+/// channel ones and there are two at least.
+fn data_channel(p: &Payloads<'_>) -> Option<bool> {
+    let mut n = 0;
+    let mut dtls = false;
+    for d in p.first_side().chunks().chain(p.second_side().chunks()) {
+        dtls |= data(d)?;
+        n += 1;
+    }
+    (n >= 2).then_some(dtls)
+}
+
 impl Dissector for Capwap {
     fn name(&self) -> &'static str {
         "capwap"
@@ -68,6 +104,7 @@ impl Dissector for Capwap {
         match p.first_payload() {
             [] => Probe::Maybe,
             d if datagram(d).is_some() => Probe::Maybe,
+            d if p.port(DATA_PORT) && data(d).is_some() => Probe::Maybe,
             _ => Probe::NotMine,
         }
     }
@@ -75,6 +112,22 @@ impl Dissector for Capwap {
         let first = p.first_side();
         if first.is_empty() {
             return p.undecided();
+        }
+        if p.port(DATA_PORT) && first.chunks().all(|d| datagram(d).is_none()) {
+            if first.chunks().any(|d| data(d).is_none()) {
+                return Parse::NotMine;
+            }
+            let Some(dtls) = data_channel(p) else {
+                return p.undecided();
+            };
+            meta.protocol = Some("capwap");
+            meta.set_extra("capwap_channel", "data");
+            meta.encryption = if dtls {
+                Encryption::Encrypted
+            } else {
+                Encryption::Cleartext
+            };
+            return Parse::Done;
         }
         let mut dtls = false;
         let mut first_type = None;
@@ -104,7 +157,7 @@ impl Dissector for Capwap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::check_split_udp;
+    use crate::dissect::{check_split_udp, unhex, UdpFixture};
 
     /// A Discovery Request (type 1) with a radio MAC in the header (HLEN 4).
     fn discovery_request() -> Vec<u8> {
@@ -159,6 +212,35 @@ mod tests {
         let (r, m) = check_split_udp(&Capwap, 5246, 12379, &[&dtls_hello()], &[]);
         assert_eq!(r, Parse::Done);
         assert_eq!(m.extra("capwap_dtls"), Some("true"));
+    }
+
+    /// capwap.pcap, 192.168.10.10:12380 → 192.168.10.9:5247: data-channel
+    /// datagrams (HLEN 4, IEEE 802.11 binding, T and W set) carrying
+    /// 802.11 management frames, cut to 24 bytes.
+    const DATA_1: &str = "00200320 00000000 01040000 00000000 00400000 580a2069";
+    const DATA_2: &str = "00204320 00000000 01040000 00010000 02080000 ffffffff";
+
+    #[test]
+    fn data_channel_is_named() {
+        let (a, b) = (unhex(DATA_1), unhex(DATA_2));
+        let (r, m) = check_split_udp(&Capwap, 12380, DATA_PORT, &[&a, &b], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("capwap"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("capwap_channel"), Some("data"));
+        // One datagram is not enough; another port or binding is not it.
+        let f = UdpFixture::new(12380, DATA_PORT, &[&a], &[]);
+        assert_eq!(Capwap.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+        let f = UdpFixture::new(12380, 5248, &[&a, &b], &[]);
+        assert!(!crate::dissect::not_refused(&Capwap, &f.payloads()));
+        let mut wbid = b.clone();
+        wbid[2] = 0x05;
+        let mut flags = b.clone();
+        flags[3] = 0x21;
+        for bad in [&wbid, &flags] {
+            let f = UdpFixture::new(12380, DATA_PORT, &[&a, bad], &[]);
+            assert!(!crate::dissect::not_refused(&Capwap, &f.payloads()));
+        }
     }
 
     #[test]

@@ -1,10 +1,20 @@
-//! CoAP (RFC 7252) on UDP port 5683 (either side). The 4-byte header:
-//! version 1, type, token length 0..=8, a code of class 0 (request),
-//! 2, 4 or 5 (response), a message id; then the token and options, each
-//! option a delta/length byte (nibble 15 reserved, 13 and 14 extended by
-//! one or two bytes), up to the end or the payload marker 0xFF. The
-//! options must walk to exactly one of those. An empty message (code
-//! 0.00) is the header alone.
+//! CoAP (RFC 7252). The 4-byte header: version 1, type, token length
+//! 0..=8, a code of class 0 (request), 2, 4 or 5 (response), a message
+//! id; then the token and options, each option a delta/length byte
+//! (nibble 15 reserved, 13 and 14 extended by one or two bytes), up to
+//! the end or the payload marker 0xFF. The options must walk to exactly
+//! one of those. An empty message (code 0.00) is the header alone.
+//!
+//! On UDP port 5683 (either side) the first message decides. On any
+//! other port one well-formed message is too weak a shape, so the
+//! exchange must be seen: the originator's first datagram a confirmable
+//! request (type CON, a method code) and the responder's first an
+//! acknowledgement (type ACK) carrying the same message id and, unless
+//! it is an empty ACK, the same token (RFC 7252 §4.2, §5.2.1). That is
+//! how coap_mqtt.pcap's CoAP server on UDP 17500 is named (nDPI calls
+//! those flows Dropbox: its rule matches the text "Bus17Cmd" in a
+//! datagram from port 17500, here a CoAP Uri-Path). Cleartext (DTLS-
+//! secured CoAP is DTLS on the wire, taken by the DTLS dissector).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
@@ -26,6 +36,10 @@ fn extended(d: &[u8], nibble: u8, off: usize) -> Option<(usize, usize)> {
         _ => None,
     }
 }
+
+/// Message types (RFC 7252 §3).
+const CON: u8 = 0;
+const ACK: u8 = 2;
 
 /// The code (class, detail) when `d` is a whole CoAP message.
 fn message(d: &[u8]) -> Option<(u8, u8)> {
@@ -60,6 +74,33 @@ fn message(d: &[u8]) -> Option<(u8, u8)> {
     (off == d.len()).then_some((class, detail))
 }
 
+/// The type, message id and token of a whole message `d`.
+fn ids(d: &[u8]) -> Option<(u8, u16, &[u8])> {
+    let tkl = usize::from(*d.first()? & 0x0f);
+    let id = u16::from_be_bytes([*d.get(2)?, *d.get(3)?]);
+    Some(((d[0] >> 4) & 3, id, d.get(HEADER..HEADER + tkl)?))
+}
+
+/// Off the CoAP port: the originator's first message is a confirmable
+/// request and the responder's first acknowledges it (same message id;
+/// same token unless empty). `None`: no answer yet.
+fn exchange(p: &Payloads<'_>) -> Option<bool> {
+    let q = p.orig.first();
+    let (Some((0, 1..)), Some((CON, q_id, q_token))) = (message(q), ids(q)) else {
+        return Some(false);
+    };
+    let a = p.resp.first();
+    if a.is_empty() {
+        return None;
+    }
+    let (Some((a_class, _)), Some((ACK, a_id, a_token))) = (message(a), ids(a)) else {
+        return Some(false);
+    };
+    // An empty ACK (the response to follow on its own) has no token.
+    let empty = a_class == 0 && a.len() == HEADER;
+    Some(a_id == q_id && (empty || a_class != 0 && a_token == q_token))
+}
+
 impl Dissector for Coap {
     fn name(&self) -> &'static str {
         "coap"
@@ -68,7 +109,7 @@ impl Dissector for Coap {
         &[Transport::Udp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        if p.port(PORT) && message(p.first_payload()).is_some() {
+        if message(p.first_payload()).is_some() {
             Probe::Maybe
         } else {
             Probe::NotMine
@@ -76,7 +117,11 @@ impl Dissector for Coap {
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {
-            return Parse::NotMine;
+            match exchange(p) {
+                Some(true) => {}
+                Some(false) => return Parse::NotMine,
+                None => return p.undecided(),
+            }
         }
         let Some((class, detail)) = message(p.first_payload()) else {
             return Parse::NotMine;
@@ -91,7 +136,7 @@ impl Dissector for Coap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::{check_split_udp, UdpFixture};
+    use crate::dissect::{check_split_udp, unhex, UdpFixture};
 
     #[test]
     fn get_with_uri_path() {
@@ -113,10 +158,69 @@ mod tests {
         assert_eq!(m.extra("coap_code"), Some("0.00"));
     }
 
+    /// coap_mqtt.pcap, 192.168.56.1:50311 → 192.168.56.101:17500: a CON
+    /// PUT (token 6f524d, Uri-Port 17500, Uri-Path "r" "Bus17Cmd",
+    /// Content-Format 50, a JSON payload) and its piggybacked ACK 2.04
+    /// (Location-Path "/r/Bus17Cmd").
+    fn bus_put() -> Vec<u8> {
+        let mut d = unhex("43033501 6f524d 72445c 4172 08 4275733137436d64 1132 ff");
+        d.extend_from_slice(br#"{"messageType":"UPDATE","messageContent":"Fri Feb 19 20:41:11 EET 2016"}"#);
+        d
+    }
+    const BUS_ACK: &str = "63443501 6f524d 8b 2f722f4275733137436d64";
+
+    #[test]
+    fn exchange_off_port() {
+        let (q, a) = (bus_put(), unhex(BUS_ACK));
+        let (r, m) = check_split_udp(&Coap, 50311, 17500, &[&q], &[&a]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("coap"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("coap_code"), Some("0.03"));
+        // An empty ACK (separate response to follow) also answers it.
+        let (r, _) = check_split_udp(&Coap, 50311, 17500, &[&q], &[&[0x60, 0, 0x35, 0x01]]);
+        assert_eq!(r, Parse::Done);
+        // The request alone waits for the answer, and is let go at the end.
+        let f = UdpFixture::new(50311, 17500, &[&q], &[]);
+        assert_eq!(Coap.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+        let mut last = f.payloads();
+        last.last = true;
+        assert_eq!(Coap.parse(&last, &mut Meta::default()), Parse::NotMine);
+    }
+
+    #[test]
+    fn not_an_exchange_off_port() {
+        let (q, a) = (bus_put(), unhex(BUS_ACK));
+        let mut other_id = a.clone();
+        other_id[3] ^= 1;
+        let mut other_token = a.clone();
+        other_token[6] ^= 1;
+        let mut con_answer = a.clone();
+        con_answer[0] = 0x43;
+        let mut non_request = q.clone();
+        non_request[0] = 0x53;
+        let mut response_first = a.clone();
+        response_first[0] = 0x43;
+        let cases: [(&[u8], &[u8]); 5] = [
+            (&q, &other_id),
+            (&q, &other_token),
+            (&q, &con_answer),
+            (&non_request, &a),
+            (&response_first, &q),
+        ];
+        for (o, r) in cases {
+            let f = UdpFixture::new(50311, 17500, &[o], &[r]);
+            assert!(!crate::dissect::not_refused(&Coap, &f.payloads()), "{o:?} {r:?}");
+        }
+        // The same exchange on the CoAP port needs no answer.
+        let f = UdpFixture::new(50311, PORT, &[&non_request], &[]);
+        assert!(crate::dissect::not_refused(&Coap, &f.payloads()));
+    }
+
     #[test]
     fn not_coap() {
         let cases: [(u16, &[u8]); 6] = [
-            (9999, &[0x40, 0x01, 0, 1]),
+            (PORT, &[0x40, 0x02, 0, 1, 0xf0]),
             (PORT, &[0x80, 0x01, 0, 1]),
             (PORT, &[0x49, 0x01, 0, 1]),
             (PORT, &[0x40, 0x61, 0, 1]),

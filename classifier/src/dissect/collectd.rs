@@ -9,7 +9,11 @@
 //! bytes and that many 8-byte values.
 //!
 //! Taken on port 25826 when the first datagram tiles into known parts,
-//! with at least two parts or one encryption part. Cleartext, or
+//! with at least two parts or one encryption part. A part of an unknown
+//! type is skipped, as collectd's own receiver does, unless it is the
+//! first; known parts must then number three at least and twice the
+//! unknown ones (collectd.pcap holds a datagram with a part of type
+//! 0xffff after the host, time and interval). Cleartext, or
 //! encrypted when the datagram is an encryption part.
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
@@ -40,6 +44,7 @@ fn parts(d: &[u8]) -> Option<Parts<'_>> {
         sealed: false,
         host: None,
     };
+    let mut unknown = 0usize;
     let mut rest = d;
     while !rest.is_empty() {
         let [a, b, c, e, ..] = *rest else {
@@ -90,12 +95,20 @@ fn parts(d: &[u8]) -> Option<Parts<'_>> {
                 }
                 p.sealed = true;
             }
+            // collectd skips a part of a type it does not know; so does
+            // this walk, but not as the first part.
+            _ if p.count > 0 => {
+                unknown += 1;
+                rest = &rest[len..];
+                continue;
+            }
             _ => return None,
         }
         p.count += 1;
         rest = &rest[len..];
     }
-    Some(p)
+    // Known parts must still make most of the datagram.
+    (unknown == 0 || p.count >= 3 && p.count >= 2 * unknown).then_some(p)
 }
 
 impl Dissector for Collectd {
@@ -173,7 +186,25 @@ mod tests {
         let mut values = METRICS.to_vec();
         let n = values.len();
         values[n - 9] = 7;
+        // Unknown types after known parts: skipped while the known ones
+        // dominate.
+        let mut later = METRICS.to_vec();
+        let at = 4 + usize::from(later[3]);
+        later[at] = 0xff;
+        later[at + 1] = 0xff;
+        let f = UdpFixture::new(36064, 25826, &[&later], &[]);
+        assert!(crate::dissect::not_refused(&Collectd, &f.payloads()));
+        let mut mostly = later.clone();
+        let mut at = 0;
+        while at + 4 <= mostly.len() {
+            let len = usize::from(u16::from_be_bytes([mostly[at + 2], mostly[at + 3]]));
+            if at > 0 {
+                mostly[at] = 0xff;
+            }
+            at += len.max(4);
+        }
         for (d, port) in [
+            (&mostly[..], 25826),
             (&long[..], 25826),
             (&unknown[..], 25826),
             (&values[..], 25826),

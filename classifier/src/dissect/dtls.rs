@@ -131,7 +131,20 @@ impl Dissector for Dtls {
             .filter(|d| records(d).is_some())
             .count();
         if !handshake && well_formed < 2 {
-            return Parse::NeedMore;
+            // A flow that ends after one datagram (dtls_mid_sessions.pcapng:
+            // one record of application data, epoch 1) is taken on that
+            // record alone when it is nothing else: a single record of
+            // epoch 1 or later whose 48-bit sequence number has its top
+            // 16 bits clear (a session's counter; random bytes rarely are).
+            let lone = p.last
+                && well_formed == 1
+                && p.orig.chunks().chain(p.resp.chunks()).count() == 1
+                && recs.len() == 1
+                && recs[0].2 >= 1
+                && first.get(5..7) == Some(&[0, 0][..]);
+            if !lone {
+                return p.undecided();
+            }
         }
         meta.protocol = Some("dtls");
         meta.encryption = Encryption::Encrypted;
@@ -245,6 +258,28 @@ mod tests {
         assert_eq!(Dtls.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
         let (r, _) = check_split_udp(&Dtls, 1, 2, &[&a, &a], &[]);
         assert_eq!(r, Parse::Identified);
+        // A flow of one datagram, at its end: one record of epoch 1 with
+        // a small sequence number (dtls_mid_sessions.pcapng's 53558 →
+        // 443: DTLS1_BAD_VER, epoch 1, sequence 0xd415, 80 bytes).
+        let mut lone = record(23, 0x0100, 1, &[0x5a; 80]);
+        lone[9..11].copy_from_slice(&[0xd4, 0x15]);
+        let last = |d: &[u8]| {
+            let f = UdpFixture::new(53558, 443, &[d], &[]);
+            let mut p = f.payloads();
+            p.last = true;
+            let mut m = Meta::default();
+            (Dtls.parse(&p, &mut m), m.protocol)
+        };
+        assert_eq!(last(&lone), (Parse::Identified, Some("dtls")));
+        let mut high_seq = lone.clone();
+        high_seq[5] = 0x80;
+        let mut epoch0 = lone.clone();
+        epoch0[4] = 0;
+        let mut two = lone.clone();
+        two.extend_from_slice(&record(23, 0x0100, 1, &[1; 8]));
+        for d in [&high_seq, &epoch0, &two] {
+            assert_eq!(last(d).0, Parse::NotMine);
+        }
     }
 
     #[test]

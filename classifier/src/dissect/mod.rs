@@ -38,6 +38,7 @@ pub mod cassandra;
 pub mod ceph;
 pub mod checkmk;
 pub mod cip_io;
+pub mod cnp_ip;
 pub mod coap;
 pub mod cod_mobile;
 pub mod collectd;
@@ -57,20 +58,24 @@ pub mod dropbox;
 pub mod dtls;
 pub mod eaq;
 pub mod edonkey;
+pub mod egd;
 pub mod elasticsearch;
 pub mod enet;
 pub mod epicgames;
 pub mod ether_sbus;
 pub mod ethereum;
 pub mod ethernetip;
+pub mod ethersio;
 pub mod fastcgi;
 pub mod fins;
 pub mod fix;
+pub mod flute;
 pub mod ftp;
 pub mod gearman;
 pub mod genshin;
 pub mod giop;
 pub mod gnutella;
+pub mod gtp_c;
 pub mod h323;
 pub mod hart_ip;
 pub mod hislip;
@@ -89,9 +94,11 @@ pub mod iso9506_mms;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
+pub mod kismet;
 pub mod knxip;
 pub mod ldap;
 pub mod ldp;
+pub mod line_call;
 pub mod lisp;
 pub mod lol_wild_rift;
 pub mod lustre;
@@ -139,6 +146,7 @@ pub mod rdp;
 #[cfg(test)]
 mod registry_iot_tests;
 pub mod riotgames;
+pub mod ripe_atlas;
 pub mod rmcp;
 pub mod roughtime;
 pub mod rsh;
@@ -169,6 +177,7 @@ pub mod steam_datagram_relay;
 pub mod stun;
 pub mod syncthing;
 pub mod syslog;
+pub mod tailscale;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
@@ -177,6 +186,7 @@ pub mod teredo;
 pub mod tes_online;
 pub mod text;
 pub mod tftp;
+pub mod threema;
 pub mod thrift;
 pub mod tinc;
 pub mod tivoconnect;
@@ -427,6 +437,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ceph::Ceph,
     &lustre::Lustre,
     &raft::Raft,
+    &threema::Threema,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -477,6 +488,12 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &statsd::Statsd,
     &cod_mobile::CodMobile,
     &steam_datagram_relay::SteamSdr,
+    &ripe_atlas::RipeAtlas,
+    &egd::Egd,
+    &gtp_c::GtpC,
+    &tailscale::Tailscale,
+    &cnp_ip::CnpIp,
+    &ethersio::EtherSio,
     // Text protocols.
     &http::Http,
     &smtp::Smtp,
@@ -497,6 +514,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mining::Mining,
     &tivoconnect::TivoConnect,
     &tinc::Tinc,
+    &kismet::Kismet,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
@@ -559,6 +577,8 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &skinny::Skinny,
     &whois::Whois,
     &edonkey::Edonkey,
+    &line_call::LineCall,
+    &flute::Flute,
     // Two datagrams of one Rx connection.
     &rx::Rx,
     // Needs two packets of a stream: after every one-packet decision.

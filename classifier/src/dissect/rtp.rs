@@ -1,5 +1,6 @@
 //! RTP and RTCP (RFC 3550) on UDP, on any port (media ports are
-//! negotiated elsewhere, e.g. in SDP).
+//! negotiated elsewhere, e.g. in SDP), and over TCP framed as RFC 4571
+//! says: each packet behind a 16-bit length.
 //!
 //! RTP's 12-byte header: version 2 (top two bits), padding, extension,
 //! CSRC count, marker, payload type (7 bits), sequence number (16),
@@ -16,7 +17,12 @@
 //! with payload types in the assigned or dynamic ranges (RFC 3551:
 //! 0..=34, 96..=127); or RTCP, two datagrams of one sender SSRC. A flow
 //! that opens otherwise (e.g. a stray datagram before the media) is left
-//! to the statistics.
+//! to the statistics. A datagram that repeats the one before byte for
+//! byte (a duplicate, as some captures hold) is passed over when it is
+//! RTP. Over TCP the
+//! same pair is looked for in the first two frames of the stream; a
+//! frame must be at least an RTP header long and at most
+//! [`MAX_TCP_FRAME`].
 //!
 //! Encryption: plain RTP is cleartext. SRTP (RFC 3711) keeps the RTP
 //! header in the clear and encrypts the payload, so the two cannot be
@@ -35,6 +41,12 @@ pub struct Rtp;
 
 /// Largest sequence-number step between two RTP packets of one SSRC.
 const MAX_SEQ_STEP: u16 = 16;
+/// Largest RFC 4571 frame taken over TCP: RTP packets are sized for a
+/// datagram, and a longer length waits for bytes past the stream kept.
+const MAX_TCP_FRAME: usize = 8192;
+/// Least frame: a fixed RTP header, or an RTCP packet.
+const MIN_TCP_FRAME: usize = 8;
+
 /// Largest forward timestamp step (about 3 minutes at 90 kHz).
 const MAX_TS_STEP: u32 = 1 << 24;
 
@@ -169,31 +181,80 @@ fn shaped(d: &[u8]) -> bool {
     rtp(d).is_some() || rtcp(d).is_some()
 }
 
+/// The first two RFC 4571 frames of a TCP stream: `Err(true)` when more
+/// bytes are needed, `Err(false)` when the stream is not framed so.
+fn tcp_frames(d: &[u8]) -> Result<(&[u8], &[u8]), bool> {
+    let frame = |at: usize| -> Result<(&[u8], usize), bool> {
+        let h = d.get(at..at + 2).ok_or(true)?;
+        let len = usize::from(u16::from_be_bytes([h[0], h[1]]));
+        if !(MIN_TCP_FRAME..=MAX_TCP_FRAME).contains(&len) {
+            return Err(false);
+        }
+        // The header shows at once whether the frame can be RTP/RTCP.
+        if d.get(at + 2).is_some_and(|b| b >> 6 != 2) {
+            return Err(false);
+        }
+        Ok((d.get(at + 2..at + 2 + len).ok_or(true)?, at + 2 + len))
+    };
+    let (a, next) = frame(0)?;
+    if !shaped(a) {
+        return Err(false);
+    }
+    let (b, _) = frame(next)?;
+    Ok((a, b))
+}
+
+/// The first two datagrams of a side, a byte-for-byte repeat of a first
+/// RTP packet passed over (two RTCP reports may well be equal).
+fn first_two(side: super::Side<'_>) -> (Option<&[u8]>, Option<&[u8]>) {
+    let mut chunks = side.chunks();
+    let a = chunks.next();
+    if a.is_some_and(|a| rtcp(a).is_some()) {
+        return (a, chunks.next());
+    }
+    (a, chunks.find(|b| Some(*b) != a))
+}
+
 impl Dissector for Rtp {
     fn name(&self) -> &'static str {
         "rtp"
     }
     fn transports(&self) -> &'static [Transport] {
-        &[Transport::Udp]
+        &[Transport::Udp, Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.first_payload() {
-            [] => Probe::Maybe,
-            d if shaped(d) => Probe::Maybe,
-            _ => Probe::NotMine,
+        match p.transport {
+            Transport::Tcp => match tcp_frames(p.first_side().stream()) {
+                Err(false) => Probe::NotMine,
+                _ => Probe::Maybe,
+            },
+            Transport::Udp => match p.first_payload() {
+                [] => Probe::Maybe,
+                d if shaped(d) => Probe::Maybe,
+                _ => Probe::NotMine,
+            },
         }
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        // Decided on the first two datagrams of whoever spoke first, so a
-        // flow that is not RTP is let go at its second datagram.
+        // Decided on the first two datagrams (frames) of whoever spoke
+        // first, so a flow that is not RTP is let go at its second.
         let side = p.first_side();
-        let mut chunks = side.chunks();
-        let stream = match (chunks.next(), chunks.next()) {
-            (None, _) => return p.undecided(),
-            (Some(a), _) if !shaped(a) => return Parse::NotMine,
-            (Some(_), None) => return p.undecided(),
-            (Some(a), Some(b)) => pair(a, b),
+        let stream = match p.transport {
+            Transport::Tcp => match tcp_frames(side.stream()) {
+                Err(true) => return p.undecided(),
+                Err(false) => return Parse::NotMine,
+                Ok((a, b)) => pair(a, b),
+            },
+            Transport::Udp => match first_two(side) {
+                (None, _) => return p.undecided(),
+                (Some(a), _) if !shaped(a) => return Parse::NotMine,
+                (Some(_), None) => return p.undecided(),
+                (Some(a), Some(b)) => pair(a, b),
+            },
         };
+        if stream.is_some() && p.transport == Transport::Tcp {
+            meta.set_extra("rtp_framing", "rfc4571");
+        }
         match stream {
             None => Parse::NotMine,
             Some(Stream::Rtp(ssrc, pt)) => {
@@ -221,7 +282,7 @@ impl Dissector for Rtp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dissect::{check_split_udp, UdpFixture};
+    use crate::dissect::{check_split_tcp, check_split_udp, UdpFixture};
 
     fn rtp_pkt(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
         let mut v = vec![0x80, pt];
@@ -252,6 +313,71 @@ mod tests {
         // One packet is not enough.
         let (r, _) = check_split_udp(&Rtp, 11320, 23044, &[&a], &[]);
         assert_eq!(r, Parse::NeedMore);
+    }
+
+    #[test]
+    fn duplicate_datagrams_are_passed_over() {
+        // skinny.pcap, 192.168.195.58:32144 → 192.168.195.50:17718: every
+        // datagram twice (PCMU, SSRC 0xf6bf57dc).
+        let a = rtp_pkt(0x80, 0x059c, 0x0002_e0c0, 0xf6bf_57dc, &[0xff; 160]);
+        let b = rtp_pkt(0, 0x059d, 0x0002_e160, 0xf6bf_57dc, &[0x7d; 160]);
+        let (r, m) = check_split_udp(&Rtp, 32144, 17718, &[&a, &a, &b, &b], &[]);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.extra("rtp_ssrc"), Some("0xf6bf57dc"));
+        // The repeat alone decides nothing yet.
+        let f = UdpFixture::new(32144, 17718, &[&a, &a], &[]);
+        assert_eq!(Rtp.parse(&f.payloads(), &mut Meta::default()), Parse::NeedMore);
+        // A repeat is not a second packet: a same-SEQ packet that differs is.
+        let mut c = a.clone();
+        c[20] ^= 1;
+        let f = UdpFixture::new(32144, 17718, &[&a, &c, &b], &[]);
+        assert!(!claims(&f));
+    }
+
+    #[test]
+    fn rfc4571_over_tcp() {
+        // rtp.pcapng, 172.16.168.24:40252 → 172.16.168.64:5000: 1212-byte
+        // frames of PCMA (PT 8, SSRC 0), the headers as captured, the
+        // payloads of the first all 0xd5 as captured, of the second a
+        // stand-in.
+        let frame = |hdr: &[u8], fill: u8| {
+            let mut v = vec![0x04, 0xbc];
+            v.extend_from_slice(hdr);
+            v.resize(2 + 1212, fill);
+            v
+        };
+        let mut d = frame(&[0x80, 0x88, 0xc6, 0x23, 0x64, 0x48, 0xec, 0xa9, 0, 0, 0, 0], 0xd5);
+        d.extend_from_slice(&frame(
+            &[0x80, 0x08, 0xc6, 0x24, 0x64, 0x48, 0xf1, 0x59, 0, 0, 0, 0],
+            0x57,
+        ));
+        let (r, m) = check_split_tcp(&Rtp, 5000, &d, b"");
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("rtp"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        assert_eq!(m.extra("rtp_payload_type"), Some("8"));
+        assert_eq!(m.extra("rtp_framing"), Some("rfc4571"));
+        // Not so framed: a length too short or too long, not version 2,
+        // the second frame of another SSRC.
+        let mut tiny = d.clone();
+        tiny[1] = 4;
+        tiny[0] = 0;
+        let mut huge = d.clone();
+        huge[0] = 0x40;
+        let mut v1 = d.clone();
+        v1[2] = 0x40;
+        let mut other = d.clone();
+        other[2 + 1214 + 11] = 1;
+        for bad in [&tiny, &huge, &v1, &other] {
+            let ends = [[bad.len() as u32], [0]];
+            let mut p = Payloads::tcp(40252, 5000, bad, &[], &ends);
+            p.last = true;
+            assert!(!crate::dissect::not_refused(&Rtp, &p));
+        }
+        // One frame waits for the second.
+        let ends = [[1214], [0]];
+        let p = Payloads::tcp(40252, 5000, &d[..1214], &[], &ends);
+        assert_eq!(Rtp.parse(&p, &mut Meta::default()), Parse::NeedMore);
     }
 
     #[test]
