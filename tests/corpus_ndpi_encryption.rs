@@ -239,6 +239,7 @@ const DISSECTED: &[&str] = &[
     "tinc",
     "lustre",
     "raft",
+    "starcraft",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -24,6 +24,7 @@ pub mod amqp;
 pub mod atg;
 pub mod avast;
 pub mod bacnet;
+pub mod battlenet;
 pub mod bfcp;
 pub mod bfd;
 pub mod bgp;
@@ -418,6 +419,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ceph::Ceph,
     &lustre::Lustre,
     &raft::Raft,
+    &battlenet::Battlenet,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
