@@ -240,6 +240,8 @@ const DISSECTED: &[&str] = &[
     "lustre",
     "raft",
     "starcraft",
+    "s7comm",
+    "s7commplus",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

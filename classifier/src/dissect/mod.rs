@@ -143,6 +143,7 @@ pub mod rtp;
 pub mod rtps;
 pub mod rtsp;
 pub mod rx;
+pub mod s7comm;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
@@ -501,6 +502,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ldap::Ldap,
     &iec104::Iec104,
     &iso9506_mms::Iso9506Mms,
+    &s7comm::S7comm,
     &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,
