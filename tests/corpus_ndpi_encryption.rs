@@ -242,6 +242,7 @@ const DISSECTED: &[&str] = &[
     "starcraft",
     "s7comm",
     "s7commplus",
+    "resp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

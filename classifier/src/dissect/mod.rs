@@ -131,6 +131,7 @@ pub mod radmin;
 pub mod raft;
 pub mod raknet;
 pub mod rdp;
+pub mod redis;
 #[cfg(test)]
 mod registry_iot_tests;
 pub mod riotgames;
@@ -481,6 +482,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &mining::Mining,
     &tivoconnect::TivoConnect,
     &tinc::Tinc,
+    &redis::Redis,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
