@@ -243,6 +243,7 @@ const DISSECTED: &[&str] = &[
     "s7comm",
     "s7commplus",
     "resp",
+    "memcached",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -92,6 +92,7 @@ pub mod ldap;
 pub mod ldp;
 pub mod lisp;
 pub mod lustre;
+pub mod memcached;
 pub mod mgcp;
 pub mod mining;
 pub mod modbus;
@@ -483,6 +484,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &tivoconnect::TivoConnect,
     &tinc::Tinc,
     &redis::Redis,
+    &memcached::Memcached,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
