@@ -244,6 +244,7 @@ const DISSECTED: &[&str] = &[
     "s7commplus",
     "resp",
     "memcached",
+    "telnet",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -168,6 +168,7 @@ pub mod syslog;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod telnet;
 pub mod teredo;
 pub mod tes_online;
 pub mod text;
@@ -485,6 +486,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &tinc::Tinc,
     &redis::Redis,
     &memcached::Memcached,
+    &telnet::Telnet,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
