@@ -245,6 +245,7 @@ const DISSECTED: &[&str] = &[
     "resp",
     "memcached",
     "telnet",
+    "git",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

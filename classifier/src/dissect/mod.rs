@@ -68,6 +68,7 @@ pub mod ftp;
 pub mod gearman;
 pub mod genshin;
 pub mod giop;
+pub mod git;
 pub mod gnutella;
 pub mod h323;
 pub mod hart_ip;
@@ -487,6 +488,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &redis::Redis,
     &memcached::Memcached,
     &telnet::Telnet,
+    &git::Git,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
