@@ -246,6 +246,7 @@ const DISSECTED: &[&str] = &[
     "memcached",
     "telnet",
     "git",
+    "jrmi",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

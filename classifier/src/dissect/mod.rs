@@ -85,6 +85,7 @@ pub mod iec104;
 pub mod imap;
 pub mod ipsec;
 pub mod iso9506_mms;
+pub mod jrmi;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
@@ -489,6 +490,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &memcached::Memcached,
     &telnet::Telnet,
     &git::Git,
+    &jrmi::Jrmi,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
