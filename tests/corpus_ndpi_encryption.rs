@@ -247,6 +247,7 @@ const DISSECTED: &[&str] = &[
     "telnet",
     "git",
     "jrmi",
+    "smpp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -154,6 +154,7 @@ pub mod sip;
 pub mod skinny;
 pub mod slp;
 pub mod smb;
+pub mod smpp;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
@@ -491,6 +492,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &telnet::Telnet,
     &git::Git,
     &jrmi::Jrmi,
+    &smpp::Smpp,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
