@@ -248,6 +248,7 @@ const DISSECTED: &[&str] = &[
     "git",
     "jrmi",
     "smpp",
+    "openflow",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

@@ -117,6 +117,7 @@ pub mod oicq;
 pub mod onc_rpc;
 pub mod ookla;
 pub mod opcua;
+pub mod openflow;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -493,6 +494,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &git::Git,
     &jrmi::Jrmi,
     &smpp::Smpp,
+    &openflow::OpenFlow,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
