@@ -249,6 +249,7 @@ const DISSECTED: &[&str] = &[
     "jrmi",
     "smpp",
     "openflow",
+    "afp",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

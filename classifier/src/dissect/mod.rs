@@ -18,6 +18,7 @@
 use crate::verdict::Meta;
 
 pub mod activision;
+pub mod afp;
 pub mod alicloud;
 pub mod amongus;
 pub mod amqp;
@@ -495,6 +496,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &jrmi::Jrmi,
     &smpp::Smpp,
     &openflow::OpenFlow,
+    &afp::Afp,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
