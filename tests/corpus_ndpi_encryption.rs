@@ -250,6 +250,7 @@ const DISSECTED: &[&str] = &[
     "smpp",
     "openflow",
     "afp",
+    "beckhoffads",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

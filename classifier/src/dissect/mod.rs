@@ -26,6 +26,7 @@ pub mod atg;
 pub mod avast;
 pub mod bacnet;
 pub mod battlenet;
+pub mod beckhoff_ads;
 pub mod bfcp;
 pub mod bfd;
 pub mod bgp;
@@ -497,6 +498,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &smpp::Smpp,
     &openflow::OpenFlow,
     &afp::Afp,
+    &beckhoff_ads::BeckhoffAds,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
