@@ -262,6 +262,18 @@ const DISSECTED: &[&str] = &[
     "kismet",
     "flute",
     "ethersio",
+    "starcraft",
+    "s7comm",
+    "s7commplus",
+    "resp",
+    "memcached",
+    "telnet",
+    "git",
+    "jrmi",
+    "smpp",
+    "openflow",
+    "afp",
+    "beckhoffads",
 ];
 
 fn dissected(f: &common::NdpiFlow) -> bool {

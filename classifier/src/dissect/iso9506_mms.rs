@@ -30,19 +30,19 @@ const SCAN: usize = 1024;
 const MMS_OID: [u8; 6] = [0x06, 0x05, 0x28, 0xca, 0x22, 0x02];
 
 /// A COTP TPDU in its TPKT.
-struct Tpdu<'a> {
+pub(crate) struct Tpdu<'a> {
     /// 0xe0 (CR), 0xd0 (CC) or 0xf0 (DT).
-    t: u8,
+    pub(crate) t: u8,
     /// The COTP header, from its length indicator.
-    hdr: &'a [u8],
+    pub(crate) hdr: &'a [u8],
     /// The user data.
-    data: &'a [u8],
+    pub(crate) data: &'a [u8],
     /// Offset past the TPKT.
-    end: usize,
+    pub(crate) end: usize,
 }
 
 /// A TPKT at `at`. `Err(true)`: more bytes needed.
-fn tpkt(d: &[u8], at: usize) -> Result<Tpdu<'_>, bool> {
+pub(crate) fn tpkt(d: &[u8], at: usize) -> Result<Tpdu<'_>, bool> {
     let want = [3u8, 0];
     for (i, w) in want.iter().enumerate() {
         match d.get(at + i) {

@@ -18,12 +18,15 @@
 use crate::verdict::Meta;
 
 pub mod activision;
+pub mod afp;
 pub mod alicloud;
 pub mod amongus;
 pub mod amqp;
 pub mod atg;
 pub mod avast;
 pub mod bacnet;
+pub mod battlenet;
+pub mod beckhoff_ads;
 pub mod bfcp;
 pub mod bfd;
 pub mod bgp;
@@ -74,6 +77,7 @@ pub mod ftp;
 pub mod gearman;
 pub mod genshin;
 pub mod giop;
+pub mod git;
 pub mod gnutella;
 pub mod gtp_c;
 pub mod h323;
@@ -91,6 +95,7 @@ pub mod iec104;
 pub mod imap;
 pub mod ipsec;
 pub mod iso9506_mms;
+pub mod jrmi;
 pub mod kafka;
 pub mod kcp;
 pub mod kerberos;
@@ -102,6 +107,7 @@ pub mod line_call;
 pub mod lisp;
 pub mod lol_wild_rift;
 pub mod lustre;
+pub mod memcached;
 pub mod mgcp;
 pub mod mining;
 pub mod modbus;
@@ -126,6 +132,7 @@ pub mod oicq;
 pub mod onc_rpc;
 pub mod ookla;
 pub mod opcua;
+pub mod openflow;
 pub mod openvpn;
 pub mod ospf;
 pub mod pfcp;
@@ -143,6 +150,7 @@ pub mod radmin;
 pub mod raft;
 pub mod raknet;
 pub mod rdp;
+pub mod redis;
 #[cfg(test)]
 mod registry_iot_tests;
 pub mod riotgames;
@@ -156,12 +164,14 @@ pub mod rtp;
 pub mod rtps;
 pub mod rtsp;
 pub mod rx;
+pub mod s7comm;
 pub mod sctp;
 pub mod sd_rtn;
 pub mod sip;
 pub mod skinny;
 pub mod slp;
 pub mod smb;
+pub mod smpp;
 pub mod smtp;
 pub mod snmp;
 pub mod socks;
@@ -181,6 +191,7 @@ pub mod tailscale;
 pub mod tds;
 pub mod teamspeak;
 pub mod teamviewer;
+pub mod telnet;
 pub mod tencent_games;
 pub mod teredo;
 pub mod tes_online;
@@ -438,6 +449,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &lustre::Lustre,
     &raft::Raft,
     &threema::Threema,
+    &battlenet::Battlenet,
     // UDP, exact sizes and magic cookies.
     &wireguard::Wireguard,
     &stun::Stun,
@@ -515,6 +527,15 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &tivoconnect::TivoConnect,
     &tinc::Tinc,
     &kismet::Kismet,
+    &redis::Redis,
+    &memcached::Memcached,
+    &telnet::Telnet,
+    &git::Git,
+    &jrmi::Jrmi,
+    &smpp::Smpp,
+    &openflow::OpenFlow,
+    &afp::Afp,
+    &beckhoff_ads::BeckhoffAds,
     &syslog::Syslog,
     // Looser binary shapes last.
     &netbios::Netbios,
@@ -536,6 +557,7 @@ pub static DISSECTORS: &[&dyn Dissector] = &[
     &ldap::Ldap,
     &iec104::Iec104,
     &iso9506_mms::Iso9506Mms,
+    &s7comm::S7comm,
     &weave::Weave,
     &eaq::Eaq,
     &oicq::Oicq,

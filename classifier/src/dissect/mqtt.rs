@@ -11,7 +11,10 @@
 //!   when the server has answered, its first packet must be a CONNACK;
 //! - on a connection seen after its start, a PUBLISH at QoS 1 or 2 with a
 //!   UTF-8 topic, fitting its remaining length, answered by the other
-//!   side's PUBACK or PUBREC for the same packet identifier.
+//!   side's PUBACK or PUBREC for the same packet identifier; such a
+//!   connection may open with keep-alives (PINGREQ `c0 00` answered by
+//!   PINGRESP `d0 00`, up to four pairs), after which either side may
+//!   be the publisher.
 //!
 //! MQTT itself has no encryption: cleartext.
 
@@ -22,6 +25,10 @@ pub struct Mqtt;
 
 const CONNECT: u8 = 0x10;
 const CONNACK: u8 = 0x20;
+const PINGREQ: [u8; 2] = [0xc0, 0];
+const PINGRESP: [u8; 2] = [0xd0, 0];
+/// Keep-alive pairs skipped at most.
+const MAX_PINGS: usize = 4;
 const VALUE_MAX: usize = 128;
 
 /// A fixed header at the start of `d`: (first byte, header length,
@@ -133,6 +140,19 @@ fn publish(d: &[u8]) -> Result<(u8, [u8; 2]), bool> {
     Ok((qos, [id[0], id[1]]))
 }
 
+/// A PUBLISH at QoS 1 or 2 at the start of `d`, answered at the start of
+/// `answer` by a PUBACK (QoS 1) or PUBREC (QoS 2), remaining length 2 or
+/// more, for the same packet identifier.
+fn acked_publish(d: &[u8], answer: &[u8]) -> Result<(), bool> {
+    let (qos, id) = publish(d)?;
+    let want = if qos == 1 { 0x40 } else { 0x50 };
+    match answer {
+        [] | [_] | [_, _] | [_, _, _] => Err(true),
+        [b0, len, i0, i1, ..] if *b0 == want && *len >= 2 && [*i0, *i1] == id => Ok(()),
+        _ => Err(false),
+    }
+}
+
 impl Dissector for Mqtt {
     fn name(&self) -> &'static str {
         "mqtt"
@@ -143,7 +163,7 @@ impl Dissector for Mqtt {
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         match p.first_payload().first() {
             None => Probe::Maybe,
-            Some(&b) if b == CONNECT || b >> 4 == 3 => Probe::Maybe,
+            Some(&b) if b == CONNECT || b >> 4 == 3 || b == PINGREQ[0] => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
     }
@@ -174,21 +194,39 @@ impl Dissector for Mqtt {
             }
             return if answered { Parse::Done } else { Parse::Identified };
         }
-        let (qos, id) = match publish(d) {
-            Ok(x) => x,
-            Err(true) => return p.undecided(),
-            Err(false) => return Parse::NotMine,
-        };
-        // PUBACK (QoS 1) or PUBREC (QoS 2), remaining length 2 or more.
-        let want = if qos == 1 { 0x40 } else { 0x50 };
-        match answer {
-            [] | [_] | [_, _] | [_, _, _] => p.undecided(),
-            [b0, len, i0, i1, ..] if *b0 == want && *len >= 2 && [*i0, *i1] == id => {
+        // Keep-alive pairs first: the first side's PINGREQ, the other's
+        // PINGRESP; wait while a pair is incomplete.
+        let (mut d, mut answer) = (d, answer);
+        let mut pings = 0;
+        while pings < MAX_PINGS && d.starts_with(&PINGREQ) {
+            if answer.len() < 2 && PINGRESP.starts_with(answer) {
+                return p.undecided();
+            }
+            if !answer.starts_with(&PINGRESP) {
+                return Parse::NotMine;
+            }
+            (d, answer) = (&d[2..], &answer[2..]);
+            pings += 1;
+        }
+        if d == [PINGREQ[0]] {
+            return p.undecided();
+        }
+        let mut r = acked_publish(d, answer);
+        if pings > 0 && r.is_err() {
+            // After keep-alives either side may publish.
+            r = match acked_publish(answer, d) {
+                Ok(()) => Ok(()),
+                Err(more) => Err(more || r == Err(true)),
+            };
+        }
+        match r {
+            Ok(()) => {
                 meta.protocol = Some("mqtt");
                 meta.encryption = Encryption::Cleartext;
                 Parse::Done
             }
-            _ => Parse::NotMine,
+            Err(true) => p.undecided(),
+            Err(false) => Parse::NotMine,
         }
     }
 }
@@ -235,6 +273,45 @@ mod tests {
         let ends = [[p.len() as u32], [4]];
         let other = Payloads::tcp(40000, 1883, &p, &[0x40, 2, 0, 3], &ends);
         assert!(!crate::dissect::not_refused(&Mqtt, &other));
+    }
+
+    #[test]
+    fn keepalives_then_publish() {
+        // coap_mqtt.pcap, 192.168.56.1:53522 <-> 192.168.56.101:17501: the
+        // client's PINGREQ and the server's PINGRESP, then the server
+        // publishes (QoS 1, id 2) and the client acknowledges.
+        let mut c = PINGREQ.to_vec();
+        c.extend_from_slice(&[0x40, 2, 0, 2]);
+        let mut s = PINGRESP.to_vec();
+        s.extend_from_slice(&hex(PUBLISH));
+        let (r, m) = check_split_tcp(&Mqtt, 17501, &c, &s);
+        assert_eq!(r, Parse::Done);
+        assert_eq!(m.protocol, Some("mqtt"));
+        // The client publishing after the keep-alive.
+        let mut c2 = PINGREQ.to_vec();
+        c2.extend_from_slice(&hex(PUBLISH));
+        let mut s2 = PINGRESP.to_vec();
+        s2.extend_from_slice(&[0x40, 2, 0, 2]);
+        let (r, _) = check_split_tcp(&Mqtt, 17501, &c2, &s2);
+        assert_eq!(r, Parse::Done);
+        // A keep-alive alone waits; a wrong answer, another id, or no
+        // publish after it are refused.
+        let ends = [[2], [2]];
+        let p = Payloads::tcp(40000, 17501, &PINGREQ, &PINGRESP, &ends);
+        assert_eq!(Mqtt.parse(&p, &mut Meta::default()), Parse::NeedMore);
+        let mut wrong_id = c.clone();
+        wrong_id[5] = 3;
+        let cases: [(&[u8], &[u8]); 4] = [
+            (&PINGREQ, &[0xd0, 1]),
+            (&PINGREQ, b"HTTP/1.1 200 OK\r\n"),
+            (&wrong_id, &s),
+            (&[0xc0, 0, 0x17, 0x03, 0x03, 0, 5], &[0xd0, 0, 0x17, 0x03, 0x03, 0, 5]),
+        ];
+        for (o, r) in cases {
+            let ends = [[o.len() as u32], [r.len() as u32]];
+            let p = Payloads::tcp(40000, 1883, o, r, &ends);
+            assert!(!crate::dissect::not_refused(&Mqtt, &p), "{o:?}");
+        }
     }
 
     #[test]

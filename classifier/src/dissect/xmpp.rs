@@ -5,6 +5,11 @@
 //! `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` answered by the
 //! server's `<proceed .../>` (or followed by a TLS record), after which
 //! the stream is TLS: encrypted, as for SMTP and IMAP.
+//!
+//! A stream caught after its header opens with a stanza instead (RFC
+//! 6120 section 8: `<iq `, `<message ` or `<presence `); it is taken when
+//! that stanza, before its close tag, names a namespace only XMPP uses
+//! (`jabber:`, `http://jabber.org/protocol/`, `urn:xmpp:`).
 
 use super::text::tls_follows;
 use super::{Dissector, Parse, Payloads, Probe, Transport};
@@ -22,6 +27,14 @@ const CLOSE: &[u8] = b"</stream:stream>";
 const STARTTLS: &[u8] = b"<starttls";
 const TLS_NS: &[u8] = b"urn:ietf:params:xml:ns:xmpp-tls";
 const PROCEED: &[u8] = b"<proceed";
+/// Stanza open and close tags.
+const STANZAS: [(&[u8], &[u8]); 3] = [
+    (b"<iq ", b"</iq>"),
+    (b"<message ", b"</message>"),
+    (b"<presence ", b"</presence>"),
+];
+/// Namespaces only XMPP uses.
+const XMPP_NS: [&[u8]; 3] = [b"jabber:", b"http://jabber.org/protocol/", b"urn:xmpp:"];
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
@@ -68,6 +81,29 @@ fn side(d: &[u8]) -> Option<bool> {
     }
     if DECL.starts_with(window) {
         return None;
+    }
+    stanza(window)
+}
+
+/// A stream caught after its header: a stanza naming an XMPP namespace
+/// before its close tag (within the window).
+fn stanza(window: &[u8]) -> Option<bool> {
+    for (open, close) in STANZAS {
+        if window.starts_with(open) {
+            let closed = find(window, close).map(|e| e + close.len());
+            let body = &window[..closed.unwrap_or(window.len())];
+            if XMPP_NS.iter().any(|ns| find(body, ns).is_some()) {
+                return Some(true);
+            }
+            return if closed.is_some() || window.len() >= WINDOW {
+                Some(false)
+            } else {
+                None
+            };
+        }
+        if open.starts_with(window) {
+            return None;
+        }
     }
     Some(false)
 }
@@ -167,6 +203,37 @@ mod tests {
         c.extend_from_slice(&[0x16, 0x03, 0x01, 0x02, 0x00]);
         let (r, _) = check_split_tcp(&Xmpp, 5222, &c, SERVER);
         assert_eq!(r, Parse::Done);
+    }
+
+    #[test]
+    fn stream_caught_after_its_header() {
+        // jabber.pcap, 172.16.0.62:57129 -> 172.16.1.138:5222 (first
+        // segment of each side, the server's cut after the namespace).
+        let c = b"<iq type='set' id='purpledde80fda' to='cs-xmpp.lan'><command xmlns='http://jabber.org/protocol/commands' node='ping' action='execute'/></iq>";
+        let s = b"<iq xml:lang='en' to='tom@cs-xmpp.lan/darkstar' from='cs-xmpp.lan' type='result' id='purpledde80fda'><command status='completed' sessionid='2017-08-10T15:51:01.252912Z' node='ping' xmlns='http://jabber.org/protocol/commands'>";
+        let (r, m) = check_split_tcp(&Xmpp, 5222, c, s);
+        assert_eq!(r, Parse::Identified);
+        assert_eq!(m.protocol, Some("xmpp"));
+        assert_eq!(m.encryption, Encryption::Cleartext);
+        let p =
+            b"<presence to='room@conference.cs-xmpp.lan/tom'><x xmlns='http://jabber.org/protocol/muc'/></presence>";
+        let (r, _) = check_split_tcp(&Xmpp, 40001, p, b"");
+        assert_eq!(r, Parse::Identified);
+        // Without an XMPP namespace in the stanza: not taken; unclosed
+        // and short: wait.
+        for d in [
+            &b"<iq type='get' id='1'><query xmlns='http://example.org/q'/></iq>"[..],
+            b"<message to='a'><body>hi</body></message><x xmlns='jabber:x:oob'/>",
+            b"<iqx xmlns='jabber:client'>",
+        ] {
+            let ends = [[d.len() as u32], [0]];
+            let p = Payloads::tcp(40000, 5222, d, &[], &ends);
+            assert!(!crate::dissect::not_refused(&Xmpp, &p), "{:?}", &d[..10]);
+        }
+        let d = b"<message to='a'><body>hi";
+        let ends = [[d.len() as u32], [0]];
+        let p = Payloads::tcp(40000, 5222, d, &[], &ends);
+        assert_eq!(Xmpp.parse(&p, &mut Meta::default()), Parse::NeedMore);
     }
 
     #[test]

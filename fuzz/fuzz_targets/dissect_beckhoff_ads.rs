@@ -1,0 +1,5 @@
+#![no_main]
+//! The `beckhoff_ads` dissector alone (input format: see `baikal_fuzz::Flow`).
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| baikal_fuzz::fuzz_dissector("beckhoff_ads", data));
