@@ -41,12 +41,14 @@ use baikal_classifier::verdict::Encryption;
 const LIST: &str = "ndpi_encryption_disagreements.txt";
 
 /// Least agreement over all nDPI-DPI flows, in per mille (measured
-/// 95.29%: 94.98% before damaged DNS and RADIUS packets on their ports were
-/// read as such; see the list).
-const OVERALL_MIN: usize = 952;
+/// 95.41%; issue 3 asks for 97%, which this corpus does not allow: 236
+/// of the 265 disagreements are flows a dissector read, whose bytes
+/// contradict nDPI's per-protocol flag, so 95.91% is the most left to
+/// win; the test prints both figures).
+const OVERALL_MIN: usize = 954;
 
 /// Least agreement on the flows of protocols baikal dissects, in percent
-/// (measured 95.7%). Every protocol baikal dissects counts, including
+/// (measured 95.62%). Every protocol baikal dissects counts, including
 /// those whose payload contradicts nDPI's per-protocol constant (e.g.
 /// OICQ's TEA-encrypted bodies, Agora SD-RTN's AES-GCM, Ethereum's ECIES
 /// handshake, which nDPI calls cleartext): baikal reports what the
