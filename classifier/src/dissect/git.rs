@@ -73,11 +73,7 @@ impl Dissector for Git {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.orig.stream().first() {
-            None if p.resp.is_empty() => Probe::Maybe,
-            Some(b'0') => Probe::Maybe,
-            _ => Probe::NotMine,
-        }
+        p.client_opens_with(|b| b == b'0')
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (service, host) = match request(p.orig.stream()) {

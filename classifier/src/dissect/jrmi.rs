@@ -64,11 +64,7 @@ impl Dissector for Jrmi {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.orig.stream().first() {
-            None if p.resp.is_empty() => Probe::Maybe,
-            Some(b'J') => Probe::Maybe,
-            _ => Probe::NotMine,
-        }
+        p.client_opens_with(|b| b == b'J')
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let protocol = match header(p.orig.stream()) {

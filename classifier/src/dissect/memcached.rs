@@ -119,11 +119,7 @@ impl Dissector for Memcached {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.orig.stream().first() {
-            None if p.resp.is_empty() => Probe::Maybe,
-            Some(b) if COMMANDS.iter().any(|c| c[0] == *b) => Probe::Maybe,
-            _ => Probe::NotMine,
-        }
+        p.client_opens_with(|b| COMMANDS.iter().any(|c| c[0] == b))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let cmd = match command(p.orig.stream()) {

@@ -338,6 +338,16 @@ impl<'a> Payloads<'a> {
     pub fn port(&self, p: u16) -> bool {
         self.orig_port == p || self.resp_port == p
     }
+    /// The probe of a protocol whose client speaks first with a known
+    /// first byte: `Maybe` while nobody has spoken or when the
+    /// originator's first byte passes `first`, `NotMine` otherwise.
+    pub fn client_opens_with(&self, first: impl Fn(u8) -> bool) -> Probe {
+        match self.orig.stream().first() {
+            None if self.resp.is_empty() => Probe::Maybe,
+            Some(&b) if first(b) => Probe::Maybe,
+            _ => Probe::NotMine,
+        }
+    }
 }
 
 /// Result of the cheap probe.

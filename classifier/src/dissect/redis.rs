@@ -88,11 +88,7 @@ impl Dissector for Redis {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.orig.stream().first() {
-            None if p.resp.is_empty() => Probe::Maybe,
-            Some(b'*') => Probe::Maybe,
-            _ => Probe::NotMine,
-        }
+        p.client_opens_with(|b| b == b'*')
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let name = match command(p.orig.stream()) {

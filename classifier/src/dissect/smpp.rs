@@ -80,11 +80,7 @@ impl Dissector for Smpp {
         &[Transport::Tcp]
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
-        match p.orig.stream().first() {
-            None if p.resp.is_empty() => Probe::Maybe,
-            Some(0) => Probe::Maybe,
-            _ => Probe::NotMine,
-        }
+        p.client_opens_with(|b| b == 0)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (id, system_id, seq) = match bind(p.orig.stream()) {
