@@ -309,6 +309,40 @@ fn damaged_header(msg: &[u8], p: &Payloads<'_>) -> Option<(String, u16)> {
     Some((n, t))
 }
 
+/// A first query that the strict parse refused, read anyway on port 53:
+/// its question under a damaged header (`header`), or a later message of
+/// the same transaction id that parses, a retry of the query or the
+/// server's answer (`message`). `Err` is the parse's answer otherwise:
+/// wait for the next message while nothing follows a first message that
+/// may be a query (QR 0, opcode QUERY, or cut before its flags), else not
+/// DNS.
+fn damaged_opening(q: &[&[u8]], r: &[&[u8]], p: &Payloads<'_>, mdns: bool) -> Result<(Msg, &'static str), Parse> {
+    let first = q.first().copied().unwrap_or_default();
+    if let Some((name, qtype)) = damaged_header(first, p) {
+        let m = Msg {
+            response: false,
+            rcode: 0,
+            name: Some(name),
+            qtype: Some(qtype),
+            exact: false,
+            dnscrypt_cert: false,
+        };
+        return Ok((m, "header"));
+    }
+    let Some(id) = first.get(..2).filter(|_| p.port(53) && !mdns) else {
+        return Err(Parse::NotMine);
+    };
+    let later = q.iter().skip(1).chain(r.iter()).filter(|m| m.get(..2) == Some(id));
+    if let Some(m) = later.filter_map(|m| parse_msg(m, false)).find(|m| m.name.is_some()) {
+        return Ok((m, "message"));
+    }
+    if q.len() == 1 && r.is_empty() && be16(first, 2).is_none_or(|f| f & 0xf800 == 0) {
+        Err(Parse::NeedMore)
+    } else {
+        Err(Parse::NotMine)
+    }
+}
+
 /// Is this (first) message acceptable as the flow's opening?
 fn acceptable(m: &Msg, p: &Payloads<'_>) -> bool {
     m.name.is_some() && (dns_port(p) || m.exact)
@@ -377,45 +411,12 @@ impl Dissector for Dns {
                 meta.set_extra("dns_malformed", "question");
                 return Parse::Done;
             }
-            (Some(None), _) => match q.first().and_then(|m| damaged_header(m, p)) {
-                Some((name, qtype)) => {
-                    salvaged = Some("header");
-                    Msg {
-                        response: false,
-                        rcode: 0,
-                        name: Some(name),
-                        qtype: Some(qtype),
-                        exact: false,
-                        dnscrypt_cert: false,
-                    }
+            (Some(None), _) => match damaged_opening(&q, &r, p, mdns) {
+                Ok((m, what)) => {
+                    salvaged = Some(what);
+                    m
                 }
-                // The first message is damaged beyond reading, but a later
-                // one of the same transaction (its id) parses: a retry of
-                // the query, or the server's answer.
-                None => {
-                    let id = q.first().and_then(|m| m.get(..2));
-                    let later = q.iter().skip(1).chain(r.iter());
-                    let same = later.filter(|m| m.get(..2) == id);
-                    match same.filter_map(|m| parse_msg(m, false)).find(|m| m.name.is_some()) {
-                        Some(m) if id.is_some() && p.port(53) && !mdns => {
-                            salvaged = Some("message");
-                            m
-                        }
-                        // Nothing after it yet: wait for the next message,
-                        // if this one may be a query (QR 0, opcode QUERY, or
-                        // cut before its flags).
-                        _ if id.is_some()
-                            && p.port(53)
-                            && !mdns
-                            && q.len() == 1
-                            && r.is_empty()
-                            && q.first().and_then(|m| be16(m, 2)).is_none_or(|f| f & 0xf800 == 0) =>
-                        {
-                            return Parse::NeedMore;
-                        }
-                        _ => return Parse::NotMine,
-                    }
-                }
+                Err(verdict) => return verdict,
             },
             (Some(Some(m)), _) => m,
             (None, Some(Some(m))) => m,

@@ -37,17 +37,21 @@ fn code_name(code: u8) -> Option<&'static str> {
     })
 }
 
-/// A RADIUS packet filling `d`: its code name and User-Name, if any.
-fn packet(d: &[u8]) -> Option<(&'static str, Option<&[u8]>)> {
+/// The header of a RADIUS packet filling `d`: a known code and a length
+/// field equal to the datagram's. Its code name.
+fn header(d: &[u8]) -> Option<&'static str> {
     if d.len() < HEADER || d.len() > MAX_LEN {
         return None;
     }
     let code = code_name(d[0])?;
-    if usize::from(u16::from_be_bytes([d[2], d[3]])) != d.len() {
-        return None;
-    }
+    (usize::from(u16::from_be_bytes([d[2], d[3]])) == d.len()).then_some(code)
+}
+
+/// The attributes after the header tile the packet exactly: the
+/// User-Name, if any (`Some(None)` without one).
+fn attributes(d: &[u8]) -> Option<Option<&[u8]>> {
     let mut user = None;
-    let mut rest = &d[HEADER..];
+    let mut rest = d.get(HEADER..)?;
     while let [t, l, ..] = *rest {
         let l = usize::from(l);
         if l < 2 || l > rest.len() {
@@ -58,20 +62,7 @@ fn packet(d: &[u8]) -> Option<(&'static str, Option<&[u8]>)> {
         }
         rest = &rest[l..];
     }
-    rest.is_empty().then_some((code, user))
-}
-
-/// A request or answer on a RADIUS port whose header holds (a known code,
-/// the length field equal to the datagram's) but whose attributes do not
-/// tile the rest: a damaged packet (fuzzers, broken clients) rather than
-/// another protocol, since the code and the exact 16-bit length on the
-/// port are the evidence. Reported with `radius_malformed`.
-fn damaged(d: &[u8], p: &Payloads<'_>) -> Option<&'static str> {
-    if !RADIUS_PORTS.iter().any(|&port| p.port(port)) || d.len() < HEADER || d.len() > MAX_LEN {
-        return None;
-    }
-    let code = code_name(d[0])?;
-    (usize::from(u16::from_be_bytes([d[2], d[3]])) == d.len()).then_some(code)
+    rest.is_empty().then_some(user)
 }
 
 /// Authentication, accounting (and their legacy numbers) and dynamic
@@ -95,13 +86,22 @@ impl Dissector for Radius {
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();
-        let (code, user) = match (packet(d), damaged(d, p)) {
-            (Some(ok), _) => ok,
-            (None, Some(code)) => {
+        let Some(code) = header(d) else {
+            return Parse::NotMine;
+        };
+        // On a RADIUS port, a packet whose header holds (a known code, the
+        // length field equal to the datagram's) but whose attributes do not
+        // tile the rest is a damaged packet (fuzzers, broken clients)
+        // rather than another protocol: the code and the exact 16-bit
+        // length on the port are the evidence. Its attributes are not
+        // trusted.
+        let user = match attributes(d) {
+            Some(user) => user,
+            None if RADIUS_PORTS.iter().any(|&port| p.port(port)) => {
                 meta.set_extra("radius_malformed", "attributes");
-                (code, None)
+                None
             }
-            (None, None) => return Parse::NotMine,
+            None => return Parse::NotMine,
         };
         meta.protocol = Some("radius");
         meta.encryption = Encryption::Cleartext;
