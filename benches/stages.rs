@@ -1,6 +1,7 @@
 //! Per-stage benchmarks: decode, flow-table touch, each registered
-//! dissector on a TLS ClientHello, and the whole decode + engine pipeline
-//! over a synthetic capture built here in memory.
+//! dissector on a TLS ClientHello, the entropy every flow's first payload
+//! gets at the verdict, and the whole decode + engine pipeline over a
+//! synthetic capture built here in memory.
 //!
 //! `cargo bench --bench stages`; `baikal bench` measures real captures.
 
@@ -189,6 +190,37 @@ fn bench_dissectors(c: &mut Criterion) {
     g.finish();
 }
 
+/// The entropy of a first payload, computed once per flow at the verdict:
+/// a ClientHello, a padded QUIC Initial's size of mostly zeros, and a
+/// long random-looking TCP prefix.
+fn bench_entropy(c: &mut Criterion) {
+    let hello = client_hello("www.example.com");
+    let mut initial = vec![0u8; 1250];
+    let mut x = 0x9e37_79b9_u32;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    };
+    for b in initial.iter_mut().take(300) {
+        *b = next();
+    }
+    let random: Vec<u8> = (0..16 * 1024).map(|_| next()).collect();
+    let mut g = c.benchmark_group("entropy");
+    for (name, p) in [
+        ("client_hello", &hello),
+        ("quic_initial_1250B", &initial),
+        ("random_16KiB", &random),
+    ] {
+        g.throughput(Throughput::Bytes(p.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| baikal_classifier::randomness::entropy(black_box(p)))
+        });
+    }
+    g.finish();
+}
+
 fn bench_pipeline(c: &mut Criterion) {
     let pkts = synthetic_capture(20_000);
     let bytes: u64 = pkts.iter().map(|p| p.1.len() as u64).sum();
@@ -215,5 +247,12 @@ fn bench_pipeline(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_touch, bench_dissectors, bench_pipeline);
+criterion_group!(
+    benches,
+    bench_decode,
+    bench_touch,
+    bench_dissectors,
+    bench_entropy,
+    bench_pipeline
+);
 criterion_main!(benches);
