@@ -80,4 +80,17 @@ if "baikal-1t" in med and "baikal-2t" in med:
 if "baikal-1t" in med and "baikal-1t-pair" in med:
     print(f"two 1-thread runs side by side: {med['baikal-1t-pair'][0]:.2f} s, so this machine's two-job ceiling is "
           f"{2*med['baikal-1t'][0]/med['baikal-1t-pair'][0]:.2f}x (2 x 1 thread alone / the pair)")
+# The same ratios within each round (its runs were seconds apart): their
+# spread shows how much of a difference between medians is the host.
+def per_round(num, den, k=1.0):
+    if num not in res or den not in res:
+        return None
+    r = sorted(k * a[0] / b[0] for a, b in zip(res[num], res[den]))
+    return f"{r[0]:.2f}-{r[-1]:.2f}x (median {statistics.median(r):.2f}x)"
+spreads = [("baikal 1 thread vs ndpiReader", per_round("ndpiReader", "baikal-1t")),
+           ("baikal 2 threads / 1 thread", per_round("baikal-1t", "baikal-2t")),
+           ("two-job ceiling", per_round("baikal-1t", "baikal-1t-pair", 2.0))]
+spreads = [(n, s) for n, s in spreads if s]
+if spreads:
+    print("per round: " + "; ".join(f"{n} {s}" for n, s in spreads))
 PY
