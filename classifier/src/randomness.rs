@@ -137,8 +137,8 @@ fn xlog2x_exact(c: u32) -> f64 {
 /// the table every `c·log2 c` comes from it, with no logarithm or
 /// division per byte value, and four running sums let the additions
 /// overlap. (The per-value form took a logarithm per distinct count, a
-/// branch per value and one dependent addition chain; the sum over the
-/// counts of a 512-byte payload now costs about a third of what it did.)
+/// branch per value and one dependent addition chain; the `entropy` group
+/// of `benches/stages.rs` measured a ClientHello 6-26% faster.)
 /// The two forms agree to a few units in the last place of an `f64`; a
 /// test holds this one to the plain sum within one `f32` step, and records
 /// round to 0.001. A payload of one byte value gets exactly 0 (the
