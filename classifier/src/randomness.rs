@@ -150,6 +150,9 @@ pub fn entropy(p: &[u8]) -> f32 {
     let counts = byte_counts(p);
     let table: &[f64] = &XLOG2X;
     let mut sums = [0f64; 4];
+    // Two loops on purpose: with the logarithm's fallback out of the
+    // common loop the compiler keeps it branch-free; one merged loop timed
+    // no faster than the old per-value sum.
     if p.len() < table.len() {
         // No count exceeds the length: every term is in the table.
         for quad in counts.chunks_exact(4) {
