@@ -360,6 +360,17 @@ impl Strings {
         self.index.find(h, |&i| &*self.entries[i as usize].s == s).copied()
     }
 
+    /// Forgets every shared string, for when no packed verdict is left
+    /// (a drained flow table): cheaper than releasing them one by one.
+    /// Limits and key ids stay.
+    pub fn clear(&mut self) {
+        self.entries = Vec::new();
+        self.free = Vec::new();
+        self.index = hashbrown::HashTable::new();
+        self.live = 0;
+        self.bytes = 0;
+    }
+
     /// Unpacks without dropping references.
     pub fn peek(&self, p: &Packed) -> Meta {
         self.read(p).0
