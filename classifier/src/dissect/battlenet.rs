@@ -131,6 +131,10 @@ fn logon(d: &[u8], truncated_ok: bool) -> Result<Logon, bool> {
 }
 
 impl Dissector for Battlenet {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "battlenet"
     }

@@ -92,6 +92,10 @@ fn open(m: &[u8]) -> Option<(u32, u16, [u8; 4])> {
 }
 
 impl Dissector for Bgp {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "bgp"
     }

@@ -42,6 +42,10 @@ fn discovery(d: &[u8], kind: u8) -> Option<&[u8]> {
 }
 
 impl Dissector for DiscordVoice {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "discord_voice"
     }

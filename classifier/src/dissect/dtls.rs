@@ -100,6 +100,10 @@ fn version_name(v: u16) -> &'static str {
 }
 
 impl Dissector for Dtls {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "dtls"
     }

@@ -163,6 +163,10 @@ fn type_name(k: u8) -> &'static str {
 }
 
 impl Dissector for Ethereum {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "ethereum"
     }

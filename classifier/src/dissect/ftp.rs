@@ -134,6 +134,10 @@ fn upgraded_tls(p: &Payloads<'_>, o_at: usize, r_at: Option<usize>, meta: &mut M
 }
 
 impl Dissector for Ftp {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "ftp"
     }

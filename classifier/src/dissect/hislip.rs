@@ -49,6 +49,10 @@ fn messages(d: &[u8]) -> Option<Option<(u8, bool)>> {
 }
 
 impl Dissector for HiSlip {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "hislip"
     }

@@ -141,6 +141,10 @@ fn bind_dn(body: &[u8]) -> Option<&[u8]> {
 }
 
 impl Dissector for Ldap {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "ldap"
     }

@@ -401,6 +401,17 @@ pub trait Dissector: Sync {
     fn reuses_prev(&self) -> bool {
         false
     }
+    /// True when a verdict of this dissector can change when only
+    /// [`Payloads::last`] does: its parse reads `last` (beyond returning
+    /// [`Payloads::undecided`], whose two answers are alike to a flow
+    /// already identified). When a flow this dissector identified ends,
+    /// or stalls, with no data it has not parsed, the engine runs the
+    /// final pass (`last` set) only for such dissectors; for the others
+    /// it would rebuild the verdict the flow already has. A test scans
+    /// the dissectors' sources: a file that reads `last` must say true.
+    fn final_pass(&self) -> bool {
+        false
+    }
 }
 
 /// The registry, in priority order: earlier entries are asked first, and
@@ -1022,6 +1033,91 @@ mod tests {
         let ends = [[c.len() as u32], [s.len() as u32]];
         let p = Payloads::tcp(40000, 4899, c, s, &ends);
         assert_eq!(first_claimant(&p), Some("radmin"));
+    }
+
+    /// The source of a dissector file without its test module.
+    fn code_of(path: &std::path::Path) -> String {
+        let s = std::fs::read_to_string(path).unwrap_or_default();
+        let cut = [
+            "#[cfg(test)]\nmod tests",
+            "#[cfg(test)]\npub(crate) mod tests",
+            "#[cfg(test)]\npub mod tests",
+        ]
+        .iter()
+        .filter_map(|m| s.find(m))
+        .min()
+        .unwrap_or(s.len());
+        s[..cut].to_string()
+    }
+
+    /// Whether `code` reads or sets a field `last` (`p.last`), as opposed
+    /// to calling a method such as `slice.last()`.
+    fn touches_last(code: &str) -> bool {
+        code.match_indices(".last").any(|(i, m)| {
+            code[i + m.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '('))
+        })
+    }
+
+    #[test]
+    fn touches_last_tells_fields_from_methods() {
+        assert!(touches_last("if p.last {"));
+        assert!(touches_last("midstream(a, b, p.last, meta)"));
+        assert!(touches_last("Foo { last: p.last }"));
+        assert!(!touches_last("v.last() == Some(&0)"));
+        assert!(!touches_last("p.last_seen + p.lasting"));
+    }
+
+    /// A dissector whose code reads `Payloads::last` must ask for the
+    /// final pass ([`Dissector::final_pass`]), or the engine would keep a
+    /// verdict that `last` would have changed; and one that does not read
+    /// it must not ask (the pass would be wasted). One `impl Dissector`
+    /// per file, so the file is the unit.
+    #[test]
+    fn final_pass_is_declared_exactly_where_last_is_read() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dissect");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("dissect dir").flatten() {
+                let path = e.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 150, "found {} dissector files", files.len());
+        let mut wrong = Vec::new();
+        let mut reading = 0;
+        for path in files {
+            // The module root defines `Payloads::undecided` (whose two
+            // answers are alike to an identified flow); test files only test.
+            if path == root.join("mod.rs") || path.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let code = code_of(&path);
+            let reads = touches_last(&code);
+            let declares = code.contains("fn final_pass(&self) -> bool {\n        true");
+            reading += usize::from(reads);
+            if reads != declares {
+                wrong.push(format!(
+                    "{} (reads last: {reads}, final_pass: {declares})",
+                    path.display()
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "final_pass out of step with the code:\n{}",
+            wrong.join("\n")
+        );
+        assert!(reading >= 20, "only {reading} files read `last`: is the scan broken?");
+        let asking = DISSECTORS.iter().filter(|d| d.final_pass()).count();
+        assert_eq!(asking, reading, "one dissector per file that reads `last`");
     }
 
     #[test]

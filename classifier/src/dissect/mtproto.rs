@@ -268,6 +268,10 @@ fn identified(meta: &mut Meta, kind: Kind, obfuscated: bool) -> Parse {
 }
 
 impl Dissector for MtProto {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "mtproto"
     }

@@ -64,6 +64,10 @@ fn handshake(d: &[u8]) -> Result<(u64, &str, usize), bool> {
 }
 
 impl Dissector for Raft {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "raft"
     }

@@ -37,6 +37,10 @@ fn target(d: &[u8]) -> Option<String> {
 }
 
 impl Dissector for RipeAtlas {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "ripe_atlas"
     }

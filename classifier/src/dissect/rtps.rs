@@ -63,6 +63,10 @@ fn message(d: &[u8]) -> Option<bool> {
 }
 
 impl Dissector for Rtps {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "rtps"
     }

@@ -238,6 +238,10 @@ fn socks5(o: &[u8], r: &[u8]) -> Step<Handshake> {
 }
 
 impl Dissector for Socks {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "socks"
     }

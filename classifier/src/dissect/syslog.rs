@@ -108,6 +108,10 @@ fn octet_count(d: &[u8]) -> Result<Option<usize>, ()> {
 }
 
 impl Dissector for Syslog {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "syslog"
     }

@@ -22,6 +22,10 @@ const MAX_LINES: usize = 32;
 const VALUE_MAX: usize = 64;
 
 impl Dissector for TivoConnect {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "tivoconnect"
     }

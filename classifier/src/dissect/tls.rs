@@ -763,6 +763,10 @@ fn mark_tls(meta: &mut Meta) {
 }
 
 impl Dissector for Tls {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "tls"
     }

@@ -91,6 +91,10 @@ fn opening(data: &[u8]) -> Step {
 }
 
 impl Dissector for WhatsApp {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "whatsapp"
     }

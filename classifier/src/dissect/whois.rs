@@ -33,6 +33,10 @@ fn answer_byte(b: u8) -> bool {
 }
 
 impl Dissector for Whois {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "whois"
     }

@@ -66,6 +66,10 @@ fn command(d: &[u8]) -> Option<&str> {
 }
 
 impl Dissector for Xiaomi {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "xiaomi"
     }

@@ -344,6 +344,10 @@ fn fill(c: &Client, meta: &mut Meta) {
 }
 
 impl Dissector for Quic {
+    /// Reads `last`: see [`Dissector::final_pass`].
+    fn final_pass(&self) -> bool {
+        true
+    }
     fn name(&self) -> &'static str {
         "quic"
     }
