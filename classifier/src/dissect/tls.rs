@@ -178,7 +178,9 @@ enum Client {
         hello_started: bool,
     },
     Hello {
-        hello: Box<ClientHello>,
+        /// `None` when the caller already holds this hello's fingerprints
+        /// and asked [`client`] not to parse it again.
+        hello: Option<Box<ClientHello>>,
         /// Length of the client's first application-data record: in TLS
         /// 1.3 its wrapped Finished (53 or 69 bytes from real clients),
         /// which MTProxy fake-TLS replaces with a much longer payload.
@@ -192,7 +194,10 @@ enum Client {
     NotHello,
 }
 
-fn client(stream: &[u8]) -> Client {
+/// The client's side. With `parse_hello` false a complete ClientHello
+/// message is not parsed (`Hello { hello: None, .. }`): the caller knows
+/// these bytes parsed before (see [`parse`]).
+fn client(stream: &[u8], parse_hello: bool) -> Client {
     if stream.is_empty() {
         return Client::Empty;
     }
@@ -214,9 +219,13 @@ fn client(stream: &[u8]) -> Client {
         return Client::NotHello;
     }
     match rec.hs.get(..len + 4) {
+        Some(_) if !parse_hello => Client::Hello {
+            hello: None,
+            first_appdata_len: rec.first_appdata_len,
+        },
         Some(msg) => match client_hello::parse_handshake(msg) {
             Ok(ch) => Client::Hello {
-                hello: Box::new(ch),
+                hello: Some(Box::new(ch)),
                 first_appdata_len: rec.first_appdata_len,
             },
             // The framing (record and handshake headers with consistent
@@ -854,7 +863,12 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                 return midstream(resp, orig, p.last, meta);
             }
         }
-        let c = client(orig);
+        // Without a proxy preamble the hello starts the unchanged stream
+        // (`prev` was filled from these very bytes): a `prev` with the
+        // ClientHello's fingerprints means it parsed, and to the same
+        // fields, so it is neither parsed nor fingerprinted again.
+        let known = prev.filter(|pm| proxy.is_none() && pm.ja4.is_some() && pm.extra("tls_version_offered").is_some());
+        let c = client(orig, known.is_none());
         let s = (!resp.is_empty()).then(|| server(resp));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
         let server_done = s.as_ref().is_some_and(|s| !s.not_tls && s.done());
@@ -872,11 +886,13 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                 hello,
                 first_appdata_len,
             } => {
-                // Without a proxy preamble the hello starts the unchanged
-                // stream: the same bytes, the same fingerprints.
-                let reused = proxy.is_none() && prev.is_some_and(|pm| reuse_client_fields(pm, meta).is_some());
-                if !reused {
-                    client_hello::fill_meta(&hello, 't', meta);
+                match (hello, known) {
+                    (Some(hello), _) => client_hello::fill_meta(&hello, 't', meta),
+                    (None, Some(pm)) => {
+                        let _ = reuse_client_fields(pm, meta);
+                    }
+                    // `client` parses the hello unless it is known.
+                    (None, None) => {}
                 }
                 fill(meta);
                 if let Some(n) = first_appdata_len {
