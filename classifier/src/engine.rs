@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
-use crate::dissect::{icmp, ipsec, sctp, Parse, Payloads, Probe, Side, Transport, DISSECTORS};
+use crate::dissect::{icmp, ipsec, sctp, Parse, Payloads, Probe, Side, State, Transport, DISSECTORS};
 use crate::flow::{Candidates, Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
 use crate::packed::Strings;
 use crate::randomness;
@@ -401,10 +401,8 @@ fn run_dissectors(
         let mut m = Meta::default();
         // Only the responder's bytes grew since `prev` was filled: the
         // dissector may reuse its originator-side work.
-        let r = match prev {
-            Some(prev) if insp.meta_orig_len == Some(orig_len) => d.parse_resp_grew(&p, prev, &mut m),
-            _ => d.parse(&p, &mut m),
-        };
+        let prev = prev.filter(|_| insp.meta_orig_len == Some(orig_len));
+        let r = d.parse_with_state(&p, prev, &mut insp.state, &mut m);
         return match r {
             Parse::Identified | Parse::Done => {
                 insp.meta_orig_len = Some(orig_len);
@@ -421,11 +419,13 @@ fn run_dissectors(
             continue;
         }
         let mut m = Meta::default();
-        match d.parse(&p, &mut m) {
+        let mut state = State::default();
+        match d.parse_with_state(&p, None, &mut state, &mut m) {
             Parse::NotMine => insp.candidates.remove(i),
             Parse::NeedMore => {}
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);
+                insp.state = state;
                 insp.meta_orig_len = Some(orig_len);
                 return (Some(fill_defaults(m, d.name())), r == Parse::Done);
             }

@@ -384,6 +384,9 @@ pub struct Inspect {
     /// set, `Flow::verdict` is `None`; it is packed into `Flow::verdict`
     /// when inspection ends, and `FlowTable::end` takes it as it is.
     pub meta: Option<Box<Meta>>,
+    /// The chosen dissector's own state for this flow
+    /// ([`crate::dissect::Dissector::parse_with_state`]).
+    pub state: crate::dissect::State,
 }
 
 impl Inspect {
@@ -422,6 +425,7 @@ impl Inspect {
             })
             .sum::<usize>()
             + std::mem::size_of::<Inspect>()
+            + self.state.heap_bytes()
             + self
                 .meta
                 .as_ref()

@@ -11,7 +11,7 @@
 //! run, as the engine does, on every growing prefix of what the flow
 //! carried.
 
-use baikal_classifier::dissect::{Dissector, Payloads, Side, Transport};
+use baikal_classifier::dissect::{Dissector, Payloads, Side, State, Transport};
 use baikal_classifier::verdict::Meta;
 
 /// Cuts fuzz bytes into orig/resp pieces (see module docs).
@@ -63,8 +63,11 @@ impl Flow {
 }
 
 /// Runs `d` as the engine would: after each piece, probe and parse over
-/// everything so far, then once more with `last` set.
+/// everything so far, then once more with `last` set. Each parse is also
+/// made with the state the dissector keeps across them
+/// (`parse_with_state`), which must not change its answer.
 pub fn run_dissector(d: &dyn Dissector, flow: &Flow) {
+    let mut state = State::default();
     let mut bufs: [(Vec<u8>, Vec<u32>); 2] = Default::default();
     let n = flow.pieces.len();
     for (i, (orig, bytes)) in flow.pieces.iter().enumerate() {
@@ -81,7 +84,10 @@ pub fn run_dissector(d: &dyn Dissector, flow: &Flow) {
         };
         let _ = d.probe(&p);
         let mut m = Meta::default();
-        let _ = d.parse(&p, &mut m);
+        let r = d.parse(&p, &mut m);
+        let mut kept = Meta::default();
+        let r_kept = d.parse_with_state(&p, None, &mut state, &mut kept);
+        assert_eq!((r_kept, &kept), (r, &m), "{}: parse_with_state differs from parse", d.name());
     }
 }
 

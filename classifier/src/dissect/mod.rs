@@ -358,6 +358,41 @@ pub enum Probe {
     NotMine,
 }
 
+/// What a dissector keeps between its parses of one flow
+/// ([`Dissector::parse_with_state`]).
+#[derive(Default)]
+pub struct State {
+    value: Option<Box<dyn std::any::Any + Send>>,
+    /// Heap bytes the value holds, box included, as its dissector counts them.
+    bytes: usize,
+}
+
+impl State {
+    /// The value, if one of type `T` is kept.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.value.as_deref()?.downcast_ref()
+    }
+    /// Keeps `v`, which holds `heap` bytes besides itself.
+    pub fn set<T: std::any::Any + Send>(&mut self, v: T, heap: usize) {
+        self.bytes = std::mem::size_of::<T>() + heap;
+        self.value = Some(Box::new(v));
+    }
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        if self.value.is_some() {
+            self.bytes
+        } else {
+            0
+        }
+    }
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State").field("bytes", &self.heap_bytes()).finish()
+    }
+}
+
 /// Result of a parse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parse {
@@ -392,6 +427,22 @@ pub trait Dissector: Sync {
     fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
         let _ = prev;
         self.parse(p, meta)
+    }
+    /// [`Dissector::parse`], or with `prev` [`Dissector::parse_resp_grew`]
+    /// (the engine passes `prev` under the same condition), given
+    /// `state`: this dissector's own for the flow, empty at its first
+    /// parse of it, kept by the engine while the dissector is the flow's
+    /// chosen one, dropped with the flow's payload. A dissector may keep
+    /// there what it derived from the flow's bytes to save deriving it
+    /// again; the flow's sides only grow, so a value can say which prefix
+    /// it was derived from. Contract: the same verdict and meta as
+    /// without the state (QUIC keeps its decrypted client side).
+    fn parse_with_state(&self, p: &Payloads<'_>, prev: Option<&Meta>, state: &mut State, meta: &mut Meta) -> Parse {
+        let _ = state;
+        match prev {
+            Some(prev) => self.parse_resp_grew(p, prev, meta),
+            None => self.parse(p, meta),
+        }
     }
     /// True when [`Dissector::parse_resp_grew`] reads `prev`. The engine
     /// then keeps the verdict of a flow this dissector identified

@@ -9,13 +9,16 @@
 //! IETF-style protected Initials with Google's salts.
 //!
 //! Like every dissector this is a pure function of the datagrams seen so
-//! far: each call re-derives everything from [`Payloads`].
+//! far. The engine parses a flow again at each server datagram; the
+//! client side (keys, opened Initials, the reassembled ClientHello) is
+//! kept in the flow's dissector state and reused while the client's
+//! datagrams are unchanged ([`crate::dissect::Dissector::parse_with_state`]).
 
 pub mod crypto;
 pub mod gquic;
 pub mod packet;
 
-use crate::dissect::{Dissector, Parse, Payloads, Probe, Transport};
+use crate::dissect::{Dissector, Parse, Payloads, Probe, State, Transport};
 use crate::fingerprint::client_hello;
 use crate::verdict::{Encryption, Evidence, Meta};
 
@@ -42,6 +45,29 @@ struct Client {
     close: Option<u64>,
     /// DCID of the client's first Initial (the Initial keys' input).
     first_dcid: Vec<u8>,
+}
+
+impl Client {
+    /// Heap bytes held (what [`parse`] keeps for a flow).
+    fn heap_bytes(&self) -> usize {
+        let strings = |v: &[String]| v.iter().map(String::capacity).sum::<usize>();
+        self.hello_msg.capacity()
+            + self.first_dcid.capacity()
+            + self.sni.as_ref().map_or(0, String::capacity)
+            + self.user_agent.as_ref().map_or(0, String::capacity)
+            + self.hello.as_ref().map_or(0, |h| {
+                2 * (h.cipher_suites.capacity()
+                    + h.extensions.capacity()
+                    + h.supported_versions.capacity()
+                    + h.signature_algorithms.capacity()
+                    + h.supported_groups.capacity())
+                    + h.ec_point_formats.capacity()
+                    + h.sni.as_ref().map_or(0, String::capacity)
+                    + strings(&h.alpn)
+                    + h.alpn.capacity() * std::mem::size_of::<String>()
+                    + h.alpn_first_raw.as_ref().map_or(0, Vec::capacity)
+            })
+    }
 }
 
 /// Initial keys derived so far, by (version, DCID).
@@ -370,102 +396,138 @@ impl Dissector for Quic {
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        if p.orig.first().is_empty() {
-            return p.undecided();
-        }
-        let Some(c) = analyse_client(p) else {
-            // Only the server seen (one-way capture or lost client
-            // packets): Google QUIC's REJ/SHLO is in the clear, then
-            // everything is sealed.
-            if let Some(msg) = gquic::server_handshake(p.orig.first()) {
-                meta.protocol = Some("quic");
-                meta.encryption = Encryption::Encrypted;
-                meta.set_extra("quic_family", "gquic");
-                meta.set_extra("quic_client", "resp");
-                meta.set_extra("quic_server", msg);
-                return Parse::Done;
-            }
-            // A capture that starts mid-connection: decided only when the
-            // engine stops feeding, so every exact dissector had its turn.
-            let kind = match (mid_flow(p), p.last) {
-                (Mid::Reject, _) | (Mid::Pending, true) => return Parse::NotMine,
-                (_, false) => return Parse::NeedMore,
-                (Mid::Match(kind), true) => kind,
-            };
-            meta.protocol = Some("quic");
-            meta.encryption = Encryption::Encrypted;
-            meta.evidence.insert(Evidence::HEURISTIC);
-            meta.set_extra(
-                "quic_mid_flow",
-                if kind == MidFlow::Short {
-                    "short_header"
-                } else {
-                    "gquic"
-                },
-            );
-            if kind == MidFlow::Google {
-                meta.set_extra("quic_family", "gquic");
-            }
-            return Parse::Identified;
+        parse(p, &mut State::default(), meta)
+    }
+
+    /// As `parse`, keeping the client side's analysis (Initial keys,
+    /// opened packets, the reassembled ClientHello) in `state`: a flow is
+    /// parsed again at each server datagram, with the client's datagrams
+    /// unchanged.
+    fn parse_with_state(&self, p: &Payloads<'_>, _prev: Option<&Meta>, state: &mut State, meta: &mut Meta) -> Parse {
+        parse(p, state, meta)
+    }
+}
+
+/// The client side as analysed from the originator's first `at` =
+/// (bytes, datagrams).
+struct Seen {
+    at: (usize, usize),
+    client: Client,
+}
+
+/// [`Quic::parse`], with the client side taken from `state` when it was
+/// analysed from the same datagrams (a flow's sides only grow).
+fn parse(p: &Payloads<'_>, state: &mut State, meta: &mut Meta) -> Parse {
+    if p.orig.first().is_empty() {
+        return p.undecided();
+    }
+    let at = (p.orig.data.len(), p.orig.ends.len());
+    if state.get::<Seen>().is_none_or(|s| s.at != at) {
+        let Some(client) = analyse_client(p) else {
+            *state = State::default();
+            return without_client(p, meta);
         };
-        // The capture may have seen the server first: try the other side
-        // as the client.
-        let mut swapped = false;
-        let c = if c.readable {
-            c
+        let heap = client.heap_bytes();
+        state.set(Seen { at, client }, heap);
+    }
+    let Some(Seen { client: c, .. }) = state.get::<Seen>() else {
+        return without_client(p, meta);
+    };
+    if c.readable {
+        return with_client(p, c, false, meta);
+    }
+    // The capture may have seen the server first: try the other side
+    // as the client.
+    let other = Payloads {
+        orig: p.resp,
+        resp: p.orig,
+        orig_port: p.resp_port,
+        resp_port: p.orig_port,
+        ..*p
+    };
+    match analyse_client(&other) {
+        Some(s) if s.readable => with_client(p, &s, true, meta),
+        _ => with_client(p, c, false, meta),
+    }
+}
+
+/// The verdict of a flow whose originator sent no readable client
+/// Initial (see [`Quic::parse`]).
+fn without_client(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
+    // Only the server seen (one-way capture or lost client
+    // packets): Google QUIC's REJ/SHLO is in the clear, then
+    // everything is sealed.
+    if let Some(msg) = gquic::server_handshake(p.orig.first()) {
+        meta.protocol = Some("quic");
+        meta.encryption = Encryption::Encrypted;
+        meta.set_extra("quic_family", "gquic");
+        meta.set_extra("quic_client", "resp");
+        meta.set_extra("quic_server", msg);
+        return Parse::Done;
+    }
+    // A capture that starts mid-connection: decided only when the
+    // engine stops feeding, so every exact dissector had its turn.
+    let kind = match (mid_flow(p), p.last) {
+        (Mid::Reject, _) | (Mid::Pending, true) => return Parse::NotMine,
+        (_, false) => return Parse::NeedMore,
+        (Mid::Match(kind), true) => kind,
+    };
+    meta.protocol = Some("quic");
+    meta.encryption = Encryption::Encrypted;
+    meta.evidence.insert(Evidence::HEURISTIC);
+    meta.set_extra(
+        "quic_mid_flow",
+        if kind == MidFlow::Short {
+            "short_header"
         } else {
-            let other = Payloads {
-                orig: p.resp,
-                resp: p.orig,
-                orig_port: p.resp_port,
-                resp_port: p.orig_port,
-                ..*p
-            };
-            match analyse_client(&other) {
-                Some(s) if s.readable => {
-                    swapped = true;
-                    s
-                }
-                _ => c,
-            }
-        };
-        if !c.readable {
-            // Undecryptable: at the end, accept only a well-formed long
-            // header whose Length fits the datagram.
-            let well_formed = matches!(packet::coalesced(p.orig.first()).next(), Some(Item::Long(_)));
-            if !p.last {
-                return Parse::NeedMore;
-            }
-            if !well_formed {
-                return Parse::NotMine;
-            }
+            "gquic"
+        },
+    );
+    if kind == MidFlow::Google {
+        meta.set_extra("quic_family", "gquic");
+    }
+    Parse::Identified
+}
+
+/// The rest of [`parse`], given the client side `c` (`swapped`: read
+/// from the responder's datagrams).
+fn with_client(p: &Payloads<'_>, c: &Client, swapped: bool, meta: &mut Meta) -> Parse {
+    if !c.readable {
+        // Undecryptable: at the end, accept only a well-formed long
+        // header whose Length fits the datagram.
+        let well_formed = matches!(packet::coalesced(p.orig.first()).next(), Some(Item::Long(_)));
+        if !p.last {
+            return Parse::NeedMore;
         }
-        fill(&c, meta);
-        let server_side = if swapped {
-            meta.set_extra("quic_client", "resp");
-            Payloads { resp: p.orig, ..*p }
-        } else {
-            *p
-        };
-        let server = analyse_server(&server_side, &c);
-        if let Some(a) = server.answer {
-            meta.set_extra("quic_server", a);
+        if !well_formed {
+            return Parse::NotMine;
         }
-        if let Some(cs) = server.cipher {
-            meta.set_extra("quic_server_cipher", format!("0x{cs:04x}"));
-        }
-        // Done once the client's hello is read and the server's answer is
-        // known: a ServerHello, a Retry or Version Negotiation, or a few
-        // datagrams without either (a first Initial may carry only an ACK).
-        let gquic_clear = c.version.is_some_and(|v| v.kind == Kind::GoogleClear);
-        let answered = server.cipher.is_some()
-            || matches!(server.answer, Some("retry" | "version_negotiation"))
-            || server_side.resp.chunks().count() >= SERVER_DATAGRAMS;
-        if c.hello_done && (gquic_clear || answered) {
-            Parse::Done
-        } else {
-            Parse::Identified
-        }
+    }
+    fill(c, meta);
+    let server_side = if swapped {
+        meta.set_extra("quic_client", "resp");
+        Payloads { resp: p.orig, ..*p }
+    } else {
+        *p
+    };
+    let server = analyse_server(&server_side, c);
+    if let Some(a) = server.answer {
+        meta.set_extra("quic_server", a);
+    }
+    if let Some(cs) = server.cipher {
+        meta.set_extra("quic_server_cipher", format!("0x{cs:04x}"));
+    }
+    // Done once the client's hello is read and the server's answer is
+    // known: a ServerHello, a Retry or Version Negotiation, or a few
+    // datagrams without either (a first Initial may carry only an ACK).
+    let gquic_clear = c.version.is_some_and(|v| v.kind == Kind::GoogleClear);
+    let answered = server.cipher.is_some()
+        || matches!(server.answer, Some("retry" | "version_negotiation"))
+        || server_side.resp.chunks().count() >= SERVER_DATAGRAMS;
+    if c.hello_done && (gquic_clear || answered) {
+        Parse::Done
+    } else {
+        Parse::Identified
     }
 }
 

@@ -639,3 +639,62 @@ fn rfc9001_a3_server_initial_completes_the_flow() {
         let _ = run_both(&client, &[server[0][..k].to_vec()], true);
     }
 }
+
+/// With the flow's state, each server datagram's parse gives what a
+/// parse without it gives, and the client side is analysed once: the
+/// state is kept while the client's datagrams are the same, and is
+/// really read (a different client planted in it shows through).
+#[test]
+fn state_keeps_the_client_side_and_agrees_with_parse() {
+    let client = vec![unhex(A2_V1_PACKET)];
+    let mut bad = unhex(A3_SERVER_PACKET);
+    bad[100] ^= 1;
+    let flights = [
+        vec![],
+        vec![bad.clone()],
+        vec![bad.clone(), bad.clone()],
+        vec![bad, unhex(A3_SERVER_PACKET)],
+    ];
+    let mut state = State::default();
+    for server in &flights {
+        for last in [false, true] {
+            let s = Sides::new(&client, server);
+            let p = s.payloads(last);
+            let (mut want, mut got) = (Meta::default(), Meta::default());
+            let r = Quic.parse(&p, &mut want);
+            assert_eq!(
+                Quic.parse_with_state(&p, None, &mut state, &mut got),
+                r,
+                "{} dgrams",
+                server.len()
+            );
+            assert_eq!(got, want, "{} dgrams", server.len());
+            assert_eq!(state.get::<Seen>().map(|s| s.at), Some((s.orig.0.len(), 1)));
+        }
+    }
+    assert!(
+        state.heap_bytes() > unhex(A2_V1_PACKET).len() / 2,
+        "{}",
+        state.heap_bytes()
+    );
+    // Plant another SNI in the kept client: the parse takes it from there.
+    let s = Sides::new(&client, &flights[3]);
+    let p = s.payloads(false);
+    let Some(seen) = state.get::<Seen>() else {
+        panic!("no state")
+    };
+    let mut planted = seen.client.clone();
+    planted.sni = Some("planted.example".into());
+    let at = seen.at;
+    state.set(Seen { at, client: planted }, 0);
+    let mut m = Meta::default();
+    Quic.parse_with_state(&p, None, &mut state, &mut m);
+    assert_eq!(m.sni.as_deref(), Some("planted.example"));
+    // More client datagrams: analysed again.
+    let more = vec![unhex(A2_V1_PACKET), unhex(A2_V1_PACKET)];
+    let s = Sides::new(&more, &flights[3]);
+    let mut m = Meta::default();
+    Quic.parse_with_state(&s.payloads(false), None, &mut state, &mut m);
+    assert_eq!(m.sni.as_deref(), Some("example.com"));
+    assert_eq!(state.get::<Seen>().map(|s| s.at.1), Some(2));
+}
