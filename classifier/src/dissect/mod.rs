@@ -360,30 +360,32 @@ pub enum Probe {
 
 /// What a dissector keeps between its parses of one flow
 /// ([`Dissector::parse_with_state`]).
+/// One pointer wide: every flow under inspection carries one, few use it.
 #[derive(Default)]
-pub struct State {
-    value: Option<Box<dyn std::any::Any + Send>>,
-    /// Heap bytes the value holds, box included, as its dissector counts them.
+pub struct State(Option<Box<Kept>>);
+
+struct Kept {
+    /// Heap bytes held, boxes included, as the dissector counted them.
     bytes: usize,
+    value: Box<dyn std::any::Any + Send>,
 }
 
 impl State {
     /// The value, if one of type `T` is kept.
     pub fn get<T: 'static>(&self) -> Option<&T> {
-        self.value.as_deref()?.downcast_ref()
+        self.0.as_ref()?.value.downcast_ref()
     }
     /// Keeps `v`, which holds `heap` bytes besides itself.
     pub fn set<T: std::any::Any + Send>(&mut self, v: T, heap: usize) {
-        self.bytes = std::mem::size_of::<T>() + heap;
-        self.value = Some(Box::new(v));
+        let bytes = std::mem::size_of::<Kept>() + std::mem::size_of::<T>() + heap;
+        self.0 = Some(Box::new(Kept {
+            bytes,
+            value: Box::new(v),
+        }));
     }
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        if self.value.is_some() {
-            self.bytes
-        } else {
-            0
-        }
+        self.0.as_ref().map_or(0, |k| k.bytes)
     }
 }
 

@@ -423,10 +423,12 @@ fn parse(p: &Payloads<'_>, state: &mut State, meta: &mut Meta) -> Parse {
     }
     let at = (p.orig.data.len(), p.orig.ends.len());
     if state.get::<Seen>().is_none_or(|s| s.at != at) {
-        let Some(client) = analyse_client(p) else {
+        let Some(mut client) = analyse_client(p) else {
             *state = State::default();
             return without_client(p, meta);
         };
+        // The raw message is parsed already: not kept for the flow.
+        client.hello_msg = Vec::new();
         let heap = client.heap_bytes();
         state.set(Seen { at, client }, heap);
     }
