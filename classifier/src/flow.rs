@@ -451,6 +451,15 @@ pub fn is_ack_padding(flags: u8, payload: &[u8]) -> bool {
 
 const NIL: u32 = u32::MAX;
 
+/// The index's 64-bit hash from a slot's 32-bit one: the table takes its
+/// bucket from the low bits and its 7-bit tag from the top ones, which
+/// are then bits 25-31, apart from the bucket bits up to 2^25 buckets
+/// (the 4 M flow default needs 2^23).
+#[inline]
+fn widen(h: u32) -> u64 {
+    u64::from(h) << 32 | u64::from(h)
+}
+
 /// Timeout classes; each has its own LRU list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -638,10 +647,15 @@ pub const CHUNK: usize = 1024;
 
 /// The flows, in chunks of [`CHUNK`]: memory follows the number of flows
 /// (a `Vec` doubling its capacity holds up to twice the slots needed,
-/// and briefly both copies while it moves).
+/// and briefly both copies while it moves). Beside each flow, the 32-bit
+/// hash of its key, in chunks of their own: the index grows and removes
+/// entries by hash without reading the flows (a cache miss each in a
+/// slab of 100k flows; growing to 1 M new flows took 260-330 ns per flow
+/// instead of 360-820).
 #[derive(Default)]
 struct Slab {
     chunks: Vec<Vec<Flow>>,
+    hashes: Vec<Vec<u32>>,
     len: usize,
 }
 
@@ -649,22 +663,35 @@ impl Slab {
     fn len(&self) -> usize {
         self.len
     }
-    fn push(&mut self, f: Flow) {
+    fn push(&mut self, f: Flow, hash: u32) {
         if self.len.is_multiple_of(CHUNK) {
             self.chunks.push(Vec::with_capacity(CHUNK));
+            self.hashes.push(Vec::with_capacity(CHUNK));
         }
-        if let Some(c) = self.chunks.last_mut() {
+        if let (Some(c), Some(h)) = (self.chunks.last_mut(), self.hashes.last_mut()) {
             c.push(f);
+            h.push(hash);
         }
         self.len += 1;
+    }
+    /// Puts `f`, whose key hashes to `hash`, in slot `i` (in use or free).
+    fn put(&mut self, i: usize, f: Flow, hash: u32) {
+        self.chunks[i / CHUNK][i % CHUNK] = f;
+        self.hashes[i / CHUNK][i % CHUNK] = hash;
+    }
+    /// The hash of slot `i`'s key.
+    #[inline]
+    fn hash(&self, i: usize) -> u32 {
+        self.hashes[i / CHUNK][i % CHUNK]
     }
     fn iter(&self) -> impl Iterator<Item = &Flow> {
         self.chunks.iter().flatten()
     }
-    /// Bytes allocated: the chunks and the chunk list.
+    /// Bytes allocated: the chunks and the chunk lists, hashes included.
     fn bytes(&self) -> usize {
         self.chunks.iter().map(|c| c.capacity()).sum::<usize>() * std::mem::size_of::<Flow>()
-            + self.chunks.capacity() * std::mem::size_of::<Vec<Flow>>()
+            + self.hashes.iter().map(|c| c.capacity()).sum::<usize>() * 4
+            + (self.chunks.capacity() + self.hashes.capacity()) * std::mem::size_of::<Vec<Flow>>()
     }
 }
 
@@ -765,16 +792,19 @@ impl FlowTable {
         &self.stats
     }
 
+    /// The key's hash, folded to the 32 bits kept in `hashes`.
     #[inline]
-    fn hash(&self, k: &FlowKey) -> u64 {
-        self.hasher.hash_one(k)
+    fn hash32(&self, k: &FlowKey) -> u32 {
+        let h = self.hasher.hash_one(k);
+        (h >> 32) as u32 ^ h as u32
     }
 
     /// Every slab slot, free ones included (a free slot holds no heap).
     pub fn slots(&self) -> impl Iterator<Item = &Flow> {
         self.slab.iter()
     }
-    /// Bytes of the slab, index and free list alone (no per-flow heap).
+    /// Bytes of the slab (with the slots' hashes), index and free list
+    /// alone (no per-flow heap).
     pub fn fixed_bytes(&self) -> [usize; 3] {
         [
             self.slab.bytes(),
@@ -860,8 +890,7 @@ impl FlowTable {
     fn remove(&mut self, i: u32) -> Flow {
         let c = self.class_of(&self.slab[i as usize]);
         self.unlink(i, c);
-        let key = self.slab[i as usize].key;
-        let h = self.hash(&key);
+        let h = widen(self.slab.hash(i as usize));
         if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
             e.remove();
         }
@@ -991,7 +1020,8 @@ impl FlowTable {
             self.expire(now, out);
         }
         let (key, src_is_a) = FlowKey::from_tuple(&pkt.tuple);
-        let h = self.hash(&key);
+        let h32 = self.hash32(&key);
+        let h = widen(h32);
         let slab = &self.slab;
         let found = self.index.find(h, |&j| slab[j as usize].key == key).copied();
         let flags = pkt.tcp.map_or(0, |t| t.flags);
@@ -1026,16 +1056,14 @@ impl FlowTable {
             flow.set_orig_is_a(!src_is_a);
         }
         let i = if let Some(i) = self.free.pop() {
-            self.slab[i as usize] = flow;
+            self.slab.put(i as usize, flow, h32);
             i
         } else {
-            self.slab.push(flow);
+            self.slab.push(flow, h32);
             (self.slab.len() - 1) as u32
         };
         let slab = &self.slab;
-        let hasher = &self.hasher;
-        self.index
-            .insert_unique(h, i, |&j| hasher.hash_one(slab[j as usize].key));
+        self.index.insert_unique(h, i, |&j| widen(slab.hash(j as usize)));
         self.len += 1;
         self.stats.created += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.len as u64);
