@@ -650,8 +650,8 @@ pub const CHUNK: usize = 1024;
 /// and briefly both copies while it moves). Beside each flow, the 32-bit
 /// hash of its key, in chunks of their own: the index grows and removes
 /// entries by hash without reading the flows (a cache miss each in a
-/// slab of 100k flows; growing to 1 M new flows took 260-330 ns per flow
-/// instead of 360-820).
+/// slab of 100k flows; creating 1 M one-SYN flows took 295-365 ns per
+/// flow instead of 379-901).
 #[derive(Default)]
 struct Slab {
     chunks: Vec<Vec<Flow>>,
@@ -792,7 +792,7 @@ impl FlowTable {
         &self.stats
     }
 
-    /// The key's hash, folded to the 32 bits kept in `hashes`.
+    /// The key's hash, folded to the 32 bits the slab keeps beside it.
     #[inline]
     fn hash32(&self, k: &FlowKey) -> u32 {
         let h = self.hasher.hash_one(k);
