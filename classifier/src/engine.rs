@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::assoc::AssocHint;
 use crate::decode::{tcpflags, PacketView};
 use crate::dissect::{icmp, ipsec, sctp, Parse, Payloads, Probe, Side, State, Transport, DISSECTORS};
-use crate::flow::{Candidates, Dir, Ended, Flow, FlowConfig, FlowStats, FlowTable, Inspect};
+use crate::flow::{Candidates, Dir, Ended, Flow, FlowConfig, FlowKey, FlowStats, FlowTable, Inspect};
 use crate::packed::Strings;
 use crate::randomness;
 use crate::record::FlowRecord;
@@ -341,17 +341,7 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let prev = insp.meta.take();
-    let (meta, done) = run_dissectors(
-        insp,
-        reusable_prev(insp, prev.as_deref()),
-        flow.key.a_port,
-        flow.key.b_port,
-        orig_is_a,
-        transport,
-        spent,
-    );
-    insp.meta = prev;
+    let (meta, done) = rerun(insp, &flow.key, orig_is_a, transport, spent);
     if done || spent {
         let meta = newest_meta(flow, strings, meta);
         let meta = conclude(flow, meta);
@@ -359,6 +349,23 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     } else if let Some(m) = meta {
         keep(flow, strings, m);
     }
+}
+
+/// [`run_dissectors`] on a flow still in the table, with its working
+/// verdict (`Inspect::meta`) as the `prev` a dissector may reuse.
+fn rerun(insp: &mut Inspect, key: &FlowKey, orig_is_a: bool, transport: Transport, last: bool) -> (Option<Meta>, bool) {
+    let prev = insp.meta.take();
+    let r = run_dissectors(
+        insp,
+        reusable_prev(insp, prev.as_deref()),
+        key.a_port,
+        key.b_port,
+        orig_is_a,
+        transport,
+        last,
+    );
+    insp.meta = prev;
+    r
 }
 
 /// The previous verdict when only the responder's bytes grew since the
@@ -504,18 +511,7 @@ fn give_up(flow: &mut Flow, strings: &mut Strings) {
     let meta = if final_pass_is_moot(insp) {
         None
     } else {
-        let prev = insp.meta.take();
-        let (meta, _) = run_dissectors(
-            insp,
-            reusable_prev(insp, prev.as_deref()),
-            flow.key.a_port,
-            flow.key.b_port,
-            orig_is_a,
-            t,
-            true,
-        );
-        insp.meta = prev;
-        meta
+        rerun(insp, &flow.key, orig_is_a, t, true).0
     };
     let meta = newest_meta(flow, strings, meta);
     let meta = conclude(flow, meta);
