@@ -537,6 +537,13 @@ fn worker_flow_config(cfg: &Config) -> FlowConfig {
     flow
 }
 
+/// A copy of the input's name for one worker: every record holds a
+/// reference to it, and workers counting references on one shared `Arc`
+/// would take its cache line from each other at every record.
+fn own_name(name: &Arc<str>) -> Arc<str> {
+    Arc::from(&**name)
+}
+
 /// Records a worker collects before taking the sink lock.
 const RECORDS_PER_FLUSH: usize = 256;
 
@@ -615,6 +622,7 @@ fn classify_replicated(
                 let labeler = cfg.labeler();
                 let mut assoc = cfg.associations();
                 scope.spawn(move || {
+                    let name = &own_name(name);
                     let mut decoder = Decoder::new();
                     let mut odd = Decoder::new();
                     let mut engine = Engine::new(flow_cfg, labeler);
@@ -813,6 +821,7 @@ fn live_worker(
     use std::sync::atomic::Ordering;
 
     let shared = opts.fanout.is_some();
+    let name = &own_name(name);
     let mut decoder = Decoder::new();
     let mut engine = Engine::new(cfg.flow, cfg.labeler());
     let mut sink_err: Option<std::io::Error> = None;

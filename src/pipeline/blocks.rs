@@ -52,8 +52,8 @@ use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::record::FlowRecord;
 
 use super::{
-    add_engine_stats, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn,
-    SharedSink,
+    add_engine_stats, own_name, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome,
+    ReadFn, SharedSink,
 };
 
 /// Where the chunks come from.
@@ -240,10 +240,11 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
 }
 
 /// One worker's state.
-struct Worker<'n> {
+struct Worker {
     me: usize,
     workers: usize,
-    name: &'n Arc<str>,
+    /// The input's name, this worker's own copy ([`own_name`]).
+    name: Arc<str>,
     decoder: Decoder,
     odd: Decoder,
     engine: Engine,
@@ -253,7 +254,7 @@ struct Worker<'n> {
     k: u64,
 }
 
-impl Worker<'_> {
+impl Worker {
     /// Walks `b`: its own frames and the shared ones, in capture order.
     fn walk(&mut self, b: &Block, out: &mut dyn FnMut(FlowRecord)) {
         self.last_ts = self.last_ts.max(b.max_ts);
@@ -272,7 +273,7 @@ impl Worker<'_> {
                 .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
             {
                 let hint = self.assoc.as_ref().and_then(|a| a.lookup(&v));
-                self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+                self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
             }
         }
         for e in shared {
@@ -293,7 +294,7 @@ impl Worker<'_> {
                 self.last_ts = self.last_ts.max(v.ts_ns);
                 let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
                 if shard_of(&v.tuple, self.workers) == self.me {
-                    self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+                    self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
                 }
             }
             return;
@@ -316,7 +317,7 @@ impl Worker<'_> {
                 .decoder
                 .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
             {
-                self.engine.process_hinted(&v, hint.as_ref(), self.name, out);
+                self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
             }
         }
     }
@@ -350,7 +351,7 @@ enum Step<'g> {
 fn step<'g>(
     sh: &'g Shared<'_>,
     mut g: MutexGuard<'g, Line>,
-    w: &mut Worker<'_>,
+    w: &mut Worker,
     out: &mut dyn FnMut(FlowRecord),
 ) -> Step<'g> {
     if g.stop {
@@ -395,7 +396,7 @@ fn step<'g>(
 }
 
 /// Runs worker `w` to the end of the input, then ends its flows.
-fn work(sh: &Shared<'_>, w: &mut Worker<'_>, out: &mut dyn FnMut(FlowRecord)) {
+fn work(sh: &Shared<'_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
     loop {
         match step(sh, sh.lock(), w, out) {
             Step::Progress => {}
@@ -405,8 +406,8 @@ fn work(sh: &Shared<'_>, w: &mut Worker<'_>, out: &mut dyn FnMut(FlowRecord)) {
     }
     // Every worker saw every block: the same last timestamp.
     if !sh.lock().stop {
-        w.engine.expire(w.last_ts, w.name, out);
-        w.engine.finish(w.name, out);
+        w.engine.expire(w.last_ts, &w.name, out);
+        w.engine.finish(&w.name, out);
     }
 }
 
@@ -458,7 +459,7 @@ pub fn classify(
     };
     let caller_cpu0 = thread_cpu_ns();
     type WorkerOut = (EngineStats, DecodeStats, Option<u64>);
-    let stats = |w: &Worker<'_>, cpu: Option<u64>| -> WorkerOut {
+    let stats = |w: &Worker, cpu: Option<u64>| -> WorkerOut {
         let mut ds = w.decoder.stats().clone();
         if w.me == 0 {
             ds.add(w.odd.stats());
@@ -468,7 +469,7 @@ pub fn classify(
     let mut ws = (0..workers).map(|me| Worker {
         me,
         workers,
-        name,
+        name: own_name(name),
         decoder: Decoder::new(),
         odd: Decoder::new(),
         engine: Engine::new(flow_cfg, cfg.labeler()),
@@ -554,7 +555,7 @@ fn read_into_chunks(
     sh: &Shared<'_>,
     read: &mut ReadFn<'_>,
     limit: Option<u64>,
-    w0: &mut Worker<'_>,
+    w0: &mut Worker,
     out: &mut dyn FnMut(FlowRecord),
 ) -> Result<ReadReport, capture::CaptureError> {
     let mut queued = 0u64;
@@ -590,7 +591,7 @@ fn queue(
     sh: &Shared<'_>,
     c: Chunk,
     queued: &mut u64,
-    w0: &mut Worker<'_>,
+    w0: &mut Worker,
     out: &mut dyn FnMut(FlowRecord),
 ) -> Option<Chunk> {
     let ahead = blocks_ahead(sh.workers);
