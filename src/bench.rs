@@ -178,9 +178,11 @@ pub struct Memory {
 /// frame is routed once, by any worker, for `scan_ns_per_frame`, and
 /// classified by its owner, so N workers run at best
 /// `N * work / (work + scan)` times one thread (`bound`). From a regular
-/// file every worker reads and routes every frame
-/// (`pipeline::classify_replicated`): `work / (scan + work / N)`
-/// (`file_bound`, without the cost of reading the file N times).
+/// file the reading thread routes every frame and classifies a share of
+/// the flows that evens out the threads (`pipeline::routed`): the same
+/// bound until routing alone fills the reader, then `work / scan`
+/// (`file_bound`, without the cost of reading the file and copying the
+/// other workers' frames).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Scaling {
     /// One pass of the per-frame routing over the input in memory, best
@@ -190,7 +192,7 @@ pub struct Scaling {
     pub work_ns_per_frame: f64,
     /// Blocks routed once (in memory, pipes): the bound for these worker counts.
     pub bound: Vec<SpeedupBound>,
-    /// Every worker routing every frame (regular files).
+    /// One reader routing every frame (regular files).
     pub file_bound: Vec<SpeedupBound>,
 }
 
@@ -634,7 +636,7 @@ fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) ->
         scan_ns_per_frame: scan,
         work_ns_per_frame: work,
         bound: bounds(&|n| n * work / (work + scan)),
-        file_bound: bounds(&|n| work / (scan + work / n)),
+        file_bound: bounds(&|n| (n * work / (work + scan)).min(if scan > 0.0 { work / scan } else { n })),
     }
 }
 
@@ -727,7 +729,7 @@ pub fn table(r: &Report) -> String {
     };
     let _ = writeln!(
         s,
-        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks (memory, pipes) at best {}; every worker routing every frame (files) at best {}",
+        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks (memory, pipes) at best {}; one reader routing every frame (files) at best {}",
         sc.scan_ns_per_frame,
         sc.work_ns_per_frame,
         show(&sc.bound),

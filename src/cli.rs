@@ -205,11 +205,13 @@ pub struct ClassifyArgs {
     pub rules: Option<PathBuf>,
     /// Classification threads. 1: decode and classify on the reading
     /// thread. N > 1: N workers, flows sharded by a symmetric hash of their
-    /// key; each worker reads a regular file itself, a pipe or gzip'd input
-    /// is read once and handed out in blocks, a live interface is shared
-    /// through AF_PACKET fanout (see docs/PERFORMANCE.md). The set of records
-    /// is the same for every N unless flows are evicted for capacity
-    /// (--max-flows is divided among the workers); their order differs.
+    /// key; a regular file is read by the calling thread, which routes
+    /// every frame and hands the other workers theirs in batches, a pipe or
+    /// gzip'd input is handed out in blocks that any worker routes, a live
+    /// interface is shared through AF_PACKET fanout (see
+    /// docs/PERFORMANCE.md). The set of records is the same for every N
+    /// unless flows are evicted for capacity (--max-flows is divided among
+    /// the workers) or timestamps go backwards; their order differs.
     #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
 }

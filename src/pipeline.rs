@@ -13,6 +13,7 @@ use baikal_classifier::record::FlowRecord;
 use crate::output::Sink;
 
 mod blocks;
+mod routed;
 
 /// Where packets come from.
 #[derive(Clone, Debug)]
@@ -120,16 +121,12 @@ pub enum Frames<'a, 's> {
     Read(&'a mut ReadFn<'s>),
     /// Frames already in memory (`bench` loads its captures so).
     Chunks(&'a [Arc<Chunk>]),
-    /// A capture that can be read again from the start, any number of
-    /// times and from several threads at once (a regular, uncompressed
-    /// file). The closure gets the reading thread's index (0 reports
-    /// progress).
-    Replay(&'a ReplayFn<'s>),
+    /// A capture reader whose reading is cheap next to classifying (a
+    /// regular, uncompressed file): with several threads the reading
+    /// thread also routes every frame and hands the workers theirs
+    /// ([`routed`]).
+    File(&'a mut ReadFn<'s>),
 }
-
-/// A source every worker reads in full: see [`Frames::Replay`].
-pub type ReplayFn<'s> =
-    dyn Fn(usize, &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> + Sync + 's;
 
 /// Frames back to back in one block of memory, with their descriptors.
 /// Workers share a chunk (`Arc`) and each decodes only the frames of its
@@ -238,8 +235,7 @@ impl Frames<'_, '_> {
     /// Calls `f` for each frame until it returns `false`.
     fn each(&mut self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> {
         match self {
-            Frames::Read(read) => read(f),
-            Frames::Replay(read) => read(0, f),
+            Frames::Read(read) | Frames::File(read) => read(f),
             Frames::Chunks(chunks) => Ok(read_chunks(chunks, f)),
         }
     }
@@ -280,17 +276,11 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
             f(raw)
         })
     };
-    // Several workers read a regular, uncompressed file each for itself;
-    // a pipe or a gzip'd file is read once, in blocks (`blocks`).
-    let replay = |me: usize, f: &mut dyn FnMut(&RawPacket<'_>) -> bool| {
-        if me == 0 {
-            read(f)
-        } else {
-            capture::read(input, f)
-        }
-    };
-    let frames = if cfg.threads > 1 && rereadable(input) {
-        Frames::Replay(&replay)
+    // With several threads a regular, uncompressed file is routed by the
+    // reading thread (`routed`); a pipe or a gzip'd file goes in blocks
+    // (`blocks`).
+    let frames = if cfg.threads > 1 && cheap_to_read(input) {
+        Frames::File(&mut read)
     } else {
         Frames::Read(&mut read)
     };
@@ -302,10 +292,11 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
     Ok(())
 }
 
-/// Whether every worker can read `input` itself: a regular file (not a
-/// pipe or a device) that is not gzip'd (decompressing once per worker
-/// would cost more than it saves).
-fn rereadable(input: &Input) -> bool {
+/// Whether reading `input` costs little next to classifying it: a regular
+/// file (not a pipe or a device) that is not gzip'd. Then the reading
+/// thread can also route every frame ([`routed`]); decompressing is work
+/// enough for a reader that only reads ([`blocks`]).
+fn cheap_to_read(input: &Input) -> bool {
     use std::io::Read;
     let Input::File(p) = input else {
         return false;
@@ -393,15 +384,17 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
 ///
 /// With `cfg.threads == 1` the calling thread decodes and classifies.
 /// With N > 1 the flows are sharded over N workers, each owning an
-/// [`Engine`] with `max_flows / N` flows, by a hash of the canonical
-/// (direction-free) flow key ([`shard_of`]), so both directions of a flow
-/// meet the same worker. A re-readable file ([`Frames::Replay`]) is read
-/// whole by every worker, which keeps its own frames
-/// ([`classify_replicated`]). Frames in memory ([`Frames::Chunks`], as
-/// `bench` holds them) and a stream read once ([`Frames::Read`]: a pipe, a
-/// gzip'd file) go in blocks: each block's frames are routed once, by
-/// whichever worker is free, and each worker then classifies its own
-/// ([`blocks`]). Either way the records are the same set for every N as
+/// [`Engine`] with its share of `--max-flows`, by a hash of the canonical
+/// (direction-free) flow key, so both directions of a flow meet the same
+/// worker. A regular, uncompressed file ([`Frames::File`]) is read by the
+/// calling thread, which routes every frame, classifies a smaller share of
+/// the flows itself and hands the other workers their frames in batches
+/// through bounded queues ([`routed`]). Frames in memory
+/// ([`Frames::Chunks`], as `bench` holds them) and a stream
+/// ([`Frames::Read`]: a pipe, a gzip'd file) go in blocks: each block's
+/// frames are routed once, by whichever worker is free ([`shard_of`]), and
+/// each worker then classifies its own ([`blocks`]). Either way the
+/// records are the same set for every N as
 /// long as no flow is evicted for capacity (`--max-flows`); only their
 /// order differs. Every worker's association table ([`Associations`])
 /// learns from every announcement in capture order, so the hints are
@@ -417,7 +410,7 @@ pub fn classify_frames(
         return match frames {
             Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, emit),
             Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, emit),
-            Frames::Replay(read) => classify_replicated(read, name, cfg, limit, emit),
+            Frames::File(read) => routed::classify(read, name, cfg, limit, emit),
         };
     }
     let mut decoder = Decoder::new();
@@ -580,119 +573,6 @@ pub fn shard_of(t: &Tuple, workers: usize) -> usize {
     let h = foldhash::fast::FixedState::with_seed(0x6261_696b_616c).hash_one(key);
     // Multiply-shift: uniform over 0..workers without a division.
     ((u128::from(h) * workers as u128) >> 64) as usize
-}
-
-/// Several threads over a source each of them can read in full (frames
-/// in memory, or a regular file read again by every thread): no thread
-/// hands packets to another. Worker `w` of N reads every frame, takes the
-/// 5-tuple of a plain frame from its headers ([`fast_l4`]), and decodes
-/// and classifies only the frames whose flow hashes to it ([`shard_of`]),
-/// skipping the others after a few header loads. Frames that are not plain
-/// (fragments, tunnels, other link types) are decoded by every worker,
-/// each with a decoder of its own, so that every worker reassembles the
-/// same datagrams; only worker 0 counts them in the decode statistics.
-/// Every worker runs the association table over every packet in capture
-/// order, so each has the same hints the single-threaded run has. The cost
-/// of this design is the scan of the whole input on each worker, a few
-/// nanoseconds per frame (plus, for a file, reading it from the page cache
-/// N times); what it saves is the copy of every frame into a shared
-/// buffer, the queues, and the reading thread itself.
-fn classify_replicated(
-    read: &ReplayFn<'_>,
-    name: &Arc<str>,
-    cfg: &Config,
-    limit: Option<u64>,
-    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
-) -> Result<InputOutcome> {
-    let workers = cfg.threads;
-    let flow_cfg = worker_flow_config(cfg);
-    let sink = SharedSink::new(emit);
-    let caller_cpu0 = thread_cpu_ns();
-
-    type WorkerOut = (
-        Result<ReadReport, capture::CaptureError>,
-        EngineStats,
-        DecodeStats,
-        Option<u64>,
-    );
-    let outs: Vec<std::thread::Result<WorkerOut>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|me| {
-                let sink = &sink;
-                let labeler = cfg.labeler();
-                let mut assoc = cfg.associations();
-                scope.spawn(move || {
-                    let name = &own_name(name);
-                    let mut decoder = Decoder::new();
-                    let mut odd = Decoder::new();
-                    let mut engine = Engine::new(flow_cfg, labeler);
-                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
-                    let mut last_ts = 0u64;
-                    let mut n = 0u64;
-                    let rep = read(me, &mut |raw| {
-                        n += 1;
-                        if let Some((owner, hint)) = route_plain(raw, assoc.as_mut(), workers) {
-                            last_ts = last_ts.max(raw.ts_ns);
-                            if owner == me {
-                                if let Some(v) =
-                                    decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-                                {
-                                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
-                                }
-                            }
-                        } else if let Some(v) = odd.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                            last_ts = last_ts.max(v.ts_ns);
-                            let hint = assoc.as_mut().and_then(|a| a.observe(&v));
-                            if shard_of(&v.tuple, workers) == me {
-                                engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
-                            }
-                        }
-                        !sink.failed() && limit.is_none_or(|l| n < l)
-                    });
-                    // Every worker saw every frame: the same last timestamp.
-                    engine.expire(last_ts, name, &mut |r| out.push(r));
-                    engine.finish(name, &mut |r| out.push(r));
-                    out.flush();
-                    let mut ds = decoder.stats().clone();
-                    if me == 0 {
-                        ds.add(odd.stats());
-                    }
-                    (rep, engine.stats(), ds, thread_cpu_ns())
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
-
-    let mut engine = EngineStats::default();
-    let mut decode = DecodeStats::default();
-    let mut cpu = Vec::with_capacity(workers + 1);
-    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
-        cpu.push(b.saturating_sub(a));
-    }
-    let mut report = None;
-    for out in outs {
-        match out {
-            Ok((rep, es, ds, c)) => {
-                add_engine_stats(&mut engine, &es);
-                decode.add(&ds);
-                cpu.extend(c);
-                // Every worker read the same frames: keep the first report.
-                if report.is_none() {
-                    report = Some(rep);
-                }
-            }
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    }
-    let report = report.unwrap_or_else(|| Ok(ReadReport::default()))?;
-    sink.finish()?;
-    Ok(InputOutcome {
-        report,
-        decode,
-        engine,
-        thread_cpu_ns: if cpu.len() == workers + 1 { cpu } else { Vec::new() },
-    })
 }
 
 /// Set by Ctrl-C: the live loop stops and every open flow is flushed.

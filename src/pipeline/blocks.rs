@@ -35,10 +35,10 @@
 //! The records are therefore the same set for every N (their order
 //! differs), as long as no flow is evicted for capacity.
 //!
-//! A regular file is not read this way: every worker reading the whole
-//! file itself (`classify_replicated`) measured faster on two cores, since
-//! the frames are copied once less and are in cache when their owner gets
-//! to them (docs/PERFORMANCE.md).
+//! A regular file is not read this way: there the reading thread routes
+//! every frame itself and classifies fewer flows ([`super::routed`]),
+//! which measured faster on two cores (docs/PERFORMANCE.md); a stream's
+//! reader may have a decompressor to run, and shares the routing.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
