@@ -175,6 +175,69 @@ fn same_records_for_any_thread_count_corpus() {
     }
 }
 
+/// Every corpus capture whose timestamps never go backwards gives the same
+/// records at one and at two threads (a regular file: the reader that
+/// routes, and a worker). Those whose timestamps go back (39 of them,
+/// most by jitter) are exempt: the idle sweeps then depend on which flows
+/// share a worker (docs/PERFORMANCE.md, *Determinism*); how many of their
+/// records differ is printed.
+#[test]
+fn same_records_at_one_and_two_threads_over_the_whole_corpus() {
+    let Some(root) = corpus_dir::corpus_root() else {
+        return;
+    };
+    let dir = root.join("ndpi/pcap");
+    assert!(dir.is_dir(), "{}: missing", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 500, "{} captures", files.len());
+    let by_source = |threads: u32| {
+        let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for line in sorted_records(&files, threads) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let src = v["source"].as_str().unwrap().to_string();
+            m.entry(src).or_default().push(line);
+        }
+        m
+    };
+    let (one, two) = (by_source(1), by_source(2));
+    assert!(one.len() > 500, "{} captures gave records", one.len());
+    let (mut exempt, mut exempt_differ, mut compared) = (0, 0, 0);
+    for f in &files {
+        let name = f.display().to_string();
+        let (a, b) = (one.get(&name), two.get(&name));
+        if timestamps_go_back(f) {
+            exempt += 1;
+            let (a, b) = (a.cloned().unwrap_or_default(), b.cloned().unwrap_or_default());
+            exempt_differ += a.iter().filter(|r| !b.contains(r)).count();
+            continue;
+        }
+        assert_eq!(a, b, "{name}: records differ at two threads");
+        compared += 1;
+    }
+    eprintln!(
+        "{compared} captures identical at two threads; {exempt} with timestamps going back, \
+         {exempt_differ} of their one-thread records not found at two threads"
+    );
+    assert!(compared > 480, "{compared} captures compared, {exempt} exempt");
+}
+
+/// Whether a frame of `path` is older than one before it.
+fn timestamps_go_back(path: &std::path::Path) -> bool {
+    let (mut latest, mut back) = (0u64, false);
+    let input = baikal_capture::Input::File(path.to_path_buf());
+    let _ = baikal_capture::read(&input, &mut |raw| {
+        back |= raw.ts_ns < latest;
+        latest = latest.max(raw.ts_ns);
+        true
+    });
+    back
+}
+
 /// A pcap (ns timestamps, Ethernet) of the given frames.
 fn write_pcap(path: &std::path::Path, frames: &[(u64, Vec<u8>)]) {
     let mut out = Vec::new();

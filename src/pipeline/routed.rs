@@ -14,7 +14,8 @@
 //! Reading, routing and copying are work only the reader does, so it owns
 //! a smaller share of the flows ([`Split::reader_share`]). Which worker
 //! owns a flow changes nothing in its record: the set of records is the
-//! same for every N.
+//! same for every N (but for flows evicted for capacity, and captures
+//! whose timestamps go backwards: docs/PERFORMANCE.md, *Determinism*).
 //!
 //! Two kinds of frame go to every worker, in capture order with its own:
 //! - frames [`fast_l4`] cannot read (fragments, tunnels, other link types):
@@ -62,8 +63,8 @@ const PARCEL_BYTES: usize = 256 << 10;
 const READER_COST: f64 = 0.28;
 
 /// Which worker owns which flows: a 64-bit hash of the direction-free flow
-/// key, worker 0 (the reader) owning `[0, reader_end)` and the others
-/// equal parts of the rest.
+/// key, worker 0 (the reader) owning the hashes below `reader_end`, the
+/// others equal parts of the rest, told apart by the hash's low bits.
 #[derive(Clone, Copy, Debug)]
 pub struct Split {
     workers: usize,
@@ -104,10 +105,10 @@ impl Split {
         if h < self.reader_end {
             return 0;
         }
-        // The rest of the range, evenly over workers 1..N (multiply-shift).
-        let x = u128::from(h - self.reader_end);
-        let rest = u128::from(u64::MAX - self.reader_end) + 1;
-        1 + (x * (self.workers as u128 - 1) / rest) as usize
+        // Workers 1..N by multiply-shift on the hash rotated: its low bits,
+        // which the test against `reader_end` (the high bits) leaves uniform.
+        let others = (self.workers - 1) as u128;
+        1 + ((u128::from(h.rotate_left(32)) * others) >> 64) as usize
     }
 
     /// Worker `w`'s share of the flows, for its share of `--max-flows`.
@@ -278,8 +279,9 @@ impl Lane {
     }
 
     /// Sends the current parcel (waiting while the queue is full) and
-    /// takes an emptied one, or a new one while fewer than the queue holds
-    /// plus two exist.
+    /// takes an emptied one back, or a new one when none is back: the
+    /// others are then queued or in the worker's hands, so a worker's
+    /// parcels number at most `QUEUED` + 3.
     fn send(&mut self) -> bool {
         let fresh = self.back.try_recv().unwrap_or_else(|_| Parcel::new());
         let full = std::mem::replace(&mut self.cur, fresh);
