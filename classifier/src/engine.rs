@@ -370,11 +370,10 @@ fn rerun(insp: &mut Inspect, key: &FlowKey, orig_is_a: bool, transport: Transpor
     r
 }
 
-/// The previous verdict when only the responder's bytes grew since the
-/// chosen dissector filled it: what `parse_resp_grew` reuses.
+/// The chosen dissector's previous verdict: what `parse_again` may reuse
+/// (the flow's sides only grew at their ends since it was filled).
 fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m Meta>) -> Option<&'m Meta> {
-    let reuse = insp.meta_orig_len == Some(insp.sides[0].data.len());
-    working.filter(|_| reuse && insp.chosen.is_some())
+    working.filter(|_| insp.chosen.is_some())
 }
 
 /// Runs the candidate dissectors over what the flow carried so far.
@@ -404,19 +403,14 @@ fn run_dissectors(
         },
         last,
     };
-    let orig_len = insp.sides[0].data.len();
     if let Some(i) = insp.chosen {
         let d = DISSECTORS[usize::from(i)];
         let mut m = Meta::default();
-        // Only the responder's bytes grew since `prev` was filled: the
-        // dissector may reuse its originator-side work.
-        let prev = prev.filter(|_| insp.meta_orig_len == Some(orig_len));
+        // The sides only grew since `prev` was filled: the dissector may
+        // reuse its work on what they held then.
         let r = d.parse_with_state(&p, prev, &mut insp.state, &mut m);
         return match r {
-            Parse::Identified | Parse::Done => {
-                insp.meta_orig_len = Some(orig_len);
-                (Some(fill_defaults(m, d.name())), r == Parse::Done)
-            }
+            Parse::Identified | Parse::Done => (Some(fill_defaults(m, d.name())), r == Parse::Done),
             // Once identified, a later failure keeps the earlier verdict.
             Parse::NeedMore | Parse::NotMine => (None, false),
         };
@@ -435,7 +429,6 @@ fn run_dissectors(
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);
                 insp.state = state;
-                insp.meta_orig_len = Some(orig_len);
                 return (Some(fill_defaults(m, d.name())), r == Parse::Done);
             }
         }

@@ -373,9 +373,6 @@ pub struct Inspect {
     pub chosen: Option<u8>,
     /// Set when the dissectors must be run again (new data arrived).
     pub dirty: bool,
-    /// Originator bytes buffered when the chosen dissector last filled the
-    /// flow's meta (see [`crate::dissect::Dissector::parse_resp_grew`]).
-    pub meta_orig_len: Option<usize>,
     /// The verdict of a flow still under inspection whose dissector reuses
     /// it ([`crate::dissect::Dissector::reuses_prev`]: TLS), unpacked: it
     /// changes with every server packet (hello, certificate, ...), and

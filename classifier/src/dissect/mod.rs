@@ -420,17 +420,18 @@ pub trait Dissector: Sync {
     /// Full parse; fills `meta` (protocol, encryption, names, ...).
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse;
     /// [`Dissector::parse`] again on a flow this dissector identified,
-    /// when the originator's bytes are exactly those of the call that
-    /// filled `prev` (`prev` as that call left it, plus the engine's
-    /// defaults): only the responder's bytes or `last` changed. A
-    /// dissector whose originator-side work is finished and costly (TLS:
-    /// the ClientHello's fingerprints) may take it from `prev` instead of
-    /// redoing it. Contract: the same verdict and meta as `parse`.
-    fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+    /// given `prev`, the meta its latest identifying call filled (as that
+    /// call left it, plus the engine's defaults). Since that call the
+    /// flow's sides only grew at their ends, or `last` was set: a side
+    /// never changes what it held. A dissector whose work on a prefix is
+    /// finished and costly (TLS: the ClientHello's fingerprints) may take
+    /// it from `prev` instead of redoing it. Contract: the same verdict
+    /// and meta as `parse`.
+    fn parse_again(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
         let _ = prev;
         self.parse(p, meta)
     }
-    /// [`Dissector::parse`], or with `prev` [`Dissector::parse_resp_grew`]
+    /// [`Dissector::parse`], or with `prev` [`Dissector::parse_again`]
     /// (the engine passes `prev` under the same condition), given
     /// `state`: this dissector's own for the flow, empty at its first
     /// parse of it, kept by the engine while the dissector is the flow's
@@ -442,11 +443,11 @@ pub trait Dissector: Sync {
     fn parse_with_state(&self, p: &Payloads<'_>, prev: Option<&Meta>, state: &mut State, meta: &mut Meta) -> Parse {
         let _ = state;
         match prev {
-            Some(prev) => self.parse_resp_grew(p, prev, meta),
+            Some(prev) => self.parse_again(p, prev, meta),
             None => self.parse(p, meta),
         }
     }
-    /// True when [`Dissector::parse_resp_grew`] reads `prev`. The engine
+    /// True when [`Dissector::parse_again`] reads `prev`. The engine
     /// then keeps the verdict of a flow this dissector identified
     /// unpacked while the flow is still inspected, instead of packing it
     /// after every packet and unpacking it for the next parse; for other

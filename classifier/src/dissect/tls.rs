@@ -810,10 +810,11 @@ impl Dissector for Tls {
         parse(p, None, meta)
     }
 
-    /// The server's flight grew: the ClientHello is the one `prev` was
-    /// filled from, so its fingerprints (JA3, JA4: sorting, hashing,
+    /// The flow grew (the server's flight, or the client's next records):
+    /// the ClientHello, complete when `prev` was filled, is the one `prev`
+    /// was filled from, so its fingerprints (JA3, JA4: sorting, hashing,
     /// formatting) are copied from `prev`, not computed again.
-    fn parse_resp_grew(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+    fn parse_again(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
         parse(p, Some(prev), meta)
     }
     fn reuses_prev(&self) -> bool {
@@ -838,8 +839,8 @@ fn reuse_client_fields(prev: &Meta, meta: &mut Meta) -> Option<()> {
     Some(())
 }
 
-/// [`Tls::parse`]; with `prev`, the originator's bytes are those `prev`
-/// was filled from (see [`Dissector::parse_resp_grew`]).
+/// [`Tls::parse`]; with `prev`, the originator's bytes begin with those
+/// `prev` was filled from (see [`Dissector::parse_again`]).
 fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
     {
         let (orig, resp) = (p.orig.stream(), p.resp.stream());
@@ -863,10 +864,11 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                 return midstream(resp, orig, p.last, meta);
             }
         }
-        // Without a proxy preamble the hello starts the unchanged stream
-        // (`prev` was filled from these very bytes): a `prev` with the
-        // ClientHello's fingerprints means it parsed, and to the same
-        // fields, so it is neither parsed nor fingerprinted again.
+        // Without a proxy preamble the hello starts the stream, whose
+        // bytes `prev` was filled from a prefix of (a side only grows): a
+        // `prev` with the ClientHello's fingerprints means the whole hello
+        // was there and parsed, and to the same fields, so it is neither
+        // parsed nor fingerprinted again.
         let known = prev.filter(|pm| proxy.is_none() && pm.ja4.is_some() && pm.extra("tls_version_offered").is_some());
         let c = client(orig, known.is_none());
         let s = (!resp.is_empty()).then(|| server(resp));
@@ -1211,7 +1213,7 @@ pub(crate) mod tests {
         (r, m)
     }
 
-    /// `parse_resp_grew` (the ClientHello's fields taken from the previous
+    /// `parse_again` (the ClientHello's fields taken from the previous
     /// meta) gives what `parse` gives, at every length of the server's
     /// flight, for TLS 1.2 and 1.3 flights, with and without ECH, and
     /// with `last`; and it really takes them from `prev`.
@@ -1238,14 +1240,14 @@ pub(crate) mod tests {
                         let (mut want, mut got) = (Meta::default(), Meta::default());
                         let r = Tls.parse(&p, &mut want);
                         if let Some(pm) = &prev {
-                            assert_eq!(Tls.parse_resp_grew(&p, pm, &mut got), r, "k {k}");
+                            assert_eq!(Tls.parse_again(&p, pm, &mut got), r, "k {k}");
                             assert_eq!(got, want, "k {k}");
                             // A different hello in `prev` shows through: the
                             // fields are copied, not recomputed.
                             let mut other = pm.clone();
                             other.ja4 = Some("copied".into());
                             let mut m = Meta::default();
-                            Tls.parse_resp_grew(&p, &other, &mut m);
+                            Tls.parse_again(&p, &other, &mut m);
                             assert_eq!(m.ja4.as_deref(), Some("copied"));
                             reused += 1;
                         }
@@ -1257,6 +1259,50 @@ pub(crate) mod tests {
             }
         }
         assert!(reused > 100, "{reused}");
+    }
+
+    /// The client's side grows after its hello (ChangeCipherSpec, then its
+    /// first encrypted records, split anywhere): `parse_again` with the
+    /// meta of every earlier length gives what `parse` gives, and takes
+    /// the hello's fields from `prev` (a different JA4 there shows through).
+    #[test]
+    fn orig_grew_reuses_the_hello_and_agrees_with_parse() {
+        let hello = wrap(CT_HANDSHAKE, &chrome("www.example.com"), 700);
+        let mut more = wrap(CT_CCS, &[1], 16384);
+        more.extend(wrap(CT_APPDATA, &[0x5a; 53], 16384));
+        more.extend(wrap(CT_APPDATA, &[0xa5; 200], 16384));
+        let mut reused = 0;
+        for flight in [flight12(), flight13()] {
+            let mut metas: Vec<Meta> = Vec::new();
+            for k in 0..=more.len() {
+                let orig = [hello.as_slice(), &more[..k]].concat();
+                for last in [false, true] {
+                    let ends = [[orig.len() as u32], [flight.len() as u32]];
+                    let mut p = Payloads::tcp(40000, 443, &orig, &flight, &ends);
+                    p.last = last;
+                    let mut want = Meta::default();
+                    let r = Tls.parse(&p, &mut want);
+                    assert!(matches!(r, Parse::Identified | Parse::Done), "k {k}: {r:?}");
+                    for (j, pm) in metas.iter().enumerate().step_by(7) {
+                        let mut got = Meta::default();
+                        assert_eq!(Tls.parse_again(&p, pm, &mut got), r, "k {k}, prev from {j}");
+                        assert_eq!(got, want, "k {k}, prev from {j}");
+                        reused += 1;
+                    }
+                    if let Some(pm) = metas.first() {
+                        let mut other = pm.clone();
+                        other.ja4 = Some("copied".into());
+                        let mut m = Meta::default();
+                        Tls.parse_again(&p, &other, &mut m);
+                        assert_eq!(m.ja4.as_deref(), Some("copied"), "k {k}");
+                    }
+                    if !last {
+                        metas.push(want);
+                    }
+                }
+            }
+        }
+        assert!(reused > 1000, "{reused}");
     }
 
     #[test]
