@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
 use baikal_classifier::assoc::{self, AssocHint, Associations};
-use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, Tuple};
+use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, Tuple};
 use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::flow::{FlowConfig, FlowKey};
 use baikal_classifier::record::FlowRecord;
@@ -14,6 +14,7 @@ use crate::output::Sink;
 
 mod blocks;
 mod routed;
+mod shard;
 
 /// Where packets come from.
 #[derive(Clone, Debug)]
@@ -551,15 +552,7 @@ pub fn route_plain(
     workers: usize,
 ) -> Option<(usize, Option<AssocHint>)> {
     let (tuple, payload) = fast_l4(LinkType(raw.linktype), raw.data)?;
-    let hint = assoc.and_then(|a| {
-        a.observe(&PacketView {
-            ts_ns: raw.ts_ns,
-            wire_len: raw.wire_len,
-            tuple,
-            tcp: None,
-            payload,
-        })
-    });
+    let hint = assoc.and_then(|a| shard::observe_plain(a, raw, tuple, payload));
     Some((shard_of(&tuple, workers), hint))
 }
 
@@ -795,4 +788,57 @@ fn run_live(
 ) -> Result<()> {
     install_ctrlc()?;
     anyhow::bail!("{iface}: live capture is only available on Linux");
+}
+
+/// What the threaded paths' unit tests share (`blocks`, `routed`).
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// The built-in rules, `threads` threads, defaults otherwise.
+    pub fn config(threads: usize) -> Config {
+        Config {
+            flow: FlowConfig::default(),
+            rules: Some(Arc::new(baikal_classifier::rules::Rules::defaults().unwrap())),
+            count: None,
+            progress: false,
+            threads,
+        }
+    }
+
+    /// The bundled demo capture.
+    pub fn demo() -> Input {
+        Input::File(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo.pcap"))
+    }
+
+    /// Sorted JSON records and the outcome of classifying `frames` with
+    /// `threads` threads.
+    pub fn sorted_records(frames: Frames<'_, '_>, threads: usize, limit: Option<u64>) -> (Vec<String>, InputOutcome) {
+        let name: Arc<str> = Arc::from("demo");
+        let recs = Mutex::new(Vec::new());
+        let out = classify_frames(frames, &name, &config(threads), limit, &mut |r| {
+            recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
+            Ok(())
+        })
+        .unwrap();
+        let mut v = recs.into_inner().unwrap();
+        v.sort();
+        (v, out)
+    }
+
+    /// Classifies `frames` into a sink whose every write fails: the error
+    /// comes back, and nothing is written after the first.
+    pub fn a_failing_sink_stops_everyone(frames: Frames<'_, '_>, threads: usize) {
+        let name: Arc<str> = Arc::from("demo");
+        let mut written = 0;
+        let err = classify_frames(frames, &name, &config(threads), None, &mut |_| {
+            written += 1;
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+        })
+        .err()
+        .expect("the write error comes back");
+        assert!(format!("{err:#}").contains("closed"), "{err:#}");
+        assert_eq!(written, 1, "nothing is written after the first error");
+    }
 }

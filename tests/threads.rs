@@ -153,13 +153,7 @@ fn same_records_for_any_thread_count_corpus() {
         return;
     };
     let dir = root.join("ndpi/pcap");
-    assert!(dir.is_dir(), "{}: missing", dir.display());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
+    let files = corpus_captures(&dir);
     // Every 10th capture keeps the test short while covering many kinds.
     let mut pick: Vec<PathBuf> = files.into_iter().step_by(10).collect();
     // Its peer-to-peer call flows are named through flows that usually
@@ -186,14 +180,7 @@ fn same_records_at_one_and_two_threads_over_the_whole_corpus() {
     let Some(root) = corpus_dir::corpus_root() else {
         return;
     };
-    let dir = root.join("ndpi/pcap");
-    assert!(dir.is_dir(), "{}: missing", dir.display());
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    files.sort();
+    let files = corpus_captures(&root.join("ndpi/pcap"));
     assert!(files.len() > 500, "{} captures", files.len());
     let by_source = |threads: u32| {
         let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
@@ -224,6 +211,18 @@ fn same_records_at_one_and_two_threads_over_the_whole_corpus() {
          {exempt_differ} of their one-thread records not found at two threads"
     );
     assert!(compared > 480, "{compared} captures compared, {exempt} exempt");
+}
+
+/// The pcap and pcapng files of a corpus directory, sorted.
+fn corpus_captures(dir: &std::path::Path) -> Vec<PathBuf> {
+    assert!(dir.is_dir(), "{}: missing", dir.display());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    files
 }
 
 /// Whether a frame of `path` is older than one before it.

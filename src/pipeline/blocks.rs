@@ -47,13 +47,14 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use anyhow::Result;
 use baikal_capture::{self as capture, RawPacket, ReadReport};
 use baikal_classifier::assoc::Associations;
-use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView};
-use baikal_classifier::engine::{Engine, EngineStats};
+use baikal_classifier::decode::{fast_l4, DecodeStats, LinkType};
+use baikal_classifier::engine::EngineStats;
 use baikal_classifier::record::FlowRecord;
 
+use super::shard::{Outcome, Owners, Shard};
 use super::{
-    add_engine_stats, own_name, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome,
-    ReadFn, SharedSink,
+    add_engine_stats, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn,
+    SharedSink,
 };
 
 /// Where the chunks come from.
@@ -239,16 +240,10 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
     (block, wire)
 }
 
-/// One worker's state.
+/// One worker: its [`Shard`], and where it is in the line of blocks.
 struct Worker {
-    me: usize,
-    workers: usize,
-    /// The input's name, this worker's own copy ([`own_name`]).
-    name: Arc<str>,
-    decoder: Decoder,
-    odd: Decoder,
-    engine: Engine,
-    assoc: Option<Associations>,
+    s: Shard,
+    /// The latest timestamp of the blocks walked so far.
     last_ts: u64,
     /// The next block to walk.
     k: u64,
@@ -260,20 +255,12 @@ impl Worker {
         self.last_ts = self.last_ts.max(b.max_ts);
         let chunk = &*b.chunk;
         let mut shared = b.shared.iter().copied().peekable();
-        for &i in b.mine.get(self.me).map(Vec::as_slice).unwrap_or_default() {
+        for &i in b.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default() {
             while let Some(e) = shared.next_if(|e| e & !ODD < i) {
                 self.shared_frame(chunk, e, out);
             }
-            let Some(f) = chunk.frames.get(i as usize) else {
-                continue;
-            };
-            let raw = chunk.raw(f);
-            if let Some(v) = self
-                .decoder
-                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-            {
-                let hint = self.assoc.as_ref().and_then(|a| a.lookup(&v));
-                self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
+            if let Some(f) = chunk.frames.get(i as usize) {
+                self.s.own(&chunk.raw(f), out);
             }
         }
         for e in shared {
@@ -287,38 +274,11 @@ impl Worker {
         };
         let raw = chunk.raw(f);
         if e & ODD != 0 {
-            if let Some(v) = self
-                .odd
-                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-            {
-                self.last_ts = self.last_ts.max(v.ts_ns);
-                let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
-                if shard_of(&v.tuple, self.workers) == self.me {
-                    self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
-                }
+            if let Some(ts) = self.s.odd(&raw, out) {
+                self.last_ts = self.last_ts.max(ts);
             }
-            return;
-        }
-        // An announcement: every table learns from it; its owner classifies it.
-        let Some((tuple, payload)) = fast_l4(LinkType(raw.linktype), raw.data) else {
-            return;
-        };
-        let hint = self.assoc.as_mut().and_then(|a| {
-            a.observe(&PacketView {
-                ts_ns: raw.ts_ns,
-                wire_len: raw.wire_len,
-                tuple,
-                tcp: None,
-                payload,
-            })
-        });
-        if shard_of(&tuple, self.workers) == self.me {
-            if let Some(v) = self
-                .decoder
-                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-            {
-                self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
-            }
+        } else {
+            self.s.announce(&raw, out);
         }
     }
 }
@@ -365,7 +325,7 @@ fn step<'g>(
     if ready.is_none() || g.next < k + sh.workers as u64 {
         if let Some((seq, chunk, lo, hi)) = sh.claim(&mut g) {
             drop(g);
-            let (b, wire) = scan(chunk, lo, hi, sh.workers, w.assoc.is_some());
+            let (b, wire) = scan(chunk, lo, hi, sh.workers, w.s.associates());
             let mut g = sh.lock();
             g.packets += (hi - lo) as u64;
             g.wire_bytes += wire;
@@ -406,8 +366,7 @@ fn work(sh: &Shared<'_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
     }
     // Every worker saw every block: the same last timestamp.
     if !sh.lock().stop {
-        w.engine.expire(w.last_ts, &w.name, out);
-        w.engine.finish(&w.name, out);
+        w.s.finish(w.last_ts, out);
     }
 }
 
@@ -458,22 +417,8 @@ pub fn classify(
         memory,
     };
     let caller_cpu0 = thread_cpu_ns();
-    type WorkerOut = (EngineStats, DecodeStats, Option<u64>);
-    let stats = |w: &Worker, cpu: Option<u64>| -> WorkerOut {
-        let mut ds = w.decoder.stats().clone();
-        if w.me == 0 {
-            ds.add(w.odd.stats());
-        }
-        (w.engine.stats(), ds, cpu)
-    };
     let mut ws = (0..workers).map(|me| Worker {
-        me,
-        workers,
-        name: own_name(name),
-        decoder: Decoder::new(),
-        odd: Decoder::new(),
-        engine: Engine::new(flow_cfg, cfg.labeler()),
-        assoc: cfg.associations(),
+        s: Shard::new(me, Owners::Even(workers), name, cfg, flow_cfg),
         last_ts: 0,
         k: 0,
     });
@@ -486,16 +431,16 @@ pub fn classify(
         let sh = &sh;
         let handles: Vec<_> = ws
             .map(|mut w| {
-                scope.spawn(move || -> WorkerOut {
+                scope.spawn(move || -> Outcome {
                     let _guard = StopOnPanic(sh);
                     let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
                     work(sh, &mut w, &mut |r| out.push(r));
                     out.flush();
-                    stats(&w, thread_cpu_ns())
+                    w.s.outcome(thread_cpu_ns())
                 })
             })
             .collect();
-        let mut outs: Vec<std::thread::Result<WorkerOut>> = Vec::with_capacity(workers);
+        let mut outs: Vec<std::thread::Result<Outcome>> = Vec::with_capacity(workers);
         let mut report = None;
         if let (Some(read), Some(mut w0)) = (read, local) {
             let _guard = StopOnPanic(sh);
@@ -503,7 +448,7 @@ pub fn classify(
             report = Some(read_into_chunks(sh, read, limit, &mut w0, &mut |r| out.push(r)));
             work(sh, &mut w0, &mut |r| out.push(r));
             out.flush();
-            outs.push(Ok(stats(&w0, None)));
+            outs.push(Ok(w0.s.outcome(None)));
         }
         outs.extend(handles.into_iter().map(|h| h.join()));
         (report, outs)
@@ -622,23 +567,12 @@ fn queue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{chunks_of, classify_frames, Frames};
-    use baikal_classifier::flow::FlowConfig;
-
-    fn config(threads: usize) -> Config {
-        Config {
-            flow: FlowConfig::default(),
-            rules: Some(Arc::new(baikal_classifier::rules::Rules::defaults().unwrap())),
-            count: None,
-            progress: false,
-            threads,
-        }
-    }
+    use crate::pipeline::test_support::{a_failing_sink_stops_everyone, demo, sorted_records};
+    use crate::pipeline::{chunks_of, Frames};
 
     /// The bundled demo capture, in chunks of at most `per` frames.
     fn demo_chunks(per: usize) -> Vec<Arc<Chunk>> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo.pcap");
-        let input = capture::Input::File(path);
+        let input = demo();
         let (whole, _) = chunks_of(&mut |f| capture::read(&input, f)).unwrap();
         let mut out = Vec::new();
         let mut cur = Chunk::new();
@@ -657,16 +591,7 @@ mod tests {
 
     /// Sorted JSON records and the outcome of classifying `chunks`.
     fn run(chunks: &[Arc<Chunk>], threads: usize, limit: Option<u64>) -> (Vec<String>, InputOutcome) {
-        let name: Arc<str> = Arc::from("demo");
-        let recs = Mutex::new(Vec::new());
-        let out = classify_frames(Frames::Chunks(chunks), &name, &config(threads), limit, &mut |r| {
-            recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
-            Ok(())
-        })
-        .unwrap();
-        let mut v = recs.into_inner().unwrap();
-        v.sort();
-        (v, out)
+        sorted_records(Frames::Chunks(chunks), threads, limit)
     }
 
     #[test]
@@ -715,16 +640,7 @@ mod tests {
     #[test]
     fn a_failing_sink_stops_every_worker() {
         let chunks = demo_chunks(64);
-        let name: Arc<str> = Arc::from("demo");
-        let mut written = 0;
-        let err = classify_frames(Frames::Chunks(&chunks), &name, &config(2), None, &mut |_| {
-            written += 1;
-            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
-        })
-        .err()
-        .expect("the write error comes back");
-        assert!(format!("{err:#}").contains("closed"), "{err:#}");
-        assert_eq!(written, 1, "nothing is written after the first error");
+        a_failing_sink_stops_everyone(Frames::Chunks(&chunks), 2);
     }
 
     #[test]

@@ -17,14 +17,10 @@
 //! same for every N (but for flows evicted for capacity, and captures
 //! whose timestamps go backwards: docs/PERFORMANCE.md, *Determinism*).
 //!
-//! Two kinds of frame go to every worker, in capture order with its own:
-//! - frames [`fast_l4`] cannot read (fragments, tunnels, other link types):
-//!   every worker decodes them with a decoder of its own, so each one
-//!   reassembles the same datagrams, and classifies those of its flows
-//!   (only worker 0 counts them in the decode statistics);
-//! - TURN permission requests ([`Associations::announces`]): every
-//!   worker's association table learns from them in capture order, so each
-//!   has the hints of the single table of a one-thread run.
+//! Frames [`fast_l4`] cannot read (fragments, tunnels, other link types)
+//! and TURN permission requests ([`Associations::announces`]) go to every
+//! worker, in capture order with its own; how a worker takes each kind is
+//! in [`super::shard`].
 //!
 //! The last message to a worker is the timestamp of the last frame read,
 //! at which every worker ends its idle flows, as one thread would.
@@ -41,12 +37,13 @@ use std::sync::Arc;
 use anyhow::Result;
 use baikal_capture::{RawPacket, ReadReport};
 use baikal_classifier::assoc::Associations;
-use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, Tuple};
-use baikal_classifier::engine::{Engine, EngineStats};
+use baikal_classifier::decode::{fast_l4, DecodeStats, LinkType, Tuple};
+use baikal_classifier::engine::EngineStats;
 use baikal_classifier::flow::FlowKey;
 use baikal_classifier::record::FlowRecord;
 
-use super::{add_engine_stats, own_name, thread_cpu_ns, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
+use super::shard::{Outcome, Owners, Shard};
+use super::{add_engine_stats, thread_cpu_ns, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
 
 /// Parcels queued to one worker at most.
 const QUEUED: usize = 16;
@@ -166,97 +163,13 @@ enum Msg {
     End(u64),
 }
 
-/// One worker's classifying side (the reader's too).
-struct Classifier {
-    me: usize,
-    split: Split,
-    /// The input's name, this worker's own copy ([`own_name`]).
-    name: Arc<str>,
-    decoder: Decoder,
-    odd: Decoder,
-    engine: Engine,
-    assoc: Option<Associations>,
+/// Worker `me`'s [`Shard`], its flow table holding its share of
+/// `--max-flows`.
+fn shard(me: usize, split: Split, name: &Arc<str>, cfg: &Config) -> Shard {
+    let mut flow = cfg.flow;
+    flow.max_flows = ((flow.max_flows as f64 * split.share(me)).ceil() as usize).max(1);
+    Shard::new(me, Owners::Split(split), name, cfg, flow)
 }
-
-impl Classifier {
-    fn new(me: usize, split: Split, name: &Arc<str>, cfg: &Config) -> Classifier {
-        let mut flow = cfg.flow;
-        flow.max_flows = ((flow.max_flows as f64 * split.share(me)).ceil() as usize).max(1);
-        Classifier {
-            me,
-            split,
-            name: own_name(name),
-            decoder: Decoder::new(),
-            odd: Decoder::new(),
-            engine: Engine::new(flow, cfg.labeler()),
-            assoc: cfg.associations(),
-        }
-    }
-
-    /// A frame of this worker's flows.
-    #[inline]
-    fn own(&mut self, raw: &RawPacket<'_>, out: &mut dyn FnMut(FlowRecord)) {
-        if let Some(v) = self
-            .decoder
-            .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-        {
-            let hint = self.assoc.as_ref().and_then(|a| a.lookup(&v));
-            self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
-        }
-    }
-
-    /// A frame for the full decoder; its timestamp if it decoded.
-    fn odd(&mut self, raw: &RawPacket<'_>, out: &mut dyn FnMut(FlowRecord)) -> Option<u64> {
-        let v = self
-            .odd
-            .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)?;
-        let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
-        if self.split.owner(&v.tuple) == self.me {
-            self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
-        }
-        Some(v.ts_ns)
-    }
-
-    /// An announcement: every table learns from it; its owner classifies it.
-    fn announce(&mut self, raw: &RawPacket<'_>, out: &mut dyn FnMut(FlowRecord)) {
-        let Some((tuple, payload)) = fast_l4(LinkType(raw.linktype), raw.data) else {
-            return;
-        };
-        let hint = self.assoc.as_mut().and_then(|a| {
-            a.observe(&PacketView {
-                ts_ns: raw.ts_ns,
-                wire_len: raw.wire_len,
-                tuple,
-                tcp: None,
-                payload,
-            })
-        });
-        if self.split.owner(&tuple) == self.me {
-            if let Some(v) = self
-                .decoder
-                .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
-            {
-                self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
-            }
-        }
-    }
-
-    /// Ends every flow: those idle at `last_ts`, then the rest.
-    fn finish(&mut self, last_ts: u64, out: &mut dyn FnMut(FlowRecord)) {
-        self.engine.expire(last_ts, &self.name, out);
-        self.engine.finish(&self.name, out);
-    }
-
-    fn stats(&self, cpu: Option<u64>) -> WorkerOut {
-        let mut ds = self.decoder.stats().clone();
-        if self.me == 0 {
-            ds.add(self.odd.stats());
-        }
-        (self.engine.stats(), ds, cpu)
-    }
-}
-
-type WorkerOut = (EngineStats, DecodeStats, Option<u64>);
 
 /// The reader's end of one other worker's queue.
 struct Lane {
@@ -309,12 +222,12 @@ pub fn classify(
         for me in 1..workers {
             let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUED);
             let (back_tx, back) = mpsc::channel::<Parcel>();
-            let mut c = Classifier::new(me, split, name, cfg);
-            handles.push(scope.spawn(move || -> WorkerOut {
+            let mut c = shard(me, split, name, cfg);
+            handles.push(scope.spawn(move || -> Outcome {
                 let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
                 work(&mut c, &rx, &back_tx, &mut |r| out.push(r));
                 out.flush();
-                c.stats(thread_cpu_ns())
+                c.outcome(thread_cpu_ns())
             }));
             lanes.push(Lane {
                 cur: Parcel::new(),
@@ -322,7 +235,7 @@ pub fn classify(
                 back,
             });
         }
-        let mut c0 = Classifier::new(0, split, name, cfg);
+        let mut c0 = shard(0, split, name, cfg);
         let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
         let mut last_ts = 0u64;
         let mut n = 0u64;
@@ -333,7 +246,7 @@ pub fn classify(
             match fast_l4(LinkType(raw.linktype), raw.data) {
                 Some((t, payload)) => {
                     last_ts = last_ts.max(raw.ts_ns);
-                    if c0.assoc.is_some() && Associations::announces(t.proto, payload) {
+                    if c0.associates() && Associations::announces(t.proto, payload) {
                         for l in lanes.iter_mut() {
                             gone |= !l.push(raw, Kind::Announce);
                         }
@@ -365,7 +278,7 @@ pub fn classify(
         }
         c0.finish(last_ts, &mut |r| out.push(r));
         out.flush();
-        let mut outs: Vec<std::thread::Result<WorkerOut>> = vec![Ok(c0.stats(None))];
+        let mut outs: Vec<std::thread::Result<Outcome>> = vec![Ok(c0.outcome(None))];
         outs.extend(handles.into_iter().map(|h| h.join()));
         (report, outs)
     });
@@ -400,7 +313,7 @@ pub fn classify(
 /// A worker other than the reader: takes parcels until the end message,
 /// then ends its flows. Without an end message the reader failed and the
 /// run's result is an error, so the flows are not ended.
-fn work(c: &mut Classifier, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut dyn FnMut(FlowRecord)) {
+fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut dyn FnMut(FlowRecord)) {
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Frames(mut p) => {
@@ -429,41 +342,17 @@ fn work(c: &mut Classifier, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::test_support::{a_failing_sink_stops_everyone, config, demo, sorted_records};
     use crate::pipeline::{classify_frames, Frames};
     use baikal_capture as capture;
     use baikal_classifier::decode::Addr;
-    use baikal_classifier::flow::FlowConfig;
-    use std::sync::Mutex;
-
-    fn config(threads: usize) -> Config {
-        Config {
-            flow: FlowConfig::default(),
-            rules: Some(Arc::new(baikal_classifier::rules::Rules::defaults().unwrap())),
-            count: None,
-            progress: false,
-            threads,
-        }
-    }
-
-    fn demo() -> capture::Input {
-        capture::Input::File(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/demo.pcap"))
-    }
 
     /// Sorted JSON records and the outcome of classifying the demo capture
     /// as a file read by the calling thread.
     fn run(threads: usize, limit: Option<u64>) -> (Vec<String>, InputOutcome) {
-        let name: Arc<str> = Arc::from("demo");
         let input = demo();
-        let recs = Mutex::new(Vec::new());
         let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
-        let out = classify_frames(Frames::File(&mut read), &name, &config(threads), limit, &mut |r| {
-            recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
-            Ok(())
-        })
-        .unwrap();
-        let mut v = recs.into_inner().unwrap();
-        v.sort();
-        (v, out)
+        sorted_records(Frames::File(&mut read), threads, limit)
     }
 
     #[test]
@@ -498,18 +387,9 @@ mod tests {
 
     #[test]
     fn a_failing_sink_stops_the_reader_and_every_worker() {
-        let name: Arc<str> = Arc::from("demo");
         let input = demo();
         let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
-        let mut written = 0;
-        let err = classify_frames(Frames::File(&mut read), &name, &config(3), None, &mut |_| {
-            written += 1;
-            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
-        })
-        .err()
-        .expect("the write error comes back");
-        assert!(format!("{err:#}").contains("closed"), "{err:#}");
-        assert_eq!(written, 1, "nothing is written after the first error");
+        a_failing_sink_stops_everyone(Frames::File(&mut read), 3);
     }
 
     #[test]
