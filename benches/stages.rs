@@ -191,7 +191,7 @@ fn bench_dissectors(c: &mut Criterion) {
 }
 
 /// The entropy of a first payload, computed once per flow at the verdict:
-/// a ClientHello, 1250 bytes of mostly zero padding (long runs of one
+/// 60 bytes (a DNS query's size, the short path), a ClientHello, 1250 bytes of mostly zero padding (long runs of one
 /// value are the slow case for counting), and a long random-looking TCP
 /// prefix.
 fn bench_entropy(c: &mut Criterion) {
@@ -208,8 +208,10 @@ fn bench_entropy(c: &mut Criterion) {
         *b = next();
     }
     let random: Vec<u8> = (0..16 * 1024).map(|_| next()).collect();
+    let query: Vec<u8> = (0..60).map(|_| next()).collect();
     let mut g = c.benchmark_group("entropy");
     for (name, p) in [
+        ("dns_query_60B", &query),
         ("client_hello", &hello),
         ("zero_padded_1250B", &padded),
         ("random_16KiB", &random),
