@@ -54,19 +54,19 @@ pub struct Engine {
     packets: u64,
     bytes: u64,
     inspected_packets: u64,
-    /// Capture time of the next sweep for stalled inspections.
-    next_stall_sweep_ns: u64,
 }
 
 impl Engine {
     pub fn new(cfg: FlowConfig, labeler: Option<Arc<dyn Labeler>>) -> Engine {
+        let mut table = FlowTable::new(cfg);
+        // The table's periodic sweeps end stalled inspections.
+        table.set_on_stall(give_up);
         Engine {
-            table: FlowTable::new(cfg),
+            table,
             labeler,
             packets: 0,
             bytes: 0,
             inspected_packets: 0,
-            next_stall_sweep_ns: 0,
         }
     }
 
@@ -128,7 +128,6 @@ impl Engine {
         let t0 = TIMED.then(std::time::Instant::now);
         self.packets += 1;
         self.bytes += u64::from(pkt.wire_len);
-        self.sweep_stalled(pkt.ts_ns);
         // Borrowed, not cloned: every worker's labeler is the same `Arc`,
         // and a clone per packet made its reference count a cache line
         // the workers' cores took from each other at every packet.
@@ -165,27 +164,27 @@ impl Engine {
         times
     }
 
-    /// Ends the inspection of flows stalled at `now_ns`, at most once per
-    /// second of capture time (see [`FlowConfig::inspect_idle_ns`]). Only
-    /// memory depends on when this runs: a stalled flow's next packet
-    /// ends its inspection the same way.
-    fn sweep_stalled(&mut self, now_ns: u64) {
-        if now_ns < self.next_stall_sweep_ns && self.next_stall_sweep_ns - now_ns <= 1_000_000_000 {
-            return;
-        }
-        self.next_stall_sweep_ns = now_ns.saturating_add(1_000_000_000);
+    /// Moves the capture's clock to `ts` if that is later
+    /// ([`FlowTable::advance_clock`]): a worker that classifies some of the
+    /// flows is told the time of the packets it does not see, so that its
+    /// flows time out as they would in one table of all of them.
+    pub fn advance_clock(&mut self, ts: u64) {
+        self.table.advance_clock(ts);
+    }
+
+    /// Ends every flow whose idle timeout passed at `now_ns`, then the
+    /// inspection of those stalled (live capture calls this on a timer
+    /// when no packets arrive; the table sweeps by itself as packets come,
+    /// see [`FlowTable::advance_clock`]).
+    pub fn expire(&mut self, now_ns: u64, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
+        let labeler = self.labeler.as_deref();
+        self.table.expire(now_ns, &mut |e| out(finish(e, source, labeler)));
         self.table.stalled(now_ns, &mut give_up);
     }
 
-    /// Ends every flow whose idle timeout passed at `now_ns` (live capture
-    /// calls this on a timer when no packets arrive).
-    pub fn expire(&mut self, now_ns: u64, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
-        self.sweep_stalled(now_ns);
-        let labeler = self.labeler.as_deref();
-        self.table.expire(now_ns, &mut |e| out(finish(e, source, labeler)));
-    }
-
-    /// Ends all open flows (end of input, or Ctrl-C).
+    /// Ends all open flows (end of input, or Ctrl-C): as idle (or closed)
+    /// those whose timeout has passed by the capture's clock, the others as
+    /// `eof`.
     pub fn finish(&mut self, source: &Arc<str>, out: &mut dyn FnMut(FlowRecord)) {
         let labeler = self.labeler.as_deref();
         self.table.drain(&mut |e| out(finish(e, source, labeler)));
@@ -892,11 +891,15 @@ mod tests {
         );
         // Answer after a stall: the verdict rests on the query alone, and
         // it is the same whether the sweep (driven by another flow's
-        // packet) or the late answer itself ended the inspection.
-        let late = t + idle + SEC;
+        // packet: the clock passes 103 s, 3 s after the query) or the late
+        // answer itself ended the inspection.
+        let late = t + idle + 2 * SEC;
         let (lazy, held_lazy) = dns_record(&[dns(t, 1, false), dns(late, 1, true)]);
-        let (swept, held_swept) =
-            dns_record(&[dns(t, 1, false), dns(t + idle + SEC / 2, 2, false), dns(late, 1, true)]);
+        let (swept, held_swept) = dns_record(&[
+            dns(t, 1, false),
+            dns(t + idle + SEC + SEC / 2, 2, false),
+            dns(late, 1, true),
+        ]);
         assert_eq!(lazy.protocol, "dns");
         assert!(lazy.extra.iter().all(|(k, _)| *k != "dns_rcode"), "{:?}", lazy.extra);
         assert_eq!(lazy, swept);

@@ -19,8 +19,9 @@
 //! A flow ends on: TCP FIN from both sides or RST (after a short close
 //! delay, so trailing ACKs stay in the flow), an idle timeout, a capacity
 //! eviction (`max_flows`), or the end of input. Expiry depends only on the
-//! packets of that flow, so the records are the same whichever order the
-//! sweep runs in; only capacity eviction depends on the other flows.
+//! packets of that flow and the capture's clock at them
+//! ([`FlowTable::advance_clock`]), so the records are the same whichever
+//! flows share the table; only capacity eviction depends on the others.
 
 use std::hash::BuildHasher;
 
@@ -467,6 +468,8 @@ enum Class {
     Closed = 3,
 }
 const CLASSES: usize = 4;
+/// The class of each list index.
+const CLASS_OF: [Class; CLASSES] = [Class::Tcp, Class::Udp, Class::Other, Class::Closed];
 
 /// One bidirectional flow.
 #[derive(Debug, Default)]
@@ -642,6 +645,13 @@ impl Flow {
 /// Flows per slab chunk.
 pub const CHUNK: usize = 1024;
 
+/// The idle sweep runs at each whole second of the capture's clock.
+const SWEEP_NS: u64 = 1_000_000_000;
+
+/// A sweep that walks past more flows than this (not idle, but within
+/// its list's disorder, [`FlowTable::lag`]) puts the list in order.
+const RESORT_AFTER: usize = 64;
+
 /// The flows, in chunks of [`CHUNK`]: memory follows the number of flows
 /// (a `Vec` doubling its capacity holds up to twice the slots needed,
 /// and briefly both copies while it moves). Beside each flow, the 32-bit
@@ -752,10 +762,25 @@ pub struct FlowTable {
     len: usize,
     stats: FlowStats,
     last_sweep_ns: u64,
+    /// The capture's clock: the latest timestamp seen so far (see
+    /// [`FlowTable::advance_clock`]). Timeouts are judged by it, not by
+    /// the timestamp of the packet at hand.
+    clock_ns: u64,
     strings: Strings,
     /// Per class: the newest flow already checked for an inspection stall
     /// (all older ones in its list were too), or `NIL`.
     stall_cursor: [u32; CLASSES],
+    /// Called on each flow a sweep finds stalled ([`FlowTable::stalled`]),
+    /// after the idle ones ended: see [`FlowTable::set_on_stall`].
+    on_stall: Option<fn(&mut Flow, &mut Strings)>,
+    /// Per class: how far out of order its list may be. Each flow was put
+    /// at the front when the clock was at most this much past its last
+    /// packet (0 while time only goes forward), so a flow behind another
+    /// in the list was last seen at most this much later. A sweep stops at
+    /// the first flow that is not idle by a margin of this much; it walks
+    /// past the others in the margin, and puts the list in order when they
+    /// are many ([`RESORT_AFTER`]).
+    lag: [u64; CLASSES],
 }
 
 impl FlowTable {
@@ -771,9 +796,20 @@ impl FlowTable {
             len: 0,
             stats: FlowStats::default(),
             last_sweep_ns: 0,
+            clock_ns: 0,
             strings: Strings::default(),
             stall_cursor: [NIL; CLASSES],
+            lag: [0; CLASSES],
+            on_stall: None,
         }
+    }
+
+    /// What each periodic sweep does to the flows it finds stalled, after
+    /// ending the idle ones: the engine's end of their inspection. (The
+    /// lists are in order then, so the stalled ones found are all of them,
+    /// at the same seconds of the clock as the idle ones.)
+    pub fn set_on_stall(&mut self, f: fn(&mut Flow, &mut Strings)) {
+        self.on_stall = Some(f);
     }
 
     pub fn config(&self) -> &FlowConfig {
@@ -787,6 +823,31 @@ impl FlowTable {
     }
     pub fn stats(&self) -> &FlowStats {
         &self.stats
+    }
+
+    /// The capture's clock (see [`FlowTable::advance_clock`]).
+    pub fn clock(&self) -> u64 {
+        self.clock_ns
+    }
+
+    /// Moves the capture's clock to `ts` if that is later. Every packet
+    /// touched moves it too.
+    ///
+    /// The clock, the latest timestamp seen, drives the periodic sweeps:
+    /// at each whole second it passes, with that second as their time,
+    /// they end every flow idle for longer than its timeout, then the
+    /// inspection of every stalled one ([`FlowTable::set_on_stall`]).
+    /// What a packet does to its own flow (start a new one after an idle
+    /// gap, end a stalled inspection) goes by the packet's own timestamp.
+    /// Sweeps are exact (they find every such flow, in whatever order its
+    /// list is), so with time that goes back too a flow's fate depends only
+    /// on its own packets and on the sweeps before each of them. Sweeps
+    /// only add to what earlier ones did, so a worker that holds some of
+    /// the flows and is told the clock of the frames it does not see
+    /// (`src/pipeline`) sweeps its flows as one table of all of them would,
+    /// and gives the same records whatever `--threads` is.
+    pub fn advance_clock(&mut self, ts: u64) {
+        self.clock_ns = self.clock_ns.max(ts);
     }
 
     /// The key's hash, folded to the 32 bits the slab keeps beside it.
@@ -866,10 +927,18 @@ impl FlowTable {
         } else {
             self.slab[n as usize].prev = p;
         }
+        if self.head[c] == NIL {
+            // An empty list is in order.
+            self.lag[c] = 0;
+        }
     }
 
     fn link_front(&mut self, i: u32, c: Class) {
         let h = self.head[c as usize];
+        let lag = self.clock_ns.saturating_sub(self.slab[i as usize].ts_last);
+        if lag > self.lag[c as usize] {
+            self.lag[c as usize] = lag;
+        }
         {
             let f = &mut self.slab[i as usize];
             f.prev = NIL;
@@ -909,24 +978,62 @@ impl FlowTable {
         out(Ended { flow, reason, meta });
     }
 
-    /// Ends every flow whose timeout has passed at time `now`.
+    /// Ends every flow whose timeout has passed at time `now` (the clock
+    /// moves to it), and only those: exactly the flows with
+    /// `now - ts_last` over their class's timeout.
     pub fn expire(&mut self, now: u64, out: &mut dyn FnMut(Ended)) {
+        self.advance_clock(now);
         for c in 0..CLASSES {
             let to = self.timeout(c as u8);
-            while self.tail[c] != NIL {
-                let i = self.tail[c];
+            let margin = self.lag[c];
+            let mut passed = 0usize;
+            let mut i = self.tail[c];
+            while i != NIL {
                 let f = &self.slab[i as usize];
-                if now.saturating_sub(f.ts_last) <= to {
+                let prev = f.prev;
+                let age = now.saturating_sub(f.ts_last);
+                if age > to {
+                    let reason = if c == Class::Closed as usize {
+                        f.close_reason()
+                    } else {
+                        EndReason::Idle
+                    };
+                    self.end(i, reason, out);
+                } else if age.saturating_add(margin) <= to {
+                    // Every flow after this one was last seen at most
+                    // `margin` before it: none is idle.
                     break;
-                }
-                let reason = if c == Class::Closed as usize {
-                    f.close_reason()
                 } else {
-                    EndReason::Idle
-                };
-                self.end(i, reason, out);
+                    passed += 1;
+                }
+                i = prev;
+            }
+            if passed > RESORT_AFTER {
+                self.resort(c);
             }
         }
+    }
+
+    /// Puts class `c`'s list in order of last packet (oldest at the tail;
+    /// a stable sort keeps flows seen at the same time in their order), so
+    /// that its sweeps stop at the first flow that is not idle again.
+    fn resort(&mut self, c: usize) {
+        let mut flows = Vec::new();
+        let mut i = self.tail[c];
+        while i != NIL {
+            flows.push(i);
+            i = self.slab[i as usize].prev;
+        }
+        flows.sort_by_key(|&i| self.slab[i as usize].ts_last);
+        self.head[c] = NIL;
+        self.tail[c] = NIL;
+        let class = CLASS_OF[c];
+        for i in flows {
+            self.link_front(i, class);
+        }
+        self.lag[c] = 0;
+        // Every flow may have moved past the cursor.
+        self.stall_cursor[c] = NIL;
     }
 
     /// Calls `f` on every flow still being inspected (with payload kept)
@@ -936,19 +1043,29 @@ impl FlowTable {
     pub fn stalled(&mut self, now: u64, f: &mut dyn FnMut(&mut Flow, &mut Strings)) {
         let idle = self.cfg.inspect_idle_ns;
         for c in 0..CLASSES {
+            let margin = self.lag[c];
+            // The cursor moves up to the last flow before the first one
+            // passed in the margin (not stalled yet, so not checked).
+            let mut moving = true;
             let mut i = match self.stall_cursor[c] {
                 NIL => self.tail[c],
                 k => self.slab[k as usize].prev,
             };
             while i != NIL {
                 let flow = &mut self.slab[i as usize];
-                if now.saturating_sub(flow.ts_last) <= idle {
+                let age = now.saturating_sub(flow.ts_last);
+                if age > idle {
+                    if flow.stalled_candidate() {
+                        f(flow, &mut self.strings);
+                    }
+                    if moving {
+                        self.stall_cursor[c] = i;
+                    }
+                } else if age.saturating_add(margin) <= idle {
                     break;
+                } else {
+                    moving = false;
                 }
-                if flow.stalled_candidate() {
-                    f(flow, &mut self.strings);
-                }
-                self.stall_cursor[c] = i;
                 i = self.slab[i as usize].prev;
             }
         }
@@ -972,13 +1089,17 @@ impl FlowTable {
     }
 
     /// Ends all flows (end of input), oldest first in each class, classes
-    /// in order: deterministic. The table is emptied at once rather than
+    /// in order: deterministic. A flow whose timeout has passed by the
+    /// clock ends as [`FlowTable::expire`] would end it (idle, or closed),
+    /// the others as `eof`. The table is emptied at once rather than
     /// flow by flow: no index removal (a cache miss per flow) and no
     /// free-list growth for slots that are all dropped anyway, and the
     /// verdicts' shared strings are forgotten together, not released one
     /// reference at a time.
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
+        let now = self.clock_ns;
         for c in 0..CLASSES {
+            let to = self.timeout(c as u8);
             let mut i = self.tail[c];
             while i != NIL {
                 let mut flow = std::mem::take(&mut self.slab[i as usize]);
@@ -987,12 +1108,18 @@ impl FlowTable {
                 let packed = flow.verdict.take();
                 let working = flow.inspect.as_mut().and_then(|insp| insp.meta.take());
                 let meta = working.map(|m| *m).or_else(|| packed.map(|p| self.strings.peek(&p)));
-                self.stats.ended_eof += 1;
-                out(Ended {
-                    flow,
-                    reason: EndReason::Eof,
-                    meta,
-                });
+                let reason = match now.saturating_sub(flow.ts_last) > to {
+                    false => EndReason::Eof,
+                    true if c == Class::Closed as usize => flow.close_reason(),
+                    true => EndReason::Idle,
+                };
+                match reason {
+                    EndReason::Fin => self.stats.ended_fin += 1,
+                    EndReason::Rst => self.stats.ended_rst += 1,
+                    EndReason::Idle => self.stats.ended_idle += 1,
+                    _ => self.stats.ended_eof += 1,
+                }
+                out(Ended { flow, reason, meta });
             }
         }
         self.strings.clear();
@@ -1002,19 +1129,29 @@ impl FlowTable {
         self.head = [NIL; CLASSES];
         self.tail = [NIL; CLASSES];
         self.stall_cursor = [NIL; CLASSES];
+        self.lag = [0; CLASSES];
         self.len = 0;
+        self.clock_ns = 0;
+        self.last_sweep_ns = 0;
     }
 
     /// Accounts one packet: finds or creates its flow, updates counters,
     /// TCP state and LRU position. Flows that end because of this packet
     /// (idle, closed then reused, evicted) are passed to `out` first.
     pub fn touch(&mut self, pkt: &PacketView<'_>, out: &mut dyn FnMut(Ended)) -> Touch<'_> {
-        let now = pkt.ts_ns;
-        // Periodic sweep of expired flows: at most once per second of
-        // capture time, so the cost per packet stays O(1) amortised.
-        if now >= self.last_sweep_ns.saturating_add(1_000_000_000) || now < self.last_sweep_ns {
-            self.last_sweep_ns = now;
-            self.expire(now, out);
+        self.advance_clock(pkt.ts_ns);
+        let now = self.clock_ns;
+        // Periodic sweep of expired flows: once per second of the capture's
+        // clock, at the second (see `advance_clock`), so the cost per
+        // packet stays O(1) amortised.
+        if now >= self.last_sweep_ns.saturating_add(SWEEP_NS) {
+            // `last_sweep_ns` is a whole second: the clock passed the next.
+            let second = now - now % SWEEP_NS;
+            self.last_sweep_ns = second;
+            self.expire(second, out);
+            if let Some(f) = self.on_stall {
+                self.stalled(second, &mut |flow, strings| f(flow, strings));
+            }
         }
         let (key, src_is_a) = FlowKey::from_tuple(&pkt.tuple);
         let h32 = self.hash32(&key);
@@ -1025,7 +1162,9 @@ impl FlowTable {
         let bare_syn = flags & (tcpflags::SYN | tcpflags::ACK) == tcpflags::SYN;
         if let Some(i) = found {
             let f = &self.slab[i as usize];
-            let idle = now.saturating_sub(f.ts_last) > self.timeout(self.class_of(f) as u8);
+            // By the packet's own time: a capture whose time goes back
+            // (two captures concatenated) keeps its flows whole.
+            let idle = pkt.ts_ns.saturating_sub(f.ts_last) > self.timeout(self.class_of(f) as u8);
             // A new SYN on a closed flow is a new connection (port reuse).
             let reuse = f.closed() && bare_syn;
             if idle || reuse {
@@ -1041,8 +1180,8 @@ impl FlowTable {
         }
         let mut flow = Flow {
             key,
-            ts_first: now,
-            ts_last: now,
+            ts_first: pkt.ts_ns,
+            ts_last: pkt.ts_ns,
             prev: NIL,
             next: NIL,
             ..Flow::default()
@@ -1225,6 +1364,195 @@ mod tests {
         assert!(t.is_empty());
     }
 
+    /// Time going back puts a flow at the front of its list behind a newer
+    /// one; the sweep still ends every idle flow, and only those. Whether
+    /// a packet splits its flow goes by its own time, not the clock's.
+    #[test]
+    fn a_sweep_ends_every_idle_flow_after_time_went_back() {
+        const S: u64 = 1_000_000_000;
+        let cfg = FlowConfig {
+            udp_idle_ns: 100 * S,
+            ..FlowConfig::default()
+        };
+        let host = |h: u8| Addr::from_v4([10, 0, 0, h]);
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        collect(&mut t, &pkt(100 * S, 1, 1, 9, 9, None, b"a"), &mut ended);
+        collect(&mut t, &pkt(180 * S, 2, 1, 9, 9, None, b"b"), &mut ended);
+        // Flow 1 again, at 150 s: at the front, before flow 2 (180 s).
+        collect(&mut t, &pkt(150 * S, 1, 1, 9, 9, None, b"a"), &mut ended);
+        assert!(ended.is_empty());
+        // At 255 s flow 1 (150 s) is idle and flow 2 (180 s) is not.
+        t.expire(255 * S, &mut |e| ended.push(e));
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].flow.orig_tuple().src, host(1));
+        assert_eq!(ended[0].reason, EndReason::Idle);
+        assert_eq!(ended[0].flow.ts_last, 150 * S);
+        assert_eq!(t.len(), 1);
+        // Flow 3 at 270.5 s; the clock goes to 370.9 s with flow 4: the
+        // sweep at 370 s leaves flow 3 (99.5 s idle) though the clock is
+        // 100.4 s past it.
+        collect(&mut t, &pkt(270 * S + S / 2, 3, 1, 9, 9, None, b"c"), &mut ended);
+        collect(&mut t, &pkt(370 * S + 9 * S / 10, 4, 1, 9, 9, None, b"d"), &mut ended);
+        assert_eq!(ended.len(), 2, "flow 2 ended at the sweep at 370 s");
+        assert_eq!(ended[1].flow.orig_tuple().src, host(2));
+        // A packet of flow 3 from 271 s is half a second after its last.
+        let (_, new) = collect(&mut t, &pkt(271 * S, 3, 1, 9, 9, None, b"c"), &mut ended);
+        assert!(!new, "split by the clock, not the packet's time");
+        // Flow 3 (271 s) is at the front, before flow 4 (370.9 s).
+        t.expire(371 * S + S / 2, &mut |e| ended.push(e));
+        let srcs: Vec<_> = ended.iter().map(|e| e.flow.orig_tuple().src).collect();
+        assert_eq!(srcs, [1, 2, 3].map(host));
+        // A flow that starts with a packet older than the clock is dated
+        // by its packets.
+        collect(&mut t, &pkt(300 * S, 5, 1, 9, 9, None, b"e"), &mut ended);
+        t.drain(&mut |e| ended.push(e));
+        let five = ended.iter().find(|e| e.flow.orig_tuple().src == host(5)).unwrap();
+        assert_eq!((five.flow.ts_first, five.flow.ts_last), (300 * S, 300 * S));
+        assert_eq!(five.reason, EndReason::Eof, "71.5 s idle by the clock at 371.5 s");
+        assert_eq!(ended.len(), 5);
+        assert!(t.is_empty());
+    }
+
+    /// A sweep that walks past many flows within its list's disorder puts
+    /// the list in order; the next sweep ends the idle flows and stops at
+    /// the first that is not.
+    #[test]
+    fn a_sweep_puts_a_list_out_of_order_in_order() {
+        const S: u64 = 1_000_000_000;
+        let cfg = FlowConfig {
+            udp_idle_ns: 100 * S,
+            ..FlowConfig::default()
+        };
+        let mut t = FlowTable::new(cfg);
+        let mut ended = Vec::new();
+        let udp = Class::Udp as usize;
+        let host = |k: u8| Addr::from_v4([10, 0, 0, k]);
+        let srcs = |ended: &[Ended]| {
+            let mut v: Vec<_> = ended.iter().map(|e| e.flow.orig_tuple().src).collect();
+            v.sort();
+            v
+        };
+        collect(&mut t, &pkt(500 * S, 250, 1, 9, 9, None, b"z"), &mut ended);
+        // 200 flows from 470 s on, a tenth of a second apart: 30 s and less
+        // before the clock.
+        for k in 0..200u8 {
+            let ts = 470 * S + u64::from(k) * S / 10;
+            collect(&mut t, &pkt(ts, k, 2, 9, 9, None, b"k"), &mut ended);
+        }
+        assert_eq!(t.lag[udp], 30 * S);
+        // At 575 s the 50 flows last seen before 475 s are idle; the sweep
+        // walks past the other 150 (and the first flow, from 500 s).
+        t.expire(575 * S, &mut |e| ended.push(e));
+        assert_eq!(srcs(&ended), (0..50).map(host).collect::<Vec<_>>());
+        assert_eq!(t.lag[udp], 0, "put in order");
+        assert_eq!(t.slab[t.tail[udp] as usize].ts_last, 475 * S);
+        assert_eq!(t.slab[t.head[udp] as usize].ts_last, 500 * S);
+        // At 580 s those before 480 s.
+        t.expire(580 * S, &mut |e| ended.push(e));
+        assert_eq!(srcs(&ended), (0..100).map(host).collect::<Vec<_>>());
+        assert_eq!(t.len(), 101);
+    }
+
+    /// The records of a table that holds only some of the flows, told the
+    /// clock of the packets it does not see, are those one table of all
+    /// the flows gives them: for captures whose time jumps back and forth,
+    /// with idle and closed flows, sweeps at every second, and the end.
+    /// (Not told the clock, some of these captures give other records.)
+    #[test]
+    fn a_table_told_the_clock_ends_its_flows_as_one_table_of_all() {
+        const S: u64 = 1_000_000_000;
+        let cfg = FlowConfig {
+            udp_idle_ns: 20 * S,
+            tcp_idle_ns: 40 * S,
+            tcp_close_ns: 2 * S,
+            ..FlowConfig::default()
+        };
+        type Rec = (Tuple, u64, u64, u64, u64, EndReason);
+        fn rec(e: Ended) -> Rec {
+            let f = &e.flow;
+            (
+                f.orig_tuple(),
+                f.ts_first,
+                f.ts_last,
+                f.counts.pkts(0),
+                f.counts.pkts(1),
+                e.reason,
+            )
+        }
+        // Ends the table's flows at the clock's end, sorted records.
+        fn end(t: &mut FlowTable, clock: u64, mut v: Vec<Rec>) -> Vec<Rec> {
+            t.advance_clock(clock);
+            t.expire(clock, &mut |e| v.push(rec(e)));
+            t.drain(&mut |e| v.push(rec(e)));
+            v.sort_by_key(|r| format!("{r:?}"));
+            v
+        }
+        let mut differs_without_clock = 0;
+        for seed in 1..=300u64 {
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = move |n: u64| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % n
+            };
+            let mut ts = 1000 * S;
+            let pkts: Vec<(u64, u8, Option<u8>)> = (0..200)
+                .map(|_| {
+                    ts = match next(10) {
+                        0 => ts.saturating_sub(next(120) * S),
+                        _ => ts + next(6) * S + next(1000),
+                    };
+                    let host = 1 + next(12) as u8;
+                    let flags = match next(8) {
+                        0 => Some(tcpflags::SYN),
+                        1 => Some(tcpflags::FIN | tcpflags::ACK),
+                        2 => Some(tcpflags::RST),
+                        3 | 4 => Some(tcpflags::ACK),
+                        _ => None,
+                    };
+                    (ts, host, flags)
+                })
+                .collect();
+            let view = |&(ts, host, flags): &(u64, u8, Option<u8>)| {
+                let (src, dst) = if host % 2 == 0 { (host, 200) } else { (200, host - 1) };
+                pkt(ts, src, 1000 + u16::from(host / 2), dst, 53, flags, b"x")
+            };
+            let mut all = FlowTable::new(cfg);
+            let mut want = Vec::new();
+            let mut clock = 0;
+            for p in &pkts {
+                all.touch(&view(p), &mut |e| want.push(rec(e)));
+                clock = clock.max(p.0);
+            }
+            let want = end(&mut all, clock, want);
+            for told in [true, false] {
+                let mut parts = [FlowTable::new(cfg), FlowTable::new(cfg)];
+                let mut got = Vec::new();
+                let mut clock = 0;
+                for p in &pkts {
+                    // Both directions of a flow have the same `host / 2`.
+                    let t = &mut parts[usize::from(p.1 / 2 % 2)];
+                    if told {
+                        t.advance_clock(clock);
+                    }
+                    t.touch(&view(p), &mut |e| got.push(rec(e)));
+                    clock = clock.max(p.0);
+                }
+                let [a, b] = &mut parts;
+                let mut got = end(a, clock, got);
+                got = end(b, clock, got);
+                if told {
+                    assert_eq!(got, want, "seed {seed}");
+                } else if got != want {
+                    differs_without_clock += 1;
+                }
+            }
+        }
+        assert!(differs_without_clock > 0, "the clock never mattered");
+    }
+
     #[test]
     fn max_flows_evicts_least_recent() {
         let cfg = FlowConfig {
@@ -1380,7 +1708,7 @@ mod tests {
         open(&mut t, S, 2);
         open(&mut t, 3 * S, 3);
         // A decided flow is never visited.
-        open(&mut t, 0, 4);
+        open(&mut t, 3 * S, 4);
         let visits = |t: &mut FlowTable, now: u64| {
             let mut v = Vec::new();
             t.stalled(now, &mut |f, _| v.push(f.orig_tuple().src.to_ip().to_string()));
@@ -1400,6 +1728,42 @@ mod tests {
         open(&mut t, 4 * S, 1);
         assert_eq!(visits(&mut t, 6 * S + S / 2), ["10.0.0.3", "10.0.0.1"]);
         assert!(visits(&mut t, 100 * S).is_empty());
+    }
+
+    /// A flow under inspection put at the front of its list behind a newer
+    /// one (time went back) is still found when it stalls, and the cursor
+    /// stays before the flow walked past, which is found once it stalls.
+    #[test]
+    fn stalled_finds_a_stalled_flow_behind_a_newer_one() {
+        const S: u64 = 1_000_000_000;
+        let mut t = FlowTable::new(FlowConfig::default());
+        let open = |t: &mut FlowTable, ts: u64, src: u8| {
+            let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
+            if touch.flow.inspect.is_none() {
+                touch.flow.inspect = Some(Box::new(Inspect {
+                    chosen: Some(0),
+                    ..Inspect::default()
+                }));
+                let v = touch.strings.pack(&Meta::default());
+                touch.flow.verdict = Some(v);
+            }
+        };
+        let visits = |t: &mut FlowTable, now: u64| {
+            let mut v = Vec::new();
+            t.stalled(now, &mut |f, _| {
+                v.push(f.orig_tuple().src.to_ip().to_string());
+                f.set_inspected();
+            });
+            v
+        };
+        open(&mut t, 100 * S, 1);
+        open(&mut t, 105 * S, 2);
+        // Flow 1 again from 101 s: at the front, 4 s before the clock.
+        open(&mut t, 101 * S, 1);
+        // At 104 s flow 1 has stalled (3 s), flow 2 (at the tail) not.
+        assert_eq!(visits(&mut t, 104 * S), ["10.0.0.1"]);
+        assert_eq!(visits(&mut t, 108 * S), ["10.0.0.2"]);
+        assert!(visits(&mut t, 200 * S).is_empty());
     }
 
     fn seg(buf: &mut SideBuf, seq: u32, b: &[u8]) {
