@@ -209,9 +209,10 @@ pub struct ClassifyArgs {
     /// every frame and hands the other workers theirs in batches, a pipe or
     /// gzip'd input is handed out in blocks that any worker routes, a live
     /// interface is shared through AF_PACKET fanout (see
-    /// docs/PERFORMANCE.md). The set of records is the same for every N
-    /// unless flows are evicted for capacity (--max-flows is divided among
-    /// the workers) or timestamps go backwards; their order differs.
+    /// docs/PERFORMANCE.md). The set of records is the same for every N,
+    /// also when the capture's time goes back, unless flows are evicted for
+    /// capacity (--max-flows is divided among the workers); their order
+    /// differs.
     #[arg(short = 't', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: u16,
 }

@@ -32,6 +32,13 @@
 //!   order; its own packets only look the table up. So each worker's
 //!   hints are those of the single table of a one-thread run.
 //!
+//! Each worker's engine keeps the capture's clock, the latest timestamp so
+//! far, by which flows time out: the frames it walks move it, the scan
+//! notes where a frame is older than the block's frames before it
+//! ([`Block::clocks`]), and each block walked moves it to the block's
+//! latest timestamp. So at each of its frames a worker's clock is the one
+//! a single thread would have.
+//!
 //! The records are therefore the same set for every N (their order
 //! differs), as long as no flow is evicted for capacity.
 //!
@@ -111,6 +118,9 @@ struct Block {
     shared: Vec<u32>,
     /// The latest timestamp of the block's plain frames.
     max_ts: u64,
+    /// (frame, clock), ascending: a plain frame older than the latest of
+    /// the block's plain frames before it, and that latest timestamp.
+    clocks: Vec<(u32, u64)>,
     /// Workers yet to walk the block.
     left: AtomicUsize,
 }
@@ -213,6 +223,7 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
     let mut mine: Vec<Vec<u32>> = (0..workers).map(|_| Vec::with_capacity(per)).collect();
     let mut shared = Vec::new();
     let mut max_ts = 0u64;
+    let mut clocks = Vec::new();
     let mut wire = 0u64;
     for (i, f) in chunk.frames.iter().enumerate().take(hi).skip(lo) {
         let raw = chunk.raw(f);
@@ -220,6 +231,9 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
         let i = i as u32;
         match fast_l4(LinkType(raw.linktype), raw.data) {
             Some((t, payload)) => {
+                if raw.ts_ns < max_ts {
+                    clocks.push((i, max_ts));
+                }
                 max_ts = max_ts.max(raw.ts_ns);
                 if assoc && Associations::announces(t.proto, payload) {
                     shared.push(i);
@@ -235,6 +249,7 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
         mine,
         shared,
         max_ts,
+        clocks,
         left: AtomicUsize::new(workers),
     };
     (block, wire)
@@ -255,17 +270,30 @@ impl Worker {
         self.last_ts = self.last_ts.max(b.max_ts);
         let chunk = &*b.chunk;
         let mut shared = b.shared.iter().copied().peekable();
+        let mut clocks = b.clocks.iter().peekable();
+        // The clock before frame `i`: what the block's frames before it
+        // moved it to.
+        let mut catch_up = |s: &mut Shard, i: u32| {
+            while let Some(&(_, clock)) = clocks.next_if(|&&(at, _)| at <= i) {
+                s.advance_clock(clock);
+            }
+        };
         for &i in b.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default() {
             while let Some(e) = shared.next_if(|e| e & !ODD < i) {
+                catch_up(&mut self.s, e & !ODD);
                 self.shared_frame(chunk, e, out);
             }
             if let Some(f) = chunk.frames.get(i as usize) {
+                catch_up(&mut self.s, i);
                 self.s.own(&chunk.raw(f), out);
             }
         }
         for e in shared {
+            catch_up(&mut self.s, e & !ODD);
             self.shared_frame(chunk, e, out);
         }
+        // The next block's frames all come after this one's.
+        self.s.advance_clock(b.max_ts);
     }
 
     fn shared_frame(&mut self, chunk: &Chunk, e: u32, out: &mut dyn FnMut(FlowRecord)) {

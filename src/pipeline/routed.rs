@@ -14,16 +14,21 @@
 //! Reading, routing and copying are work only the reader does, so it owns
 //! a smaller share of the flows ([`Split::reader_share`]). Which worker
 //! owns a flow changes nothing in its record: the set of records is the
-//! same for every N (but for flows evicted for capacity, and captures
-//! whose timestamps go backwards: docs/PERFORMANCE.md, *Determinism*).
+//! same for every N (but for flows evicted for capacity: docs/PERFORMANCE.md,
+//! *Determinism*).
 //!
 //! Frames [`fast_l4`] cannot read (fragments, tunnels, other link types)
 //! and TURN permission requests ([`Associations::announces`]) go to every
 //! worker, in capture order with its own; how a worker takes each kind is
 //! in [`super::shard`].
 //!
-//! The last message to a worker is the timestamp of the last frame read,
-//! at which every worker ends its idle flows, as one thread would.
+//! The reader keeps the capture's clock (the latest timestamp so far).
+//! When it hands a worker a frame older than that, the parcel says what
+//! the clock was ([`Parcel::clocks`]): that worker did not see the frames
+//! that moved it, and its flows time out by it. (With time that only goes
+//! forward a frame's own timestamp is the clock, and parcels carry none.)
+//! The last message to a worker is the clock at the end, at which every
+//! worker ends its idle flows, as one thread would.
 //!
 //! This replaced every worker reading the whole file itself, which cost
 //! each worker the read and the routing of every frame: 0.10 s of CPU per
@@ -134,6 +139,10 @@ enum Kind {
 struct Parcel {
     chunk: Chunk,
     kinds: Vec<Kind>,
+    /// (frame, clock): before that frame, the capture's clock is at
+    /// least this, ascending by frame. Only for frames older than the
+    /// clock.
+    clocks: Vec<(u32, u64)>,
 }
 
 impl Parcel {
@@ -144,6 +153,7 @@ impl Parcel {
                 frames: Vec::with_capacity(1024),
             },
             kinds: Vec::with_capacity(1024),
+            clocks: Vec::new(),
         }
     }
     /// Whether `raw` still fits (an empty parcel takes any frame).
@@ -154,12 +164,13 @@ impl Parcel {
     fn clear(&mut self) {
         self.chunk.clear();
         self.kinds.clear();
+        self.clocks.clear();
     }
 }
 
 enum Msg {
     Frames(Parcel),
-    /// No more frames; the last frame's timestamp.
+    /// No more frames; the capture's clock at the end.
     End(u64),
 }
 
@@ -177,14 +188,26 @@ struct Lane {
     tx: SyncSender<Msg>,
     /// Emptied parcels coming back.
     back: Receiver<Parcel>,
+    /// A clock the worker has reached by the frames sent so far.
+    known: u64,
 }
 
 impl Lane {
-    /// Appends a copy of `raw`; false once the worker is gone.
+    /// Appends a copy of `raw`, which comes when the capture's clock is
+    /// at `clock`; false once the worker is gone.
     #[inline]
-    fn push(&mut self, raw: &RawPacket<'_>, kind: Kind) -> bool {
+    fn push(&mut self, raw: &RawPacket<'_>, kind: Kind, clock: u64) -> bool {
         if !self.cur.fits(raw) && !self.send() {
             return false;
+        }
+        if clock > raw.ts_ns && clock > self.known {
+            self.cur.clocks.push((self.cur.chunk.frames.len() as u32, clock));
+            self.known = clock;
+        }
+        // A frame for the full decoder moves the worker's clock only if
+        // it decodes: not counted.
+        if kind != Kind::Odd {
+            self.known = self.known.max(raw.ts_ns);
         }
         self.cur.chunk.push(raw);
         self.cur.kinds.push(kind);
@@ -233,6 +256,7 @@ pub fn classify(
                 cur: Parcel::new(),
                 tx,
                 back,
+                known: 0,
             });
         }
         let mut c0 = shard(0, split, name, cfg);
@@ -243,25 +267,35 @@ pub fn classify(
         let mut gone = false;
         let report = read(&mut |raw| {
             n += 1;
+            // The capture's clock before this frame: the latest timestamp of
+            // the packets so far (those that decode, as in one thread).
+            let clock = last_ts;
             match fast_l4(LinkType(raw.linktype), raw.data) {
                 Some((t, payload)) => {
                     last_ts = last_ts.max(raw.ts_ns);
                     if c0.associates() && Associations::announces(t.proto, payload) {
                         for l in lanes.iter_mut() {
-                            gone |= !l.push(raw, Kind::Announce);
+                            gone |= !l.push(raw, Kind::Announce, clock);
                         }
+                        c0.advance_clock(clock);
                         c0.announce(raw, &mut |r| out.push(r));
                     } else {
                         match split.owner(&t) {
-                            0 => c0.own(raw, &mut |r| out.push(r)),
-                            w => gone |= !lanes.get_mut(w - 1).is_some_and(|l| l.push(raw, Kind::Own)),
+                            0 => {
+                                c0.advance_clock(clock);
+                                c0.own(raw, &mut |r| out.push(r));
+                            }
+                            w => {
+                                gone |= !lanes.get_mut(w - 1).is_some_and(|l| l.push(raw, Kind::Own, clock));
+                            }
                         }
                     }
                 }
                 None => {
                     for l in lanes.iter_mut() {
-                        gone |= !l.push(raw, Kind::Odd);
+                        gone |= !l.push(raw, Kind::Odd, clock);
                     }
+                    c0.advance_clock(clock);
                     if let Some(ts) = c0.odd(raw, &mut |r| out.push(r)) {
                         last_ts = last_ts.max(ts);
                     }
@@ -317,7 +351,11 @@ fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut dyn 
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Frames(mut p) => {
-                for (f, &k) in p.chunk.frames.iter().zip(&p.kinds) {
+                let mut clocks = p.clocks.iter().peekable();
+                for (i, (f, &k)) in p.chunk.frames.iter().zip(&p.kinds).enumerate() {
+                    while let Some(&(_, clock)) = clocks.next_if(|&&(at, _)| at as usize <= i) {
+                        c.advance_clock(clock);
+                    }
                     let raw = p.chunk.raw(f);
                     match k {
                         Kind::Own => c.own(&raw, out),

@@ -13,6 +13,12 @@
 //! - A TURN permission request ([`Associations::announces`]): every
 //!   worker's table learns from it in capture order; its owner classifies
 //!   it.
+//!
+//! Every frame a worker is given moves its engine's clock, and the paths
+//! tell it the clock of the frames it is not given where that matters
+//! ([`Shard::advance_clock`]): flows time out by the capture's clock, the
+//! same in every worker as in one thread
+//! ([`baikal_classifier::flow::FlowTable::advance_clock`]).
 
 use std::sync::Arc;
 
@@ -114,8 +120,18 @@ impl Shard {
         let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
         if self.owners.of(&v.tuple) == self.me {
             self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
+        } else {
+            // One thread's engine would have seen this packet.
+            self.engine.advance_clock(v.ts_ns);
         }
         Some(v.ts_ns)
+    }
+
+    /// The capture's clock reached `ts` with frames this worker was not
+    /// given.
+    #[inline]
+    pub fn advance_clock(&mut self, ts: u64) {
+        self.engine.advance_clock(ts);
     }
 
     /// An announcement: every table learns from it; its owner classifies it.
@@ -125,6 +141,7 @@ impl Shard {
         };
         let hint = self.assoc.as_mut().and_then(|a| observe_plain(a, raw, tuple, payload));
         if self.owners.of(&tuple) != self.me {
+            self.engine.advance_clock(raw.ts_ns);
             return;
         }
         if let Some(v) = self
@@ -135,9 +152,10 @@ impl Shard {
         }
     }
 
-    /// Ends every flow: those idle at `last_ts` (the input's last
-    /// timestamp, the same for every worker), then the rest.
+    /// Ends every flow: those idle at `last_ts` (the capture's clock at
+    /// its end, the same for every worker), then the rest.
     pub fn finish(&mut self, last_ts: u64, out: &mut dyn FnMut(FlowRecord)) {
+        self.engine.advance_clock(last_ts);
         self.engine.expire(last_ts, &self.name, out);
         self.engine.finish(&self.name, out);
     }
