@@ -10,6 +10,7 @@ mod budget;
 mod cli;
 mod output;
 mod pipeline;
+mod prefetch;
 mod synth;
 
 use std::process::ExitCode;

@@ -190,6 +190,14 @@ impl Chunk {
         self.data.clear();
         self.frames.clear();
     }
+    /// Asks the CPU for the first bytes of frame `i`, if there is one
+    /// ([`crate::prefetch`]).
+    #[inline]
+    fn prefetch(&self, i: usize) {
+        if let Some(f) = self.frames.get(i) {
+            crate::prefetch::line(self.data.as_ptr().wrapping_add(f.off));
+        }
+    }
     #[inline]
     fn raw(&self, f: &ChunkFrame) -> RawPacket<'_> {
         RawPacket {
@@ -249,7 +257,8 @@ fn read_chunks(chunks: &[Arc<Chunk>], f: &mut dyn FnMut(&RawPacket<'_>) -> bool)
         ..ReadReport::default()
     };
     for c in chunks {
-        for fr in &c.frames {
+        for (i, fr) in c.frames.iter().enumerate() {
+            c.prefetch(i + crate::prefetch::AHEAD);
             rep.packets += 1;
             rep.bytes += u64::from(fr.wire_len);
             if !f(&c.raw(fr)) {

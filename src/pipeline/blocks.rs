@@ -226,6 +226,7 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
     let mut clocks = Vec::new();
     let mut wire = 0u64;
     for (i, f) in chunk.frames.iter().enumerate().take(hi).skip(lo) {
+        chunk.prefetch(i + crate::prefetch::AHEAD);
         let raw = chunk.raw(f);
         wire += u64::from(raw.wire_len);
         let i = i as u32;
