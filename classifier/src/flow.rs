@@ -762,9 +762,8 @@ pub struct FlowTable {
     len: usize,
     stats: FlowStats,
     last_sweep_ns: u64,
-    /// The capture's clock: the latest timestamp seen so far (see
-    /// [`FlowTable::advance_clock`]). Timeouts are judged by it, not by
-    /// the timestamp of the packet at hand.
+    /// The capture's clock: the latest timestamp seen so far, by which
+    /// the periodic sweeps go (see [`FlowTable::advance_clock`]).
     clock_ns: u64,
     strings: Strings,
     /// Per class: the newest flow already checked for an inspection stall
@@ -805,9 +804,9 @@ impl FlowTable {
     }
 
     /// What each periodic sweep does to the flows it finds stalled, after
-    /// ending the idle ones: the engine's end of their inspection. (The
-    /// lists are in order then, so the stalled ones found are all of them,
-    /// at the same seconds of the clock as the idle ones.)
+    /// ending the idle ones: the engine's end of their inspection. (It
+    /// finds all of them, at the same seconds of the clock as the idle
+    /// ones: see [`FlowTable::stalled`].)
     pub fn set_on_stall(&mut self, f: fn(&mut Flow, &mut Strings)) {
         self.on_stall = Some(f);
     }
@@ -1037,7 +1036,9 @@ impl FlowTable {
     }
 
     /// Calls `f` on every flow still being inspected (with payload kept)
-    /// that saw no packet for `inspect_idle_ns` at time `now`. Each list
+    /// that saw no packet for `inspect_idle_ns` at time `now`, all of
+    /// them (in a list out of order too: it walks past the flows within
+    /// [`FlowTable::lag`] of stalling). Each list
     /// is walked from where the previous call stopped, so the cost is
     /// amortised O(1) per flow.
     pub fn stalled(&mut self, now: u64, f: &mut dyn FnMut(&mut Flow, &mut Strings)) {
