@@ -5,9 +5,10 @@
 //!   it grows by one chunk, not by doubling), addressed by `u32` index;
 //! - a `hashbrown::HashTable<u32>` maps the canonical key's hash to the
 //!   slab index (4 bytes + 1 control byte per bucket);
-//! - intrusive doubly linked LRU lists (`prev`/`next` indices), one per
-//!   timeout class, so each list is ordered by last-seen time and the tail
-//!   is always the next flow to expire in that class;
+//! - intrusive doubly linked lists (`prev`/`next` indices), one per
+//!   timeout class and second of last packet ([`Bucket`], the seconds in
+//!   a `BTreeMap`), so a sweep takes idle flows by whole seconds from the
+//!   oldest, and a packet moves its flow at most once per second;
 //! - per-flow payload state ([`Inspect`]) and the verdict are boxed and
 //!   only exist for flows that carried payload; the verdict is kept
 //!   packed ([`crate::packed`]), its repeated strings shared in the
@@ -23,6 +24,7 @@
 //! ([`FlowTable::advance_clock`]), so the records are the same whichever
 //! flows share the table; only capacity eviction depends on the others.
 
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 use crate::decode::{tcpflags, Addr, PacketView, Tuple};
@@ -458,7 +460,7 @@ fn widen(h: u32) -> u64 {
     u64::from(h) << 32 | u64::from(h)
 }
 
-/// Timeout classes; each has its own LRU list.
+/// Timeout classes; each has its own lists ([`Bucket`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 enum Class {
@@ -468,8 +470,6 @@ enum Class {
     Closed = 3,
 }
 const CLASSES: usize = 4;
-/// The class of each list index.
-const CLASS_OF: [Class; CLASSES] = [Class::Tcp, Class::Udp, Class::Other, Class::Closed];
 
 /// One bidirectional flow.
 #[derive(Debug, Default)]
@@ -648,10 +648,6 @@ pub const CHUNK: usize = 1024;
 /// The idle sweep runs at each whole second of the capture's clock.
 const SWEEP_NS: u64 = 1_000_000_000;
 
-/// A sweep that walks past more flows than this (not idle, but within
-/// its list's disorder, [`FlowTable::lag`]) puts the list in order.
-const RESORT_AFTER: usize = 64;
-
 /// The flows, in chunks of [`CHUNK`]: memory follows the number of flows
 /// (a `Vec` doubling its capacity holds up to twice the slots needed,
 /// and briefly both copies while it moves). Beside each flow, the 32-bit
@@ -757,8 +753,9 @@ pub struct FlowTable {
     free: Vec<u32>,
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
-    head: [u32; CLASSES],
-    tail: [u32; CLASSES],
+    /// Per class, the flows by the second of their last packet: one list
+    /// per second (see [`Bucket`]).
+    buckets: [BTreeMap<u64, Bucket>; CLASSES],
     len: usize,
     stats: FlowStats,
     last_sweep_ns: u64,
@@ -766,20 +763,31 @@ pub struct FlowTable {
     /// the periodic sweeps go (see [`FlowTable::advance_clock`]).
     clock_ns: u64,
     strings: Strings,
-    /// Per class: the newest flow already checked for an inspection stall
-    /// (all older ones in its list were too), or `NIL`.
-    stall_cursor: [u32; CLASSES],
     /// Called on each flow a sweep finds stalled ([`FlowTable::stalled`]),
     /// after the idle ones ended: see [`FlowTable::set_on_stall`].
     on_stall: Option<fn(&mut Flow, &mut Strings)>,
-    /// Per class: how far out of order its list may be. Each flow was put
-    /// at the front when the clock was at most this much past its last
-    /// packet (0 while time only goes forward), so a flow behind another
-    /// in the list was last seen at most this much later. A sweep stops at
-    /// the first flow that is not idle by a margin of this much; it walks
-    /// past the others in the margin, and puts the list in order when they
-    /// are many ([`RESORT_AFTER`]).
-    lag: [u64; CLASSES],
+}
+
+/// The flows of one class whose last packet fell in one second of capture
+/// time, as an intrusive list (`Flow::prev`/`next`, newest linked at the
+/// head). A flow's second is that of its `ts_last`; a packet that moves
+/// it to another second moves it to that second's list, so a flow is
+/// moved at most once per second, not at every packet. The seconds are
+/// kept in order (a `BTreeMap`), so a sweep takes whole seconds of idle
+/// flows from the oldest end, whatever order the packets came in.
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    head: u32,
+    tail: u32,
+    /// Every flow in it was checked for a stall since it was last added
+    /// to ([`FlowTable::stalled`]).
+    checked: bool,
+}
+
+/// The second a timestamp falls in.
+#[inline]
+fn second_of(ts: u64) -> u64 {
+    ts / SWEEP_NS
 }
 
 impl FlowTable {
@@ -790,15 +798,12 @@ impl FlowTable {
             free: Vec::new(),
             index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
-            head: [NIL; CLASSES],
-            tail: [NIL; CLASSES],
+            buckets: Default::default(),
             len: 0,
             stats: FlowStats::default(),
             last_sweep_ns: 0,
             clock_ns: 0,
             strings: Strings::default(),
-            stall_cursor: [NIL; CLASSES],
-            lag: [0; CLASSES],
             on_stall: None,
         }
     }
@@ -883,6 +888,15 @@ impl FlowTable {
             + self.free.capacity() * 4
             + self.strings.heap_bytes()
             + self.slab.iter().map(Flow::heap_bytes).sum::<usize>()
+            + self.bucket_bytes()
+    }
+
+    /// Bytes of the per-second lists' map, estimated: an entry (key and
+    /// [`Bucket`]) and as much again for the B-tree's nodes. A few
+    /// thousand seconds at most while time goes forward.
+    fn bucket_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Bucket)>();
+        self.buckets.iter().map(|m| m.len() * entry * 2).sum()
     }
 
     fn class_of(&self, f: &Flow) -> Class {
@@ -905,56 +919,62 @@ impl FlowTable {
         }
     }
 
-    /// Unlinks flow `i` from the list of class `c` (the one it is in).
-    fn unlink(&mut self, i: u32, c: Class) {
-        let c = c as usize;
+    /// Unlinks flow `i` from its list: class `c`, second `key`.
+    fn unlink(&mut self, i: u32, c: Class, key: u64) {
         let (p, n) = {
             let f = &self.slab[i as usize];
             (f.prev, f.next)
         };
-        if self.stall_cursor[c] == i {
-            // Everything older than `i` was checked.
-            self.stall_cursor[c] = n;
-        }
-        if p == NIL {
-            self.head[c] = n;
-        } else {
+        if p != NIL {
             self.slab[p as usize].next = n;
         }
-        if n == NIL {
-            self.tail[c] = p;
-        } else {
+        if n != NIL {
             self.slab[n as usize].prev = p;
         }
-        if self.head[c] == NIL {
-            // An empty list is in order.
-            self.lag[c] = 0;
+        if p == NIL || n == NIL {
+            let map = &mut self.buckets[c as usize];
+            if let Some(b) = map.get_mut(&key) {
+                if p == NIL {
+                    b.head = n;
+                }
+                if n == NIL {
+                    b.tail = p;
+                }
+                if b.head == NIL {
+                    map.remove(&key);
+                }
+            }
         }
     }
 
-    fn link_front(&mut self, i: u32, c: Class) {
-        let h = self.head[c as usize];
-        let lag = self.clock_ns.saturating_sub(self.slab[i as usize].ts_last);
-        if lag > self.lag[c as usize] {
-            self.lag[c as usize] = lag;
-        }
-        {
-            let f = &mut self.slab[i as usize];
-            f.prev = NIL;
-            f.next = h;
-        }
+    /// Links flow `i` at the head of its list: class `c`, the second of
+    /// its last packet.
+    fn link(&mut self, i: u32, c: Class) {
+        let key = second_of(self.slab[i as usize].ts_last);
+        let b = self.buckets[c as usize].entry(key).or_insert(Bucket {
+            head: NIL,
+            tail: NIL,
+            checked: false,
+        });
+        let h = b.head;
+        b.head = i;
         if h == NIL {
-            self.tail[c as usize] = i;
-        } else {
+            b.tail = i;
+        }
+        // Not checked for a stall yet.
+        b.checked = false;
+        let f = &mut self.slab[i as usize];
+        f.prev = NIL;
+        f.next = h;
+        if h != NIL {
             self.slab[h as usize].prev = i;
         }
-        self.head[c as usize] = i;
     }
 
     /// Removes flow `i` from index, list and slab.
     fn remove(&mut self, i: u32) -> Flow {
         let c = self.class_of(&self.slab[i as usize]);
-        self.unlink(i, c);
+        self.unlink(i, c, second_of(self.slab[i as usize].ts_last));
         let h = widen(self.slab.hash(i as usize));
         if let Ok(e) = self.index.find_entry(h, |&j| j == i) {
             e.remove();
@@ -979,105 +999,84 @@ impl FlowTable {
 
     /// Ends every flow whose timeout has passed at time `now` (the clock
     /// moves to it), and only those: exactly the flows with
-    /// `now - ts_last` over their class's timeout.
+    /// `now - ts_last` over their class's timeout. Whole seconds of them
+    /// from the oldest, then those of the second the limit falls in.
     pub fn expire(&mut self, now: u64, out: &mut dyn FnMut(Ended)) {
         self.advance_clock(now);
         for c in 0..CLASSES {
             let to = self.timeout(c as u8);
-            let margin = self.lag[c];
-            let mut passed = 0usize;
-            let mut i = self.tail[c];
+            // Idle: last seen before `limit`.
+            let Some(limit) = now.checked_sub(to) else { continue };
+            let reason = |f: &Flow| {
+                if c == Class::Closed as usize {
+                    f.close_reason()
+                } else {
+                    EndReason::Idle
+                }
+            };
+            // Seconds that end by `limit`: all their flows are idle.
+            while let Some((&k, b)) = self.buckets[c].first_key_value() {
+                if (k + 1).saturating_mul(SWEEP_NS) > limit {
+                    break;
+                }
+                let i = b.tail;
+                let r = reason(&self.slab[i as usize]);
+                self.end(i, r, out);
+            }
+            // The second `limit` falls in: those before it.
+            let Some(b) = self.buckets[c].get(&second_of(limit)) else {
+                continue;
+            };
+            let mut i = b.tail;
             while i != NIL {
                 let f = &self.slab[i as usize];
                 let prev = f.prev;
-                let age = now.saturating_sub(f.ts_last);
-                if age > to {
-                    let reason = if c == Class::Closed as usize {
-                        f.close_reason()
-                    } else {
-                        EndReason::Idle
-                    };
-                    self.end(i, reason, out);
-                } else if age.saturating_add(margin) <= to {
-                    // Every flow after this one was last seen at most
-                    // `margin` before it: none is idle.
-                    break;
-                } else {
-                    passed += 1;
+                if f.ts_last < limit {
+                    let r = reason(f);
+                    self.end(i, r, out);
                 }
                 i = prev;
             }
-            if passed > RESORT_AFTER {
-                self.resort(c);
-            }
         }
-    }
-
-    /// Puts class `c`'s list in order of last packet (oldest at the tail;
-    /// a stable sort keeps flows seen at the same time in their order), so
-    /// that its sweeps stop at the first flow that is not idle again.
-    fn resort(&mut self, c: usize) {
-        let mut flows = Vec::new();
-        let mut i = self.tail[c];
-        while i != NIL {
-            flows.push(i);
-            i = self.slab[i as usize].prev;
-        }
-        flows.sort_by_key(|&i| self.slab[i as usize].ts_last);
-        self.head[c] = NIL;
-        self.tail[c] = NIL;
-        let class = CLASS_OF[c];
-        for i in flows {
-            self.link_front(i, class);
-        }
-        self.lag[c] = 0;
-        // Every flow may have moved past the cursor.
-        self.stall_cursor[c] = NIL;
     }
 
     /// Calls `f` on every flow still being inspected (with payload kept)
-    /// that saw no packet for `inspect_idle_ns` at time `now`, all of
-    /// them (in a list out of order too: it walks past the flows within
-    /// [`FlowTable::lag`] of stalling). Each list
-    /// is walked from where the previous call stopped, so the cost is
-    /// amortised O(1) per flow.
+    /// whose last packet fell in a second that ended `inspect_idle_ns`
+    /// or more before `now`: to the second, so with whole seconds (the
+    /// periodic sweeps, the default 2 s) exactly those idle for longer than
+    /// that. A second's flows are visited once, and again only after a
+    /// flow joined them (a packet from that second, time having gone
+    /// back), so the cost is amortised O(1) per flow.
     pub fn stalled(&mut self, now: u64, f: &mut dyn FnMut(&mut Flow, &mut Strings)) {
-        let idle = self.cfg.inspect_idle_ns;
+        let Some(limit) = now.checked_sub(self.cfg.inspect_idle_ns) else {
+            return;
+        };
+        let end = second_of(limit);
         for c in 0..CLASSES {
-            let margin = self.lag[c];
-            // The cursor moves up to the last flow before the first one
-            // passed in the margin (not stalled yet, so not checked).
-            let mut moving = true;
-            let mut i = match self.stall_cursor[c] {
-                NIL => self.tail[c],
-                k => self.slab[k as usize].prev,
-            };
-            while i != NIL {
-                let flow = &mut self.slab[i as usize];
-                let age = now.saturating_sub(flow.ts_last);
-                if age > idle {
+            for (_, b) in self.buckets[c].range_mut(..end) {
+                if b.checked {
+                    continue;
+                }
+                b.checked = true;
+                let mut i = b.tail;
+                while i != NIL {
+                    let flow = &mut self.slab[i as usize];
                     if flow.stalled_candidate() {
                         f(flow, &mut self.strings);
                     }
-                    if moving {
-                        self.stall_cursor[c] = i;
-                    }
-                } else if age.saturating_add(margin) <= idle {
-                    break;
-                } else {
-                    moving = false;
+                    i = self.slab[i as usize].prev;
                 }
-                i = self.slab[i as usize].prev;
             }
         }
     }
 
-    /// Evicts the least recently seen flow of all classes.
+    /// Evicts the least recently seen flow of all classes (to the second:
+    /// the oldest of each class's oldest second).
     fn evict_one(&mut self, out: &mut dyn FnMut(Ended)) {
         let mut best: Option<(u64, u32)> = None;
         for c in 0..CLASSES {
-            let t = self.tail[c];
-            if t != NIL {
+            if let Some((_, b)) = self.buckets[c].first_key_value() {
+                let t = b.tail;
                 let ts = self.slab[t as usize].ts_last;
                 if best.is_none_or(|(b, _)| ts < b) {
                     best = Some((ts, t));
@@ -1099,45 +1098,43 @@ impl FlowTable {
     /// reference at a time.
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
         let now = self.clock_ns;
-        for c in 0..CLASSES {
+        let buckets = std::mem::take(&mut self.buckets);
+        for (c, seconds) in buckets.iter().enumerate() {
             let to = self.timeout(c as u8);
-            let mut i = self.tail[c];
-            while i != NIL {
-                let mut flow = std::mem::take(&mut self.slab[i as usize]);
-                i = flow.prev;
-                // Read without releasing: the strings go all at once below.
-                let packed = flow.verdict.take();
-                let working = flow.inspect.as_mut().and_then(|insp| insp.meta.take());
-                let meta = working.map(|m| *m).or_else(|| packed.map(|p| self.strings.peek(&p)));
-                let reason = match now.saturating_sub(flow.ts_last) > to {
-                    false => EndReason::Eof,
-                    true if c == Class::Closed as usize => flow.close_reason(),
-                    true => EndReason::Idle,
-                };
-                match reason {
-                    EndReason::Fin => self.stats.ended_fin += 1,
-                    EndReason::Rst => self.stats.ended_rst += 1,
-                    EndReason::Idle => self.stats.ended_idle += 1,
-                    _ => self.stats.ended_eof += 1,
+            for mut i in seconds.values().map(|b| b.tail) {
+                while i != NIL {
+                    let mut flow = std::mem::take(&mut self.slab[i as usize]);
+                    i = flow.prev;
+                    // Read without releasing: the strings go all at once below.
+                    let packed = flow.verdict.take();
+                    let working = flow.inspect.as_mut().and_then(|insp| insp.meta.take());
+                    let meta = working.map(|m| *m).or_else(|| packed.map(|p| self.strings.peek(&p)));
+                    let reason = match now.saturating_sub(flow.ts_last) > to {
+                        false => EndReason::Eof,
+                        true if c == Class::Closed as usize => flow.close_reason(),
+                        true => EndReason::Idle,
+                    };
+                    match reason {
+                        EndReason::Fin => self.stats.ended_fin += 1,
+                        EndReason::Rst => self.stats.ended_rst += 1,
+                        EndReason::Idle => self.stats.ended_idle += 1,
+                        _ => self.stats.ended_eof += 1,
+                    }
+                    out(Ended { flow, reason, meta });
                 }
-                out(Ended { flow, reason, meta });
             }
         }
         self.strings.clear();
         self.slab = Slab::default();
         self.free = Vec::new();
         self.index.clear();
-        self.head = [NIL; CLASSES];
-        self.tail = [NIL; CLASSES];
-        self.stall_cursor = [NIL; CLASSES];
-        self.lag = [0; CLASSES];
         self.len = 0;
         self.clock_ns = 0;
         self.last_sweep_ns = 0;
     }
 
     /// Accounts one packet: finds or creates its flow, updates counters,
-    /// TCP state and LRU position. Flows that end because of this packet
+    /// TCP state and its list (class and second). Flows that end because of this packet
     /// (idle, closed then reused, evicted) are passed to `out` first.
     pub fn touch(&mut self, pkt: &PacketView<'_>, out: &mut dyn FnMut(Ended)) -> Touch<'_> {
         self.advance_clock(pkt.ts_ns);
@@ -1205,7 +1202,7 @@ impl FlowTable {
         self.stats.created += 1;
         self.stats.peak_flows = self.stats.peak_flows.max(self.len as u64);
         let c = self.class_of(&self.slab[i as usize]);
-        self.link_front(i, c);
+        self.link(i, c);
         self.update(i, pkt, src_is_a, true)
     }
 
@@ -1216,6 +1213,7 @@ impl FlowTable {
             pkt.ts_ns.saturating_sub(self.slab[i as usize].ts_last)
         };
         let old_class = self.class_of(&self.slab[i as usize]);
+        let old_second = second_of(self.slab[i as usize].ts_last);
         {
             let f = &mut self.slab[i as usize];
             let dir = if src_is_a == f.orig_is_a() {
@@ -1242,10 +1240,17 @@ impl FlowTable {
             }
         }
         let new_class = self.class_of(&self.slab[i as usize]);
-        // Move to the front of its (possibly new) class list.
-        if self.head[old_class as usize] != i || old_class != new_class {
-            self.unlink(i, old_class);
-            self.link_front(i, new_class);
+        if old_class != new_class || old_second != second_of(self.slab[i as usize].ts_last) {
+            // To the list of its class and second.
+            self.unlink(i, old_class, old_second);
+            self.link(i, new_class);
+        } else if pkt.ts_ns < self.clock_ns {
+            // A packet from a second the clock has left (time went back):
+            // the flow may have changed in a second already checked for
+            // stalls.
+            if let Some(b) = self.buckets[old_class as usize].get_mut(&old_second) {
+                b.checked = false;
+            }
         }
         let f = &mut self.slab[i as usize];
         let dir = if src_is_a == f.orig_is_a() {
@@ -1365,9 +1370,9 @@ mod tests {
         assert!(t.is_empty());
     }
 
-    /// Time going back puts a flow at the front of its list behind a newer
-    /// one; the sweep still ends every idle flow, and only those. Whether
-    /// a packet splits its flow goes by its own time, not the clock's.
+    /// Time going back files a flow under a second older than the newest;
+    /// the sweep still ends every idle flow, and only those. Whether a
+    /// packet splits its flow goes by its own time, not the clock's.
     #[test]
     fn a_sweep_ends_every_idle_flow_after_time_went_back() {
         const S: u64 = 1_000_000_000;
@@ -1415,11 +1420,11 @@ mod tests {
         assert!(t.is_empty());
     }
 
-    /// A sweep that walks past many flows within its list's disorder puts
-    /// the list in order; the next sweep ends the idle flows and stops at
-    /// the first that is not.
+    /// Flows arriving with packets older than the clock are filed under
+    /// their own seconds, and a sweep ends whole seconds of them, then
+    /// those of the second its limit falls in, and nothing newer.
     #[test]
-    fn a_sweep_puts_a_list_out_of_order_in_order() {
+    fn a_sweep_takes_idle_flows_by_their_seconds_whatever_order_they_came_in() {
         const S: u64 = 1_000_000_000;
         let cfg = FlowConfig {
             udp_idle_ns: 100 * S,
@@ -1435,24 +1440,28 @@ mod tests {
             v
         };
         collect(&mut t, &pkt(500 * S, 250, 1, 9, 9, None, b"z"), &mut ended);
-        // 200 flows from 470 s on, a tenth of a second apart: 30 s and less
-        // before the clock.
-        for k in 0..200u8 {
+        // 200 flows from 470 s on, a tenth of a second apart, newest first:
+        // 30 s and less before the clock.
+        for k in (0..200u8).rev() {
             let ts = 470 * S + u64::from(k) * S / 10;
             collect(&mut t, &pkt(ts, k, 2, 9, 9, None, b"k"), &mut ended);
         }
-        assert_eq!(t.lag[udp], 30 * S);
-        // At 575 s the 50 flows last seen before 475 s are idle; the sweep
-        // walks past the other 150 (and the first flow, from 500 s).
-        t.expire(575 * S, &mut |e| ended.push(e));
-        assert_eq!(srcs(&ended), (0..50).map(host).collect::<Vec<_>>());
-        assert_eq!(t.lag[udp], 0, "put in order");
-        assert_eq!(t.slab[t.tail[udp] as usize].ts_last, 475 * S);
-        assert_eq!(t.slab[t.head[udp] as usize].ts_last, 500 * S);
+        let seconds = |t: &FlowTable| t.buckets[udp].keys().copied().collect::<Vec<_>>();
+        assert_eq!(seconds(&t), (470..490).chain([500]).collect::<Vec<_>>());
+        // Flow 0 again within its second: it stays there.
+        collect(&mut t, &pkt(470 * S + S / 2, 0, 2, 9, 9, None, b"k"), &mut ended);
+        assert_eq!(seconds(&t).len(), 21);
+        // At 575.05 s the flows last seen before 475.05 s are idle: 50
+        // flows of five whole seconds, and flow 50 (475.0 s).
+        t.expire(575 * S + S / 20, &mut |e| ended.push(e));
+        assert_eq!(srcs(&ended), (0..51).map(host).collect::<Vec<_>>());
+        assert_eq!(seconds(&t).first(), Some(&475));
         // At 580 s those before 480 s.
         t.expire(580 * S, &mut |e| ended.push(e));
         assert_eq!(srcs(&ended), (0..100).map(host).collect::<Vec<_>>());
         assert_eq!(t.len(), 101);
+        t.drain(&mut |e| ended.push(e));
+        assert!(t.buckets.iter().all(BTreeMap::is_empty));
     }
 
     /// The records of a table that holds only some of the flows, told the
@@ -1562,10 +1571,12 @@ mod tests {
         };
         let mut t = FlowTable::new(cfg);
         let mut ended = Vec::new();
-        collect(&mut t, &pkt(1, 1, 1, 9, 9, None, b""), &mut ended);
-        collect(&mut t, &pkt(2, 2, 1, 9, 9, None, b""), &mut ended);
-        collect(&mut t, &pkt(3, 1, 1, 9, 9, None, b""), &mut ended); // touch flow 1
-        collect(&mut t, &pkt(4, 3, 1, 9, 9, None, b""), &mut ended); // evicts flow 2
+        // Least recent to the second.
+        const S: u64 = 1_000_000_000;
+        collect(&mut t, &pkt(S, 1, 1, 9, 9, None, b""), &mut ended);
+        collect(&mut t, &pkt(2 * S, 2, 1, 9, 9, None, b""), &mut ended);
+        collect(&mut t, &pkt(3 * S, 1, 1, 9, 9, None, b""), &mut ended); // touch flow 1
+        collect(&mut t, &pkt(4 * S, 3, 1, 9, 9, None, b""), &mut ended); // evicts flow 2
         assert_eq!(ended.len(), 1);
         assert_eq!(ended[0].reason, EndReason::Evicted);
         assert_eq!(ended[0].flow.orig_tuple().src, Addr::from_v4([10, 0, 0, 2]));
@@ -1616,15 +1627,16 @@ mod tests {
         assert!(ended.is_empty());
         assert_eq!(t.strings().len(), 1);
         t.drain(&mut |e| ended.push(e));
-        // UDP oldest first (3, 4, then 1 seen again at 6), then the closed one.
+        // UDP by second, within one second as they were first filed (1
+        // seen again at 6 ns stays in second 0), then the closed one.
         let srcs: Vec<u8> = ended.iter().map(|e| e.flow.orig_tuple().src.0[15]).collect();
-        assert_eq!(srcs, [3, 4, 1, 2]);
+        assert_eq!(srcs, [1, 3, 4, 2]);
         assert!(ended.iter().all(|e| e.reason == EndReason::Eof));
         let snis: Vec<Option<&str>> = ended
             .iter()
             .map(|e| e.meta.as_ref().and_then(|m| m.sni.as_deref()))
             .collect();
-        assert_eq!(snis, [Some(sni), None, Some(sni), None]);
+        assert_eq!(snis, [Some(sni), Some(sni), None, None]);
         assert_eq!(t.stats().ended_eof, 4);
         assert_eq!((t.len(), t.strings().len(), t.slots().count()), (0, 0, 0));
         // The emptied table takes new flows, finds them again, and shares
@@ -1722,18 +1734,22 @@ mod tests {
         if let Some(i) = four {
             t.slab[i].set_inspected();
         }
-        assert_eq!(visits(&mut t, 3 * S + S / 2), ["10.0.0.1", "10.0.0.2"]);
-        assert!(visits(&mut t, 3 * S + S / 2 + 1).is_empty(), "already checked");
-        // Flow 1 sees a packet: it moves to the front and is checked again
-        // once it stalls again, after flow 3.
+        // To the second: at 3.5 s the seconds before 1.5 s, i.e. second 0.
+        assert_eq!(visits(&mut t, 3 * S + S / 2), ["10.0.0.1"]);
+        assert_eq!(visits(&mut t, 4 * S), ["10.0.0.2"]);
+        assert!(visits(&mut t, 4 * S + 1).is_empty(), "already checked");
+        // Flow 1 sees a packet: it moves to second 4 and is checked again
+        // once that second has stalled, after flow 3.
         open(&mut t, 4 * S, 1);
-        assert_eq!(visits(&mut t, 6 * S + S / 2), ["10.0.0.3", "10.0.0.1"]);
+        assert_eq!(visits(&mut t, 6 * S + S / 2), ["10.0.0.3"]);
+        assert_eq!(visits(&mut t, 7 * S), ["10.0.0.1"]);
         assert!(visits(&mut t, 100 * S).is_empty());
     }
 
-    /// A flow under inspection put at the front of its list behind a newer
-    /// one (time went back) is still found when it stalls, and the cursor
-    /// stays before the flow walked past, which is found once it stalls.
+    /// A flow under inspection filed under a second older than the newest
+    /// (time went back) is found when that second has stalled; a flow that
+    /// becomes one to check in a second already checked (a late packet
+    /// from that second) makes the second checked again.
     #[test]
     fn stalled_finds_a_stalled_flow_behind_a_newer_one() {
         const S: u64 = 1_000_000_000;
@@ -1761,9 +1777,16 @@ mod tests {
         open(&mut t, 105 * S, 2);
         // Flow 1 again from 101 s: at the front, 4 s before the clock.
         open(&mut t, 101 * S, 1);
-        // At 104 s flow 1 has stalled (3 s), flow 2 (at the tail) not.
+        // At 104 s flow 1 has stalled (3 s), flow 2 not.
         assert_eq!(visits(&mut t, 104 * S), ["10.0.0.1"]);
         assert_eq!(visits(&mut t, 108 * S), ["10.0.0.2"]);
+        // Flow 8, not under inspection, in second 106, checked at 109 s.
+        t.touch(&pkt(106 * S, 8, 1000, 9, 53, None, b""), &mut |_| {});
+        t.touch(&pkt(109 * S, 9, 1000, 9, 53, None, b""), &mut |_| {});
+        assert!(visits(&mut t, 109 * S).is_empty());
+        // A late packet from second 106 puts it under inspection.
+        open(&mut t, 106 * S + S / 2, 8);
+        assert_eq!(visits(&mut t, 109 * S), ["10.0.0.8"]);
         assert!(visits(&mut t, 200 * S).is_empty());
     }
 
