@@ -843,8 +843,8 @@ impl FlowTable {
     /// inspection of every stalled one ([`FlowTable::set_on_stall`]).
     /// What a packet does to its own flow (start a new one after an idle
     /// gap, end a stalled inspection) goes by the packet's own timestamp.
-    /// Sweeps are exact (they find every such flow, in whatever order its
-    /// list is), so with time that goes back too a flow's fate depends only
+    /// Sweeps are exact (they find every such flow, in whatever order the
+    /// packets came: [`Bucket`]), so with time that goes back too a flow's fate depends only
     /// on its own packets and on the sweeps before each of them. Sweeps
     /// only add to what earlier ones did, so a worker that holds some of
     /// the flows and is told the clock of the frames it does not see
