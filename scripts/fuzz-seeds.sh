@@ -9,7 +9,7 @@
 #   capture        small capture files as they are (and one gzip'd)
 #   decode         link byte + frames, each with a 2-byte LE length
 #   pipeline       eth/raw byte + frames, each with a 2-byte LE length and
-#                  a 1-byte time step
+#                  a 1-byte time step (forward, or back when bit 7 is set)
 #   dissect_*      transport/port byte, grouping byte, [orig and resp ports
 #                  when the resp port is not one of the 16], flow pieces with a
 #                  2-byte LE length, alternating orig/resp
@@ -153,7 +153,9 @@ for n in names:
     if lt in (1, 101):
         s, prev = bytearray([0 if lt == 1 else 1]), fr[0][0]
         for ts, f in fr:
-            s += struct.pack("<H", len(f[:65535])) + bytes([min(max(ts - prev, 0), 255)]) + f[:65535]; prev = ts
+            # Forward in 10 ms steps (up to 127), or back (bit 7, seconds).
+            step = min(ts - prev, 127) if ts >= prev else 0x80 | min(prev - ts, 127)
+            s += struct.pack("<H", len(f[:65535])) + bytes([step]) + f[:65535]; prev = ts
         put("pipeline", bytes(s))
 
 for n in names:

@@ -1,7 +1,7 @@
 #![no_main]
-//! The whole classifier fed arbitrary Ethernet/raw-IP frames: decode,
-//! the association table, flow table, every dissector, verdicts, the
-//! built-in rules as labeler, records.
+//! The whole classifier fed arbitrary Ethernet/raw-IP frames, at times
+//! that go forward and back: decode, the association table, flow table,
+//! every dissector, verdicts, the built-in rules as labeler, records.
 use std::sync::{Arc, OnceLock};
 
 use baikal_classifier::assoc::{Associations, MAX_PEERS};
@@ -34,7 +34,14 @@ fuzz_target!(|data: &[u8]| {
     };
     while rest.len() >= 3 {
         let n = usize::from(u16::from_le_bytes([rest[0], rest[1]])).min(rest.len() - 3);
-        ts += u64::from(rest[2]) * 10_000_000;
+        // Time goes forward by up to 1.27 s, or back by up to 127 s (the
+        // flow table's sweeps must stay exact and cheap either way).
+        let step = u64::from(rest[2] & 0x7f);
+        ts = if rest[2] & 0x80 == 0 {
+            ts + step * 10_000_000
+        } else {
+            ts.saturating_sub(step * 1_000_000_000)
+        };
         let frame = &rest[3..3 + n];
         rest = &rest[3 + n..];
         if let Some(v) = dec.decode(lt, ts, n as u32, frame) {
