@@ -735,6 +735,29 @@ pub struct FlowStats {
     pub peak_flows: u64,
 }
 
+impl FlowStats {
+    /// Counts a flow ended for `reason`.
+    fn count(&mut self, reason: EndReason) {
+        match reason {
+            EndReason::Fin => self.ended_fin += 1,
+            EndReason::Rst => self.ended_rst += 1,
+            EndReason::Idle => self.ended_idle += 1,
+            EndReason::Evicted => self.evicted += 1,
+            EndReason::Eof => self.ended_eof += 1,
+        }
+    }
+}
+
+/// Why a flow of class list `c` whose timeout passed ends: idle, or how
+/// it was closed.
+fn timed_out(c: usize, f: &Flow) -> EndReason {
+    if c == Class::Closed as usize {
+        f.close_reason()
+    } else {
+        EndReason::Idle
+    }
+}
+
 /// Where the packet landed.
 pub struct Touch<'t> {
     pub flow: &'t mut Flow,
@@ -987,13 +1010,7 @@ impl FlowTable {
     fn end(&mut self, i: u32, reason: EndReason, out: &mut dyn FnMut(Ended)) {
         let mut flow = self.remove(i);
         let meta = flow.take_verdict(&mut self.strings);
-        match reason {
-            EndReason::Fin => self.stats.ended_fin += 1,
-            EndReason::Rst => self.stats.ended_rst += 1,
-            EndReason::Idle => self.stats.ended_idle += 1,
-            EndReason::Evicted => self.stats.evicted += 1,
-            EndReason::Eof => self.stats.ended_eof += 1,
-        }
+        self.stats.count(reason);
         out(Ended { flow, reason, meta });
     }
 
@@ -1007,20 +1024,13 @@ impl FlowTable {
             let to = self.timeout(c as u8);
             // Idle: last seen before `limit`.
             let Some(limit) = now.checked_sub(to) else { continue };
-            let reason = |f: &Flow| {
-                if c == Class::Closed as usize {
-                    f.close_reason()
-                } else {
-                    EndReason::Idle
-                }
-            };
             // Seconds that end by `limit`: all their flows are idle.
             while let Some((&k, b)) = self.buckets[c].first_key_value() {
                 if (k + 1).saturating_mul(SWEEP_NS) > limit {
                     break;
                 }
                 let i = b.tail;
-                let r = reason(&self.slab[i as usize]);
+                let r = timed_out(c, &self.slab[i as usize]);
                 self.end(i, r, out);
             }
             // The second `limit` falls in: those before it.
@@ -1032,7 +1042,7 @@ impl FlowTable {
                 let f = &self.slab[i as usize];
                 let prev = f.prev;
                 if f.ts_last < limit {
-                    let r = reason(f);
+                    let r = timed_out(c, f);
                     self.end(i, r, out);
                 }
                 i = prev;
@@ -1109,17 +1119,12 @@ impl FlowTable {
                     let packed = flow.verdict.take();
                     let working = flow.inspect.as_mut().and_then(|insp| insp.meta.take());
                     let meta = working.map(|m| *m).or_else(|| packed.map(|p| self.strings.peek(&p)));
-                    let reason = match now.saturating_sub(flow.ts_last) > to {
-                        false => EndReason::Eof,
-                        true if c == Class::Closed as usize => flow.close_reason(),
-                        true => EndReason::Idle,
+                    let reason = if now.saturating_sub(flow.ts_last) > to {
+                        timed_out(c, &flow)
+                    } else {
+                        EndReason::Eof
                     };
-                    match reason {
-                        EndReason::Fin => self.stats.ended_fin += 1,
-                        EndReason::Rst => self.stats.ended_rst += 1,
-                        EndReason::Idle => self.stats.ended_idle += 1,
-                        _ => self.stats.ended_eof += 1,
-                    }
+                    self.stats.count(reason);
                     out(Ended { flow, reason, meta });
                 }
             }
@@ -1303,6 +1308,33 @@ mod tests {
         r
     }
 
+    /// Host `h` of 10.0.0.0/24.
+    fn host(h: u8) -> Addr {
+        Addr::from_v4([10, 0, 0, h])
+    }
+
+    /// A table whose UDP flows time out after `secs` seconds.
+    fn udp_idle_table(secs: u64) -> FlowTable {
+        FlowTable::new(FlowConfig {
+            udp_idle_ns: secs * 1_000_000_000,
+            ..FlowConfig::default()
+        })
+    }
+
+    /// A packet from host `src` to port 53 whose flow is then under
+    /// inspection, identified, with a verdict: a candidate for a stall.
+    fn open(t: &mut FlowTable, ts: u64, src: u8) {
+        let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
+        if touch.flow.inspect.is_none() {
+            touch.flow.inspect = Some(Box::new(Inspect {
+                chosen: Some(0),
+                ..Inspect::default()
+            }));
+            let v = touch.strings.pack(&Meta::default());
+            touch.flow.verdict = Some(v);
+        }
+    }
+
     #[test]
     fn bidirectional_and_orig() {
         let mut t = FlowTable::new(FlowConfig::default());
@@ -1376,12 +1408,7 @@ mod tests {
     #[test]
     fn a_sweep_ends_every_idle_flow_after_time_went_back() {
         const S: u64 = 1_000_000_000;
-        let cfg = FlowConfig {
-            udp_idle_ns: 100 * S,
-            ..FlowConfig::default()
-        };
-        let host = |h: u8| Addr::from_v4([10, 0, 0, h]);
-        let mut t = FlowTable::new(cfg);
+        let mut t = udp_idle_table(100);
         let mut ended = Vec::new();
         collect(&mut t, &pkt(100 * S, 1, 1, 9, 9, None, b"a"), &mut ended);
         collect(&mut t, &pkt(180 * S, 2, 1, 9, 9, None, b"b"), &mut ended);
@@ -1426,14 +1453,9 @@ mod tests {
     #[test]
     fn a_sweep_takes_idle_flows_by_their_seconds_whatever_order_they_came_in() {
         const S: u64 = 1_000_000_000;
-        let cfg = FlowConfig {
-            udp_idle_ns: 100 * S,
-            ..FlowConfig::default()
-        };
-        let mut t = FlowTable::new(cfg);
+        let mut t = udp_idle_table(100);
         let mut ended = Vec::new();
         let udp = Class::Udp as usize;
-        let host = |k: u8| Addr::from_v4([10, 0, 0, k]);
         let srcs = |ended: &[Ended]| {
             let mut v: Vec<_> = ended.iter().map(|e| e.flow.orig_tuple().src).collect();
             v.sort();
@@ -1706,17 +1728,6 @@ mod tests {
         let idle = t.config().inspect_idle_ns;
         assert_eq!(idle, 2 * S);
         // An identified flow still inspected: payload state and a verdict.
-        let open = |t: &mut FlowTable, ts: u64, src: u8| {
-            let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
-            if touch.flow.inspect.is_none() {
-                touch.flow.inspect = Some(Box::new(Inspect {
-                    chosen: Some(0),
-                    ..Inspect::default()
-                }));
-                let v = touch.strings.pack(&Meta::default());
-                touch.flow.verdict = Some(v);
-            }
-        };
         open(&mut t, 0, 1);
         open(&mut t, S, 2);
         open(&mut t, 3 * S, 3);
@@ -1754,17 +1765,6 @@ mod tests {
     fn stalled_finds_a_stalled_flow_behind_a_newer_one() {
         const S: u64 = 1_000_000_000;
         let mut t = FlowTable::new(FlowConfig::default());
-        let open = |t: &mut FlowTable, ts: u64, src: u8| {
-            let touch = t.touch(&pkt(ts, src, 1000, 9, 53, None, b"q"), &mut |_| {});
-            if touch.flow.inspect.is_none() {
-                touch.flow.inspect = Some(Box::new(Inspect {
-                    chosen: Some(0),
-                    ..Inspect::default()
-                }));
-                let v = touch.strings.pack(&Meta::default());
-                touch.flow.verdict = Some(v);
-            }
-        };
         let visits = |t: &mut FlowTable, now: u64| {
             let mut v = Vec::new();
             t.stalled(now, &mut |f, _| {

@@ -54,15 +54,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use anyhow::Result;
 use baikal_capture::{self as capture, RawPacket, ReadReport};
 use baikal_classifier::assoc::Associations;
-use baikal_classifier::decode::{fast_l4, DecodeStats, LinkType};
-use baikal_classifier::engine::EngineStats;
+use baikal_classifier::decode::{fast_l4, LinkType};
 use baikal_classifier::record::FlowRecord;
 
-use super::shard::{Outcome, Owners, Shard};
-use super::{
-    add_engine_stats, shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn,
-    SharedSink,
-};
+use super::shard::{merge, Outcome, Owners, Shard};
+use super::{shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
 
 /// Where the chunks come from.
 pub enum Source<'a, 's> {
@@ -483,22 +479,7 @@ pub fn classify(
         (report, outs)
     });
 
-    let mut engine = EngineStats::default();
-    let mut decode = DecodeStats::default();
-    let mut cpu = Vec::with_capacity(workers + 1);
-    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
-        cpu.push(b.saturating_sub(a));
-    }
-    for out in outs {
-        match out {
-            Ok((es, ds, c)) => {
-                add_engine_stats(&mut engine, &es);
-                decode.add(&ds);
-                cpu.extend(c);
-            }
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    }
+    let (engine, decode, cpu) = merge(outs, caller_cpu0);
     let report = match read_report {
         Some(r) => r?,
         None => {

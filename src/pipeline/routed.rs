@@ -42,13 +42,12 @@ use std::sync::Arc;
 use anyhow::Result;
 use baikal_capture::{RawPacket, ReadReport};
 use baikal_classifier::assoc::Associations;
-use baikal_classifier::decode::{fast_l4, DecodeStats, LinkType, Tuple};
-use baikal_classifier::engine::EngineStats;
+use baikal_classifier::decode::{fast_l4, LinkType, Tuple};
 use baikal_classifier::flow::FlowKey;
 use baikal_classifier::record::FlowRecord;
 
-use super::shard::{Outcome, Owners, Shard};
-use super::{add_engine_stats, thread_cpu_ns, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
+use super::shard::{merge, Outcome, Owners, Shard};
+use super::{thread_cpu_ns, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
 
 /// Parcels queued to one worker at most.
 const QUEUED: usize = 16;
@@ -316,22 +315,7 @@ pub fn classify(
         outs.extend(handles.into_iter().map(|h| h.join()));
         (report, outs)
     });
-    let mut engine = EngineStats::default();
-    let mut decode = DecodeStats::default();
-    let mut cpu = Vec::with_capacity(workers);
-    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
-        cpu.push(b.saturating_sub(a));
-    }
-    for out in outs {
-        match out {
-            Ok((es, ds, c)) => {
-                add_engine_stats(&mut engine, &es);
-                decode.add(&ds);
-                cpu.extend(c);
-            }
-            Err(p) => std::panic::resume_unwind(p),
-        }
-    }
+    let (engine, decode, cpu) = merge(outs, caller_cpu0);
     let report: ReadReport = report?;
     sink.finish()?;
     Ok(InputOutcome {

@@ -30,7 +30,7 @@ use baikal_classifier::flow::FlowConfig;
 use baikal_classifier::record::FlowRecord;
 
 use super::routed::Split;
-use super::{own_name, shard_of, Config};
+use super::{add_engine_stats, own_name, shard_of, thread_cpu_ns, Config};
 
 /// How the flows are spread over the workers.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +68,32 @@ pub fn observe_plain(assoc: &mut Associations, raw: &RawPacket<'_>, tuple: Tuple
 /// What a worker hands back: its engine's and decoders' counters, and its
 /// CPU time when the OS reports it.
 pub type Outcome = (EngineStats, DecodeStats, Option<u64>);
+
+/// The workers' counters added up, and the CPU times: first the calling
+/// thread's since `caller_cpu0`, then each worker's that reported one. A
+/// worker's panic reaches the caller here.
+pub fn merge(
+    outs: Vec<std::thread::Result<Outcome>>,
+    caller_cpu0: Option<u64>,
+) -> (EngineStats, DecodeStats, Vec<u64>) {
+    let mut engine = EngineStats::default();
+    let mut decode = DecodeStats::default();
+    let mut cpu = Vec::with_capacity(outs.len() + 1);
+    if let (Some(a), Some(b)) = (caller_cpu0, thread_cpu_ns()) {
+        cpu.push(b.saturating_sub(a));
+    }
+    for out in outs {
+        match out {
+            Ok((es, ds, c)) => {
+                add_engine_stats(&mut engine, &es);
+                decode.add(&ds);
+                cpu.extend(c);
+            }
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    }
+    (engine, decode, cpu)
+}
 
 /// One worker: its engine, decoders and association table.
 pub struct Shard {
