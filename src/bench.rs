@@ -291,10 +291,16 @@ fn pipeline_run(
     let mut flows = 0u64;
     let start = Instant::now();
     for l in inputs {
-        let out = pipeline::classify_frames(Frames::Chunks(&l.chunks), &l.name, cfg, None, &mut |_| {
-            records += 1;
-            Ok(())
-        })?;
+        let out = pipeline::classify_frames(
+            Frames::Chunks(&l.chunks),
+            &l.name,
+            cfg,
+            None,
+            pipeline::Out::Each(&mut |_| {
+                records += 1;
+                Ok(())
+            }),
+        )?;
         flows += out.engine.flows.created;
         if let Some((r, w)) = out.thread_cpu_ns.split_first() {
             split.reader += r;

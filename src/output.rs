@@ -55,7 +55,30 @@ fn tally_into(map: &mut BTreeMap<String, Tally>, key: &str, r: &FlowRecord) {
     }
 }
 
+impl Tally {
+    fn merge(&mut self, o: &Tally) {
+        self.flows += o.flows;
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
+}
+
 impl Totals {
+    /// Adds another thread's totals ([`Part`]) to these.
+    fn merge(&mut self, o: Totals) {
+        self.all.merge(&o.all);
+        for (k, t) in o.by_protocol {
+            self.by_protocol.entry(k).or_default().merge(&t);
+        }
+        for (k, t) in o.by_app {
+            self.by_app.entry(k).or_default().merge(&t);
+        }
+        for (k, t) in o.by_encryption {
+            self.by_encryption.entry(k).or_default().merge(&t);
+        }
+        self.evicted += o.evicted;
+    }
+
     pub fn add(&mut self, r: &FlowRecord) {
         self.all.add(r);
         tally_into(&mut self.by_protocol, r.protocol, r);
@@ -90,22 +113,48 @@ impl Sink {
 
     pub fn record(&mut self, r: FlowRecord) -> std::io::Result<()> {
         self.totals.add(&r);
-        match self.format {
-            Format::Table => Ok(()),
-            Format::Jsonl => {
-                self.line.clear();
-                serde_json::to_writer(&mut self.line, &r)?;
-                self.line.push(b'\n');
-                self.out.write_all(&self.line)
-            }
-            Format::Csv => {
-                if !self.wrote_header {
-                    self.wrote_header = true;
-                    writeln!(self.out, "{}", COLUMNS.join(","))?;
-                }
-                write_csv_row(&mut self.out, &r)
-            }
+        if self.format == Format::Table {
+            return Ok(());
         }
+        self.line.clear();
+        render(self.format, &r, &mut self.line)?;
+        self.header()?;
+        self.out.write_all(&self.line)
+    }
+
+    /// The CSV header, before the first row.
+    fn header(&mut self) -> std::io::Result<()> {
+        if self.format == Format::Csv && !self.wrote_header {
+            self.wrote_header = true;
+            writeln!(self.out, "{}", COLUMNS.join(","))?;
+        }
+        Ok(())
+    }
+
+    /// An empty [`Part`] for one worker thread.
+    pub fn part(&self) -> Part {
+        Part {
+            format: self.format,
+            bytes: Vec::new(),
+            totals: Totals::default(),
+        }
+    }
+
+    /// Writes the records `p` holds, leaving it empty. Nothing to write
+    /// (the table format) writes nothing.
+    pub fn take(&mut self, p: &mut Part) -> std::io::Result<()> {
+        if p.bytes.is_empty() {
+            return Ok(());
+        }
+        self.header()?;
+        let r = self.out.write_all(&p.bytes);
+        p.bytes.clear();
+        r
+    }
+
+    /// Adds the totals of a worker's records, at its end.
+    pub fn absorb(&mut self, p: Part) {
+        self.totals.merge(p.totals);
     }
 
     pub fn finish(mut self, sum: &Summary) -> Result<()> {
@@ -117,6 +166,40 @@ impl Sink {
         }
         self.out.flush()?;
         Ok(())
+    }
+}
+
+/// One worker's share of the output work with `--threads N`: the records
+/// it ended, formatted and tallied on its own thread, so that the sink's
+/// lock is taken only to write their bytes ([`Sink::take`]) and, at the
+/// worker's end, to add its totals ([`Sink::absorb`]). Formatting under
+/// that lock made it the one step of every record the workers could not
+/// do at once.
+pub struct Part {
+    format: Format,
+    bytes: Vec<u8>,
+    totals: Totals,
+}
+
+impl Part {
+    /// Formats and tallies `r` (nothing shared is touched).
+    pub fn add(&mut self, r: &FlowRecord) -> std::io::Result<()> {
+        self.totals.add(r);
+        render(self.format, r, &mut self.bytes)
+    }
+}
+
+/// Appends `r` as the format has it: a JSON line, a CSV row, or nothing
+/// (the table shows totals only).
+fn render(format: Format, r: &FlowRecord, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    match format {
+        Format::Table => Ok(()),
+        Format::Jsonl => {
+            serde_json::to_writer(&mut *buf, r)?;
+            buf.push(b'\n');
+            Ok(())
+        }
+        Format::Csv => write_csv_row(buf, r),
     }
 }
 
@@ -319,6 +402,92 @@ mod tests {
         assert_eq!(t.by_app.len(), 2);
         assert_eq!(t.by_encryption["encrypted"].flows, 3);
         assert_eq!(t.evicted, 1);
+    }
+
+    /// A writer whose bytes the test reads back.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sink(format: Format) -> (Sink, Shared) {
+        let w = Shared::default();
+        (Sink::new(format, Box::new(w.clone())), w)
+    }
+
+    fn text(w: &Shared) -> String {
+        String::from_utf8(w.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn recs() -> Vec<FlowRecord> {
+        vec![
+            rec("tls", Some("telegram"), 3),
+            rec("tls", None, 2),
+            rec("quic", Some("telegram"), 0),
+            rec("dns", Some("a,\"b\""), 1),
+        ]
+    }
+
+    /// Records formatted in two workers' parts, taken in turns, give the
+    /// lines, header and totals of one sink given every record.
+    #[test]
+    fn parts_write_what_one_sink_writes() {
+        for format in [Format::Jsonl, Format::Csv, Format::Table] {
+            let (mut one, w1) = sink(format);
+            for r in recs() {
+                one.record(r).unwrap();
+            }
+            let (mut many, w2) = sink(format);
+            let (mut a, mut b) = (many.part(), many.part());
+            for (i, r) in recs().iter().enumerate() {
+                if i % 2 == 0 { &mut a } else { &mut b }.add(r).unwrap();
+                if i == 1 {
+                    // `b` first: the header still comes before any row.
+                    many.take(&mut b).unwrap();
+                }
+            }
+            many.take(&mut a).unwrap();
+            many.take(&mut b).unwrap();
+            many.absorb(a);
+            many.absorb(b);
+            assert_eq!(many.totals.by_app["telegram"].flows, 2);
+            assert_eq!(many.totals.all.packets, one.totals.all.packets);
+            let sum = Summary::default();
+            one.finish(&sum).unwrap();
+            many.finish(&sum).unwrap();
+            let (t1, t2) = (text(&w1), text(&w2));
+            let sorted = |t: &str| {
+                let mut v: Vec<&str> = t.lines().collect();
+                v.sort_unstable();
+                v.join("\n")
+            };
+            assert_eq!(sorted(&t1), sorted(&t2), "{format:?}");
+            if format == Format::Csv {
+                assert!(t2.starts_with("orig_ip,"), "{t2}");
+                assert_eq!(t2.matches("orig_ip,").count(), 1);
+            }
+            if format == Format::Table {
+                assert_eq!(t1, t2);
+            }
+        }
+    }
+
+    #[test]
+    fn a_take_writes_nothing_twice() {
+        let (mut s, w) = sink(Format::Jsonl);
+        let mut p = s.part();
+        p.add(&rec("tls", None, 1)).unwrap();
+        s.take(&mut p).unwrap();
+        s.take(&mut p).unwrap();
+        assert_eq!(text(&w).lines().count(), 1);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use baikal_classifier::engine::{Engine, EngineStats};
 use baikal_classifier::flow::{FlowConfig, FlowKey};
 use baikal_classifier::record::FlowRecord;
 
-use crate::output::Sink;
+use crate::output::{Part, Sink};
 
 mod blocks;
 mod routed;
@@ -294,7 +294,7 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
     } else {
         Frames::Read(&mut read)
     };
-    let out = classify_frames(frames, &name, cfg, limit, &mut |r| sink.record(r));
+    let out = classify_frames(frames, &name, cfg, limit, Out::Sink(sink));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -389,8 +389,28 @@ fn add_engine_stats(acc: &mut EngineStats, es: &EngineStats) {
     f.peak_flows += es.flows.peak_flows;
 }
 
+/// Where [`classify_frames`] puts finished flows.
+pub enum Out<'e> {
+    /// Each record to this closure: on the calling thread with one
+    /// thread, else on whichever worker ended it, under a lock, in groups.
+    Each(&'e mut Emit<'e>),
+    /// The output sink. With several threads each worker formats and
+    /// tallies its own records ([`Part`]) and takes the sink's
+    /// lock only to write them.
+    Sink(&'e mut Sink),
+}
+
+impl Out<'_> {
+    fn put(&mut self, r: FlowRecord) -> std::io::Result<()> {
+        match self {
+            Out::Each(emit) => emit(r),
+            Out::Sink(sink) => sink.record(r),
+        }
+    }
+}
+
 /// Classifies every frame of `frames` (at most `limit`), passing each
-/// finished flow to `emit`.
+/// finished flow to `out`.
 ///
 /// With `cfg.threads == 1` the calling thread decodes and classifies.
 /// With N > 1 the flows are sharded over N workers, each owning an
@@ -414,13 +434,13 @@ pub fn classify_frames(
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
-    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
+    mut out: Out<'_>,
 ) -> Result<InputOutcome> {
     if cfg.threads > 1 {
         return match frames {
-            Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, emit),
-            Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, emit),
-            Frames::File(read) => routed::classify(read, name, cfg, limit, emit),
+            Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, out),
+            Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, out),
+            Frames::File(read) => routed::classify(read, name, cfg, limit, out),
         };
     }
     let mut decoder = Decoder::new();
@@ -435,22 +455,22 @@ pub fn classify_frames(
             last_ts = last_ts.max(v.ts_ns);
             let hint = assoc.as_mut().and_then(|a| a.observe(&v));
             engine.process_hinted(&v, hint.as_ref(), name, &mut |r| {
-                if let Err(e) = emit(r) {
+                if let Err(e) = out.put(r) {
                     sink_err.get_or_insert(e);
                 }
             });
         }
         sink_err.is_none() && limit.is_none_or(|l| n < l)
     })?;
-    let mut out = |r| {
-        if let Err(e) = emit(r) {
+    let mut put = |r| {
+        if let Err(e) = out.put(r) {
             sink_err.get_or_insert(e);
         }
     };
     // Flows already idle at the last packet end as idle, as a sweep would
     // have ended them: the same whichever worker held them.
-    engine.expire(last_ts, name, &mut out);
-    engine.finish(name, &mut out);
+    engine.expire(last_ts, name, &mut put);
+    engine.finish(name, &mut put);
     if let Some(e) = sink_err {
         return Err(e).context("writing output");
     }
@@ -462,19 +482,23 @@ pub fn classify_frames(
     })
 }
 
-/// Records on their way to the sink, handed over [`RECORDS_PER_FLUSH`] at a
-/// time: one lock per group, and bounded memory when one call ends many
-/// flows at once (an expiry sweep, the end of the input).
-struct Batch<F: FnMut(&mut Vec<FlowRecord>)> {
+/// One worker's records on their way to the sink, handed over
+/// [`RECORDS_PER_FLUSH`] at a time: one lock per group, and bounded memory
+/// when one call ends many flows at once (an expiry sweep, the end of the
+/// input). Into the output sink they go formatted by the worker
+/// ([`Part`]).
+struct Batch<'s, 'e> {
     recs: Vec<FlowRecord>,
-    flush: F,
+    part: Option<Part>,
+    sink: &'s SharedSink<'e>,
 }
 
-impl<F: FnMut(&mut Vec<FlowRecord>)> Batch<F> {
-    fn new(flush: F) -> Batch<F> {
+impl<'s, 'e> Batch<'s, 'e> {
+    fn new(sink: &'s SharedSink<'e>) -> Batch<'s, 'e> {
         Batch {
             recs: Vec::with_capacity(RECORDS_PER_FLUSH),
-            flush,
+            part: sink.part(),
+            sink,
         }
     }
     fn push(&mut self, r: FlowRecord) {
@@ -485,7 +509,14 @@ impl<F: FnMut(&mut Vec<FlowRecord>)> Batch<F> {
     }
     fn flush(&mut self) {
         if !self.recs.is_empty() {
-            (self.flush)(&mut self.recs);
+            self.sink.write(&mut self.recs, self.part.as_mut());
+        }
+    }
+    /// Flushes, and adds the worker's totals to the sink's.
+    fn finish(mut self) {
+        self.flush();
+        if let Some(p) = self.part.take() {
+            self.sink.absorb(p);
         }
     }
 }
@@ -494,7 +525,7 @@ impl<F: FnMut(&mut Vec<FlowRecord>)> Batch<F> {
 /// records, the first write error kept, and a flag the reading loops poll
 /// so that everyone stops once writing failed.
 struct SharedSink<'e> {
-    inner: std::sync::Mutex<(&'e mut Emit<'e>, Option<std::io::Error>)>,
+    inner: std::sync::Mutex<(Out<'e>, Option<std::io::Error>)>,
     failed: std::sync::atomic::AtomicBool,
 }
 
@@ -502,23 +533,66 @@ struct SharedSink<'e> {
 type Emit<'e> = dyn FnMut(FlowRecord) -> std::io::Result<()> + Send + 'e;
 
 impl<'e> SharedSink<'e> {
-    fn new(emit: &'e mut Emit<'e>) -> SharedSink<'e> {
+    fn new(out: Out<'e>) -> SharedSink<'e> {
         SharedSink {
-            inner: std::sync::Mutex::new((emit, None)),
+            inner: std::sync::Mutex::new((out, None)),
             failed: std::sync::atomic::AtomicBool::new(false),
         }
     }
-    /// Writes (drains) `recs` under one lock; after an error the rest are dropped.
-    fn write(&self, recs: &mut Vec<FlowRecord>) {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (emit, err) = &mut *g;
-        for r in recs.drain(..) {
-            if err.is_none() {
-                if let Err(e) = emit(r) {
-                    *err = Some(e);
-                    self.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Out<'e>, Option<std::io::Error>)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// A worker's [`Part`] when records go to the output sink.
+    fn part(&self) -> Option<Part> {
+        match &self.lock().0 {
+            Out::Sink(s) => Some(s.part()),
+            Out::Each(_) => None,
+        }
+    }
+    fn fail(&self, err: &mut Option<std::io::Error>, e: std::io::Error) {
+        err.get_or_insert(e);
+        self.failed.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    /// Writes (drains) `recs` under one lock; after an error the rest are
+    /// dropped. With a `part`, they are formatted and tallied into it
+    /// first, outside the lock.
+    fn write(&self, recs: &mut Vec<FlowRecord>, part: Option<&mut Part>) {
+        if let Some(p) = part {
+            let mut made = Ok(());
+            for r in recs.drain(..) {
+                if made.is_ok() {
+                    made = p.add(&r);
                 }
             }
+            let mut g = self.lock();
+            let (out, err) = &mut *g;
+            if err.is_some() {
+                return;
+            }
+            let wrote = match (made, out) {
+                (Ok(()), Out::Sink(s)) => s.take(p),
+                (Ok(()), Out::Each(_)) => Ok(()),
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = wrote {
+                self.fail(err, e);
+            }
+            return;
+        }
+        let mut g = self.lock();
+        let (out, err) = &mut *g;
+        for r in recs.drain(..) {
+            if err.is_none() {
+                if let Err(e) = out.put(r) {
+                    self.fail(err, e);
+                }
+            }
+        }
+    }
+    /// Adds a finished worker's totals.
+    fn absorb(&self, p: Part) {
+        if let Out::Sink(s) = &mut self.lock().0 {
+            s.absorb(p);
         }
     }
     fn failed(&self) -> bool {
@@ -627,7 +701,7 @@ fn run_live(
         fanout: (threads > 1).then_some(std::process::id() as u16),
         ..LiveOptions::default()
     };
-    let sink = Mutex::new(sink);
+    let sink = SharedSink::new(Out::Sink(sink));
     let counted = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     // One association table for all sockets: the announcing flow and the
@@ -653,6 +727,7 @@ fn run_live(
                 .collect()
         })
     };
+    sink.finish()?;
     let mut merged: Option<InputOutcome> = None;
     for o in outcomes {
         let o = o?;
@@ -694,7 +769,7 @@ fn live_worker(
     opts: &capture::live::LiveOptions,
     cfg: &Config,
     name: &Arc<str>,
-    sink: &std::sync::Mutex<&mut Sink>,
+    sink: &SharedSink<'_>,
     assoc: &std::sync::Mutex<Option<Associations>>,
     counted: &std::sync::atomic::AtomicU64,
     done: &std::sync::atomic::AtomicBool,
@@ -706,21 +781,7 @@ fn live_worker(
     let name = &own_name(name);
     let mut decoder = Decoder::new();
     let mut engine = Engine::new(cfg.flow, cfg.labeler());
-    let mut sink_err: Option<std::io::Error> = None;
-    let mut recs: Vec<FlowRecord> = Vec::new();
-    let flush = |recs: &mut Vec<FlowRecord>, sink_err: &mut Option<std::io::Error>| {
-        if recs.is_empty() {
-            return;
-        }
-        let mut g = sink.lock().unwrap_or_else(|p| p.into_inner());
-        for r in recs.drain(..) {
-            if sink_err.is_none() {
-                if let Err(e) = g.record(r) {
-                    *sink_err = Some(e);
-                }
-            }
-        }
-    };
+    let mut out = Batch::new(sink);
     // Expiry runs on the ticks, at most once a second.
     let mut next_expire = 0u64;
     let rep = live::capture_events(iface, opts, &STOP, &mut |ev| {
@@ -740,45 +801,33 @@ fn live_worker(
                     } else {
                         None
                     };
-                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| recs.push(r));
+                    engine.process_hinted(&v, hint.as_ref(), name, &mut |r| out.push(r));
                 }
             }
             LiveEvent::Tick(now) => {
                 if now >= next_expire {
-                    // A sweep can end many flows: hand them over in groups.
-                    engine.expire(now, name, &mut |r| {
-                        recs.push(r);
-                        if recs.len() >= RECORDS_PER_FLUSH {
-                            flush(&mut recs, &mut sink_err);
-                        }
-                    });
+                    // A sweep can end many flows: they go in groups.
+                    engine.expire(now, name, &mut |r| out.push(r));
                     next_expire = now.saturating_add(1_000_000_000);
                 }
             }
         }
         // Records go out at once with one socket, in groups with several
         // (each group takes the sink lock once).
-        if !shared || recs.len() >= RECORDS_PER_FLUSH {
-            flush(&mut recs, &mut sink_err);
+        if !shared {
+            out.flush();
         }
         if shared && cfg.count.is_some_and(|c| counted.load(Ordering::Relaxed) >= c) {
             done.store(true, Ordering::Relaxed);
         }
-        sink_err.is_none() && !done.load(Ordering::Relaxed)
+        !sink.failed() && !done.load(Ordering::Relaxed)
     });
     // Whichever socket stopped first (an error, the count), the others stop too.
     done.store(true, Ordering::Relaxed);
     let rep = rep?;
-    engine.finish(name, &mut |r| {
-        recs.push(r);
-        if recs.len() >= RECORDS_PER_FLUSH {
-            flush(&mut recs, &mut sink_err);
-        }
-    });
-    flush(&mut recs, &mut sink_err);
-    if let Some(e) = sink_err {
-        return Err(e).context("writing output");
-    }
+    engine.finish(name, &mut |r| out.push(r));
+    // The caller reports a write error (`SharedSink::finish`).
+    out.finish();
     Ok(InputOutcome {
         report: rep,
         decode: decoder.stats().clone(),
@@ -826,10 +875,16 @@ pub(crate) mod test_support {
     pub fn sorted_records(frames: Frames<'_, '_>, threads: usize, limit: Option<u64>) -> (Vec<String>, InputOutcome) {
         let name: Arc<str> = Arc::from("demo");
         let recs = Mutex::new(Vec::new());
-        let out = classify_frames(frames, &name, &config(threads), limit, &mut |r| {
-            recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
-            Ok(())
-        })
+        let out = classify_frames(
+            frames,
+            &name,
+            &config(threads),
+            limit,
+            Out::Each(&mut |r| {
+                recs.lock().unwrap().push(serde_json::to_string(&r).unwrap());
+                Ok(())
+            }),
+        )
         .unwrap();
         let mut v = recs.into_inner().unwrap();
         v.sort();
@@ -841,10 +896,16 @@ pub(crate) mod test_support {
     pub fn a_failing_sink_stops_everyone(frames: Frames<'_, '_>, threads: usize) {
         let name: Arc<str> = Arc::from("demo");
         let mut written = 0;
-        let err = classify_frames(frames, &name, &config(threads), None, &mut |_| {
-            written += 1;
-            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
-        })
+        let err = classify_frames(
+            frames,
+            &name,
+            &config(threads),
+            None,
+            Out::Each(&mut |_| {
+                written += 1;
+                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+            }),
+        )
         .err()
         .expect("the write error comes back");
         assert!(format!("{err:#}").contains("closed"), "{err:#}");

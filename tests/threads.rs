@@ -114,6 +114,56 @@ fn same_records_for_any_thread_count() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `-F csv` and `-F table` with workers: each worker formats and tallies
+/// its own records and the sink only writes them, so the rows (after the
+/// one header) and the table's totals are one thread's, from a file and
+/// through a pipe. 3000 flows: several groups of records per worker.
+#[test]
+fn csv_and_table_are_the_same_for_any_thread_count() {
+    let dir = std::env::temp_dir().join(format!("baikal-threads-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("mix.pcap");
+    synthetic_pcap(&p, 3000);
+    let run = |format: &str, threads: u32, piped: bool| -> String {
+        let mut cmd = baikal();
+        cmd.args(["classify", "-q", "-F", format, "--threads", &threads.to_string()]);
+        let out = if piped {
+            cmd.arg("-").stdin(std::fs::File::open(&p).unwrap()).output().unwrap()
+        } else {
+            cmd.arg(&p).output().unwrap()
+        };
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let csv = |text: &str| -> (String, Vec<String>) {
+        let mut lines = text.lines().map(str::to_string);
+        let header = lines.next().unwrap_or_default();
+        // The source column names the file, or `-`.
+        let mut rows: Vec<String> = lines.map(|l| l.replace(&p.display().to_string(), "-")).collect();
+        rows.sort();
+        (header, rows)
+    };
+    // The table's first line gives the run's time.
+    let table = |text: &str| text.lines().skip(1).collect::<Vec<_>>().join("\n");
+    let (header, rows) = csv(&run("csv", 1, false));
+    assert!(header.starts_with("orig_ip,"), "{header}");
+    assert_eq!(rows.len(), 3376);
+    let totals = table(&run("table", 1, false));
+    assert!(totals.contains("3376"), "{totals}");
+    for threads in [2, 3] {
+        for piped in [false, true] {
+            let how = format!("{threads} threads, piped {piped}");
+            assert_eq!(
+                csv(&run("csv", threads, piped)),
+                (header.clone(), rows.clone()),
+                "{how}"
+            );
+            assert_eq!(table(&run("table", threads, piped)), totals, "{how}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A capture whose time goes back: 400 UDP flows, then one packet 1000 s
 /// later, then each of the 400 flows again from 100 s (900 s back in
 /// time). The sweep at 1000 s ends the first lives of the flows (idle for

@@ -58,7 +58,7 @@ use baikal_classifier::decode::{fast_l4, LinkType};
 use baikal_classifier::record::FlowRecord;
 
 use super::shard::{merge, Outcome, Owners, Shard};
-use super::{shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
+use super::{shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, Out, ReadFn, SharedSink};
 
 /// Where the chunks come from.
 pub enum Source<'a, 's> {
@@ -150,15 +150,15 @@ struct Line {
     cut: bool,
 }
 
-struct Shared<'e> {
+struct Shared<'m, 'e> {
     line: Mutex<Line>,
     changed: Condvar,
     workers: usize,
     sink: SharedSink<'e>,
-    memory: Option<&'e [Arc<Chunk>]>,
+    memory: Option<&'m [Arc<Chunk>]>,
 }
 
-impl Shared<'_> {
+impl Shared<'_, '_> {
     fn lock(&self) -> MutexGuard<'_, Line> {
         self.line.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -309,9 +309,9 @@ impl Worker {
 }
 
 /// Sets `stop` if its worker unwinds, so that nobody waits for it.
-struct StopOnPanic<'a, 'e>(&'a Shared<'e>);
+struct StopOnPanic<'a, 'm, 'e>(&'a Shared<'m, 'e>);
 
-impl Drop for StopOnPanic<'_, '_> {
+impl Drop for StopOnPanic<'_, '_, '_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.0.lock().stop = true;
@@ -334,7 +334,7 @@ enum Step<'g> {
 /// unscanned block when the block it needs is not scanned yet or fewer
 /// than N are scanned ahead of it, else walk its next block.
 fn step<'g>(
-    sh: &'g Shared<'_>,
+    sh: &'g Shared<'_, '_>,
     mut g: MutexGuard<'g, Line>,
     w: &mut Worker,
     out: &mut dyn FnMut(FlowRecord),
@@ -381,7 +381,7 @@ fn step<'g>(
 }
 
 /// Runs worker `w` to the end of the input, then ends its flows.
-fn work(sh: &Shared<'_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
+fn work(sh: &Shared<'_, '_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
     loop {
         match step(sh, sh.lock(), w, out) {
             Step::Progress => {}
@@ -401,7 +401,7 @@ pub fn classify(
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
-    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
+    out: Out<'_>,
 ) -> Result<InputOutcome> {
     let workers = cfg.threads.max(1);
     let flow_cfg = worker_flow_config(cfg);
@@ -438,7 +438,7 @@ pub fn classify(
         }),
         changed: Condvar::new(),
         workers,
-        sink: SharedSink::new(emit),
+        sink: SharedSink::new(out),
         memory,
     };
     let caller_cpu0 = thread_cpu_ns();
@@ -458,9 +458,9 @@ pub fn classify(
             .map(|mut w| {
                 scope.spawn(move || -> Outcome {
                     let _guard = StopOnPanic(sh);
-                    let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
+                    let mut out = Batch::new(&sh.sink);
                     work(sh, &mut w, &mut |r| out.push(r));
-                    out.flush();
+                    out.finish();
                     w.s.outcome(thread_cpu_ns())
                 })
             })
@@ -469,10 +469,10 @@ pub fn classify(
         let mut report = None;
         if let (Some(read), Some(mut w0)) = (read, local) {
             let _guard = StopOnPanic(sh);
-            let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sh.sink.write(recs));
+            let mut out = Batch::new(&sh.sink);
             report = Some(read_into_chunks(sh, read, limit, &mut w0, &mut |r| out.push(r)));
             work(sh, &mut w0, &mut |r| out.push(r));
-            out.flush();
+            out.finish();
             outs.push(Ok(w0.s.outcome(None)));
         }
         outs.extend(handles.into_iter().map(|h| h.join()));
@@ -507,7 +507,7 @@ pub fn classify(
 /// frames into chunks and queues their blocks; while [`blocks_ahead`] are
 /// in flight it works as worker `w0` instead of waiting.
 fn read_into_chunks(
-    sh: &Shared<'_>,
+    sh: &Shared<'_, '_>,
     read: &mut ReadFn<'_>,
     limit: Option<u64>,
     w0: &mut Worker,
@@ -543,7 +543,7 @@ fn read_into_chunks(
 /// Queues the blocks of `c` once there is room, working as `w0` until
 /// then; returns a chunk to fill next, or `None` when everyone stops.
 fn queue(
-    sh: &Shared<'_>,
+    sh: &Shared<'_, '_>,
     c: Chunk,
     queued: &mut u64,
     w0: &mut Worker,

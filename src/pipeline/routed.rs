@@ -47,7 +47,7 @@ use baikal_classifier::flow::FlowKey;
 use baikal_classifier::record::FlowRecord;
 
 use super::shard::{merge, Outcome, Owners, Shard};
-use super::{thread_cpu_ns, Batch, Chunk, Config, InputOutcome, ReadFn, SharedSink};
+use super::{thread_cpu_ns, Batch, Chunk, Config, InputOutcome, Out, ReadFn, SharedSink};
 
 /// Parcels queued to one worker at most.
 const QUEUED: usize = 16;
@@ -231,11 +231,11 @@ pub fn classify(
     name: &Arc<str>,
     cfg: &Config,
     limit: Option<u64>,
-    emit: &mut (dyn FnMut(FlowRecord) -> std::io::Result<()> + Send),
+    out: Out<'_>,
 ) -> Result<InputOutcome> {
     let workers = cfg.threads.max(2);
     let split = Split::new(workers);
-    let sink = SharedSink::new(emit);
+    let sink = SharedSink::new(out);
     let caller_cpu0 = thread_cpu_ns();
     let (report, outs) = std::thread::scope(|scope| {
         let sink = &sink;
@@ -246,9 +246,9 @@ pub fn classify(
             let (back_tx, back) = mpsc::channel::<Parcel>();
             let mut c = shard(me, split, name, cfg);
             handles.push(scope.spawn(move || -> Outcome {
-                let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
+                let mut out = Batch::new(sink);
                 work(&mut c, &rx, &back_tx, &mut |r| out.push(r));
-                out.flush();
+                out.finish();
                 c.outcome(thread_cpu_ns())
             }));
             lanes.push(Lane {
@@ -259,7 +259,7 @@ pub fn classify(
             });
         }
         let mut c0 = shard(0, split, name, cfg);
-        let mut out = Batch::new(|recs: &mut Vec<FlowRecord>| sink.write(recs));
+        let mut out = Batch::new(sink);
         let mut last_ts = 0u64;
         let mut n = 0u64;
         // A worker that is gone (it panicked) stops the reading.
@@ -310,7 +310,7 @@ pub fn classify(
             let _ = l.tx.send(Msg::End(last_ts));
         }
         c0.finish(last_ts, &mut |r| out.push(r));
-        out.flush();
+        out.finish();
         let mut outs: Vec<std::thread::Result<Outcome>> = vec![Ok(c0.outcome(None))];
         outs.extend(handles.into_iter().map(|h| h.join()));
         (report, outs)
@@ -420,12 +420,18 @@ mod tests {
         let input = demo();
         let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            classify_frames(Frames::File(&mut read), &name, &config(2), None, &mut |_| {
-                // Only the spawned worker (the test's own thread, the
-                // reader, has a name).
-                assert!(std::thread::current().name().is_some(), "a worker's records panic");
-                Ok(())
-            })
+            classify_frames(
+                Frames::File(&mut read),
+                &name,
+                &config(2),
+                None,
+                Out::Each(&mut |_| {
+                    // Only the spawned worker (the test's own thread, the
+                    // reader, has a name).
+                    assert!(std::thread::current().name().is_some(), "a worker's records panic");
+                    Ok(())
+                }),
+            )
         }));
         assert!(caught.is_err(), "the panic is not swallowed");
     }
