@@ -189,6 +189,22 @@ impl Engine {
         let labeler = self.labeler.as_deref();
         self.table.drain(&mut |e| out(finish(e, source, labeler)));
     }
+
+    /// Ends all open flows as [`Engine::finish`] does, but hands each one
+    /// over as it left the table, without its record: [`record`] makes
+    /// that, on any thread, so that threads can share the work at the end
+    /// of an input.
+    pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
+        self.table.drain(out);
+    }
+}
+
+/// The record of a flow [`Engine::drain`] handed over, as
+/// [`Engine::finish`] makes it with `labeler`, the engine's: its last
+/// inspection, encryption class, and application labels. It depends on
+/// nothing else, so any thread can make it.
+pub fn record(e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> FlowRecord {
+    finish(e, source, labeler)
 }
 
 fn transport_of(flow: &Flow) -> Option<Transport> {

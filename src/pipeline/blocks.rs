@@ -57,7 +57,7 @@ use baikal_classifier::assoc::Associations;
 use baikal_classifier::decode::{fast_l4, LinkType};
 use baikal_classifier::record::FlowRecord;
 
-use super::shard::{merge, Outcome, Owners, Shard};
+use super::shard::{merge, Leftovers, Member, Outcome, Owners, Shard};
 use super::{shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, Config, InputOutcome, Out, ReadFn, SharedSink};
 
 /// Where the chunks come from.
@@ -380,8 +380,9 @@ fn step<'g>(
     Step::Progress
 }
 
-/// Runs worker `w` to the end of the input, then ends its flows.
-fn work(sh: &Shared<'_, '_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
+/// Runs worker `w` to the end of the input, then ends its flows (their
+/// records made with the others through `m`).
+fn work(sh: &Shared<'_, '_>, w: &mut Worker, m: Member<'_>, out: &mut dyn FnMut(FlowRecord)) {
     loop {
         match step(sh, sh.lock(), w, out) {
             Step::Progress => {}
@@ -391,7 +392,7 @@ fn work(sh: &Shared<'_, '_>, w: &mut Worker, out: &mut dyn FnMut(FlowRecord)) {
     }
     // Every worker saw every block: the same last timestamp.
     if !sh.lock().stop {
-        w.s.finish(w.last_ts, out);
+        w.s.finish(w.last_ts, m, out);
     }
 }
 
@@ -442,11 +443,20 @@ pub fn classify(
         memory,
     };
     let caller_cpu0 = thread_cpu_ns();
-    let mut ws = (0..workers).map(|me| Worker {
-        s: Shard::new(me, Owners::Even(workers), name, cfg, flow_cfg),
-        last_ts: 0,
-        k: 0,
-    });
+    let leftovers = Leftovers::new(workers);
+    // Every worker's place in the pool first: one that never runs still
+    // leaves it (`Leftovers::member`).
+    let mut ws = (0..workers)
+        .map(|me| {
+            let w = Worker {
+                s: Shard::new(me, Owners::Even(workers), name, cfg, flow_cfg),
+                last_ts: 0,
+                k: 0,
+            };
+            (w, leftovers.member())
+        })
+        .collect::<Vec<_>>()
+        .into_iter();
     // A stream is read by the calling thread, which is also worker 0 (it
     // works whenever the blocks in flight are at their limit); frames in
     // memory need no reader, and every worker is spawned.
@@ -455,11 +465,11 @@ pub fn classify(
     let (read_report, outs) = std::thread::scope(|scope| {
         let sh = &sh;
         let handles: Vec<_> = ws
-            .map(|mut w| {
+            .map(|(mut w, m)| {
                 scope.spawn(move || -> Outcome {
                     let _guard = StopOnPanic(sh);
                     let mut out = Batch::new(&sh.sink);
-                    work(sh, &mut w, &mut |r| out.push(r));
+                    work(sh, &mut w, m, &mut |r| out.push(r));
                     out.finish();
                     w.s.outcome(thread_cpu_ns())
                 })
@@ -467,11 +477,11 @@ pub fn classify(
             .collect();
         let mut outs: Vec<std::thread::Result<Outcome>> = Vec::with_capacity(workers);
         let mut report = None;
-        if let (Some(read), Some(mut w0)) = (read, local) {
+        if let (Some(read), Some((mut w0, m0))) = (read, local) {
             let _guard = StopOnPanic(sh);
             let mut out = Batch::new(&sh.sink);
             report = Some(read_into_chunks(sh, read, limit, &mut w0, &mut |r| out.push(r)));
-            work(sh, &mut w0, &mut |r| out.push(r));
+            work(sh, &mut w0, m0, &mut |r| out.push(r));
             out.finish();
             outs.push(Ok(w0.s.outcome(None)));
         }

@@ -46,7 +46,7 @@ use baikal_classifier::decode::{fast_l4, LinkType, Tuple};
 use baikal_classifier::flow::FlowKey;
 use baikal_classifier::record::FlowRecord;
 
-use super::shard::{merge, Outcome, Owners, Shard};
+use super::shard::{merge, Leftovers, Member, Outcome, Owners, Shard};
 use super::{thread_cpu_ns, Batch, Chunk, Config, InputOutcome, Out, ReadFn, SharedSink};
 
 /// Parcels queued to one worker at most.
@@ -237,17 +237,22 @@ pub fn classify(
     let split = Split::new(workers);
     let sink = SharedSink::new(out);
     let caller_cpu0 = thread_cpu_ns();
+    let leftovers = Leftovers::new(workers);
+    // Every worker's place in the pool first: one that never runs still
+    // leaves it (`Leftovers::member`).
+    let mut members: Vec<Member<'_>> = (0..workers).map(|_| leftovers.member()).collect();
+    let m0 = members.remove(0);
     let (report, outs) = std::thread::scope(|scope| {
         let sink = &sink;
         let mut lanes = Vec::with_capacity(workers - 1);
         let mut handles = Vec::with_capacity(workers - 1);
-        for me in 1..workers {
+        for (me, m) in (1..workers).zip(members) {
             let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUED);
             let (back_tx, back) = mpsc::channel::<Parcel>();
             let mut c = shard(me, split, name, cfg);
             handles.push(scope.spawn(move || -> Outcome {
                 let mut out = Batch::new(sink);
-                work(&mut c, &rx, &back_tx, &mut |r| out.push(r));
+                work(&mut c, &rx, &back_tx, m, &mut |r| out.push(r));
                 out.finish();
                 c.outcome(thread_cpu_ns())
             }));
@@ -309,7 +314,7 @@ pub fn classify(
             }
             let _ = l.tx.send(Msg::End(last_ts));
         }
-        c0.finish(last_ts, &mut |r| out.push(r));
+        c0.finish(last_ts, m0, &mut |r| out.push(r));
         out.finish();
         let mut outs: Vec<std::thread::Result<Outcome>> = vec![Ok(c0.outcome(None))];
         outs.extend(handles.into_iter().map(|h| h.join()));
@@ -331,7 +336,7 @@ pub fn classify(
 /// A worker other than the reader: takes parcels until the end message,
 /// then ends its flows. Without an end message the reader failed and the
 /// run's result is an error, so the flows are not ended.
-fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut dyn FnMut(FlowRecord)) {
+fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, m: Member<'_>, out: &mut dyn FnMut(FlowRecord)) {
     while let Ok(msg) = rx.recv() {
         match msg {
             Msg::Frames(mut p) => {
@@ -354,7 +359,7 @@ fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, out: &mut dyn 
                 let _ = back.send(p);
             }
             Msg::End(last_ts) => {
-                c.finish(last_ts, out);
+                c.finish(last_ts, m, out);
                 return;
             }
         }

@@ -20,13 +20,14 @@
 //! same in every worker as in one thread
 //! ([`baikal_classifier::flow::FlowTable::advance_clock`]).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use baikal_capture::RawPacket;
 use baikal_classifier::assoc::{AssocHint, Associations};
 use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, Tuple};
-use baikal_classifier::engine::{Engine, EngineStats};
-use baikal_classifier::flow::FlowConfig;
+use baikal_classifier::engine::{self, Engine, EngineStats, Labeler};
+use baikal_classifier::flow::{Ended, FlowConfig};
 use baikal_classifier::record::FlowRecord;
 
 use super::routed::Split;
@@ -95,6 +96,114 @@ pub fn merge(
     (engine, decode, cpu)
 }
 
+/// Flows per group in [`Leftovers`].
+const LEFTOVER_GROUP: usize = 64;
+
+/// The flows still open at the end of an input, whose records
+/// ([`engine::record`]) are made by whichever worker is free: each worker
+/// drains its table into this pool in groups (draining is the cheap part),
+/// makes the records of a group itself only while the pool holds a few
+/// for the others, and then takes groups until every worker has drained
+/// and the pool is empty. Making the records is most of the work of ending a
+/// flow, and at the end of a capture most flows are often still open (93%
+/// of the bench capture's); the workers hold unequal shares of them (the
+/// file reader's is smaller), so without the pool the others waited for
+/// the one with the most.
+pub struct Leftovers {
+    pool: Mutex<Pool>,
+    changed: Condvar,
+    /// Groups the pool keeps for idle workers before a worker that puts
+    /// one in takes one out (and memory stays bounded).
+    keep: usize,
+}
+
+struct Pool {
+    groups: VecDeque<Vec<Ended>>,
+    /// Workers that may still put groups in.
+    draining: usize,
+}
+
+impl Leftovers {
+    pub fn new(workers: usize) -> Leftovers {
+        Leftovers {
+            pool: Mutex::new(Pool {
+                groups: VecDeque::new(),
+                draining: workers,
+            }),
+            changed: Condvar::new(),
+            keep: 2 * workers,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A worker's place in the pool; each worker takes one when it starts.
+    /// It counts as draining until [`Shard::finish`] is done draining, or
+    /// until it is dropped (a worker that ends without finishing, or
+    /// panics), so the others never wait for it in vain.
+    pub fn member(&self) -> Member<'_> {
+        Member {
+            pool: self,
+            done: false,
+        }
+    }
+
+    /// Puts `g` in; takes the oldest group out when the pool holds more
+    /// than it keeps for the others.
+    fn put(&self, g: Vec<Ended>) -> Option<Vec<Ended>> {
+        let mut p = self.lock();
+        p.groups.push_back(g);
+        let out = if p.groups.len() > self.keep {
+            p.groups.pop_front()
+        } else {
+            None
+        };
+        drop(p);
+        self.changed.notify_one();
+        out
+    }
+
+    /// A group, waiting while others still drain; `None` when all have
+    /// drained and the pool is empty.
+    fn take(&self) -> Option<Vec<Ended>> {
+        let mut p = self.lock();
+        loop {
+            if let Some(g) = p.groups.pop_front() {
+                return Some(g);
+            }
+            if p.draining == 0 {
+                return None;
+            }
+            p = self.changed.wait(p).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// See [`Leftovers::member`].
+pub struct Member<'a> {
+    pool: &'a Leftovers,
+    done: bool,
+}
+
+impl Member<'_> {
+    /// This worker has put in all it will.
+    fn done(&mut self) {
+        if !self.done {
+            self.done = true;
+            self.pool.lock().draining -= 1;
+            self.pool.changed.notify_all();
+        }
+    }
+}
+
+impl Drop for Member<'_> {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 /// One worker: its engine, decoders and association table.
 pub struct Shard {
     pub me: usize,
@@ -105,6 +214,8 @@ pub struct Shard {
     odd: Decoder,
     engine: Engine,
     assoc: Option<Associations>,
+    /// The engine's labeler, for the records of flows it ends.
+    labeler: Option<Arc<dyn Labeler>>,
 }
 
 impl Shard {
@@ -117,6 +228,7 @@ impl Shard {
             odd: Decoder::new(),
             engine: Engine::new(flow, cfg.labeler()),
             assoc: cfg.associations(),
+            labeler: cfg.labeler(),
         }
     }
 
@@ -179,11 +291,37 @@ impl Shard {
     }
 
     /// Ends every flow: those idle at `last_ts` (the capture's clock at
-    /// its end, the same for every worker), then the rest.
-    pub fn finish(&mut self, last_ts: u64, out: &mut dyn FnMut(FlowRecord)) {
+    /// its end, the same for every worker), then the rest, whose records
+    /// this worker makes with the others through `m`'s pool
+    /// ([`Leftovers`]).
+    pub fn finish(&mut self, last_ts: u64, mut m: Member<'_>, out: &mut dyn FnMut(FlowRecord)) {
         self.engine.advance_clock(last_ts);
         self.engine.expire(last_ts, &self.name, out);
-        self.engine.finish(&self.name, out);
+        let (name, labeler) = (&self.name, self.labeler.as_deref());
+        let mut make = |g: Vec<Ended>| {
+            for e in g {
+                out(engine::record(e, name, labeler));
+            }
+        };
+        let mut group = Vec::with_capacity(LEFTOVER_GROUP);
+        self.engine.drain(&mut |e| {
+            group.push(e);
+            if group.len() == LEFTOVER_GROUP {
+                let full = std::mem::replace(&mut group, Vec::with_capacity(LEFTOVER_GROUP));
+                if let Some(g) = m.pool.put(full) {
+                    make(g);
+                }
+            }
+        });
+        if !group.is_empty() {
+            if let Some(g) = m.pool.put(group) {
+                make(g);
+            }
+        }
+        m.done();
+        while let Some(g) = m.pool.take() {
+            make(g);
+        }
     }
 
     pub fn outcome(&self, cpu: Option<u64>) -> Outcome {
@@ -192,5 +330,107 @@ impl Shard {
             ds.add(self.odd.stats());
         }
         (self.engine.stats(), ds, cpu)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baikal_classifier::flow::{EndReason, Flow};
+
+    /// A group of one flow, told apart by its first timestamp.
+    fn group(i: u64) -> Vec<Ended> {
+        let mut flow = Flow::default();
+        flow.ts_first = i;
+        vec![Ended {
+            flow,
+            reason: EndReason::Eof,
+            meta: None,
+        }]
+    }
+
+    fn ids(g: &[Ended]) -> Vec<u64> {
+        g.iter().map(|e| e.flow.ts_first).collect()
+    }
+
+    #[test]
+    fn the_pool_keeps_groups_for_others_then_hands_back_the_oldest() {
+        let pool = Leftovers::new(2);
+        for i in 0..4 {
+            assert!(pool.put(group(i)).is_none(), "kept for the others: {i}");
+        }
+        assert_eq!(pool.put(group(4)).map(|g| ids(&g)), Some(vec![0]));
+        assert_eq!(pool.put(group(5)).map(|g| ids(&g)), Some(vec![1]));
+    }
+
+    /// Waits for `f` on another thread, failing instead of hanging.
+    fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()).unwrap());
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("the pool let everyone go")
+    }
+
+    /// One member puts 200 groups, two only take: every group is made
+    /// once, by someone, and everyone gets out once all have drained.
+    #[test]
+    fn every_group_is_taken_once_and_everyone_gets_out() {
+        let made = within_10s(|| {
+            let pool = Leftovers::new(3);
+            let mut members: Vec<Member<'_>> = (0..3).map(|_| pool.member()).collect();
+            std::thread::scope(|s| {
+                let takers: Vec<_> = members
+                    .drain(1..)
+                    .map(|mut m| {
+                        s.spawn(move || {
+                            m.done();
+                            let mut mine = Vec::new();
+                            while let Some(g) = m.pool.take() {
+                                mine.extend(ids(&g));
+                            }
+                            mine
+                        })
+                    })
+                    .collect();
+                let mut m = members.pop().unwrap();
+                let mut mine = Vec::new();
+                for i in 0..200 {
+                    if let Some(g) = m.pool.put(group(i)) {
+                        mine.extend(ids(&g));
+                    }
+                }
+                m.done();
+                while let Some(g) = m.pool.take() {
+                    mine.extend(ids(&g));
+                }
+                for t in takers {
+                    mine.extend(t.join().unwrap());
+                }
+                mine
+            })
+        });
+        let mut made = made;
+        made.sort_unstable();
+        assert_eq!(made, (0..200).collect::<Vec<_>>());
+    }
+
+    /// A member dropped without draining (its worker panicked, or never
+    /// got its end) counts as done: the others are not kept waiting.
+    #[test]
+    fn a_member_dropped_without_draining_holds_no_one() {
+        let made = within_10s(|| {
+            let pool = Leftovers::new(2);
+            let mut a = pool.member();
+            let b = pool.member();
+            assert!(a.pool.put(group(7)).is_none());
+            drop(b);
+            a.done();
+            let mut made = Vec::new();
+            while let Some(g) = a.pool.take() {
+                made.extend(ids(&g));
+            }
+            made
+        });
+        assert_eq!(made, vec![7]);
     }
 }
