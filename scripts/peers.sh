@@ -26,14 +26,15 @@ packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
 
 declare -A cmd
 # baikal's summary table is the counterpart of ndpiReader -q (a summary, no per-flow output); the
-# jsonl row adds writing one JSON line per flow.
-names=("baikal-1t" "baikal-2t" "baikal-1t-pair" "baikal-1t-jsonl" "ndpiReader" "suricata")
+# jsonl rows add writing one JSON line per flow.
+names=("baikal-1t" "baikal-2t" "baikal-1t-pair" "baikal-1t-jsonl" "baikal-2t-jsonl" "ndpiReader" "suricata")
 cmd[baikal-1t]="$baikal classify -q -F table -o /dev/null --threads 1 $cap"
 cmd[baikal-2t]="$baikal classify -q -F table -o /dev/null --threads 2 $cap"
 printf '%s & %s & wait\n' "$baikal classify -q -F table -o /dev/null --threads 1 $cap" \
   "$baikal classify -q -F table -o /dev/null --threads 1 $cap" >"$tmp/pair.sh"
 cmd[baikal-1t-pair]="bash $tmp/pair.sh"
 cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
+cmd[baikal-2t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 2 $cap"
 cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
 cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
 mkdir -p "$tmp/suri"
@@ -62,7 +63,7 @@ res = {}
 for line in open(path):
     n, wall, rss, cpu = line.split()
     res.setdefault(n, []).append((secs(wall), int(rss), float(cpu)))
-order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "ndpiReader", "suricata"]
+order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "baikal-2t-jsonl", "ndpiReader", "suricata"]
 med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v)) for n, v in res.items()}
 base = med["ndpiReader"][0]
 base_cpu = med["ndpiReader"][2]
@@ -77,6 +78,8 @@ for n in order:
     print(f"| {n} | {w:.2f} | {nbytes*8/w/1e9:.2f} | {npk/w/1e6:.2f} | {cpu:.2f} | {nbytes*8/cpu/1e9:.2f} | {rss/1024:.0f} | {base/w:.2f}x | {base_cpu/cpu:.2f}x |")
 if "baikal-1t" in med and "baikal-2t" in med:
     print(f"\nbaikal 2 threads / 1 thread: {med['baikal-1t'][0]/med['baikal-2t'][0]:.2f}x")
+if "baikal-1t-jsonl" in med and "baikal-2t-jsonl" in med:
+    print(f"baikal 2 threads / 1 thread, JSON lines: {med['baikal-1t-jsonl'][0]/med['baikal-2t-jsonl'][0]:.2f}x")
 if "baikal-1t" in med and "baikal-1t-pair" in med:
     print(f"two 1-thread runs side by side: {med['baikal-1t-pair'][0]:.2f} s, so this machine's two-job ceiling is "
           f"{2*med['baikal-1t'][0]/med['baikal-1t-pair'][0]:.2f}x (2 x 1 thread alone / the pair)")
