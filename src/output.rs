@@ -187,6 +187,11 @@ impl Part {
         self.totals.add(r);
         render(self.format, r, &mut self.bytes)
     }
+
+    /// Drops the records not written yet (after a write error).
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
 }
 
 /// Appends `r` as the format has it: a JSON line, a CSV row, or nothing

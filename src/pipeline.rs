@@ -558,6 +558,10 @@ impl<'e> SharedSink<'e> {
     /// first, outside the lock.
     fn write(&self, recs: &mut Vec<FlowRecord>, part: Option<&mut Part>) {
         if let Some(p) = part {
+            if self.failed() {
+                recs.clear();
+                return;
+            }
             let mut made = Ok(());
             for r in recs.drain(..) {
                 if made.is_ok() {
@@ -567,6 +571,9 @@ impl<'e> SharedSink<'e> {
             let mut g = self.lock();
             let (out, err) = &mut *g;
             if err.is_some() {
+                // Another worker's write failed meanwhile: nothing more
+                // goes out, and the part must not grow.
+                p.clear();
                 return;
             }
             let wrote = match (made, out) {
@@ -910,5 +917,36 @@ pub(crate) mod test_support {
         .expect("the write error comes back");
         assert!(format!("{err:#}").contains("closed"), "{err:#}");
         assert_eq!(written, 1, "nothing is written after the first error");
+    }
+
+    /// A writer that fails every write, counting them.
+    struct Closed(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl std::io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// [`a_failing_sink_stops_everyone`] for the output sink, where each
+    /// worker formats its own records ([`Part`]): the error comes back and
+    /// no worker writes after it.
+    pub fn a_failing_output_stops_everyone(frames: Frames<'_, '_>, threads: usize) {
+        let name: Arc<str> = Arc::from("demo");
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut sink = Sink::new(crate::output::Format::Jsonl, Box::new(Closed(Arc::clone(&writes))));
+        let err = classify_frames(frames, &name, &config(threads), None, Out::Sink(&mut sink))
+            .err()
+            .expect("the write error comes back");
+        assert!(format!("{err:#}").contains("closed"), "{err:#}");
+        assert_eq!(
+            writes.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "nothing is written after the first error"
+        );
     }
 }

@@ -587,7 +587,9 @@ fn queue(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::test_support::{a_failing_sink_stops_everyone, demo, sorted_records};
+    use crate::pipeline::test_support::{
+        a_failing_output_stops_everyone, a_failing_sink_stops_everyone, demo, sorted_records,
+    };
     use crate::pipeline::{chunks_of, Frames};
 
     /// The bundled demo capture, in chunks of at most `per` frames.
@@ -661,6 +663,7 @@ mod tests {
     fn a_failing_sink_stops_every_worker() {
         let chunks = demo_chunks(64);
         a_failing_sink_stops_everyone(Frames::Chunks(&chunks), 2);
+        a_failing_output_stops_everyone(Frames::Chunks(&chunks), 3);
     }
 
     #[test]

@@ -369,7 +369,9 @@ fn work(c: &mut Shard, rx: &Receiver<Msg>, back: &Sender<Parcel>, m: Member<'_>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::test_support::{a_failing_sink_stops_everyone, config, demo, sorted_records};
+    use crate::pipeline::test_support::{
+        a_failing_output_stops_everyone, a_failing_sink_stops_everyone, config, demo, sorted_records,
+    };
     use crate::pipeline::{classify_frames, Frames};
     use baikal_capture as capture;
     use baikal_classifier::decode::Addr;
@@ -417,6 +419,8 @@ mod tests {
         let input = demo();
         let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
         a_failing_sink_stops_everyone(Frames::File(&mut read), 3);
+        let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
+        a_failing_output_stops_everyone(Frames::File(&mut read), 3);
     }
 
     #[test]
