@@ -139,10 +139,11 @@ impl Leftovers {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A worker's place in the pool; each worker takes one when it starts.
-    /// It counts as draining until [`Shard::finish`] is done draining, or
-    /// until it is dropped (a worker that ends without finishing, or
-    /// panics), so the others never wait for it in vain.
+    /// A worker's place in the pool: the caller takes one per worker
+    /// before any starts. It counts as draining until [`Shard::finish`] is
+    /// done draining, or until it is dropped (a worker that ends without
+    /// finishing, panics, or never starts), so the others never wait for
+    /// it in vain.
     pub fn member(&self) -> Member<'_> {
         Member {
             pool: self,
