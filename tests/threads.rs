@@ -102,12 +102,19 @@ fn check_same(files: &[PathBuf]) -> usize {
     one.len()
 }
 
-#[test]
-fn same_records_for_any_thread_count() {
-    let dir = std::env::temp_dir().join(format!("baikal-threads-{}", std::process::id()));
+/// The generated capture of 3000 flows, in a folder of its own named by
+/// `tag`: (folder, capture).
+fn mix_capture(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("baikal-threads{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("mix.pcap");
     synthetic_pcap(&p, 3000);
+    (dir, p)
+}
+
+#[test]
+fn same_records_for_any_thread_count() {
+    let (dir, p) = mix_capture("");
     let n = check_same(std::slice::from_ref(&p));
     // 3000 flows, the second lives of 375 UDP flows, the late one.
     assert_eq!(n, 3376);
@@ -120,10 +127,7 @@ fn same_records_for_any_thread_count() {
 /// through a pipe. 3000 flows: several groups of records per worker.
 #[test]
 fn csv_and_table_are_the_same_for_any_thread_count() {
-    let dir = std::env::temp_dir().join(format!("baikal-threads-fmt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join("mix.pcap");
-    synthetic_pcap(&p, 3000);
+    let (dir, p) = mix_capture("-fmt");
     let run = |format: &str, threads: u32, piped: bool| -> String {
         let mut cmd = baikal();
         cmd.args(["classify", "-q", "-F", format, "--threads", &threads.to_string()]);
