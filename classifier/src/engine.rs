@@ -638,6 +638,45 @@ mod tests {
         assert!(!final_pass_is_moot(&insp(Some(idx("whois")), false)));
     }
 
+    /// `drain` then `record`, on another thread, makes the records
+    /// `finish` makes: an identified flow, one that needs the final pass,
+    /// and one whose payload looks random.
+    #[test]
+    fn drained_flows_make_the_records_finish_makes() {
+        let q = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        let mut dns = udp(1, true, &q);
+        dns.tuple.dport = 53;
+        let mut partial = udp(2, true, b"GET / HTTP/1.1\r\nHost: exa");
+        partial.tuple.sport = 40001;
+        let noise: Vec<u8> = (0u32..300)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let mut random = udp(3, true, &noise);
+        random.tuple.sport = 40002;
+        let pkts = [dns, partial, random];
+        let want = run(&pkts);
+        assert_eq!(want.len(), 3);
+        let mut e = Engine::new(FlowConfig::default(), None);
+        let src: Arc<str> = Arc::from("test");
+        let mut got = Vec::new();
+        for p in &pkts {
+            e.process(p, &src, &mut |r| got.push(r));
+        }
+        let mut ended = Vec::new();
+        e.drain(&mut |x| ended.push(x));
+        assert_eq!(e.stats().flows.ended_eof, 3);
+        got.extend(
+            std::thread::spawn(move || ended.into_iter().map(|x| record(x, &src, None)).collect::<Vec<_>>())
+                .join()
+                .unwrap(),
+        );
+        assert_eq!(got, want);
+        assert_eq!(want[0].protocol, "dns");
+        assert!(want.iter().all(|r| r.entropy.is_some()));
+    }
+
     /// A DNS query that is never answered: identified on its packet, and
     /// ended with the same verdict without the final pass.
     #[test]
