@@ -197,6 +197,11 @@ impl Engine {
     pub fn drain(&mut self, out: &mut dyn FnMut(Ended)) {
         self.table.drain(out);
     }
+
+    /// The labeler this engine's records get (for [`record`]).
+    pub fn labeler(&self) -> Option<Arc<dyn Labeler>> {
+        self.labeler.clone()
+    }
 }
 
 /// The record of a flow [`Engine::drain`] handed over, as

@@ -26,7 +26,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use baikal_capture::RawPacket;
 use baikal_classifier::assoc::{AssocHint, Associations};
 use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, PacketView, Tuple};
-use baikal_classifier::engine::{self, Engine, EngineStats, Labeler};
+use baikal_classifier::engine::{self, Engine, EngineStats};
 use baikal_classifier::flow::{Ended, FlowConfig};
 use baikal_classifier::record::FlowRecord;
 
@@ -217,8 +217,6 @@ pub struct Shard {
     odd: Decoder,
     engine: Engine,
     assoc: Option<Associations>,
-    /// The engine's labeler, for the records of flows it ends.
-    labeler: Option<Arc<dyn Labeler>>,
 }
 
 impl Shard {
@@ -231,7 +229,6 @@ impl Shard {
             odd: Decoder::new(),
             engine: Engine::new(flow, cfg.labeler()),
             assoc: cfg.associations(),
-            labeler: cfg.labeler(),
         }
     }
 
@@ -300,7 +297,10 @@ impl Shard {
     pub fn finish(&mut self, last_ts: u64, mut m: Member<'_>, out: &mut dyn FnMut(FlowRecord)) {
         self.engine.advance_clock(last_ts);
         self.engine.expire(last_ts, &self.name, out);
-        let (name, labeler) = (&self.name, self.labeler.as_deref());
+        // The engine's labeler, held apart while the engine drains (one
+        // reference count per worker, not per flow).
+        let labeler = self.engine.labeler();
+        let (name, labeler) = (&self.name, labeler.as_deref());
         let mut make = |g: Vec<Ended>| {
             for e in g {
                 out(engine::record(e, name, labeler));
