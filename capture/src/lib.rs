@@ -32,10 +32,12 @@ pub mod live;
 mod pcap;
 mod pcapng;
 mod stream;
+mod stripes;
 #[cfg(test)]
 mod tests;
 
 use stream::{Stream, BUF_SIZE};
+pub use stripes::{Cut, StripeFrame, Stripes};
 
 /// Smallest per-record length limit: a record longer than
 /// `max(snaplen, MIN_RECORD_LIMIT)` is damage (libpcap's largest snaplen).

@@ -798,3 +798,143 @@ fn read_error_mid_file_is_a_warning() {
     assert_eq!(w.offset, ends[1] as u64);
     assert!(w.reason.contains("device gone"), "{}", w.reason);
 }
+
+// ------------------------------------------------------------- stripes
+
+/// The sequential reader's packets and report with a packet limit, as the
+/// pipeline's callback stops it (after the packet that reaches `limit`).
+fn sequential(bytes: &[u8], limit: u64) -> (Vec<Got>, ReadReport) {
+    let mut got = Vec::new();
+    let rep = read_buffered("fixture", Cursor::new(bytes), 64, &mut |p| {
+        got.push(Got {
+            ts_ns: p.ts_ns,
+            linktype: p.linktype,
+            wire_len: p.wire_len,
+            data: p.data.to_vec(),
+        });
+        (got.len() as u64) < limit
+    })
+    .unwrap_or_else(|e| panic!("unexpected error: {e}"));
+    (got, rep)
+}
+
+/// Reading `bytes` in stripes, for every stripe size in `sizes`, gives the
+/// sequential reader's packets, counts, warning and stop: on one thread
+/// ([`Stripes::read`]), and cut stripe by stripe with a packet limit, as
+/// the pipeline's threads cut them ([`Stripes::cut`]).
+fn stripes_read_as_the_sequential_reader(bytes: &[u8], sizes: &[usize], limit: u64, what: &str) {
+    let (want, rep) = sequential(bytes, limit);
+    for &size in sizes {
+        let s = Stripes::of(bytes.to_vec(), size).unwrap_or_else(|| panic!("{what}: not striped"));
+        let mut got = Vec::new();
+        let one = s.read(&mut |p| {
+            got.push(Got {
+                ts_ns: p.ts_ns,
+                linktype: p.linktype,
+                wire_len: p.wire_len,
+                data: p.data.to_vec(),
+            });
+            (got.len() as u64) < limit
+        });
+        assert_eq!(got, want, "{what}, stripes of {size}");
+        assert_eq!(one, rep, "{what}, stripes of {size}");
+
+        // Each stripe filled into a buffer of its own, then cut in order.
+        let mut got = Vec::new();
+        let mut total = Cut::default();
+        let mut next = Some(s.first());
+        for i in 0..s.count() {
+            let Some(first) = next else { break };
+            let mut buf = Vec::new();
+            let filled = s.fill(i, &mut buf);
+            let mut frames = Vec::new();
+            let c = s.cut(i, &mut buf, filled, first, limit - total.packets, &mut |f| {
+                frames.push(f)
+            });
+            got.extend(frames.iter().map(|f| Got {
+                ts_ns: f.ts_ns,
+                linktype: s.linktype(),
+                wire_len: f.wire_len,
+                data: buf[f.off..f.off + f.len].to_vec(),
+            }));
+            total.packets += c.packets;
+            total.bytes += c.bytes;
+            (total.warning, total.stopped, next) = (c.warning, c.stopped, c.next);
+        }
+        assert_eq!(got, want, "{what}, stripes of {size}, cut");
+        assert_eq!(total.packets, rep.packets, "{what}, stripes of {size}");
+        assert_eq!(total.bytes, rep.bytes, "{what}, stripes of {size}");
+        assert_eq!(total.warning, rep.warning, "{what}, stripes of {size}");
+        assert_eq!(total.stopped, rep.stopped, "{what}, stripes of {size}");
+    }
+}
+
+const STRIPE_SIZES: [usize; 10] = [1, 2, 3, 7, 16, 17, 61, 100, 1000, 1 << 20];
+
+#[test]
+fn stripes_read_every_fixture_as_the_sequential_reader() {
+    for be in [false, true] {
+        for nanos in [false, true] {
+            let (file, ends) = pcap_file(be, nanos, &recs());
+            stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, u64::MAX, "whole");
+            // Every truncation from the first record header on.
+            for cut in 24..file.len() {
+                stripes_read_as_the_sequential_reader(&file[..cut], &[1, 5, 16, 70, 4096], u64::MAX, "cut");
+            }
+            // Every limit, reached inside a stripe and at its end.
+            for limit in 1..=ends.len() as u64 + 1 {
+                stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, limit, "limit");
+            }
+        }
+    }
+    // A FCS length in the link type's upper bits.
+    let mut file = pcap_header(false, false, 65535, 1 | 0x1000_0000);
+    pcap_record(&mut file, &recs()[0], false);
+    stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, u64::MAX, "fcs");
+}
+
+#[test]
+fn stripes_stop_at_an_absurd_record_length_as_the_sequential_reader() {
+    for incl in [300_001, MIN_RECORD_LIMIT + 1, u32::MAX] {
+        let mut file = pcap_header(false, false, 65535, 1);
+        pcap_record(&mut file, &recs()[0], false);
+        put32(&mut file, 1, false);
+        put32(&mut file, 2, false);
+        put32(&mut file, incl, false);
+        put32(&mut file, incl, false);
+        file.extend(payload(9, 100));
+        pcap_record(&mut file, &recs()[1], false);
+        stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, u64::MAX, "absurd length");
+    }
+}
+
+#[test]
+fn stripes_of_mutated_captures_read_as_the_sequential_reader() {
+    let many: Vec<PcapRec> = (0..40)
+        .map(|i| PcapRec {
+            sec: 1_700_000_000 + i,
+            frac: i * 1000,
+            data: payload(i as usize, (i as usize * 37) % 700),
+            orig: 700,
+        })
+        .collect();
+    let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+    for be in [false, true] {
+        let (base, _) = pcap_file(be, false, &many);
+        for _ in 0..300 {
+            let mut m = base.clone();
+            for _ in 0..1 + rng.next() % 3 {
+                // Past the file header: a damaged header is the sequential
+                // reader's to report.
+                let at = 24 + (rng.next() % (m.len() as u64 - 24)) as usize;
+                m[at] = match rng.next() % 3 {
+                    0 => m[at] ^ (1 << (rng.next() % 8)),
+                    1 => 0,
+                    _ => 0xff,
+                };
+            }
+            let size = [1usize, 13, 333, 4096][(rng.next() % 4) as usize];
+            stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated");
+        }
+    }
+}
