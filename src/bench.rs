@@ -174,15 +174,15 @@ pub struct Memory {
 }
 
 /// How the two threaded designs scale (see docs/PERFORMANCE.md). In
-/// memory and from a pipe (`pipeline::blocks`, what `bench` measures) each
-/// frame is routed once, by any worker, for `scan_ns_per_frame`, and
-/// classified by its owner, so N workers run at best
-/// `N * work / (work + scan)` times one thread (`bound`). From a regular
-/// file the reading thread routes every frame and classifies a share of
-/// the flows that evens out the threads (`pipeline::routed`): the same
-/// bound until routing alone fills the reader, then `work / scan`
-/// (`file_bound`, without the cost of reading the file and copying the
-/// other workers' frames).
+/// memory, from a classic pcap file and from a pipe (`pipeline::blocks`,
+/// what `bench` measures) each frame is routed once, by any worker, for
+/// `scan_ns_per_frame`, and classified by its owner, so N workers run at
+/// best `N * work / (work + scan)` times one thread (`bound`). From a
+/// pcapng file the reading thread routes every frame and classifies a
+/// share of the flows that evens out the threads (`pipeline::routed`):
+/// the same bound until routing alone fills the reader, then
+/// `work / scan` (`file_bound`, without the cost of reading the file and
+/// copying the other workers' frames).
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Scaling {
     /// One pass of the per-frame routing over the input in memory, best
@@ -190,9 +190,10 @@ pub struct Scaling {
     pub scan_ns_per_frame: f64,
     /// The one-thread median time per frame (CPU when known).
     pub work_ns_per_frame: f64,
-    /// Blocks routed once (in memory, pipes): the bound for these worker counts.
+    /// Blocks routed once (in memory, classic pcap files, pipes): the bound
+    /// for these worker counts.
     pub bound: Vec<SpeedupBound>,
-    /// One reader routing every frame (regular files).
+    /// One reader routing every frame (pcapng files).
     pub file_bound: Vec<SpeedupBound>,
 }
 
@@ -735,7 +736,7 @@ pub fn table(r: &Report) -> String {
     };
     let _ = writeln!(
         s,
-        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks (memory, pipes) at best {}; one reader routing every frame (files) at best {}",
+        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks (memory, pcap files, pipes) at best {}; one reader routing every frame (pcapng files) at best {}",
         sc.scan_ns_per_frame,
         sc.work_ns_per_frame,
         show(&sc.bound),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use baikal_capture::{self as capture, Input, RawPacket, ReadReport};
+use baikal_capture::{self as capture, Input, RawPacket, ReadReport, Stripes};
 use baikal_classifier::assoc::{self, AssocHint, Associations};
 use baikal_classifier::decode::{fast_l4, DecodeStats, Decoder, LinkType, Tuple};
 use baikal_classifier::engine::{Engine, EngineStats};
@@ -127,6 +127,10 @@ pub enum Frames<'a, 's> {
     /// thread also routes every frame and hands the workers theirs
     /// ([`routed`]).
     File(&'a mut ReadFn<'s>),
+    /// A classic pcap file: with several threads every worker reads
+    /// stripes of it and routes their frames ([`blocks`]). The closure
+    /// hears the packets read so far.
+    Stripes(&'a Stripes, &'a blocks::Progress<'a>),
 }
 
 /// Frames back to back in one block of memory, with their descriptors.
@@ -246,6 +250,16 @@ impl Frames<'_, '_> {
         match self {
             Frames::Read(read) | Frames::File(read) => read(f),
             Frames::Chunks(chunks) => Ok(read_chunks(chunks, f)),
+            Frames::Stripes(stripes, progress) => {
+                let mut n = 0u64;
+                Ok(stripes.read(&mut |raw| {
+                    n += 1;
+                    if n & 0xffff == 0 {
+                        progress(n);
+                    }
+                    f(raw)
+                }))
+            }
         }
     }
 }
@@ -286,13 +300,24 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
             f(raw)
         })
     };
-    // With several threads a regular, uncompressed file is routed by the
-    // reading thread (`routed`); a pipe or a gzip'd file goes in blocks
-    // (`blocks`).
-    let frames = if cfg.threads > 1 && cheap_to_read(input) {
-        Frames::File(&mut read)
-    } else {
-        Frames::Read(&mut read)
+    // With several threads a classic pcap file is read in stripes by every
+    // worker (`blocks`), another regular, uncompressed file (pcapng) is
+    // routed by the reading thread (`routed`), and a pipe or a gzip'd file
+    // goes in blocks that the reading thread fills.
+    let cheap = cfg.threads > 1 && cheap_to_read(input);
+    let stripes = match input {
+        Input::File(p) if cheap => Stripes::open(p, blocks::STRIPE_BYTES)?,
+        _ => None,
+    };
+    let progress = |n: u64| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    };
+    let frames = match &stripes {
+        Some(s) => Frames::Stripes(s, &progress),
+        None if cheap => Frames::File(&mut read),
+        None => Frames::Read(&mut read),
     };
     let out = classify_frames(frames, &name, cfg, limit, Out::Sink(sink));
     if let Some(b) = &bar {
@@ -416,14 +441,16 @@ impl Out<'_> {
 /// With N > 1 the flows are sharded over N workers, each owning an
 /// [`Engine`] with its share of `--max-flows`, by a hash of the canonical
 /// (direction-free) flow key, so both directions of a flow meet the same
-/// worker. A regular, uncompressed file ([`Frames::File`]) is read by the
-/// calling thread, which routes every frame, classifies a smaller share of
-/// the flows itself and hands the other workers their frames in batches
-/// through bounded queues ([`routed`]). Frames in memory
-/// ([`Frames::Chunks`], as `bench` holds them) and a stream
-/// ([`Frames::Read`]: a pipe, a gzip'd file) go in blocks: each block's
-/// frames are routed once, by whichever worker is free ([`shard_of`]), and
-/// each worker then classifies its own ([`blocks`]). Either way the
+/// worker. Frames in memory ([`Frames::Chunks`], as `bench` holds them), a
+/// classic pcap file ([`Frames::Stripes`], which the workers read
+/// themselves, a stripe each at a time) and a stream ([`Frames::Read`]: a
+/// pipe, a gzip'd file) go in blocks: each block's frames are routed once,
+/// by whichever worker is free ([`shard_of`]), and each worker then
+/// classifies its own ([`blocks`]). Another regular, uncompressed file
+/// ([`Frames::File`], pcapng) is read by the calling thread, which routes
+/// every frame, classifies a smaller share of the flows itself and hands
+/// the other workers their frames in batches through bounded queues
+/// ([`routed`]). Either way the
 /// records are the same set for every N as
 /// long as no flow is evicted for capacity (`--max-flows`); only their
 /// order differs. Every worker's association table ([`Associations`])
@@ -441,6 +468,9 @@ pub fn classify_frames(
             Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, out),
             Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, out),
             Frames::File(read) => routed::classify(read, name, cfg, limit, out),
+            Frames::Stripes(s, progress) => {
+                blocks::classify(blocks::Source::Stripes(s, progress), name, cfg, limit, out)
+            }
         };
     }
     let mut decoder = Decoder::new();

@@ -76,7 +76,7 @@ fn bench_json_has_every_field() {
     }
     assert_eq!(v["new_flows"], 451);
     // Routing each frame costs something, and bounds the speedup of N
-    // workers below N; one reader routing every frame (files) bounds it no
+    // workers below N; one reader routing every frame (pcapng files) bounds it no
     // higher, and at most at work / routing.
     let sc = &v["scaling"];
     assert!(sc["scan_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");

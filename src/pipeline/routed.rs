@@ -1,6 +1,8 @@
-//! `--threads N` over a regular capture file: the calling thread reads it
-//! once, routes every frame, and is worker 0 too; the other workers get
-//! their frames in batches through bounded queues.
+//! `--threads N` over a regular capture file that is not classic pcap
+//! (pcapng; classic pcap is read in stripes by every worker,
+//! [`super::blocks`]): the calling thread reads it once, routes every
+//! frame, and is worker 0 too; the other workers get their frames in
+//! batches through bounded queues.
 //!
 //! The reader takes each frame's 5-tuple from its headers ([`fast_l4`])
 //! and finds the worker that owns its flow ([`Split::owner`], a hash of
