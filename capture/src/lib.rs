@@ -37,7 +37,7 @@ mod stripes;
 mod tests;
 
 use stream::{Stream, BUF_SIZE};
-pub use stripes::{Cut, StripeFrame, Stripes};
+pub use stripes::{Cut, Resume, StripeFrame, Stripes};
 
 /// Smallest per-record length limit: a record longer than
 /// `max(snaplen, MIN_RECORD_LIMIT)` is damage (libpcap's largest snaplen).

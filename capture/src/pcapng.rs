@@ -96,6 +96,174 @@ fn parse_idb(body: &[u8], be: bool) -> Option<Iface> {
     Some(iface)
 }
 
+/// What the blocks so far say about the blocks to come: the section's
+/// byte order, its interfaces, the last packet's timestamp (a simple
+/// packet block has none of its own).
+#[derive(Clone, Debug)]
+pub(crate) struct Ng {
+    be: bool,
+    ifaces: std::sync::Arc<Vec<Iface>>,
+    last_ts: u64,
+    /// No block read yet: the first must be a section header.
+    first: bool,
+}
+
+impl Ng {
+    pub(crate) fn new() -> Ng {
+        Ng {
+            be: false,
+            ifaces: std::sync::Arc::new(Vec::new()),
+            last_ts: 0,
+            first: true,
+        }
+    }
+}
+
+/// Why a block header stops reading.
+pub(crate) enum Stop {
+    /// The first block is not a section header: not a pcapng capture.
+    NotACapture(String),
+    Damage(String),
+}
+
+/// Checks the header of the block at the front of `a` (at least 12
+/// bytes), taking a section header's byte order, and gives the block's
+/// type and length.
+pub(crate) fn header(a: &[u8], st: &mut Ng) -> Result<(u32, usize), Stop> {
+    let btype = u32_at(a, 0, st.be).unwrap_or(0);
+    if btype == SHB {
+        // The block type reads the same in both orders; the byte-order
+        // magic decides how to read the rest of the section.
+        match u32_at(a, 8, true) {
+            Some(BYTE_ORDER_MAGIC) => st.be = true,
+            Some(m) if m.swap_bytes() == BYTE_ORDER_MAGIC => st.be = false,
+            m => {
+                let reason = format!("section header with a bad byte-order magic {:08x}", m.unwrap_or(0));
+                if st.first {
+                    return Err(Stop::NotACapture(format!("pcapng {reason}")));
+                }
+                return Err(Stop::Damage(reason));
+            }
+        }
+    } else if st.first {
+        return Err(Stop::NotACapture("pcapng without a section header".into()));
+    }
+    st.first = false;
+    let blen = u32_at(a, 4, st.be).unwrap_or(0);
+    if blen < 12 || blen & 3 != 0 || blen > MAX_RECORD {
+        return Err(Stop::Damage(format!(
+            "invalid length {blen} in a block of type {btype:#x}"
+        )));
+    }
+    Ok((btype, blen as usize))
+}
+
+/// What a whole block holds.
+pub(crate) enum Block<'a> {
+    Packet(RawPacket<'a>),
+    /// A block that is not a packet (or a packet skipped for the reason).
+    Other(Option<&'static str>),
+    Damage(String),
+}
+
+/// Reads the block of type `btype` that is all of `a` (its length from
+/// [`header`]), taking section headers and interfaces into `st`.
+pub(crate) fn block<'a>(a: &'a [u8], btype: u32, st: &mut Ng) -> Block<'a> {
+    let blen = a.len();
+    let be = st.be;
+    let trailer = u32_at(a, blen - 4, be).unwrap_or(0);
+    if trailer as usize != blen {
+        return Block::Damage(format!(
+            "block of type {btype:#x}: leading length {blen} and trailing length {trailer} differ"
+        ));
+    }
+    let body = a.get(8..blen - 4).unwrap_or(&[]);
+    match btype {
+        SHB => {
+            st.ifaces = std::sync::Arc::new(Vec::new());
+            if body.len() < 16 {
+                Block::Damage("section header block too short".into())
+            } else {
+                Block::Other(None)
+            }
+        }
+        IDB => match parse_idb(body, be) {
+            _ if st.ifaces.len() >= MAX_INTERFACES => Block::Damage(format!("more than {MAX_INTERFACES} interfaces")),
+            Some(i) => {
+                std::sync::Arc::make_mut(&mut st.ifaces).push(i);
+                Block::Other(None)
+            }
+            None => Block::Damage("interface description block too short".into()),
+        },
+        EPB | PB => {
+            // EPB: if_id u32; PB: if_id u16, drops u16. Then both:
+            // ts_high, ts_low, captured length, original length, data.
+            let id = if btype == EPB {
+                u32_at(body, 0, be)
+            } else {
+                u16_at(body, 0, be).map(u32::from)
+            };
+            let fields = (
+                id,
+                u32_at(body, 4, be),
+                u32_at(body, 8, be),
+                u32_at(body, 12, be),
+                u32_at(body, 16, be),
+            );
+            let (Some(id), Some(hi), Some(lo), Some(caplen), Some(origlen)) = fields else {
+                return Block::Damage("packet block too short".into());
+            };
+            let data = body.get(20..).and_then(|d| d.get(..caplen as usize));
+            match (data, st.ifaces.get(id as usize)) {
+                (None, _) => Block::Damage(format!(
+                    "packet block: captured length {caplen} exceeds the block length {blen}"
+                )),
+                (Some(_), None) => Block::Other(Some("packet naming an interface its section does not describe")),
+                (Some(_), Some(i)) if i.snaplen != 0 && caplen > i.snaplen.max(MIN_RECORD_LIMIT) => {
+                    Block::Damage(format!(
+                        "packet block: captured length {caplen} exceeds the limit {} (snaplen {})",
+                        i.snaplen.max(MIN_RECORD_LIMIT),
+                        i.snaplen
+                    ))
+                }
+                (Some(data), Some(i)) => {
+                    st.last_ts = i.ts_ns((u64::from(hi) << 32) | u64::from(lo));
+                    Block::Packet(RawPacket {
+                        ts_ns: st.last_ts,
+                        linktype: i.linktype,
+                        wire_len: origlen.max(caplen),
+                        data,
+                    })
+                }
+            }
+        }
+        SPB => match (u32_at(body, 0, be), st.ifaces.first()) {
+            (None, _) => Block::Damage("simple packet block too short".into()),
+            (Some(_), None) => Block::Other(Some("simple packet block without an interface")),
+            (Some(origlen), Some(i)) => {
+                // No captured length: the smaller of the original length,
+                // the snaplen and what the block holds (the data is padded
+                // to 4 bytes). No timestamp either: the last one seen
+                // stands in.
+                let room = body.len() - 4;
+                let mut caplen = (origlen as usize).min(room);
+                if i.snaplen != 0 {
+                    caplen = caplen.min(i.snaplen as usize);
+                }
+                let data = body.get(4..4 + caplen).unwrap_or(&[]);
+                Block::Packet(RawPacket {
+                    ts_ns: st.last_ts,
+                    linktype: i.linktype,
+                    wire_len: origlen.max(caplen as u32),
+                    data,
+                })
+            }
+        },
+        // Statistics, name resolution, secrets, custom blocks: not needed.
+        _ => Block::Other(None),
+    }
+}
+
 pub(crate) fn read<R: Read>(
     name: &str,
     s: &mut Stream<R>,
@@ -103,152 +271,25 @@ pub(crate) fn read<R: Read>(
     f: &mut dyn FnMut(&RawPacket<'_>) -> bool,
 ) -> Result<ReadReport, CaptureError> {
     let mut rep = ReadReport::new(format);
-    let mut be = false;
-    let mut ifaces: Vec<Iface> = Vec::new();
-    let mut last_ts = 0u64;
-    let mut first = true;
-
+    let mut st = Ng::new();
     loop {
         let off = s.offset();
         if !s.fill_or_stop(12, off, "block header", &mut rep) {
             break;
         }
-        let a = s.avail();
-        let btype = u32_at(a, 0, be).unwrap_or(0);
-        if btype == SHB {
-            // The block type reads the same in both orders; the byte-order
-            // magic decides how to read the rest of the section.
-            match u32_at(a, 8, true) {
-                Some(BYTE_ORDER_MAGIC) => be = true,
-                Some(m) if m.swap_bytes() == BYTE_ORDER_MAGIC => be = false,
-                m => {
-                    let reason = format!("section header with a bad byte-order magic {:08x}", m.unwrap_or(0));
-                    if first {
-                        return Err(not_a_capture(name, format!("pcapng {reason}")));
-                    }
-                    rep.damage(off, reason);
-                    break;
-                }
+        let (btype, blen) = match header(s.avail(), &mut st) {
+            Ok(h) => h,
+            Err(Stop::NotACapture(reason)) => return Err(not_a_capture(name, reason)),
+            Err(Stop::Damage(reason)) => {
+                rep.damage(off, reason);
+                break;
             }
-        } else if first {
-            return Err(not_a_capture(name, "pcapng without a section header".into()));
-        }
-        first = false;
-        let blen = u32_at(a, 4, be).unwrap_or(0);
-        if blen < 12 || blen & 3 != 0 || blen > MAX_RECORD {
-            rep.damage(off, format!("invalid length {blen} in a block of type {btype:#x}"));
-            break;
-        }
-        let blen = blen as usize;
+        };
         if !s.fill_or_stop(blen, off, "block", &mut rep) {
             break;
         }
-        let a = s.avail();
-        let trailer = u32_at(a, blen - 4, be).unwrap_or(0);
-        if trailer as usize != blen {
-            rep.damage(
-                off,
-                format!("block of type {btype:#x}: leading length {blen} and trailing length {trailer} differ"),
-            );
-            break;
-        }
-        let body = a.get(8..blen - 4).unwrap_or(&[]);
-
-        // A packet, or None for other blocks; Err(reason) is damage.
-        let pkt: Result<Option<RawPacket<'_>>, String> = match btype {
-            SHB => {
-                ifaces.clear();
-                if body.len() < 16 {
-                    Err("section header block too short".into())
-                } else {
-                    Ok(None)
-                }
-            }
-            IDB => match parse_idb(body, be) {
-                _ if ifaces.len() >= MAX_INTERFACES => Err(format!("more than {MAX_INTERFACES} interfaces")),
-                Some(i) => {
-                    ifaces.push(i);
-                    Ok(None)
-                }
-                None => Err("interface description block too short".into()),
-            },
-            EPB | PB => {
-                // EPB: if_id u32; PB: if_id u16, drops u16. Then both:
-                // ts_high, ts_low, captured length, original length, data.
-                let id = if btype == EPB {
-                    u32_at(body, 0, be)
-                } else {
-                    u16_at(body, 0, be).map(u32::from)
-                };
-                let fields = (
-                    id,
-                    u32_at(body, 4, be),
-                    u32_at(body, 8, be),
-                    u32_at(body, 12, be),
-                    u32_at(body, 16, be),
-                );
-                match fields {
-                    (Some(id), Some(hi), Some(lo), Some(caplen), Some(origlen)) => {
-                        let data = body.get(20..).and_then(|d| d.get(..caplen as usize));
-                        match (data, ifaces.get(id as usize)) {
-                            (None, _) => Err(format!(
-                                "packet block: captured length {caplen} exceeds the block length {blen}"
-                            )),
-                            (Some(_), None) => {
-                                rep.skip(off, "packet naming an interface its section does not describe");
-                                Ok(None)
-                            }
-                            (Some(_), Some(i)) if i.snaplen != 0 && caplen > i.snaplen.max(MIN_RECORD_LIMIT) => {
-                                Err(format!(
-                                    "packet block: captured length {caplen} exceeds the limit {} (snaplen {})",
-                                    i.snaplen.max(MIN_RECORD_LIMIT),
-                                    i.snaplen
-                                ))
-                            }
-                            (Some(data), Some(i)) => {
-                                last_ts = i.ts_ns((u64::from(hi) << 32) | u64::from(lo));
-                                Ok(Some(RawPacket {
-                                    ts_ns: last_ts,
-                                    linktype: i.linktype,
-                                    wire_len: origlen.max(caplen),
-                                    data,
-                                }))
-                            }
-                        }
-                    }
-                    _ => Err("packet block too short".into()),
-                }
-            }
-            SPB => match (u32_at(body, 0, be), ifaces.first()) {
-                (None, _) => Err("simple packet block too short".into()),
-                (Some(_), None) => {
-                    rep.skip(off, "simple packet block without an interface");
-                    Ok(None)
-                }
-                (Some(origlen), Some(i)) => {
-                    // No captured length: the smaller of the original
-                    // length, the snaplen and what the block holds (the
-                    // data is padded to 4 bytes). No timestamp either: the
-                    // last one seen stands in.
-                    let room = body.len() - 4;
-                    let mut caplen = (origlen as usize).min(room);
-                    if i.snaplen != 0 {
-                        caplen = caplen.min(i.snaplen as usize);
-                    }
-                    let data = body.get(4..4 + caplen).unwrap_or(&[]);
-                    Ok(Some(RawPacket {
-                        ts_ns: last_ts,
-                        linktype: i.linktype,
-                        wire_len: origlen.max(caplen as u32),
-                        data,
-                    }))
-                }
-            },
-            // Statistics, name resolution, secrets, custom blocks: not needed.
-            _ => Ok(None),
-        };
-        match pkt {
-            Ok(Some(p)) => {
+        match block(&s.avail()[..blen], btype, &mut st) {
+            Block::Packet(p) => {
                 rep.packets += 1;
                 rep.bytes += u64::from(p.wire_len);
                 let go = f(&p);
@@ -258,8 +299,13 @@ pub(crate) fn read<R: Read>(
                     break;
                 }
             }
-            Ok(None) => s.consume(blen),
-            Err(reason) => {
+            Block::Other(skip) => {
+                if let Some(reason) = skip {
+                    rep.skip(off, reason);
+                }
+                s.consume(blen);
+            }
+            Block::Damage(reason) => {
                 rep.damage(off, reason);
                 break;
             }

@@ -1,27 +1,30 @@
-//! A classic pcap file cut into stripes that several threads read at once.
+//! A capture file cut into stripes that several threads read at once.
 //!
-//! Stripe `i` is the file's bytes from `24 + i·size` for `size` bytes, and
-//! its records are those that *start* in it. Reading a stripe's bytes
+//! Stripe `i` is the file's bytes from `base + i·size` for `size` bytes
+//! (`base` is 24 for pcap's file header, 0 for pcapng), and its records
+//! are those that *start* in it. Reading a stripe's bytes
 //! ([`Stripes::fill`]) needs nothing from the other stripes, so threads
-//! read stripes at the same time. Finding its records ([`Stripes::cut`])
-//! needs the offset of its first record, which only the stripe before it
-//! knows: where that one's last record ends. So that walk over the record
-//! headers ([`Stripes::hop`]) goes stripe by stripe, in order, but it
-//! reads only each record's lengths, in memory already, and the frames
-//! are listed after it ([`Stripes::frames`]), at once with the other
-//! stripes. A record that runs past its stripe's end is completed with
-//! one more read.
+//! read stripes at the same time. Finding its records needs where its
+//! first record starts, which only the stripe before it knows: where that
+//! one's last record ends, and for pcapng what its blocks said (the
+//! section's byte order, the interfaces, the last timestamp: a
+//! [`Resume`]). So that walk over the records ([`Stripes::hop`]) goes
+//! stripe by stripe, in order; for pcap it reads only each record's
+//! lengths, in memory already. The frames are listed after it
+//! ([`Stripes::frames`]), at once with the other stripes. A record that
+//! runs past its stripe's end is completed with one more read.
 //!
-//! The packets, the warning that stops reading, the counts and the effect
-//! of a packet limit are those of the sequential reader
-//! ([`crate::read`]), for any stripe size: tests check it on every fixture,
-//! every truncation and stripe sizes from one byte up. Only classic pcap
-//! is read so: a pcapng file, a gzip'd one or anything else is `None` from
-//! [`Stripes::open`], for the sequential reader.
+//! The packets, the warning that stops reading, the skipped records, the
+//! counts and the effect of a packet limit are those of the sequential
+//! reader ([`crate::read`]), for any stripe size: both formats parse with
+//! the same code, and tests check it on every fixture, every truncation,
+//! damaged and mutated files and stripe sizes from one byte up. A gzip'd
+//! file or anything else is `None` from [`Stripes::open`], for the
+//! sequential reader.
 //!
 //! The file's length is taken when it is opened: records appended after
 //! that are not read, and a file that shrinks gives a read error where its
-//! bytes are missing, as the sequential reader would.
+//! bytes are missing.
 
 use std::fs::File;
 use std::io;
@@ -30,7 +33,10 @@ use std::path::Path;
 use pcap_file::pcap::PcapParser;
 use pcap_file::{Endianness, TsResolution};
 
-use crate::{not_a_capture, u32_at, CaptureError, RawPacket, ReadReport, ReadWarning, MAX_RECORD, MIN_RECORD_LIMIT};
+use crate::{
+    not_a_capture, pcapng, u32_at, CaptureError, RawPacket, ReadReport, ReadWarning, Skipped, MAX_RECORD,
+    MIN_RECORD_LIMIT,
+};
 
 const FILE_HEADER: u64 = 24;
 const RECORD_HEADER: usize = 16;
@@ -81,23 +87,41 @@ impl At for Vec<u8> {
     }
 }
 
-/// A classic pcap file, its header read, for reading in stripes.
+/// A capture file, its format known, for reading in stripes.
 pub struct Stripes {
     src: Box<dyn At>,
     /// The file's length when it was opened.
     len: u64,
     size: u64,
-    be: bool,
-    nanos: bool,
-    linktype: u32,
-    snaplen: u32,
-    limit: u32,
+    /// Where the first stripe starts: after pcap's file header, or 0.
+    base: u64,
+    format: Format,
+}
+
+enum Format {
+    Pcap {
+        be: bool,
+        nanos: bool,
+        linktype: u32,
+        snaplen: u32,
+        limit: u32,
+    },
+    Pcapng,
+}
+
+/// Where a stripe's first record starts, and for pcapng what the blocks
+/// before it said (byte order, interfaces, the last timestamp).
+#[derive(Clone, Debug)]
+pub struct Resume {
+    off: u64,
+    ng: Option<pcapng::Ng>,
 }
 
 /// One record of a stripe: where its bytes are in the stripe's buffer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StripeFrame {
     pub ts_ns: u64,
+    pub linktype: u32,
     pub wire_len: u32,
     /// Offset of the captured bytes in the buffer [`Stripes::fill`] filled.
     pub off: usize,
@@ -105,11 +129,11 @@ pub struct StripeFrame {
 }
 
 /// What cutting a stripe found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Cut {
     /// Where the next stripe's first record starts; `None` when reading
     /// ends in this stripe (the end of the file, damage, or the limit).
-    pub next: Option<u64>,
+    pub next: Option<Resume>,
     pub packets: u64,
     /// Bytes on the wire, as [`crate::ReadReport::bytes`] counts them.
     pub bytes: u64,
@@ -118,12 +142,15 @@ pub struct Cut {
     pub warning: Option<ReadWarning>,
     /// The packet limit was reached.
     pub stopped: bool,
+    /// Records skipped while reading went on (pcapng).
+    pub skipped: Vec<Skipped>,
 }
 
 impl Stripes {
-    /// The file at `path` in stripes of `size` bytes, if it is a classic
-    /// pcap file of at least a file header; `None` for anything else
-    /// (read it sequentially, which reports what is wrong).
+    /// The file at `path` in stripes of `size` bytes, if it is a pcap file
+    /// with its file header or a pcapng file that starts with a section
+    /// header; `None` for anything else (read it sequentially, which says
+    /// what is wrong).
     pub fn open(path: &Path, size: usize) -> Result<Option<Stripes>, CaptureError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| CaptureError::Open {
@@ -139,13 +166,23 @@ impl Stripes {
     fn over(name: &str, src: Box<dyn At>, size: usize) -> Result<Option<Stripes>, CaptureError> {
         let len = src.len();
         let mut head = [0u8; FILE_HEADER as usize];
-        if len < FILE_HEADER || src.read_full(&mut head, 0).0 < head.len() {
-            return Ok(None);
+        let got = src.read_full(&mut head, 0).0;
+        let size = size.max(1) as u64;
+        let magic = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        if got >= 12 && magic == 0x0a0d_0d0a {
+            // The first block must be a section header whose header reads.
+            if pcapng::header(&head[..12], &mut pcapng::Ng::new()).is_err() {
+                return Ok(None);
+            }
+            return Ok(Some(Stripes {
+                src,
+                len,
+                size,
+                base: 0,
+                format: Format::Pcapng,
+            }));
         }
-        if !matches!(
-            u32::from_be_bytes([head[0], head[1], head[2], head[3]]),
-            0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1
-        ) {
+        if got < head.len() || !matches!(magic, 0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1) {
             return Ok(None);
         }
         let (_, parser) = PcapParser::new(&head).map_err(|e| not_a_capture(name, e.to_string()))?;
@@ -153,40 +190,49 @@ impl Stripes {
         Ok(Some(Stripes {
             src,
             len,
-            size: size.max(1) as u64,
-            be: hdr.endianness == Endianness::Big,
-            nanos: hdr.ts_resolution == TsResolution::NanoSecond,
-            // As the sequential reader: the FCS bits off.
-            linktype: u32::from(hdr.datalink) & 0x03ff_ffff,
-            snaplen: hdr.snaplen,
-            limit: hdr.snaplen.clamp(MIN_RECORD_LIMIT, MAX_RECORD),
+            size,
+            base: FILE_HEADER,
+            format: Format::Pcap {
+                be: hdr.endianness == Endianness::Big,
+                nanos: hdr.ts_resolution == TsResolution::NanoSecond,
+                // As the sequential reader: the FCS bits off.
+                linktype: u32::from(hdr.datalink) & 0x03ff_ffff,
+                snaplen: hdr.snaplen,
+                limit: hdr.snaplen.clamp(MIN_RECORD_LIMIT, MAX_RECORD),
+            },
         }))
+    }
+
+    /// The capture format, as [`crate::ReadReport::format`] names it.
+    pub fn format(&self) -> &'static str {
+        match self.format {
+            Format::Pcap { .. } => "pcap",
+            Format::Pcapng => "pcapng",
+        }
     }
 
     /// The number of stripes.
     pub fn count(&self) -> u64 {
-        (self.len - FILE_HEADER).div_ceil(self.size)
+        (self.len - self.base).div_ceil(self.size)
     }
 
     /// Where the first stripe's first record starts.
-    pub fn first(&self) -> u64 {
-        FILE_HEADER
-    }
-
-    /// The link type of every frame.
-    pub fn linktype(&self) -> u32 {
-        self.linktype
+    pub fn first(&self) -> Resume {
+        Resume {
+            off: self.base,
+            ng: matches!(self.format, Format::Pcapng).then(pcapng::Ng::new),
+        }
     }
 
     fn span(&self, i: u64) -> (u64, u64) {
-        let start = FILE_HEADER.saturating_add(i.saturating_mul(self.size)).min(self.len);
+        let start = self.base.saturating_add(i.saturating_mul(self.size)).min(self.len);
         (start, start.saturating_add(self.size).min(self.len))
     }
 
     /// Reads stripe `i`'s bytes into the front of `buf` (which keeps its
     /// length if longer: nothing is zeroed twice); returns how many came.
     /// Fewer than the stripe holds (a read error, a file that shrank) is
-    /// for [`Stripes::cut`] to report, at the record that misses them.
+    /// for [`Stripes::hop`] to report, at the record that misses them.
     pub fn fill(&self, i: u64, buf: &mut Vec<u8>) -> usize {
         let (start, end) = self.span(i);
         let n = (end - start) as usize;
@@ -197,7 +243,7 @@ impl Stripes {
     }
 
     /// Finds the records of stripe `i`, of which [`Stripes::fill`] put
-    /// `filled` bytes in `buf`, the first at offset `first` (what the stripe
+    /// `filled` bytes in `buf`, the first at `first` (what the stripe
     /// before said: [`Cut::next`]), giving each to `f`: [`Stripes::hop`],
     /// then [`Stripes::frames`].
     pub fn cut(
@@ -205,7 +251,7 @@ impl Stripes {
         i: u64,
         buf: &mut Vec<u8>,
         filled: usize,
-        first: u64,
+        first: &Resume,
         left: u64,
         f: &mut dyn FnMut(StripeFrame),
     ) -> Cut {
@@ -215,90 +261,100 @@ impl Stripes {
     }
 
     /// The part of [`Stripes::cut`] the next stripe waits for: a walk over
-    /// the record headers from `first` that checks every record, counts
-    /// them and finds where the next stripe's first record starts.
-    /// Reading stops after `left` packets (at least one), as the sequential
-    /// reader stops after the packet its callback refuses. A record that
-    /// runs past the stripe is read into `buf` after the stripe's bytes.
-    pub fn hop(&self, i: u64, buf: &mut Vec<u8>, filled: usize, first: u64, left: u64) -> Cut {
+    /// the records from `first` that checks each as the sequential reader
+    /// does, counts them and finds where the next stripe's first record
+    /// starts. Reading stops after `left` packets (at least one), as the
+    /// sequential reader stops after the packet its callback refuses. A
+    /// record that runs past the stripe is read into `buf` after the
+    /// stripe's bytes.
+    pub fn hop(&self, i: u64, buf: &mut Vec<u8>, filled: usize, first: &Resume, left: u64) -> Cut {
         let (start, end) = self.span(i);
-        // Bytes of `buf` that hold the file from `start` on.
-        let mut have = filled as u64;
-        let mut cut = Cut::default();
-        let mut off = first.max(start);
-        let damage = |cut: &mut Cut, at: u64, reason: String| {
-            cut.warning = Some(ReadWarning { offset: at, reason });
+        let mut walk = Walk {
+            s: self,
+            start,
+            have: filled as u64,
+            cut: Cut::default(),
         };
+        let mut off = first.off.max(start);
+        let mut ng = first.ng.clone();
         while off < end {
-            let rest = self.len - off;
-            if rest < RECORD_HEADER as u64 {
-                damage(
-                    &mut cut,
-                    off,
-                    format!("truncated record header ({rest} of {RECORD_HEADER} bytes)"),
-                );
-                return cut;
-            }
-            let rel = (off - start) as usize;
-            if let Err(e) = self.more(buf, start, &mut have, rel + RECORD_HEADER) {
-                damage(&mut cut, off, e);
-                return cut;
-            }
-            let h = &buf[rel..rel + RECORD_HEADER];
-            let incl = u32_at(h, 8, self.be).unwrap_or(u32::MAX);
-            if incl > self.limit {
-                damage(
-                    &mut cut,
-                    off,
-                    format!(
-                        "record length {incl} exceeds the limit {} (snaplen {}): corrupt record header",
-                        self.limit, self.snaplen
-                    ),
-                );
-                return cut;
-            }
-            let orig = u32_at(h, 12, self.be).unwrap_or(0);
-            let total = RECORD_HEADER + incl as usize;
-            if rest < total as u64 {
-                damage(&mut cut, off, format!("truncated record ({rest} of {total} bytes)"));
-                return cut;
-            }
-            if let Err(e) = self.more(buf, start, &mut have, rel + total) {
-                damage(&mut cut, off, e);
-                return cut;
-            }
-            cut.packets += 1;
-            cut.bytes += u64::from(orig.max(incl));
+            let step = match (&self.format, ng.as_mut()) {
+                (Format::Pcap { be, limit, snaplen, .. }, _) => walk.pcap_record(buf, off, *be, *limit, *snaplen),
+                (Format::Pcapng, Some(st)) => walk.pcapng_block(buf, off, st),
+                (Format::Pcapng, None) => None,
+            };
+            let Some(total) = step else {
+                return walk.cut;
+            };
             off += total as u64;
-            if cut.packets >= left {
-                cut.stopped = true;
-                return cut;
+            if walk.cut.packets >= left {
+                walk.cut.stopped = true;
+                return walk.cut;
             }
         }
-        cut.next = (off < self.len).then_some(off);
-        cut
+        walk.cut.next = (off < self.len).then_some(Resume { off, ng });
+        walk.cut
     }
 
     /// Gives `f` the first `n` records of stripe `i` from `first`, which
     /// [`Stripes::hop`] found and checked in `buf`.
-    pub fn frames(&self, i: u64, buf: &[u8], first: u64, n: u64, f: &mut dyn FnMut(StripeFrame)) {
+    pub fn frames(&self, i: u64, buf: &[u8], first: &Resume, n: u64, f: &mut dyn FnMut(StripeFrame)) {
         let (start, _) = self.span(i);
-        let mut rel = first.saturating_sub(start) as usize;
-        for _ in 0..n {
-            let Some(h) = buf.get(rel..rel + RECORD_HEADER) else {
-                return;
-            };
-            let sec = u64::from(u32_at(h, 0, self.be).unwrap_or(0));
-            let frac = u64::from(u32_at(h, 4, self.be).unwrap_or(0));
-            let incl = u32_at(h, 8, self.be).unwrap_or(0);
-            let orig = u32_at(h, 12, self.be).unwrap_or(0);
-            f(StripeFrame {
-                ts_ns: sec * 1_000_000_000 + if self.nanos { frac } else { frac * 1000 },
-                wire_len: orig.max(incl),
-                off: rel + RECORD_HEADER,
-                len: incl as usize,
-            });
-            rel += RECORD_HEADER + incl as usize;
+        let mut rel = first.off.saturating_sub(start) as usize;
+        let mut taken = 0;
+        match &self.format {
+            Format::Pcap {
+                be, nanos, linktype, ..
+            } => {
+                while taken < n {
+                    let Some(h) = buf.get(rel..rel + RECORD_HEADER) else {
+                        return;
+                    };
+                    let sec = u64::from(u32_at(h, 0, *be).unwrap_or(0));
+                    let frac = u64::from(u32_at(h, 4, *be).unwrap_or(0));
+                    let incl = u32_at(h, 8, *be).unwrap_or(0);
+                    let orig = u32_at(h, 12, *be).unwrap_or(0);
+                    f(StripeFrame {
+                        ts_ns: sec * 1_000_000_000 + if *nanos { frac } else { frac * 1000 },
+                        linktype: *linktype,
+                        wire_len: orig.max(incl),
+                        off: rel + RECORD_HEADER,
+                        len: incl as usize,
+                    });
+                    rel += RECORD_HEADER + incl as usize;
+                    taken += 1;
+                }
+            }
+            Format::Pcapng => {
+                let Some(mut st) = first.ng.clone() else {
+                    return;
+                };
+                while taken < n {
+                    let Some(h) = buf.get(rel..) else {
+                        return;
+                    };
+                    let Ok((btype, blen)) = pcapng::header(h, &mut st) else {
+                        return;
+                    };
+                    let Some(b) = buf.get(rel..rel + blen) else {
+                        return;
+                    };
+                    if let pcapng::Block::Packet(p) = pcapng::block(b, btype, &mut st) {
+                        // Where the data is in `buf` (an empty slice may
+                        // be anywhere).
+                        let at = (p.data.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+                        f(StripeFrame {
+                            ts_ns: p.ts_ns,
+                            linktype: p.linktype,
+                            wire_len: p.wire_len,
+                            off: if p.data.is_empty() { 0 } else { at },
+                            len: p.data.len(),
+                        });
+                        taken += 1;
+                    }
+                    rel += blen;
+                }
+            }
         }
     }
 
@@ -306,7 +362,7 @@ impl Stripes {
     /// packet until it returns `false`: the sequential reader's packets
     /// and report (one thread, and the tests' reference).
     pub fn read(&self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> ReadReport {
-        let mut rep = ReadReport::new("pcap");
+        let mut rep = ReadReport::new(self.format());
         let mut next = Some(self.first());
         let mut buf = Vec::new();
         let mut frames = Vec::new();
@@ -314,11 +370,11 @@ impl Stripes {
             let Some(first) = next else { break };
             let filled = self.fill(i, &mut buf);
             frames.clear();
-            let c = self.cut(i, &mut buf, filled, first, u64::MAX, &mut |fr| frames.push(fr));
-            for fr in &frames {
+            let c = self.cut(i, &mut buf, filled, &first, u64::MAX, &mut |fr| frames.push(fr));
+            for (k, fr) in frames.iter().enumerate() {
                 let raw = RawPacket {
                     ts_ns: fr.ts_ns,
-                    linktype: self.linktype,
+                    linktype: fr.linktype,
                     wire_len: fr.wire_len,
                     data: &buf[fr.off..fr.off + fr.len],
                 };
@@ -326,9 +382,14 @@ impl Stripes {
                 rep.bytes += u64::from(raw.wire_len);
                 if !f(&raw) {
                     rep.stopped = true;
+                    // The records skipped up to this packet: the walk
+                    // again, stopping at it.
+                    let upto = self.hop(i, &mut buf.clone(), filled, &first, k as u64 + 1);
+                    rep.merge_skipped(upto.skipped.iter());
                     return rep;
                 }
             }
+            rep.merge_skipped(c.skipped.iter());
             rep.warning = c.warning;
             next = c.next;
         }
@@ -358,6 +419,107 @@ impl Stripes {
             _ if h + n == want => Ok(()),
             Some(e) => Err(format!("read error: {e}")),
             None => Err("read error: the file is shorter than when it was opened".into()),
+        }
+    }
+}
+
+/// One stripe's walk in [`Stripes::hop`].
+struct Walk<'s> {
+    s: &'s Stripes,
+    start: u64,
+    /// Bytes of the buffer that hold the file from `start` on.
+    have: u64,
+    cut: Cut,
+}
+
+impl Walk<'_> {
+    fn damage(&mut self, at: u64, reason: String) -> Option<usize> {
+        self.cut.warning = Some(ReadWarning { offset: at, reason });
+        None
+    }
+
+    /// Makes the buffer hold `n` bytes from `off`, or says why not.
+    fn need(&mut self, buf: &mut Vec<u8>, off: u64, n: usize, what: &str) -> Option<()> {
+        let rest = self.s.len - off;
+        if rest < n as u64 {
+            self.damage(off, format!("truncated {what} ({rest} of {n} bytes)"));
+            return None;
+        }
+        let rel = (off - self.start) as usize;
+        match self.s.more(buf, self.start, &mut self.have, rel + n) {
+            Ok(()) => Some(()),
+            Err(e) => {
+                self.damage(off, e);
+                None
+            }
+        }
+    }
+
+    /// Checks and counts the pcap record at `off`; its length, or `None`
+    /// when reading stops at it.
+    #[inline]
+    fn pcap_record(&mut self, buf: &mut Vec<u8>, off: u64, be: bool, limit: u32, snaplen: u32) -> Option<usize> {
+        self.need(buf, off, RECORD_HEADER, "record header")?;
+        let rel = (off - self.start) as usize;
+        let h = &buf[rel..rel + RECORD_HEADER];
+        let incl = u32_at(h, 8, be).unwrap_or(u32::MAX);
+        if incl > limit {
+            return self.damage(
+                off,
+                format!("record length {incl} exceeds the limit {limit} (snaplen {snaplen}): corrupt record header"),
+            );
+        }
+        let orig = u32_at(h, 12, be).unwrap_or(0);
+        let total = RECORD_HEADER + incl as usize;
+        self.need(buf, off, total, "record")?;
+        self.cut.packets += 1;
+        self.cut.bytes += u64::from(orig.max(incl));
+        Some(total)
+    }
+
+    /// Checks and counts the pcapng block at `off`, taking what it says
+    /// into `st`; its length, or `None` when reading stops at it.
+    fn pcapng_block(&mut self, buf: &mut Vec<u8>, off: u64, st: &mut pcapng::Ng) -> Option<usize> {
+        self.need(buf, off, 12, "block header")?;
+        let rel = (off - self.start) as usize;
+        let (btype, blen) = match pcapng::header(&buf[rel..rel + 12], st) {
+            Ok(h) => h,
+            // Only the first block could be no section header, and
+            // `Stripes::open` read it.
+            Err(pcapng::Stop::NotACapture(reason) | pcapng::Stop::Damage(reason)) => return self.damage(off, reason),
+        };
+        self.need(buf, off, blen, "block")?;
+        match pcapng::block(&buf[rel..rel + blen], btype, st) {
+            pcapng::Block::Packet(p) => {
+                self.cut.packets += 1;
+                self.cut.bytes += u64::from(p.wire_len);
+            }
+            pcapng::Block::Other(Some(reason)) => skip(&mut self.cut.skipped, off, reason, 1),
+            pcapng::Block::Other(None) => {}
+            pcapng::Block::Damage(reason) => return self.damage(off, reason),
+        }
+        Some(blen)
+    }
+}
+
+/// Counts `n` records skipped for `reason`, the first at `off`.
+fn skip(list: &mut Vec<Skipped>, off: u64, reason: &str, n: u64) {
+    match list.iter_mut().find(|s| s.reason == reason) {
+        Some(s) => s.count += n,
+        None => list.push(Skipped {
+            reason: reason.to_string(),
+            count: n,
+            first_offset: off,
+        }),
+    }
+}
+
+impl ReadReport {
+    /// Adds skipped records counted after those already here (a later
+    /// stripe's, say).
+    pub fn merge_skipped<'a>(&mut self, more: impl IntoIterator<Item = &'a Skipped>) {
+        for s in more {
+            skip(&mut self.skipped, s.first_offset, &s.reason, s.count);
         }
     }
 }
@@ -413,8 +575,13 @@ mod tests {
     }
 
     #[test]
-    fn pcapng_gzip_and_short_files_are_not_striped() {
-        assert!(Stripes::of(vec![0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 0], 10).is_none());
+    fn gzip_short_and_headless_files_are_not_striped() {
+        // pcapng: a section header's first 12 bytes at least, readable.
+        assert!(Stripes::of(vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0], 10).is_none());
+        let mut bad_magic = vec![0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 1, 2, 3, 4];
+        assert!(Stripes::of(bad_magic.clone(), 10).is_none());
+        bad_magic[8..12].copy_from_slice(&0x1a2b_3c4du32.to_le_bytes());
+        assert_eq!(Stripes::of(bad_magic, 10).map(|s| s.format()), Some("pcapng"));
         assert!(Stripes::of(header(65535)[..23].to_vec(), 10).is_none());
         let mut gz = vec![0x1f, 0x8b];
         gz.resize(40, 0);

@@ -839,33 +839,32 @@ fn stripes_read_as_the_sequential_reader(bytes: &[u8], sizes: &[usize], limit: u
         assert_eq!(got, want, "{what}, stripes of {size}");
         assert_eq!(one, rep, "{what}, stripes of {size}");
 
-        // Each stripe filled into a buffer of its own, then cut in order.
+        // Each stripe filled into a buffer of its own, then cut in order,
+        // as the pipeline's workers do.
         let mut got = Vec::new();
-        let mut total = Cut::default();
+        let mut total = ReadReport::new(s.format());
         let mut next = Some(s.first());
         for i in 0..s.count() {
             let Some(first) = next else { break };
             let mut buf = Vec::new();
             let filled = s.fill(i, &mut buf);
             let mut frames = Vec::new();
-            let c = s.cut(i, &mut buf, filled, first, limit - total.packets, &mut |f| {
+            let c = s.cut(i, &mut buf, filled, &first, limit - total.packets, &mut |f| {
                 frames.push(f)
             });
             got.extend(frames.iter().map(|f| Got {
                 ts_ns: f.ts_ns,
-                linktype: s.linktype(),
+                linktype: f.linktype,
                 wire_len: f.wire_len,
                 data: buf[f.off..f.off + f.len].to_vec(),
             }));
             total.packets += c.packets;
             total.bytes += c.bytes;
+            total.merge_skipped(&c.skipped);
             (total.warning, total.stopped, next) = (c.warning, c.stopped, c.next);
         }
         assert_eq!(got, want, "{what}, stripes of {size}, cut");
-        assert_eq!(total.packets, rep.packets, "{what}, stripes of {size}");
-        assert_eq!(total.bytes, rep.bytes, "{what}, stripes of {size}");
-        assert_eq!(total.warning, rep.warning, "{what}, stripes of {size}");
-        assert_eq!(total.stopped, rep.stopped, "{what}, stripes of {size}");
+        assert_eq!(total, rep, "{what}, stripes of {size}, cut");
     }
 }
 
@@ -936,5 +935,77 @@ fn stripes_of_mutated_captures_read_as_the_sequential_reader() {
             let size = [1usize, 13, 333, 4096][(rng.next() % 4) as usize];
             stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated");
         }
+    }
+}
+
+#[test]
+fn stripes_read_pcapng_as_the_sequential_reader() {
+    let (file, _, ends) = pcapng_fixture();
+    stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, u64::MAX, "pcapng");
+    // Every truncation after the first block's header.
+    for cut in 12..file.len() {
+        stripes_read_as_the_sequential_reader(&file[..cut], &[1, 5, 16, 70, 4096], u64::MAX, "pcapng cut");
+    }
+    for limit in 1..=ends.len() as u64 + 1 {
+        stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, limit, "pcapng limit");
+    }
+}
+
+#[test]
+fn stripes_read_damaged_and_skipped_pcapng_blocks_as_the_sequential_reader() {
+    let good = epb(0, 5, &payload(7, 40), 40, false);
+    let mut tails: Vec<Vec<u8>> = Vec::new();
+    for len in [30u32, 8, 0xffff_fff0, 0] {
+        let mut b = good.clone();
+        b[4..8].copy_from_slice(&len.to_le_bytes());
+        tails.push(b);
+    }
+    let mut b = good.clone();
+    let n = b.len();
+    b[n - 4..].copy_from_slice(&((n as u32) + 4).to_le_bytes());
+    tails.push(b);
+    let mut b = good.clone();
+    b[20..24].copy_from_slice(&1000u32.to_le_bytes());
+    tails.push(b);
+    let mut s = shb(false);
+    s[8..12].copy_from_slice(&[1, 2, 3, 4]);
+    tails.push(s);
+    // Packets on missing interfaces, then a good one: skipped, counted.
+    tails.push(
+        [
+            epb(7, 3, &payload(2, 10), 10, false),
+            epb(1, 4, &payload(3, 10), 10, false),
+            good,
+        ]
+        .concat(),
+    );
+    // A new section: the interfaces start again.
+    tails.push([shb(true), epb(0, 1, &payload(0, 10), 10, true)].concat());
+    for tail in tails {
+        let (file, _) = with_block_after_first_packet(&tail);
+        for limit in [1, 2, 3, u64::MAX] {
+            stripes_read_as_the_sequential_reader(&file, &STRIPE_SIZES, limit, "pcapng damage");
+        }
+    }
+}
+
+#[test]
+fn stripes_of_mutated_pcapng_read_as_the_sequential_reader() {
+    let (base, _, _) = pcapng_fixture();
+    let mut rng = XorShift(0x5851_f42d_4c95_7f2d);
+    for _ in 0..600 {
+        let mut m = base.clone();
+        for _ in 0..1 + rng.next() % 3 {
+            // Past the first block's header: a file whose first block is
+            // not a section header is the sequential reader's to report.
+            let at = 12 + (rng.next() % (m.len() as u64 - 12)) as usize;
+            m[at] = match rng.next() % 3 {
+                0 => m[at] ^ (1 << (rng.next() % 8)),
+                1 => 0,
+                _ => 0xff,
+            };
+        }
+        let size = [1usize, 13, 100, 4096][(rng.next() % 4) as usize];
+        stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated pcapng");
     }
 }

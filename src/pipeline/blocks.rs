@@ -175,10 +175,12 @@ struct Line {
     /// `Source::Stripes`: the next stripe to cut, where its first record
     /// starts (`None`: reading has ended), and what the cuts so far found.
     cut_next: u64,
-    cut_at: Option<u64>,
+    cut_at: Option<capture::Resume>,
     cut_packets: u64,
     cut_bytes: u64,
     warning: Option<capture::ReadWarning>,
+    /// (Only its skipped records.)
+    skips: ReadReport,
 }
 
 struct Shared<'m, 'e> {
@@ -299,31 +301,32 @@ fn read_stripe(
         g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
     }
     let left = sh.limit - g.cut_packets;
-    let first = g.cut_at?;
+    let first = g.cut_at.take()?;
     drop(g);
-    let cut = stripes.hop(seq, &mut c.data, filled, first, left);
+    let cut = stripes.hop(seq, &mut c.data, filled, &first, left);
     let mut g = sh.lock();
+    let ended = cut.next.is_none();
     g.cut_next = seq + 1;
     g.cut_at = cut.next;
     g.cut_packets += cut.packets;
+    g.skips.merge_skipped(&cut.skipped);
     g.cut_bytes += cut.bytes;
     g.cut |= cut.stopped;
     if cut.warning.is_some() {
         g.warning = cut.warning;
     }
-    if cut.next.is_none() {
+    if ended {
         g.end = Some(g.end.map_or(seq + 1, |e| e.min(seq + 1)));
     }
     progress(g.cut_packets);
     sh.changed.notify_all();
     drop(g);
-    let linktype = stripes.linktype();
     let frames = &mut c.frames;
-    stripes.frames(seq, &c.data, first, cut.packets, &mut |f| {
+    stripes.frames(seq, &c.data, &first, cut.packets, &mut |f| {
         frames.push(ChunkFrame {
             ts_ns: f.ts_ns,
             wire_len: f.wire_len,
-            linktype,
+            linktype: f.linktype,
             off: f.off,
             len: f.len,
         });
@@ -573,6 +576,7 @@ pub fn classify(
             cut_packets: 0,
             cut_bytes: 0,
             warning: None,
+            skips: ReadReport::default(),
         }),
         changed: Condvar::new(),
         workers,
@@ -636,12 +640,12 @@ pub fn classify(
         None if stripes.is_some() => {
             let g = sh.lock();
             ReadReport {
-                format: "pcap".into(),
+                format: stripes.map_or("pcap", |(s, _)| s.format()).into(),
                 packets: g.cut_packets,
                 bytes: g.cut_bytes,
                 warning: g.warning.clone(),
                 stopped: g.cut,
-                ..ReadReport::default()
+                skipped: g.skips.skipped.clone(),
             }
         }
         None => {
@@ -839,7 +843,7 @@ mod tests {
             let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
             return sorted_records(Frames::Read(&mut read), 1, limit);
         }
-        let stripes = Stripes::open(path, size).unwrap().expect("a classic pcap file");
+        let stripes = Stripes::open(path, size).unwrap().expect("a pcap or pcapng file");
         sorted_records(Frames::Stripes(&stripes, &|_| {}), threads, limit)
     }
 
@@ -857,6 +861,71 @@ mod tests {
                 assert_eq!(o1.decode.decoded, on.decode.decoded, "{what}");
                 assert_eq!(o1.engine.flows.created, on.engine.flows.created, "{what}");
             }
+        }
+    }
+
+    /// The demo capture as pcapng: a section, two Ethernet interfaces (ns
+    /// and µs timestamps), the packets in enhanced packet blocks on either.
+    fn demo_as_pcapng(dir: &std::path::Path) -> std::path::PathBuf {
+        fn block(out: &mut Vec<u8>, btype: u32, body: &[u8]) {
+            let len = (12 + body.len().div_ceil(4) * 4) as u32;
+            out.extend_from_slice(&btype.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(body);
+            out.resize(out.len() + (len as usize - 12 - body.len()), 0);
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+        let mut out = Vec::new();
+        let shb = [0x1a2b_3c4du32.to_le_bytes(), [1, 0, 0, 0], [0xff; 4], [0xff; 4]].concat();
+        block(&mut out, 0x0a0d_0d0a, &shb);
+        // if_tsresol 9 (ns), then an interface with the default (µs).
+        block(
+            &mut out,
+            1,
+            &[1, 0, 0, 0, 0, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0],
+        );
+        block(&mut out, 1, &[1, 0, 0, 0, 0, 0, 0, 0]);
+        let mut i = 0u32;
+        capture::read(&demo(), &mut |p| {
+            let (id, ts) = if i.is_multiple_of(2) {
+                (0u32, p.ts_ns)
+            } else {
+                (1, p.ts_ns / 1000)
+            };
+            let mut epb = Vec::new();
+            for x in [id, (ts >> 32) as u32, ts as u32, p.data.len() as u32, p.wire_len] {
+                epb.extend_from_slice(&x.to_le_bytes());
+            }
+            epb.extend_from_slice(p.data);
+            block(&mut out, 6, &epb);
+            i += 1;
+            true
+        })
+        .unwrap();
+        let path = dir.join("demo.pcapng");
+        std::fs::write(&path, out).unwrap();
+        path
+    }
+
+    #[test]
+    fn stripes_of_pcapng_give_one_thread_s_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = demo_as_pcapng(dir.path());
+        let (one, o1) = run_file(&path, 0, 1, None);
+        assert_eq!(o1.report.format, "pcapng");
+        assert!(one.len() > 20, "demo has flows");
+        // The demo's records but for the timestamps the µs interface cut.
+        assert_eq!(one.len(), run_file(&demo_path(), 0, 1, None).0.len());
+        for (size, threads) in [(1, 2), (100, 3), (4096, 2), (STRIPE_BYTES, 5)] {
+            let (n, on) = run_file(&path, size, threads, None);
+            assert_eq!(one, n, "{threads} threads, stripes of {size}");
+            assert_eq!(o1.report, on.report, "{threads} threads, stripes of {size}");
+        }
+        for limit in [1, 777] {
+            let (one, o1) = run_file(&path, 0, 1, Some(limit));
+            let (n, on) = run_file(&path, 512, 2, Some(limit));
+            assert_eq!(one, n, "limit {limit}");
+            assert_eq!(o1.report, on.report, "limit {limit}");
         }
     }
 
