@@ -173,16 +173,13 @@ pub struct Memory {
     pub flow_struct_bytes: u64,
 }
 
-/// How the two threaded designs scale (see docs/PERFORMANCE.md). In
-/// memory, from a classic pcap file and from a pipe (`pipeline::blocks`,
-/// what `bench` measures) each frame is routed once, by any worker, for
+/// How the threaded design scales (see docs/PERFORMANCE.md). In memory,
+/// from a capture file and from a pipe (`pipeline::blocks`, what `bench`
+/// measures) each frame is routed once, by any worker, for
 /// `scan_ns_per_frame`, and classified by its owner, so N workers run at
-/// best `N * work / (work + scan)` times one thread (`bound`). From a
-/// pcapng file the reading thread routes every frame and classifies a
-/// share of the flows that evens out the threads (`pipeline::routed`):
-/// the same bound until routing alone fills the reader, then
-/// `work / scan` (`file_bound`, without the cost of reading the file and
-/// copying the other workers' frames).
+/// best `N * work / (work + scan)` times one thread (`bound`). (A file's
+/// stripes add one step taken in order, the walk over its records, a few
+/// ns per frame: docs/PERFORMANCE.md.)
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Scaling {
     /// One pass of the per-frame routing over the input in memory, best
@@ -190,11 +187,8 @@ pub struct Scaling {
     pub scan_ns_per_frame: f64,
     /// The one-thread median time per frame (CPU when known).
     pub work_ns_per_frame: f64,
-    /// Blocks routed once (in memory, classic pcap files, pipes): the bound
-    /// for these worker counts.
+    /// Blocks routed once: the bound for these worker counts.
     pub bound: Vec<SpeedupBound>,
-    /// One reader routing every frame (pcapng files).
-    pub file_bound: Vec<SpeedupBound>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -630,20 +624,21 @@ fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) ->
     }
     let per = |s: f64| if packets > 0 { s * 1e9 / packets as f64 } else { 0.0 };
     let (scan, work) = (per(best), per(one_thread_s));
-    let bounds = |f: &dyn Fn(f64) -> f64| -> Vec<SpeedupBound> {
-        [2usize, 4, 8, 16, 64]
-            .into_iter()
-            .map(|n| SpeedupBound {
-                threads: n,
-                speedup: if work > 0.0 { f(n as f64) } else { 0.0 },
-            })
-            .collect()
-    };
+    let bound = [2usize, 4, 8, 16, 64]
+        .into_iter()
+        .map(|n| SpeedupBound {
+            threads: n,
+            speedup: if work > 0.0 {
+                n as f64 * work / (work + scan)
+            } else {
+                0.0
+            },
+        })
+        .collect();
     Scaling {
         scan_ns_per_frame: scan,
         work_ns_per_frame: work,
-        bound: bounds(&|n| n * work / (work + scan)),
-        file_bound: bounds(&|n| (n * work / (work + scan)).min(if scan > 0.0 { work / scan } else { n })),
+        bound,
     }
 }
 
@@ -736,11 +731,10 @@ pub fn table(r: &Report) -> String {
     };
     let _ = writeln!(
         s,
-        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks (memory, pcap files, pipes) at best {}; one reader routing every frame (pcapng files) at best {}",
+        "scaling: routing {:.1} ns per frame, work {:.1} ns per frame; routed once in blocks at best {}",
         sc.scan_ns_per_frame,
         sc.work_ns_per_frame,
-        show(&sc.bound),
-        show(&sc.file_bound)
+        show(&sc.bound)
     );
     let _ = writeln!(s, "\nmethod: {}", r.cost_method);
     s

@@ -13,7 +13,6 @@ use baikal_classifier::record::FlowRecord;
 use crate::output::{Part, Sink};
 
 mod blocks;
-mod routed;
 mod shard;
 
 /// Where packets come from.
@@ -122,14 +121,9 @@ pub enum Frames<'a, 's> {
     Read(&'a mut ReadFn<'s>),
     /// Frames already in memory (`bench` loads its captures so).
     Chunks(&'a [Arc<Chunk>]),
-    /// A capture reader whose reading is cheap next to classifying (a
-    /// regular, uncompressed file): with several threads the reading
-    /// thread also routes every frame and hands the workers theirs
-    /// ([`routed`]).
-    File(&'a mut ReadFn<'s>),
-    /// A classic pcap file: with several threads every worker reads
-    /// stripes of it and routes their frames ([`blocks`]). The closure
-    /// hears the packets read so far.
+    /// A regular, uncompressed capture file (pcap or pcapng): with
+    /// several threads every worker reads stripes of it and routes their
+    /// frames ([`blocks`]). The closure hears the packets read so far.
     Stripes(&'a Stripes, &'a blocks::Progress<'a>),
 }
 
@@ -248,7 +242,7 @@ impl Frames<'_, '_> {
     /// Calls `f` for each frame until it returns `false`.
     fn each(&mut self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> Result<ReadReport, capture::CaptureError> {
         match self {
-            Frames::Read(read) | Frames::File(read) => read(f),
+            Frames::Read(read) => read(f),
             Frames::Chunks(chunks) => Ok(read_chunks(chunks, f)),
             Frames::Stripes(stripes, progress) => {
                 let mut n = 0u64;
@@ -300,13 +294,11 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
             f(raw)
         })
     };
-    // With several threads a classic pcap file is read in stripes by every
-    // worker (`blocks`), another regular, uncompressed file (pcapng) is
-    // routed by the reading thread (`routed`), and a pipe or a gzip'd file
-    // goes in blocks that the reading thread fills.
-    let cheap = cfg.threads > 1 && cheap_to_read(input);
+    // With several threads a regular, uncompressed capture file is read in
+    // stripes by every worker; a pipe or a gzip'd file is read by the
+    // calling thread, which fills the blocks (`blocks`).
     let stripes = match input {
-        Input::File(p) if cheap => Stripes::open(p, blocks::STRIPE_BYTES)?,
+        Input::File(p) if cfg.threads > 1 => Stripes::open(p, blocks::STRIPE_BYTES)?,
         _ => None,
     };
     let progress = |n: u64| {
@@ -316,7 +308,6 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
     };
     let frames = match &stripes {
         Some(s) => Frames::Stripes(s, &progress),
-        None if cheap => Frames::File(&mut read),
         None => Frames::Read(&mut read),
     };
     let out = classify_frames(frames, &name, cfg, limit, Out::Sink(sink));
@@ -325,25 +316,6 @@ fn run_input(input: &Input, cfg: &Config, sink: &mut Sink, sum: &mut Summary) ->
     }
     out?.merge_into(&name, sum);
     Ok(())
-}
-
-/// Whether reading `input` costs little next to classifying it: a regular
-/// file (not a pipe or a device) that is not gzip'd. Then the reading
-/// thread can also route every frame ([`routed`]); decompressing is work
-/// enough for a reader that only reads ([`blocks`]).
-fn cheap_to_read(input: &Input) -> bool {
-    use std::io::Read;
-    let Input::File(p) = input else {
-        return false;
-    };
-    let Ok(mut f) = std::fs::File::open(p) else {
-        return false;
-    };
-    if !f.metadata().is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    let mut magic = [0u8; 2];
-    f.read_exact(&mut magic).is_ok() && magic != [0x1f, 0x8b]
 }
 
 /// What one input produced, before it is merged into the [`Summary`].
@@ -442,18 +414,13 @@ impl Out<'_> {
 /// [`Engine`] with its share of `--max-flows`, by a hash of the canonical
 /// (direction-free) flow key, so both directions of a flow meet the same
 /// worker. Frames in memory ([`Frames::Chunks`], as `bench` holds them), a
-/// classic pcap file ([`Frames::Stripes`], which the workers read
-/// themselves, a stripe each at a time) and a stream ([`Frames::Read`]: a
-/// pipe, a gzip'd file) go in blocks: each block's frames are routed once,
-/// by whichever worker is free ([`shard_of`]), and each worker then
-/// classifies its own ([`blocks`]). Another regular, uncompressed file
-/// ([`Frames::File`], pcapng) is read by the calling thread, which routes
-/// every frame, classifies a smaller share of the flows itself and hands
-/// the other workers their frames in batches through bounded queues
-/// ([`routed`]). Either way the
-/// records are the same set for every N as
-/// long as no flow is evicted for capacity (`--max-flows`); only their
-/// order differs. Every worker's association table ([`Associations`])
+/// capture file ([`Frames::Stripes`], which the workers read themselves,
+/// a stripe each at a time) and a stream ([`Frames::Read`]: a pipe, a
+/// gzip'd file) go in blocks: each block's frames are routed once, by
+/// whichever worker is free ([`shard_of`]), and each worker then
+/// classifies its own ([`blocks`]). The records are the same set for
+/// every N as long as no flow is evicted for capacity (`--max-flows`);
+/// only their order differs. Every worker's association table ([`Associations`])
 /// learns from every announcement in capture order, so the hints are
 /// those of one thread.
 pub fn classify_frames(
@@ -467,7 +434,6 @@ pub fn classify_frames(
         return match frames {
             Frames::Read(read) => blocks::classify(blocks::Source::Read(read), name, cfg, limit, out),
             Frames::Chunks(chunks) => blocks::classify(blocks::Source::Memory(chunks), name, cfg, limit, out),
-            Frames::File(read) => routed::classify(read, name, cfg, limit, out),
             Frames::Stripes(s, progress) => {
                 blocks::classify(blocks::Source::Stripes(s, progress), name, cfg, limit, out)
             }
@@ -885,7 +851,7 @@ fn run_live(
     anyhow::bail!("{iface}: live capture is only available on Linux");
 }
 
-/// What the threaded paths' unit tests share (`blocks`, `routed`).
+/// What the threaded path's unit tests share (`blocks`).
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;

@@ -76,20 +76,15 @@ fn bench_json_has_every_field() {
     }
     assert_eq!(v["new_flows"], 451);
     // Routing each frame costs something, and bounds the speedup of N
-    // workers below N; one reader routing every frame (pcapng files) bounds it no
-    // higher, and at most at work / routing.
+    // workers below N.
     let sc = &v["scaling"];
     assert!(sc["scan_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
     assert!(sc["work_ns_per_frame"].as_f64().unwrap() > 0.0, "{sc}");
-    let (bound, file_bound) = (sc["bound"].as_array().unwrap(), sc["file_bound"].as_array().unwrap());
-    assert_eq!(bound.len(), file_bound.len());
-    for (b, f) in bound.iter().zip(file_bound) {
+    let bound = sc["bound"].as_array().unwrap();
+    assert_eq!(bound.len(), 5);
+    for b in bound {
         let (n, x) = (b["threads"].as_f64().unwrap(), b["speedup"].as_f64().unwrap());
         assert!(x > 1.0 && x < n, "{b}");
-        assert_eq!(f["threads"], b["threads"]);
-        let fx = f["speedup"].as_f64().unwrap();
-        let cap = sc["work_ns_per_frame"].as_f64().unwrap() / sc["scan_ns_per_frame"].as_f64().unwrap();
-        assert!(fx <= x + 1e-9 && fx <= cap + 1e-9 && fx > 0.0, "{f} vs {b}, cap {cap}");
     }
     for s in ["decode", "flow_lookup", "dissect"] {
         for f in ["samples", "mean_ns", "p50_ns", "p99_ns", "p999_ns", "max_ns"] {

@@ -42,9 +42,9 @@ fn sorted_records_with(files: &[PathBuf], threads: u32, extra: &[&str]) -> Vec<S
     v
 }
 
-/// The records of `file` fed through a pipe (read in blocks that any worker
-/// routes, where a regular file is routed by the reading thread), named as
-/// the file.
+/// The records of `file` fed through a pipe (read by the calling thread
+/// into blocks that any worker routes, where the workers read a regular
+/// file's stripes themselves), named as the file.
 fn piped_records(file: &std::path::Path, threads: u32) -> Vec<String> {
     piped_records_with(file, threads, &[])
 }
@@ -209,8 +209,8 @@ fn same_records_for_any_thread_count_when_time_goes_back() {
 }
 
 /// `-c N` stops after the same N packets whatever the threads and the
-/// path (a file routed by the reading thread, a pipe in blocks); `-c 0` is
-/// refused.
+/// path (a file read in stripes, a pipe read by the calling thread); `-c 0`
+/// is refused.
 #[test]
 fn a_packet_count_cuts_the_same_for_any_thread_count() {
     let dir = std::env::temp_dir().join(format!("baikal-threads-count-{}", std::process::id()));

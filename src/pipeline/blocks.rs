@@ -1,10 +1,10 @@
-//! `--threads N` over frames in memory (`bench`), over a classic pcap
-//! file, and over a stream read once (a pipe, a gzip'd file): the input in
+//! `--threads N` over frames in memory (`bench`), over a capture file,
+//! and over a stream read once (a pipe, a gzip'd file): the input in
 //! blocks, each block routed once by whichever worker is free, and each
 //! worker classifying its own flows.
 //!
 //! The input is a sequence of [`Chunk`]s: the frames `bench` holds in
-//! memory, stripes of a pcap file that the workers read themselves (see
+//! memory, stripes of a file that the workers read themselves (see
 //! below), or chunks the calling thread fills as it reads a stream. A
 //! chunk is cut into blocks of at most [`BLOCK_FRAMES`] frames and
 //! [`BLOCK_BYTES`] bytes. A worker *scans* a block: for every frame a
@@ -43,20 +43,19 @@
 //! The records are therefore the same set for every N (their order
 //! differs), as long as no flow is evicted for capacity.
 //!
-//! A classic pcap file has no reading thread: a worker that would scan
-//! the next block reads it first, as the next stripe of the file
-//! ([`STRIPE_BYTES`] of it, [`Stripes`], with `pread`), straight into the
-//! chunk the block's frames stay in. Workers read their stripes at the
-//! same time; what goes stripe by stripe, in order, is only the walk over
-//! the record lengths that finds where the next stripe's first record
-//! starts ([`read_stripe`]). So reading is spread over the workers like
-//! the scan, no frame is copied after `pread`, and nothing is done once
-//! per frame by one thread but that walk. On two cores this took 0.37 s
-//! against 0.415 s for the reader that routes (16 alternating rounds,
-//! docs/PERFORMANCE.md). A pcapng file, whose blocks cannot be found
-//! without reading those before them, is still read by one thread that
-//! routes ([`super::routed`]); a stream's reader may have a decompressor
-//! to run, and shares the routing.
+//! A capture file (pcap or pcapng, not gzip'd) has no reading thread: a
+//! worker that would scan the next block reads it first, as the next
+//! stripe of the file ([`STRIPE_BYTES`] of it, [`Stripes`], with `pread`),
+//! straight into the chunk the block's frames stay in. Workers read their
+//! stripes at the same time; what goes stripe by stripe, in order, is only
+//! the walk over the records that finds where the next stripe's first
+//! record starts ([`read_stripe`]). So reading is spread over the workers
+//! like the scan, no frame is copied after `pread`, and nothing is done
+//! once per frame by one thread but that walk. On two cores this took
+//! 0.37 s against 0.415 s for the design before it, where the calling
+//! thread read the file, routed every frame and copied the others' frames
+//! to them (16 alternating rounds, docs/PERFORMANCE.md). A stream's reader
+//! may have a decompressor to run, and shares the routing.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,7 +67,7 @@ use baikal_classifier::assoc::Associations;
 use baikal_classifier::decode::{fast_l4, LinkType};
 use baikal_classifier::record::FlowRecord;
 
-use super::shard::{merge, Leftovers, Member, Outcome, Owners, Shard};
+use super::shard::{merge, Leftovers, Member, Outcome, Shard};
 use super::{
     shard_of, thread_cpu_ns, worker_flow_config, Batch, Chunk, ChunkFrame, Config, InputOutcome, Out, ReadFn,
     SharedSink,
@@ -80,8 +79,8 @@ pub enum Source<'a, 's> {
     Memory(&'a [Arc<Chunk>]),
     /// A capture reader: the calling thread copies its frames into chunks.
     Read(&'a mut ReadFn<'s>),
-    /// A classic pcap file, read in stripes by the workers themselves:
-    /// see [`read_stripe`]. `progress` hears the packets read so far.
+    /// A capture file, read in stripes by the workers themselves: see
+    /// [`read_stripe`]. `progress` hears the packets read so far.
     Stripes(&'a Stripes, &'a Progress<'a>),
 }
 
@@ -173,7 +172,8 @@ struct Line {
     wire_bytes: u64,
     cut: bool,
     /// `Source::Stripes`: the next stripe to cut, where its first record
-    /// starts (`None`: reading has ended), and what the cuts so far found.
+    /// starts and what the records before said (`None`: reading has
+    /// ended), and what the cuts so far found.
     cut_next: u64,
     cut_at: Option<capture::Resume>,
     cut_packets: u64,
@@ -594,7 +594,7 @@ pub fn classify(
     let mut ws = (0..workers)
         .map(|me| {
             let w = Worker {
-                s: Shard::new(me, Owners::Even(workers), name, cfg, flow_cfg),
+                s: Shard::new(me, workers, name, cfg, flow_cfg),
                 last_ts: 0,
                 k: 0,
             };

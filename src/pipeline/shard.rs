@@ -1,6 +1,6 @@
-//! One worker's share of the flows, as both threaded paths over captures
-//! use it ([`super::blocks`], [`super::routed`]): which worker owns a flow,
-//! and how a worker takes each of the three kinds of frame it is given.
+//! One worker's share of the flows, as the threaded path over captures
+//! uses it ([`super::blocks`]): which worker owns a flow, and how a worker
+//! takes each of the three kinds of frame it is given.
 //!
 //! - A frame of its own flows: decoded, and classified with the hint the
 //!   worker's association table has for it (a lookup: the table learns
@@ -30,28 +30,7 @@ use baikal_classifier::engine::{self, Engine, EngineStats};
 use baikal_classifier::flow::{Ended, FlowConfig};
 use baikal_classifier::record::FlowRecord;
 
-use super::routed::Split;
 use super::{add_engine_stats, own_name, shard_of, thread_cpu_ns, Config};
-
-/// How the flows are spread over the workers.
-#[derive(Clone, Copy, Debug)]
-pub enum Owners {
-    /// Evenly over this many workers ([`shard_of`]).
-    Even(usize),
-    /// The file reader's smaller share, then evenly ([`Split`]).
-    Split(Split),
-}
-
-impl Owners {
-    /// The worker that owns `t`'s flow (both directions alike).
-    #[inline]
-    pub fn of(&self, t: &Tuple) -> usize {
-        match self {
-            Owners::Even(workers) => shard_of(t, *workers),
-            Owners::Split(s) => s.owner(t),
-        }
-    }
-}
 
 /// The association table's answer for a plain frame ([`fast_l4`]'s tuple
 /// and UDP payload), learning from it if it is an announcement.
@@ -210,7 +189,8 @@ impl Drop for Member<'_> {
 /// One worker: its engine, decoders and association table.
 pub struct Shard {
     pub me: usize,
-    owners: Owners,
+    /// The flows are spread evenly over this many workers ([`shard_of`]).
+    workers: usize,
     /// The input's name, this worker's own copy ([`own_name`]).
     name: Arc<str>,
     decoder: Decoder,
@@ -220,10 +200,10 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(me: usize, owners: Owners, name: &Arc<str>, cfg: &Config, flow: FlowConfig) -> Shard {
+    pub fn new(me: usize, workers: usize, name: &Arc<str>, cfg: &Config, flow: FlowConfig) -> Shard {
         Shard {
             me,
-            owners,
+            workers,
             name: own_name(name),
             decoder: Decoder::new(),
             odd: Decoder::new(),
@@ -256,7 +236,7 @@ impl Shard {
             .odd
             .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)?;
         let hint = self.assoc.as_mut().and_then(|a| a.observe(&v));
-        if self.owners.of(&v.tuple) == self.me {
+        if shard_of(&v.tuple, self.workers) == self.me {
             self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
         } else {
             // One thread's engine would have seen this packet.
@@ -278,7 +258,7 @@ impl Shard {
             return;
         };
         let hint = self.assoc.as_mut().and_then(|a| observe_plain(a, raw, tuple, payload));
-        if self.owners.of(&tuple) != self.me {
+        if shard_of(&tuple, self.workers) != self.me {
             self.engine.advance_clock(raw.ts_ns);
             return;
         }
