@@ -39,7 +39,17 @@ struct Iface {
 impl Iface {
     /// Converts a raw 64-bit timestamp to nanoseconds since the epoch,
     /// saturating instead of overflowing on absurd values.
+    #[inline]
     fn ts_ns(&self, raw: u64) -> u64 {
+        // The common cases without 128-bit arithmetic: µs (the default)
+        // and ns, no offset.
+        if self.tsoffset_s == 0 {
+            match self.tsresol {
+                6 => return raw.saturating_mul(1000),
+                9 => return raw,
+                _ => {}
+            }
+        }
         let v = u128::from(raw);
         let e = u32::from(self.tsresol & 0x7f);
         let ns: u128 = if self.tsresol & 0x80 == 0 {

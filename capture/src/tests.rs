@@ -644,14 +644,26 @@ fn pcapng_timestamp_conversion_saturates() {
     file.extend(idb(1, 0, Some(100), None, false)); // 10^-100 s
     file.extend(idb(1, 0, Some(0xff), None, false)); // 2^-127 s
     file.extend(idb(1, 0, Some(0), Some(i64::MAX), false));
-    for (i, ts) in [1, u64::MAX, u64::MAX, u64::MAX].into_iter().enumerate() {
+    file.extend(idb(1, 0, None, None, false)); // µs, the default
+    file.extend(idb(1, 0, Some(9), None, false)); // ns
+    file.extend(idb(1, 0, Some(6), Some(-1), false)); // µs, an offset
+    let stamps = [1, u64::MAX, u64::MAX, u64::MAX, u64::MAX, 7, 2_000_000];
+    for (i, ts) in stamps.into_iter().enumerate() {
         file.extend(epb(i as u32, ts, &[], 0, false));
     }
     let (got, _) = collect(&file);
     let ts: Vec<u64> = got.iter().map(|g| g.ts_ns).collect();
     assert_eq!(
         ts,
-        vec![0, 0, ((u128::from(u64::MAX) * 1_000_000_000) >> 127) as u64, u64::MAX]
+        vec![
+            0,
+            0,
+            ((u128::from(u64::MAX) * 1_000_000_000) >> 127) as u64,
+            u64::MAX,
+            u64::MAX,
+            7,
+            1_000_000_000
+        ]
     );
 }
 
