@@ -26,6 +26,7 @@
 //! that are not read, and a file that shrinks gives a read error where its
 //! bytes are missing.
 
+#[cfg(unix)]
 use std::fs::File;
 use std::io;
 use std::path::Path;
@@ -62,6 +63,7 @@ trait At: Send + Sync {
     }
 }
 
+#[cfg(unix)]
 impl At for File {
     fn len(&self) -> u64 {
         self.metadata().map_or(0, |m| m.len())
@@ -147,10 +149,18 @@ pub struct Cut {
 }
 
 impl Stripes {
+    /// Elsewhere than unix files are read sequentially (positional reads,
+    /// `pread`, are the unix ones here).
+    #[cfg(not(unix))]
+    pub fn open(_path: &Path, _size: usize) -> Result<Option<Stripes>, CaptureError> {
+        Ok(None)
+    }
+
     /// The file at `path` in stripes of `size` bytes, if it is a pcap file
     /// with its file header or a pcapng file that starts with a section
     /// header; `None` for anything else (read it sequentially, which says
     /// what is wrong).
+    #[cfg(unix)]
     pub fn open(path: &Path, size: usize) -> Result<Option<Stripes>, CaptureError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|e| CaptureError::Open {
