@@ -73,7 +73,6 @@ impl At for File {
     }
 }
 
-#[cfg(test)]
 impl At for Vec<u8> {
     fn len(&self) -> u64 {
         self.len() as u64
@@ -534,11 +533,20 @@ impl ReadReport {
     }
 }
 
+impl Stripes {
+    /// A capture held in memory, in stripes of `size` bytes (tests and
+    /// fuzzing compare it with the sequential reader): `None` as
+    /// [`Stripes::open`] would say for such a file.
+    pub fn from_bytes(bytes: Vec<u8>, size: usize) -> Result<Option<Stripes>, CaptureError> {
+        Stripes::over("memory", Box::new(bytes), size)
+    }
+}
+
 #[cfg(test)]
 impl Stripes {
     /// `bytes` as a file in stripes of `size` bytes.
     pub(crate) fn of(bytes: Vec<u8>, size: usize) -> Option<Stripes> {
-        Stripes::over("fixture", Box::new(bytes), size).expect("a pcap header")
+        Stripes::from_bytes(bytes, size).expect("a pcap header")
     }
 }
 
