@@ -13,15 +13,21 @@ struct Got {
     data: Vec<u8>,
 }
 
-fn collect_with(bytes: &[u8], buf: usize) -> (Vec<Got>, Result<ReadReport, CaptureError>) {
-    let mut got = Vec::new();
-    let res = read_buffered("fixture", Cursor::new(bytes), buf, &mut |p| {
-        got.push(Got {
+impl Got {
+    fn of(p: &RawPacket<'_>) -> Got {
+        Got {
             ts_ns: p.ts_ns,
             linktype: p.linktype,
             wire_len: p.wire_len,
             data: p.data.to_vec(),
-        });
+        }
+    }
+}
+
+fn collect_with(bytes: &[u8], buf: usize) -> (Vec<Got>, Result<ReadReport, CaptureError>) {
+    let mut got = Vec::new();
+    let res = read_buffered("fixture", Cursor::new(bytes), buf, &mut |p| {
+        got.push(Got::of(p));
         true
     });
     (got, res)
@@ -818,12 +824,7 @@ fn read_error_mid_file_is_a_warning() {
 fn sequential(bytes: &[u8], limit: u64) -> (Vec<Got>, ReadReport) {
     let mut got = Vec::new();
     let rep = read_buffered("fixture", Cursor::new(bytes), 64, &mut |p| {
-        got.push(Got {
-            ts_ns: p.ts_ns,
-            linktype: p.linktype,
-            wire_len: p.wire_len,
-            data: p.data.to_vec(),
-        });
+        got.push(Got::of(p));
         (got.len() as u64) < limit
     })
     .unwrap_or_else(|e| panic!("unexpected error: {e}"));
@@ -840,12 +841,7 @@ fn stripes_read_as_the_sequential_reader(bytes: &[u8], sizes: &[usize], limit: u
         let s = Stripes::of(bytes.to_vec(), size).unwrap_or_else(|| panic!("{what}: not striped"));
         let mut got = Vec::new();
         let one = s.read(&mut |p| {
-            got.push(Got {
-                ts_ns: p.ts_ns,
-                linktype: p.linktype,
-                wire_len: p.wire_len,
-                data: p.data.to_vec(),
-            });
+            got.push(Got::of(p));
             (got.len() as u64) < limit
         });
         assert_eq!(got, want, "{what}, stripes of {size}");
@@ -931,22 +927,9 @@ fn stripes_of_mutated_captures_read_as_the_sequential_reader() {
         .collect();
     let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
     for be in [false, true] {
-        let (base, _) = pcap_file(be, false, &many);
-        for _ in 0..300 {
-            let mut m = base.clone();
-            for _ in 0..1 + rng.next() % 3 {
-                // Past the file header: a damaged header is the sequential
-                // reader's to report.
-                let at = 24 + (rng.next() % (m.len() as u64 - 24)) as usize;
-                m[at] = match rng.next() % 3 {
-                    0 => m[at] ^ (1 << (rng.next() % 8)),
-                    1 => 0,
-                    _ => 0xff,
-                };
-            }
-            let size = [1usize, 13, 333, 4096][(rng.next() % 4) as usize];
-            stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated");
-        }
+        // Past the file header: a damaged header is the sequential
+        // reader's to report.
+        mutated_stripes_read_as_the_sequential_reader(&pcap_file(be, false, &many).0, 24, 300, &mut rng);
     }
 }
 
@@ -1003,21 +986,27 @@ fn stripes_read_damaged_and_skipped_pcapng_blocks_as_the_sequential_reader() {
 
 #[test]
 fn stripes_of_mutated_pcapng_read_as_the_sequential_reader() {
-    let (base, _, _) = pcapng_fixture();
     let mut rng = XorShift(0x5851_f42d_4c95_7f2d);
-    for _ in 0..600 {
-        let mut m = base.clone();
+    // Past the first block's header: a file whose first block is not a
+    // section header is the sequential reader's to report.
+    mutated_stripes_read_as_the_sequential_reader(&pcapng_fixture().0, 12, 600, &mut rng);
+}
+
+/// `rounds` copies of `base`, each with 1 to 3 bytes from `from` on
+/// flipped, zeroed or maxed, read in stripes of a random size against the
+/// sequential reader.
+fn mutated_stripes_read_as_the_sequential_reader(base: &[u8], from: usize, rounds: usize, rng: &mut XorShift) {
+    for _ in 0..rounds {
+        let mut m = base.to_vec();
         for _ in 0..1 + rng.next() % 3 {
-            // Past the first block's header: a file whose first block is
-            // not a section header is the sequential reader's to report.
-            let at = 12 + (rng.next() % (m.len() as u64 - 12)) as usize;
+            let at = from + (rng.next() % (m.len() - from) as u64) as usize;
             m[at] = match rng.next() % 3 {
                 0 => m[at] ^ (1 << (rng.next() % 8)),
                 1 => 0,
                 _ => 0xff,
             };
         }
-        let size = [1usize, 13, 100, 4096][(rng.next() % 4) as usize];
-        stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated pcapng");
+        let size = [1usize, 13, 333, 4096][(rng.next() % 4) as usize];
+        stripes_read_as_the_sequential_reader(&m, &[size], u64::MAX, "mutated");
     }
 }
