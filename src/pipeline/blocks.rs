@@ -99,6 +99,13 @@ const BLOCK_FRAMES: usize = 512;
 /// the lock is taken once per hundreds of frames.
 const BLOCK_BYTES: usize = 192 << 10;
 
+/// Bytes of frames read and not yet done by every worker beyond which no
+/// more are read (a file's stripes, a stream's chunks), once every worker
+/// has a block: blocks in flight are counted too ([`blocks_ahead`]), but a
+/// block holds one frame of up to 16 MiB at worst, and a file of such
+/// records must not cost N times that.
+const BYTES_AHEAD: usize = 32 << 20;
+
 /// A stripe of a file read by a worker (`Source::Stripes`) is one block:
 /// this many bytes of the file.
 pub const STRIPE_BYTES: usize = BLOCK_BYTES;
@@ -142,6 +149,8 @@ struct Block {
     clocks: Vec<(u32, u64)>,
     /// Workers yet to walk the block.
     left: AtomicUsize,
+    /// Bytes counted against [`BYTES_AHEAD`] while the block is in flight.
+    bytes: usize,
 }
 
 enum Slot {
@@ -153,7 +162,10 @@ enum Slot {
 struct Line {
     /// Blocks read and not yet claimed for a scan (`Source::Read`): a
     /// chunk and a range of its frames.
-    unscanned: VecDeque<(Arc<Chunk>, usize, usize)>,
+    unscanned: VecDeque<(Arc<Chunk>, usize, usize, usize)>,
+    /// Bytes of the blocks read and not retired yet (`Source::Read` and
+    /// `Source::Stripes`; frames in memory are there anyway).
+    bytes: usize,
     /// Block `base + i` is `slots[i]`.
     slots: VecDeque<Slot>,
     base: u64,
@@ -208,6 +220,9 @@ impl<'m> Shared<'m, '_> {
             if g.end.is_some() {
                 return None;
             }
+            if g.bytes >= BYTES_AHEAD && g.next - g.base >= self.workers as u64 {
+                return None;
+            }
             if g.next >= stripes.count() || self.sink.failed() {
                 g.cut |= self.sink.failed();
                 g.end = Some(g.next);
@@ -235,12 +250,18 @@ impl<'m> Shared<'m, '_> {
                 };
                 (Arc::clone(chunks.get(i)?), lo, hi)
             }
-            None => g.unscanned.pop_front()?,
+            None => {
+                let (chunk, lo, hi, bytes) = g.unscanned.pop_front()?;
+                let seq = g.next;
+                g.next += 1;
+                g.slots.push_back(Slot::Scanning);
+                return Some((seq, Claim::Frames(chunk, lo, hi, bytes)));
+            }
         };
         let seq = g.next;
         g.next += 1;
         g.slots.push_back(Slot::Scanning);
-        Some((seq, Claim::Frames(chunk, lo, hi)))
+        Some((seq, Claim::Frames(chunk, lo, hi, 0)))
     }
 
     /// Drops the blocks every worker is done with from the front.
@@ -251,13 +272,17 @@ impl<'m> Shared<'m, '_> {
             }
             if let Some(Slot::Ready(b)) = g.slots.pop_front() {
                 g.base += 1;
+                g.bytes -= b.bytes;
                 if let Ok(b) = Arc::try_unwrap(b) {
                     if let Ok(mut c) = Arc::try_unwrap(b.chunk) {
                         if self.stripes.is_some() {
                             // Every stripe's buffer is used again as it
-                            // is, not zeroed again (`Stripes::fill`).
-                            c.frames.clear();
-                            g.spare.push(c);
+                            // is, not zeroed again (`Stripes::fill`), but
+                            // for one a long record made large.
+                            if c.data.len() <= 2 * STRIPE_BYTES {
+                                c.frames.clear();
+                                g.spare.push(c);
+                            }
                         } else if g.spare.len() < 4 {
                             c.clear();
                             g.spare.push(c);
@@ -272,8 +297,9 @@ impl<'m> Shared<'m, '_> {
 
 /// A block claimed for its scan.
 enum Claim<'m> {
-    /// Frames `lo..hi` of a chunk.
-    Frames(Arc<Chunk>, usize, usize),
+    /// Frames `lo..hi` of a chunk, and their bytes if they count against
+    /// [`BYTES_AHEAD`].
+    Frames(Arc<Chunk>, usize, usize, usize),
     /// A stripe of the file, to read into this chunk first.
     Stripe(Chunk, &'m Stripes, &'m Progress<'m>),
 }
@@ -318,6 +344,7 @@ fn read_stripe(
     if ended {
         g.end = Some(g.end.map_or(seq + 1, |e| e.min(seq + 1)));
     }
+    g.bytes += c.data.len();
     progress(g.cut_packets);
     sh.changed.notify_all();
     drop(g);
@@ -334,8 +361,9 @@ fn read_stripe(
     Some(c)
 }
 
-/// Routes frames `lo..hi` of `chunk`.
-fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) -> (Block, u64) {
+/// Routes frames `lo..hi` of `chunk`, which hold `bytes` counted against
+/// [`BYTES_AHEAD`].
+fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, bytes: usize, workers: usize, assoc: bool) -> (Block, u64) {
     let per = (hi - lo) / workers + 64;
     let mut mine: Vec<Vec<u32>> = (0..workers).map(|_| Vec::with_capacity(per)).collect();
     let mut shared = Vec::new();
@@ -369,6 +397,7 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, workers: usize, assoc: bool) ->
         max_ts,
         clocks,
         left: AtomicUsize::new(workers),
+        bytes,
     };
     (block, wire)
 }
@@ -471,20 +500,20 @@ fn step<'g>(
     if ready.is_none() || g.next < k + sh.workers as u64 {
         if let Some((seq, claim)) = sh.claim(&mut g) {
             drop(g);
-            let (chunk, lo, hi) = match claim {
-                Claim::Frames(chunk, lo, hi) => (chunk, lo, hi),
+            let (chunk, lo, hi, bytes) = match claim {
+                Claim::Frames(chunk, lo, hi, bytes) => (chunk, lo, hi, bytes),
                 Claim::Stripe(c, stripes, progress) => {
                     match read_stripe(sh, stripes, progress, seq, c) {
                         Some(c) => {
-                            let n = c.len();
-                            (Arc::new(c), 0, n)
+                            let (n, bytes) = (c.len(), c.data.len());
+                            (Arc::new(c), 0, n, bytes)
                         }
                         // After the end: the slot is never walked.
                         None => return Step::Progress,
                     }
                 }
             };
-            let (b, wire) = scan(chunk, lo, hi, sh.workers, w.s.associates());
+            let (b, wire) = scan(chunk, lo, hi, bytes, sh.workers, w.s.associates());
             let mut g = sh.lock();
             g.packets += (hi - lo) as u64;
             g.wire_bytes += wire;
@@ -561,6 +590,7 @@ pub fn classify(
     let sh = Shared {
         line: Mutex::new(Line {
             unscanned: VecDeque::new(),
+            bytes: 0,
             slots: VecDeque::new(),
             base: 0,
             next: 0,
@@ -717,7 +747,11 @@ fn queue(
 ) -> Option<Chunk> {
     let ahead = blocks_ahead(sh.workers);
     let mut g = sh.lock();
-    while g.unscanned.len() + (g.next - g.base) as usize >= ahead {
+    let full = |g: &Line| {
+        let blocks = g.unscanned.len() + (g.next - g.base) as usize;
+        blocks >= ahead || (g.bytes >= BYTES_AHEAD && blocks >= sh.workers)
+    };
+    while full(&g) {
         g = match step(sh, g, w0, out) {
             Step::Progress => sh.lock(),
             Step::Idle(g) => sh.changed.wait(g).unwrap_or_else(|p| p.into_inner()),
@@ -729,7 +763,9 @@ fn queue(
     }
     let c = Arc::new(c);
     for (lo, hi) in block_ranges(&c, 0, c.len()) {
-        g.unscanned.push_back((Arc::clone(&c), lo, hi));
+        let bytes = c.frames[lo..hi].iter().map(|f| f.len).sum();
+        g.bytes += bytes;
+        g.unscanned.push_back((Arc::clone(&c), lo, hi, bytes));
         *queued += 1;
     }
     sh.changed.notify_all();
@@ -989,6 +1025,101 @@ mod tests {
             )
         }));
         assert!(caught.is_err(), "the panic is not swallowed");
+    }
+
+    fn status_kb(field: &str) -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        s.lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Classifies a file of 96 records of 2 MiB with 8 threads, in stripes
+    /// or as a stream (`BAIKAL_LONG_RECORDS_CHILD`), and prints how much
+    /// the peak resident memory grew; does nothing unless run as the child
+    /// of [`long_records_in_flight_cost_bounded_memory`].
+    #[test]
+    fn long_records_child() {
+        let Some(how) = std::env::var_os("BAIKAL_LONG_RECORDS_CHILD") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.pcap");
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let head = [
+            0xa1b2_c3d4u32.to_le_bytes(),
+            [2, 0, 4, 0],
+            [0; 4],
+            [0; 4],
+            (16u32 << 20).to_le_bytes(),
+            [1, 0, 0, 0],
+        ];
+        std::io::Write::write_all(&mut file, &head.concat()).unwrap();
+        let record = vec![0u8; 2 << 20];
+        for i in 0..96u32 {
+            let len = (record.len() as u32).to_le_bytes();
+            std::io::Write::write_all(
+                &mut file,
+                &[(1_700_000_000 + i).to_le_bytes(), [0; 4], len, len].concat(),
+            )
+            .unwrap();
+            std::io::Write::write_all(&mut file, &record).unwrap();
+        }
+        drop(file);
+        let start = status_kb("VmRSS:");
+        let (_, out) = if how == "stripes" {
+            run_file(&path, STRIPE_BYTES, 8, None)
+        } else {
+            let input = capture::Input::File(path.clone());
+            let mut read = |f: &mut dyn FnMut(&RawPacket<'_>) -> bool| capture::read(&input, f);
+            sorted_records(Frames::Read(&mut read), 8, None)
+        };
+        assert_eq!(out.report.packets, 96);
+        println!("LONG grown_kb={}", status_kb("VmHWM:").saturating_sub(start));
+    }
+
+    /// Blocks in flight hold their frames, and a frame may be 16 MiB: the
+    /// bytes in flight are bounded too ([`BYTES_AHEAD`]), not only the
+    /// blocks (16 N + 8 of them, all 96 records here).
+    #[test]
+    fn long_records_in_flight_cost_bounded_memory() {
+        if !std::path::Path::new("/proc/self/status").exists() {
+            eprintln!("SKIP: no /proc/self/status to read peak memory from");
+            return;
+        }
+        for how in ["stripes", "stream"] {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "pipeline::blocks::tests::long_records_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("BAIKAL_LONG_RECORDS_CHILD", how)
+                .output()
+                .expect("re-run the test binary");
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{how}: child failed:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let grown_kb: u64 = text
+                .lines()
+                .find_map(|l| l.split("LONG grown_kb=").nth(1))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{how}: no result in {text}"));
+            // 32 MiB in flight, a block per worker and a chunk being
+            // filled, and slack; the 96 records are 192 MiB.
+            let bound_kb = 72 * 1024;
+            eprintln!("{how}: peak RSS grew {grown_kb} KiB (bound {bound_kb} KiB)");
+            assert!(
+                grown_kb <= bound_kb,
+                "{how}: peak RSS grew {grown_kb} KiB, bound {bound_kb} KiB"
+            );
+        }
     }
 
     #[test]
