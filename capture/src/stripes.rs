@@ -286,20 +286,37 @@ impl Stripes {
         };
         let mut off = first.off.max(start);
         let mut ng = first.ng.clone();
-        while off < end {
-            let step = match (&self.format, ng.as_mut()) {
-                (Format::Pcap { be, limit, snaplen, .. }, _) => walk.pcap_record(buf, off, *be, *limit, *snaplen),
-                (Format::Pcapng, Some(st)) => walk.pcapng_block(buf, off, st),
-                (Format::Pcapng, None) => None,
-            };
-            let Some(total) = step else {
-                return walk.cut;
-            };
-            off += total as u64;
-            if walk.cut.packets >= left {
-                walk.cut.stopped = true;
-                return walk.cut;
+        // One loop per format: the pcap one is the step every stripe waits
+        // for, a few instructions a record.
+        let step = |walk: &mut Walk<'_>, off: &mut u64, total: Option<usize>| match total {
+            Some(total) => {
+                *off += total as u64;
+                if walk.cut.packets >= left {
+                    walk.cut.stopped = true;
+                    return false;
+                }
+                true
             }
+            None => false,
+        };
+        match (&self.format, ng.as_mut()) {
+            (&Format::Pcap { be, limit, snaplen, .. }, _) => {
+                while off < end {
+                    let total = walk.pcap_record(buf, off, be, limit, snaplen);
+                    if !step(&mut walk, &mut off, total) {
+                        return walk.cut;
+                    }
+                }
+            }
+            (Format::Pcapng, Some(st)) => {
+                while off < end {
+                    let total = walk.pcapng_block(buf, off, st);
+                    if !step(&mut walk, &mut off, total) {
+                        return walk.cut;
+                    }
+                }
+            }
+            (Format::Pcapng, None) => return walk.cut,
         }
         walk.cut.next = (off < self.len).then_some(Resume { off, ng });
         walk.cut
@@ -468,6 +485,21 @@ impl Walk<'_> {
     /// when reading stops at it.
     #[inline]
     fn pcap_record(&mut self, buf: &mut Vec<u8>, off: u64, be: bool, limit: u32, snaplen: u32) -> Option<usize> {
+        // Nearly every record: header and data among the bytes read.
+        let rel = (off - self.start) as usize;
+        if let Some(h) = buf
+            .get(rel..rel + RECORD_HEADER)
+            .filter(|_| rel + RECORD_HEADER <= self.have as usize)
+        {
+            let incl = u32_at(h, 8, be).unwrap_or(u32::MAX);
+            let total = RECORD_HEADER + incl as usize;
+            if incl <= limit && rel + total <= self.have as usize {
+                let orig = u32_at(h, 12, be).unwrap_or(0);
+                self.cut.packets += 1;
+                self.cut.bytes += u64::from(orig.max(incl));
+                return Some(total);
+            }
+        }
         self.need(buf, off, RECORD_HEADER, "record header")?;
         let rel = (off - self.start) as usize;
         let h = &buf[rel..rel + RECORD_HEADER];

@@ -62,8 +62,26 @@ impl LinkType {
 }
 
 /// An IP address in 16 bytes; IPv4 is IPv4-mapped (`::ffff:a.b.c.d`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Ordered as its bytes are (lexicographically).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Addr(pub [u8; 16]);
+
+impl Ord for Addr {
+    /// The bytes' order, compared as one big-endian integer: two loads and
+    /// a compare instead of a byte-slice comparison, on every flow-key
+    /// canonicalisation (`FlowKey::from_tuple`, the shard hash).
+    #[inline]
+    fn cmp(&self, other: &Addr) -> std::cmp::Ordering {
+        u128::from_be_bytes(self.0).cmp(&u128::from_be_bytes(other.0))
+    }
+}
+
+impl PartialOrd for Addr {
+    #[inline]
+    fn partial_cmp(&self, other: &Addr) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl Addr {
     pub fn from_v4(b: [u8; 4]) -> Addr {

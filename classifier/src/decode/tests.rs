@@ -1170,3 +1170,34 @@ fn fast_tuple_agrees_with_decode() {
     }
     assert!(accepted > 1000, "{accepted}");
 }
+
+#[test]
+fn addresses_order_as_their_bytes() {
+    // Pairs that differ in each byte, in the sign bit of a byte, and not
+    // at all, plus a pseudo-random sweep.
+    let mut addrs = vec![Addr([0; 16]), Addr([0xff; 16]), Addr::from_v4([10, 0, 0, 1])];
+    for i in 0..16 {
+        for v in [1u8, 0x7f, 0x80, 0xff] {
+            let mut a = [0u8; 16];
+            a[i] = v;
+            addrs.push(Addr(a));
+        }
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..200 {
+        let mut a = [0u8; 16];
+        for b in &mut a {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x % 3) as u8 * 0x7f;
+        }
+        addrs.push(Addr(a));
+    }
+    for a in &addrs {
+        for b in &addrs {
+            assert_eq!(a.cmp(b), a.0.cmp(&b.0), "{a:?} {b:?}");
+            assert_eq!(a.partial_cmp(b), Some(a.0.cmp(&b.0)));
+        }
+    }
+}
