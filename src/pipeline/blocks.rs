@@ -185,14 +185,10 @@ struct Line {
     cut: bool,
     /// `Source::Stripes`: the next stripe to cut, where its first record
     /// starts and what the records before said (`None`: reading has
-    /// ended), and what the cuts so far found.
+    /// ended), and what the cuts so far found (its `stopped` is `cut`).
     cut_next: u64,
     cut_at: Option<capture::Resume>,
-    cut_packets: u64,
-    cut_bytes: u64,
-    warning: Option<capture::ReadWarning>,
-    /// (Only its skipped records.)
-    skips: ReadReport,
+    read: ReadReport,
 }
 
 struct Shared<'m, 'e> {
@@ -326,7 +322,7 @@ fn read_stripe(
         }
         g = sh.changed.wait(g).unwrap_or_else(|p| p.into_inner());
     }
-    let left = sh.limit - g.cut_packets;
+    let left = sh.limit - g.read.packets;
     let first = g.cut_at.take()?;
     drop(g);
     let cut = stripes.hop(seq, &mut c.data, filled, &first, left);
@@ -334,18 +330,18 @@ fn read_stripe(
     let ended = cut.next.is_none();
     g.cut_next = seq + 1;
     g.cut_at = cut.next;
-    g.cut_packets += cut.packets;
-    g.skips.merge_skipped(&cut.skipped);
-    g.cut_bytes += cut.bytes;
+    g.read.packets += cut.packets;
+    g.read.bytes += cut.bytes;
+    g.read.merge_skipped(&cut.skipped);
     g.cut |= cut.stopped;
     if cut.warning.is_some() {
-        g.warning = cut.warning;
+        g.read.warning = cut.warning;
     }
     if ended {
         g.end = Some(g.end.map_or(seq + 1, |e| e.min(seq + 1)));
     }
     g.bytes += c.data.len();
-    progress(g.cut_packets);
+    progress(g.read.packets);
     sh.changed.notify_all();
     drop(g);
     let frames = &mut c.frames;
@@ -603,10 +599,10 @@ pub fn classify(
             cut,
             cut_next: 0,
             cut_at: stripes.map(|(s, _)| s.first()),
-            cut_packets: 0,
-            cut_bytes: 0,
-            warning: None,
-            skips: ReadReport::default(),
+            read: ReadReport {
+                format: stripes.map_or("", |(s, _)| s.format()).into(),
+                ..ReadReport::default()
+            },
         }),
         changed: Condvar::new(),
         workers,
@@ -670,12 +666,8 @@ pub fn classify(
         None if stripes.is_some() => {
             let g = sh.lock();
             ReadReport {
-                format: stripes.map_or("pcap", |(s, _)| s.format()).into(),
-                packets: g.cut_packets,
-                bytes: g.cut_bytes,
-                warning: g.warning.clone(),
                 stopped: g.cut,
-                skipped: g.skips.skipped.clone(),
+                ..g.read.clone()
             }
         }
         None => {
