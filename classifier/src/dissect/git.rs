@@ -46,10 +46,13 @@ fn request(d: &[u8]) -> Result<(&'static [u8], &[u8]), bool> {
         let n = body.len().min(s.len());
         body[..n] == s[..n]
     });
-    let &service = service.ok_or(false)?;
+    service.ok_or(false)?;
     if d.len() < len {
         return Err(true);
     }
+    // Complete: the service must be there in full, not only the part of
+    // it that fit (`0016git-upload-archive` is 18 bytes of a 19-byte one).
+    let &service = SERVICES.iter().find(|s| body.starts_with(s)).ok_or(false)?;
     let rest = &body[service.len()..];
     let nul = rest.iter().position(|&b| b == 0).ok_or(false)?;
     let path = &rest[..nul];
@@ -131,13 +134,15 @@ mod tests {
             d[i] = v;
             d
         };
-        let cases: [Vec<u8>; 6] = [
+        let cases: [Vec<u8>; 7] = [
             mutate(3, b'6'),  // length past the bytes sent
             mutate(0, b'X'),  // not hexadecimal
             mutate(6, b'x'),  // another service
             mutate(20, 0x01), // control byte in the path
             mutate(45, b'H'), // not host=
             b"0000".to_vec(),
+            // Shorter than the service it starts: found by the fuzz smoke.
+            b"0016git-upload-archive".to_vec(),
         ];
         for d in &cases {
             let ends = [[d.len() as u32], [0]];
