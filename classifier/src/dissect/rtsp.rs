@@ -75,10 +75,11 @@ fn headers_ended(d: &[u8]) -> bool {
 /// Whether `d` could still grow into a request or status line.
 fn could_start(d: &[u8]) -> bool {
     let n = d.len();
+    // `d` is a prefix of "METHOD " or starts with it; no copy per method,
+    // as this runs in every TCP flow's probe.
     METHODS.iter().any(|m| {
-        let mut full = m.to_vec();
-        full.push(b' ');
-        n <= full.len() && full[..n] == *d || n > full.len() && d.starts_with(&full)
+        let k = n.min(m.len());
+        d[..k] == m[..k] && (n <= m.len() || d[m.len()] == b' ')
     }) || b"RTSP/"[..n.min(5)] == d[..n.min(5)]
 }
 
@@ -165,6 +166,24 @@ Transport: RTP/AVP;unicast;client_port=50220-50221\r\n\r\n";
         let ends = [[0], [OK.len() as u32]];
         let p = Payloads::tcp(40000, 8554, &[], OK, &ends);
         assert_eq!(Rtsp.parse(&p, &mut Meta::default()), Parse::Done);
+    }
+
+    #[test]
+    fn what_could_start_a_message() {
+        for m in METHODS {
+            let line = [m, &b" rtsp://a/ RTSP/1.0"[..]].concat();
+            for n in 0..=line.len() {
+                assert!(could_start(&line[..n]), "{:?}", &line[..n]);
+            }
+            // The method with another byte where its space goes.
+            assert!(!could_start(&[m, &b"X"[..]].concat()));
+        }
+        for yes in [&b"RTSP/1.0 200"[..], b"RTS", b""] {
+            assert!(could_start(yes), "{yes:?}");
+        }
+        for no in [&b"GET "[..], b"OPTION ", b"PLAYS", b"RTSX", b"rtsp/"] {
+            assert!(!could_start(no), "{no:?}");
+        }
     }
 
     #[test]
