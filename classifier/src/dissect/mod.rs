@@ -230,9 +230,11 @@ pub enum Transport {
 
 /// What one direction has carried so far.
 ///
-/// For TCP, `data` is the in-order reassembled stream prefix and there is
-/// one chunk. For UDP, `data` is the datagrams back to back and `ends`
-/// holds the end offset of each.
+/// For TCP, `data` is the in-order reassembled stream prefix and `ends`
+/// holds where each segment's new bytes end in it, so [`Side::first`] is the
+/// first segment only; a parser that needs a message across segments reads
+/// [`Side::stream`]. For UDP, `data` is the datagrams back to back and
+/// `ends` holds the end offset of each.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Side<'a> {
     pub data: &'a [u8],
@@ -244,7 +246,7 @@ impl<'a> Side<'a> {
     pub fn stream(&self) -> &'a [u8] {
         self.data
     }
-    /// The datagrams (UDP) or the single stream chunk (TCP).
+    /// The datagrams (UDP) or the in-order segments (TCP).
     pub fn chunks(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
         let data = self.data;
         let ends = self.ends;
@@ -256,7 +258,7 @@ impl<'a> Side<'a> {
             &data[s..e]
         })
     }
-    /// The first datagram / chunk, or empty.
+    /// The first datagram or segment, or empty.
     pub fn first(&self) -> &'a [u8] {
         self.chunks().next().unwrap_or(&[])
     }
