@@ -205,9 +205,9 @@ pub struct ClassifyArgs {
     pub rules: Option<PathBuf>,
     /// Classification threads. 1: decode and classify on the reading
     /// thread. N > 1: N workers, flows sharded by a symmetric hash of their
-    /// key; a regular file is read by the calling thread, which routes
-    /// every frame and hands the other workers theirs in batches, a pipe or
-    /// gzip'd input is handed out in blocks that any worker routes, a live
+    /// key; a regular capture file is read in stripes by every worker, a
+    /// pipe or gzip'd input by the calling thread into blocks; each block's
+    /// frames are routed once, by whichever worker is free, and a live
     /// interface is shared through AF_PACKET fanout (see
     /// docs/PERFORMANCE.md). The set of records is the same for every N,
     /// also when the capture's time goes back, unless flows are evicted for

@@ -47,8 +47,8 @@ impl Config {
             .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>)
     }
 
-    /// The reading thread's association table (peers announced under a
-    /// realm the rules name an app for); none without rules.
+    /// An association table (peers announced under a realm the rules name
+    /// an app for), one per worker; none without rules.
     pub fn associations(&self) -> Option<Associations> {
         let rules = self.rules.clone()?;
         Some(Associations::new(assoc::MAX_PEERS, move |realm| {
@@ -129,7 +129,7 @@ pub enum Frames<'a, 's> {
 
 /// Frames back to back in one block of memory, with their descriptors.
 /// Workers share a chunk (`Arc`) and each decodes only the frames of its
-/// flows, so the reading thread never copies a frame twice.
+/// flows, so no frame is copied after it is read into its chunk.
 #[derive(Default)]
 pub struct Chunk {
     data: Vec<u8>,

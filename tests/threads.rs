@@ -80,9 +80,9 @@ fn piped_records_with(file: &std::path::Path, threads: u32, extra: &[&str]) -> V
     v
 }
 
-/// Same records for 1, 2, 3 and 5 threads reading the file (with 5 the
-/// reading thread only routes), and for 2 and 3 threads reading it through
-/// a pipe.
+/// Same records for 1, 2, 3 and 5 threads reading the file (in stripes
+/// that every worker reads), and for 2 and 3 threads reading it through a
+/// pipe.
 fn check_same(files: &[PathBuf]) -> usize {
     let one = sorted_records(files, 1);
     let mut others: Vec<(String, Vec<String>)> = [2, 3, 5]
@@ -264,7 +264,7 @@ fn same_records_for_any_thread_count_corpus() {
 }
 
 /// Every corpus capture gives the same records at one and at two threads
-/// (a regular file: the reader that routes, and a worker). Those whose
+/// (a regular file: two workers reading its stripes). Those whose
 /// timestamps go back (39 of them, most by jitter) are checked at 3 and 5
 /// threads and through a pipe at 2 and 3 as well: there a worker must be
 /// told the clock of the frames it does not see.
@@ -359,7 +359,7 @@ fn fragments(f: &[u8], id: u16) -> [Vec<u8>; 2] {
     [mk(&body[..24], 0, true), mk(&body[24..], 24, false)]
 }
 
-/// Every flow mixes packets the reader routes from their headers (plain
+/// Every flow mixes packets the scan routes from their headers (plain
 /// Ethernet + IPv4) with packets it must decode itself (a fragmented
 /// datagram, three VLAN tags, a VXLAN tunnel): each flow must still be
 /// one record, the same for every thread count, from a file or a pipe.
@@ -409,12 +409,12 @@ fn flows_mixing_plain_and_decoded_packets_stay_whole() {
             "{line}"
         );
     }
-    // check_same covers the pipe (the reader's streaming path) too.
+    // check_same covers the pipe (the calling thread's stream path) too.
     assert_eq!(check_same(std::slice::from_ref(&p)), flows as usize);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// On every frame of the corpus, `fast_l4` (how the reader routes a frame
+/// On every frame of the corpus, `fast_l4` (how the scan routes a frame
 /// without decoding it, and the UDP payload its association table reads)
 /// declines or agrees with the decoder.
 #[test]
@@ -444,7 +444,7 @@ fn fast_tuple_agrees_with_the_decoder_on_the_corpus() {
                     path.display()
                 );
                 if t.proto == ipproto::UDP {
-                    // What the association table reads on the reading thread.
+                    // What the association table reads in the scan.
                     assert_eq!(
                         got.map(|v| v.payload),
                         Some(udp_payload),

@@ -67,7 +67,8 @@ struct Learned {
     seq: u64,
 }
 
-/// The reading thread's association table.
+/// An association table: one per worker, each learning from every
+/// announcement in capture order.
 pub struct Associations {
     peers: Map<Endpoint, Learned>,
     /// Insertion order for eviction; an entry whose sequence number no

@@ -91,7 +91,7 @@ impl Engine {
         self.process_inner::<false>(pkt, None, source, out);
     }
 
-    /// [`Engine::process`] for a packet the reading thread associated
+    /// [`Engine::process`] for a packet the association table matched
     /// with an earlier flow ([`crate::assoc`]): when the packet creates
     /// its flow, the flow records why.
     #[inline]

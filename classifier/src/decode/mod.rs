@@ -362,8 +362,8 @@ pub fn fast_tuple(lt: LinkType, frame: &[u8]) -> Option<Tuple> {
 }
 
 /// [`fast_tuple`], plus the UDP payload exactly as `decode` would give it
-/// (empty for other transports): what the reading thread's association
-/// table needs to look at without a full decode.
+/// (empty for other transports): what the association table needs to look
+/// at without a full decode.
 #[inline]
 pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
     let ip = match lt {
