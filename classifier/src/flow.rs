@@ -6,7 +6,7 @@
 //! - a `hashbrown::HashTable<u32>` maps the canonical key's hash to the
 //!   slab index (4 bytes + 1 control byte per bucket);
 //! - intrusive doubly linked lists (`prev`/`next` indices), one per
-//!   timeout class and second of last packet ([`Bucket`], the seconds in
+//!   timeout class and second of last packet (`Bucket`, the seconds in
 //!   a `BTreeMap`), so a sweep takes idle flows by whole seconds from the
 //!   oldest, and a packet moves its flow at most once per second;
 //! - per-flow payload state ([`Inspect`]) and the verdict are boxed and
@@ -867,7 +867,7 @@ impl FlowTable {
     /// What a packet does to its own flow (start a new one after an idle
     /// gap, end a stalled inspection) goes by the packet's own timestamp.
     /// Sweeps are exact (they find every such flow, in whatever order the
-    /// packets came: [`Bucket`]), so with time that goes back too a flow's fate depends only
+    /// packets came: `Bucket`), so with time that goes back too a flow's fate depends only
     /// on its own packets and on the sweeps before each of them. Sweeps
     /// only add to what earlier ones did, so a worker that holds some of
     /// the flows and is told the clock of the frames it does not see

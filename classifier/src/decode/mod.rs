@@ -8,11 +8,11 @@
 //! Addresses are kept as 16 bytes ([`Addr`]); IPv4 is stored IPv4-mapped.
 //!
 //! The stages, one file each:
-//! - [`link`]: link layer → IP bytes (Ethernet with VLAN/QinQ, MPLS, PPPoE,
+//! - `link`: link layer → IP bytes (Ethernet with VLAN/QinQ, MPLS, PPPoE,
 //!   LLC/SNAP; Linux SLL/SLL2; raw IP; BSD null/loopback; PPP; Cisco HDLC; PPI).
-//! - [`ip`]: IPv4 / IPv6 with extension headers, lax about truncation.
-//! - [`frag`]: IPv4/IPv6 fragment reassembly with bounded memory.
-//! - [`tunnel`]: IP-in-IP, GRE (incl. ERSPAN II/III, PPTP), VXLAN(-GPE),
+//! - `ip`: IPv4 / IPv6 with extension headers, lax about truncation.
+//! - `frag`: IPv4/IPv6 fragment reassembly with bounded memory.
+//! - `tunnel`: IP-in-IP, GRE (incl. ERSPAN II/III, PPTP), VXLAN(-GPE),
 //!   Geneve, GTP-U. Flows are keyed on the innermost packet; when an inner
 //!   packet cannot be decoded the outer packet is returned instead.
 //!

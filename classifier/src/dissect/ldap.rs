@@ -6,7 +6,7 @@
 //! negative), a protocolOp with an application tag of the operation's
 //! form (constructed for all but unbindRequest 2, delRequest 10 and
 //! abandonRequest 16, which are primitive; 17, 18, 20..22 and 26+ do not
-//! exist), and optionally the controls ([0]) ending exactly where the
+//! exist), and optionally the controls (`[0]`) ending exactly where the
 //! SEQUENCE does. A bindRequest must start with version 1..3, an
 //! LDAPResult with an ENUMERATED resultCode.
 //!

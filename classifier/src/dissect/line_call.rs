@@ -9,7 +9,7 @@
 //! the same 5-tuple and are passed over (they do not advance the counter).
 //!
 //! The check: each side's first such datagram carries `06 02`, one side
-//! shows [`MIN_RUN`] of them with consecutive counters (the caller's
+//! shows `MIN_RUN` of them with consecutive counters (the caller's
 //! burst often fills the inspection budget before the answer's second
 //! datagram), the other's continue its own counter, the two sides'
 //! counters are not the same sequence, and nothing else is on the flow.

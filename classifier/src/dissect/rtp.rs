@@ -22,7 +22,7 @@
 //! RTP. Over TCP the
 //! same pair is looked for in the first two frames of the stream; a
 //! frame must be at least an RTP header long and at most
-//! [`MAX_TCP_FRAME`].
+//! `MAX_TCP_FRAME`.
 //!
 //! Encryption: plain RTP is cleartext. SRTP (RFC 3711) keeps the RTP
 //! header in the clear and encrypts the payload, so the two cannot be
@@ -32,7 +32,7 @@
 //! so its datagrams never tile into whole RTCP packets; such a flow is
 //! reported `encrypted` (`rtcp_encrypted` in extra). The same SRTCP
 //! shape next to RTP of the same SSRC on one 5-tuple is what tells SRTP
-//! ([`srtp_evidence`], used after ICE's STUN checks).
+//! (`srtp_evidence`, used after ICE's STUN checks).
 
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};

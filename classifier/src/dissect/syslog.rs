@@ -4,7 +4,7 @@
 //! severity), then the header and message as text: RFC 5424 puts the
 //! version `1` and a space next, RFC 3164 a `Mmm dd hh:mm:ss` timestamp,
 //! and many senders something of their own. The checks here: a valid
-//! priority, then a line of at least [`MIN_BODY`] characters, all text
+//! priority, then a line of at least `MIN_BODY` characters, all text
 //! (UTF-8, no control bytes but tab; a trailing newline or NUL is
 //! allowed); over TCP the message may be preceded by its length
 //! (octet counting) or end with a newline (non-transparent framing).

@@ -3,7 +3,7 @@
 //!
 //! A Telnet session usually opens with negotiation: IAC (0xff) then
 //! WILL, WONT, DO or DONT (0xfb..=0xfe) and an option, or a
-//! subnegotiation IAC SB <option> ... IAC SE. The first side's stream
+//! subnegotiation `IAC SB <option> ... IAC SE`. The first side's stream
 //! must begin with at least two such commands back to back (a lone
 //! 0xff 0xfb pair is too little to go on), and the other side, when it
 //! has spoken, must begin with a negotiation command as well. A session

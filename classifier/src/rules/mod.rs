@@ -60,14 +60,14 @@ pub static DEFAULT_FILES: &[(&str, &str)] = &[
 /// Confidence of the MTProxy guess when the first client payload is
 /// exactly the 64-byte obfuscated2 header, sent on its own, and the
 /// server's first payload has the size of a framed `resPQ` (see
-/// [`mtproxy_secret`]).
+/// `mtproxy_secret`).
 pub const CONF_MTPROXY_64: f32 = 0.4;
 /// Confidence of the MTProxy guess when the first client payload has the
 /// size of the obfuscated2 header plus an unencrypted `req_pq_multi`
 /// (64 + 1 + 40 abridged, 64 + 4 + 40 intermediate) and the server's
 /// first payload that of a `resPQ` in the same transport.
 pub const CONF_MTPROXY_REQ_PQ: f32 = 0.5;
-/// Confidence of the MTProxy fake-TLS guess (see [`fake_tls`]): the
+/// Confidence of the MTProxy fake-TLS guess (see `fake_tls`): the
 /// server's first flight has MTProxy's shape and the client's first
 /// application-data record is too long to be a TLS 1.3 Finished.
 pub const CONF_FAKE_TLS: f32 = 0.6;
