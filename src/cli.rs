@@ -53,8 +53,8 @@ pub struct BenchArgs {
     /// Write the report here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Payload packets per direction given to the dissectors.
-    #[arg(long, default_value_t = 12)]
+    /// Payload packets per direction given to the dissectors (1 to 255).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u8).range(1..))]
     pub probe_packets: u8,
     /// Most flows tracked at once.
     #[arg(long, default_value_t = 4_000_000)]
@@ -194,8 +194,8 @@ pub struct ClassifyArgs {
     /// Idle timeout for other flows, seconds.
     #[arg(long, default_value_t = 60)]
     pub other_timeout: u64,
-    /// Payload packets per direction given to the dissectors.
-    #[arg(long, default_value_t = 12)]
+    /// Payload packets per direction given to the dissectors (1 to 255).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u8).range(1..))]
     pub probe_packets: u8,
     /// No progress bar.
     #[arg(short = 'q', long)]
@@ -300,7 +300,7 @@ fn bench(a: BenchArgs) -> Result<ExitCode> {
         progress: !a.quiet,
         flow: baikal_classifier::flow::FlowConfig {
             max_flows: a.max_flows,
-            probe_packets: a.probe_packets.max(1),
+            probe_packets: a.probe_packets,
             ..Default::default()
         },
     };
@@ -425,7 +425,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         tcp_idle_ns: a.tcp_timeout.saturating_mul(s),
         udp_idle_ns: a.udp_timeout.saturating_mul(s),
         other_idle_ns: a.other_timeout.saturating_mul(s),
-        probe_packets: a.probe_packets.max(1),
+        probe_packets: a.probe_packets,
         ..Default::default()
     };
     let rules = load_rules(a.rules.as_deref())?;
@@ -456,5 +456,25 @@ mod tests {
         assert!(parse_duration("-3s").is_err());
         assert!(parse_duration("3 parsecs").is_err());
         assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn probe_packets_from_1_to_255() {
+        use clap::Parser;
+        for cmd in ["classify", "bench"] {
+            let parse = |n: &str| Cli::try_parse_from(["baikal", cmd, "--probe-packets", n, "x.pcap"]);
+            let probe = |c: Cli| match c.cmd {
+                Cmd::Classify(a) => a.probe_packets,
+                Cmd::Bench(a) => a.probe_packets,
+                _ => unreachable!(),
+            };
+            assert_eq!(probe(parse("1").unwrap()), 1);
+            assert_eq!(probe(parse("255").unwrap()), 255);
+            for bad in ["0", "256"] {
+                let e = parse(bad).unwrap_err();
+                assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{cmd} {bad}");
+            }
+            assert!(parse("-1").is_err());
+        }
     }
 }
