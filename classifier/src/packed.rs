@@ -109,6 +109,9 @@ pub struct Strings {
     key_index: hashbrown::HashTable<u32>,
     /// Reused by [`Strings::pack`].
     scratch: Vec<u8>,
+    /// Reused by [`Strings::unpack`] and [`Strings::discard`] for the ids
+    /// a verdict holds (two allocations per flow otherwise).
+    ids: Vec<u32>,
 }
 
 impl Default for Strings {
@@ -183,6 +186,7 @@ impl Strings {
             keys: Vec::new(),
             key_index: hashbrown::HashTable::new(),
             scratch: Vec::new(),
+            ids: Vec::new(),
         }
     }
 
@@ -203,6 +207,7 @@ impl Strings {
             + self.keys.capacity() * std::mem::size_of::<&str>()
             + self.key_index.allocation_size()
             + self.scratch.capacity()
+            + self.ids.capacity() * 4
     }
 
     fn key_id(&mut self, k: &'static str) -> u64 {
@@ -347,11 +352,19 @@ impl Strings {
     /// Unpacks a verdict and drops its references. A buffer this table
     /// did not write yields what could be read of it.
     pub fn unpack(&mut self, p: Packed) -> Meta {
-        let (m, ids) = self.read(&p);
-        for id in ids {
+        let mut m = Meta::default();
+        let mut ids = std::mem::take(&mut self.ids);
+        let _ = self.read_into(&p.0, Some(&mut m), &mut ids);
+        self.release_all(&mut ids);
+        self.ids = ids;
+        m
+    }
+
+    /// Releases `ids` and empties it.
+    fn release_all(&mut self, ids: &mut Vec<u32>) {
+        for id in ids.drain(..) {
             self.release(id);
         }
-        m
     }
 
     #[cfg(test)]
@@ -373,23 +386,17 @@ impl Strings {
 
     /// Unpacks without dropping references.
     pub fn peek(&self, p: &Packed) -> Meta {
-        self.read(p).0
+        let mut m = Meta::default();
+        let _ = self.read_into(&p.0, Some(&mut m), &mut Vec::new());
+        m
     }
 
     /// Drops a verdict's references (without building its strings).
     pub fn discard(&mut self, p: Packed) {
-        let mut ids = Vec::new();
+        let mut ids = std::mem::take(&mut self.ids);
         let _ = self.read_into(&p.0, None, &mut ids);
-        for id in ids {
-            self.release(id);
-        }
-    }
-
-    fn read(&self, p: &Packed) -> (Meta, Vec<u32>) {
-        let mut m = Meta::default();
-        let mut ids = Vec::new();
-        let _ = self.read_into(&p.0, Some(&mut m), &mut ids);
-        (m, ids)
+        self.release_all(&mut ids);
+        self.ids = ids;
     }
 
     /// Reads a buffer into `out` (or only collects its shared ids).
