@@ -7,6 +7,8 @@
 //! question that parses (labels, qclass IN/CH/HS/ANY) and, off the DNS
 //! ports, a message that parses to its exact end.
 
+use std::fmt::Write as _;
+
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
@@ -29,34 +31,51 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// (lowercase, dotted, no trailing dot) and the offset after it in the
 /// original position. Pointers must point strictly backwards, so loops
 /// are impossible; jumps are bounded anyway.
-fn read_name(msg: &[u8], mut off: usize) -> Option<(String, usize)> {
-    let mut name = String::new();
+fn read_name(msg: &[u8], off: usize) -> Option<(String, usize)> {
+    let mut name = String::with_capacity(64);
+    let end = walk_name(msg, off, Some(&mut name))?;
+    Some((name, end))
+}
+
+/// Where the name at `off` ends, checked as [`read_name`] checks it, with
+/// the name built into `out` only when given: most records' names are
+/// only stepped over.
+fn walk_name(msg: &[u8], mut off: usize, mut out: Option<&mut String>) -> Option<usize> {
+    // The length of the name as built (odd bytes take four characters).
+    let mut len = 0usize;
     let mut end = None;
     let mut jumps = 0;
     loop {
-        let len = *msg.get(off)?;
-        match len & 0xc0 {
+        let n = *msg.get(off)?;
+        match n & 0xc0 {
             0x00 => {
-                if len == 0 {
-                    return Some((name, end.unwrap_or(off + 1)));
+                if n == 0 {
+                    return Some(end.unwrap_or(off + 1));
                 }
-                let label = msg.get(off + 1..off + 1 + usize::from(len))?;
-                if !name.is_empty() {
-                    name.push('.');
+                let label = msg.get(off + 1..off + 1 + usize::from(n))?;
+                if len > 0 {
+                    len += 1;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push('.');
+                    }
                 }
                 for &b in label {
                     let c = b.to_ascii_lowercase();
-                    if c.is_ascii_graphic() && c != b'.' {
-                        name.push(char::from(c));
-                    } else {
-                        // Keep odd bytes visible without breaking the string.
-                        name.push_str(&format!("\\{b:03}"));
+                    let plain = c.is_ascii_graphic() && c != b'.';
+                    len += if plain { 1 } else { 4 };
+                    if let Some(o) = out.as_deref_mut() {
+                        if plain {
+                            o.push(char::from(c));
+                        } else {
+                            // Keep odd bytes visible without breaking the string.
+                            let _ = write!(o, "\\{b:03}");
+                        }
                     }
                 }
-                if name.len() > MAX_NAME * 4 {
+                if len > MAX_NAME * 4 {
                     return None;
                 }
-                off += 1 + usize::from(len);
+                off += 1 + usize::from(n);
             }
             0xc0 => {
                 let ptr = usize::from(be16(msg, off)? & 0x3fff);
@@ -188,7 +207,9 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
     let mut exact = true;
     let mut dnscrypt_cert = false;
     for i in 0..(u32::from(an) + u32::from(ns) + u32::from(ar)) {
-        let Some((n, e)) = read_name(msg, off) else {
+        let mut n = String::new();
+        let want = i == 0 && name.is_none();
+        let Some(e) = walk_name(msg, off, want.then_some(&mut n)) else {
             exact = false;
             break;
         };
@@ -201,7 +222,7 @@ fn parse_msg(msg: &[u8], mdns: bool) -> Option<Msg> {
             exact = false;
             break;
         }
-        if i == 0 && name.is_none() {
+        if want {
             name = Some(n);
             qtype = be16(msg, e);
         }
@@ -654,6 +675,48 @@ mod tests {
         // A backwards chain: fine, and bounded.
         let msg = [0u8; 40];
         assert!(read_name(&msg, 0).is_some());
+    }
+
+    #[test]
+    fn names_stepped_over_as_they_are_read() {
+        // Odd bytes take four characters: a dot in a label, a control byte.
+        let odd = [3, b'A', b'.', 1, 2, b'c', b'd', 0];
+        assert_eq!(read_name(&odd, 0), Some(("a\\046\\001.cd".to_string(), 8)));
+        // At the length limit (1020 characters as built: 1020 and 1021 in
+        // plain bytes, 1011 and 1264 in odd ones), then a compressed answer;
+        // each at every truncation and every offset.
+        let mut msgs = Vec::new();
+        // Sixteen labels of 63, 63, ..., `last` bytes: 15 * 63 + 15 dots +
+        // `last` characters, or four times that for odd bytes.
+        for (byte, labels, last) in [(b'x', 16, 60), (b'x', 16, 61), (0x01, 4, 63), (0x01, 5, 63)] {
+            let mut m = Vec::new();
+            for l in 0..labels {
+                let n = if l + 1 == labels { last } else { 63 };
+                m.push(n as u8);
+                m.extend(std::iter::repeat_n(byte, n));
+            }
+            m.push(0);
+            msgs.push(m);
+        }
+        let mut answer = query(7, "www.example.org", 1, false);
+        answer.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4]);
+        answer.extend_from_slice(&[3, b'c', b'd', b'n', 0xc0, 16, 0, 1]);
+        msgs.push(answer);
+        let mut accepted = 0;
+        for m in &msgs {
+            for cut in 0..=m.len() {
+                let m = &m[..cut];
+                for off in 0..m.len() {
+                    let read = read_name(m, off);
+                    assert_eq!(walk_name(m, off, None), read.as_ref().map(|r| r.1), "{m:?} at {off}");
+                    accepted += usize::from(read.is_some());
+                }
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
+        for (m, ok) in msgs.iter().zip([true, false, true, false]) {
+            assert_eq!(read_name(m, 0).is_some(), ok, "{}", m.len());
+        }
     }
 
     #[test]
