@@ -682,12 +682,12 @@ mod tests {
         // Odd bytes take four characters: a dot in a label, a control byte.
         let odd = [3, b'A', b'.', 1, 2, b'c', b'd', 0];
         assert_eq!(read_name(&odd, 0), Some(("a\\046\\001.cd".to_string(), 8)));
-        // At the length limit (1020 characters as built: 1020 and 1021 in
-        // plain bytes, 1011 and 1264 in odd ones), then a compressed answer;
-        // each at every truncation and every offset.
+        // At the length limit of 1020 characters as built: `labels` labels
+        // of 63 bytes, the last of `last`, give 1020 and 1021 characters in
+        // plain bytes (15 * 63 + 15 dots + 60 or 61) and 1011 and 1264 in
+        // odd ones (four characters a byte). Then a compressed answer. Each
+        // at every truncation and every offset.
         let mut msgs = Vec::new();
-        // Sixteen labels of 63, 63, ..., `last` bytes: 15 * 63 + 15 dots +
-        // `last` characters, or four times that for odd bytes.
         for (byte, labels, last) in [(b'x', 16, 60), (b'x', 16, 61), (0x01, 4, 63), (0x01, 5, 63)] {
             let mut m = Vec::new();
             for l in 0..labels {

@@ -42,11 +42,13 @@ fn request(d: &[u8]) -> Result<(&'static [u8], &[u8]), bool> {
         return Err(false);
     }
     let body = &d[4..d.len().min(len)];
-    let service = SERVICES.iter().find(|s| {
+    let could_be = SERVICES.iter().any(|s| {
         let n = body.len().min(s.len());
         body[..n] == s[..n]
     });
-    service.ok_or(false)?;
+    if !could_be {
+        return Err(false);
+    }
     if d.len() < len {
         return Err(true);
     }
