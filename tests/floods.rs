@@ -14,6 +14,10 @@ use baikal_classifier::decode::{Decoder, LinkType};
 use baikal_classifier::engine::Engine;
 use baikal_classifier::flow::{EndReason, FlowConfig};
 
+#[path = "common/child.rs"]
+mod child;
+use child::{rerun_alone, status_kb};
+
 const CAP: usize = 100_000;
 
 fn flood_flows() -> u64 {
@@ -80,15 +84,6 @@ fn syn_frame(buf: &mut Vec<u8>, i: u64, reply: bool) {
     }
 }
 
-fn status_kb(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The flood itself; does nothing unless run as the child of
 /// [`syn_flood_bounded_memory`]. Prints one result line.
 #[test]
@@ -150,17 +145,7 @@ fn field(line: &str, k: &str) -> u64 {
 
 #[test]
 fn syn_flood_bounded_memory() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "flood_child", "--nocapture", "--test-threads=1"])
-        .env("BAIKAL_FLOOD_CHILD", "1")
-        .output()
-        .expect("re-run the test binary");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed:\n{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = rerun_alone("flood_child", "BAIKAL_FLOOD_CHILD", "1");
     // libtest may print "test flood_child ... " on the same line first.
     let line = text
         .lines()

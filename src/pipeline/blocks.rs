@@ -769,7 +769,12 @@ fn queue(
 }
 
 #[cfg(test)]
+#[path = "../../tests/common/child.rs"]
+mod child;
+
+#[cfg(test)]
 mod tests {
+    use super::child::{rerun_alone, status_kb};
     use super::*;
     use crate::pipeline::test_support::{
         a_failing_output_stops_everyone, a_failing_sink_stops_everyone, demo, sorted_records,
@@ -1019,15 +1024,6 @@ mod tests {
         assert!(caught.is_err(), "the panic is not swallowed");
     }
 
-    fn status_kb(field: &str) -> u64 {
-        let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        s.lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-
     /// Classifies a file of 96 records of 2 MiB with 8 threads, in stripes
     /// or as a stream (`BAIKAL_LONG_RECORDS_CHILD`), and prints how much
     /// the peak resident memory grew; does nothing unless run as the child
@@ -1082,21 +1078,10 @@ mod tests {
             return;
         }
         for how in ["stripes", "stream"] {
-            let out = std::process::Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "pipeline::blocks::tests::long_records_child",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("BAIKAL_LONG_RECORDS_CHILD", how)
-                .output()
-                .expect("re-run the test binary");
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success(),
-                "{how}: child failed:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
+            let text = rerun_alone(
+                "pipeline::blocks::tests::long_records_child",
+                "BAIKAL_LONG_RECORDS_CHILD",
+                how,
             );
             let grown_kb: u64 = text
                 .lines()
