@@ -84,6 +84,7 @@ impl PartialOrd for Addr {
 }
 
 impl Addr {
+    #[inline]
     pub fn from_v4(b: [u8; 4]) -> Addr {
         let mut a = [0u8; 16];
         a[10] = 0xff;
@@ -461,6 +462,7 @@ pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
 /// The payload of a UDP datagram `t` (header included): the UDP length is
 /// trusted when it fits what was captured (that drops the Ethernet padding
 /// of short or tunnelled frames), else everything after the header.
+#[inline]
 fn udp_data(t: &[u8]) -> &[u8] {
     let ulen = t.get(4..6).map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
     let end = if ulen >= 8 && ulen <= t.len() { ulen } else { t.len() };
