@@ -145,6 +145,19 @@ struct ChunkFrame {
     len: usize,
 }
 
+impl ChunkFrame {
+    /// The frame, in its chunk's bytes `data`.
+    #[inline]
+    fn raw(self, data: &[u8]) -> RawPacket<'_> {
+        RawPacket {
+            ts_ns: self.ts_ns,
+            linktype: self.linktype,
+            wire_len: self.wire_len,
+            data: data.get(self.off..self.off + self.len).unwrap_or_default(),
+        }
+    }
+}
+
 impl Chunk {
     /// A chunk is full at this many bytes of frames...
     pub const BYTES: usize = 1 << 20;
@@ -198,12 +211,7 @@ impl Chunk {
     }
     #[inline]
     fn raw(&self, f: &ChunkFrame) -> RawPacket<'_> {
-        RawPacket {
-            ts_ns: f.ts_ns,
-            linktype: f.linktype,
-            wire_len: f.wire_len,
-            data: self.data.get(f.off..f.off + f.len).unwrap_or_default(),
-        }
+        f.raw(&self.data)
     }
     /// Calls `f` for each frame, like a capture reader.
     pub fn for_each(&self, f: &mut dyn FnMut(&RawPacket<'_>) -> bool) -> bool {
