@@ -435,8 +435,10 @@ fn fast_tuple_agrees_with_the_decoder_on_the_corpus() {
             if let Some((t, udp_payload)) = fast_l4(LinkType(raw.linktype), raw.data) {
                 fast += 1;
                 // A fresh decoder: a plain frame needs no reassembly state.
+                // The full decoder's answer, not the plain path's (which
+                // reads the headers as `fast_l4` does; see below).
                 let mut d = Decoder::new();
-                let got = d.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data);
+                let got = d.decode_in_full(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data);
                 assert_eq!(
                     got.as_ref().map(|v| v.tuple),
                     Some(t),
@@ -458,4 +460,38 @@ fn fast_tuple_agrees_with_the_decoder_on_the_corpus() {
     }
     eprintln!("{fast} of {frames} corpus frames routed from their headers");
     assert!(frames > 0 && fast * 2 > frames, "{fast} of {frames}");
+}
+
+/// On every capture of the corpus, frame by frame with the reassembly
+/// state carried along, `Decoder::decode` (which reads plain frames
+/// straight from their headers) gives the same views and counters as the
+/// full decoder alone.
+#[test]
+fn the_plain_path_decodes_the_corpus_as_the_full_decoder_does() {
+    use baikal_classifier::decode::{Decoder, LinkType};
+    let Some(root) = corpus_dir::corpus_root() else {
+        return;
+    };
+    let dir = root.join("ndpi/pcap");
+    assert!(dir.is_dir(), "{}: missing", dir.display());
+    let mut frames = 0u64;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let input = baikal_capture::Input::File(path.clone());
+        let (mut quick, mut full) = (Decoder::new(), Decoder::new());
+        let _ = baikal_capture::read(&input, &mut |raw| {
+            frames += 1;
+            let lt = LinkType(raw.linktype);
+            let owned = |v: Option<baikal_classifier::decode::PacketView<'_>>| {
+                v.map(|v| (v.ts_ns, v.wire_len, v.tuple, v.tcp, v.payload.to_vec()))
+            };
+            let got = owned(quick.decode(lt, raw.ts_ns, raw.wire_len, raw.data));
+            let want = owned(full.decode_in_full(lt, raw.ts_ns, raw.wire_len, raw.data));
+            assert_eq!(got, want, "{}: frame {frames}", path.display());
+            true
+        });
+        assert_eq!(quick.stats(), full.stats(), "{}", path.display());
+        assert_eq!(quick.frag_pending(), full.frag_pending(), "{}", path.display());
+    }
+    assert!(frames > 100_000, "{frames} frames");
 }

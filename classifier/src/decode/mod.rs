@@ -315,7 +315,9 @@ impl Decoder {
     }
 
     /// Decodes one frame. Returns `None` (and counts why) when the frame
-    /// holds no IP packet we can key a flow on.
+    /// holds no IP packet we can key a flow on. A plain frame (see
+    /// [`fast_tuple`]) is read straight from its headers; the rest go
+    /// through the full decoder, with the same result.
     pub fn decode<'a>(
         &'a mut self,
         linktype: LinkType,
@@ -323,8 +325,37 @@ impl Decoder {
         wire_len: u32,
         frame: &'a [u8],
     ) -> Option<PacketView<'a>> {
+        self.frags.expire(ts_ns, &mut self.stats);
+        if let Some(v) = plain_view(linktype, ts_ns, wire_len, frame) {
+            self.stats.decoded += 1;
+            return Some(v);
+        }
+        self.full(linktype, ts_ns, wire_len, frame)
+    }
+
+    /// [`Decoder::decode`] without the plain frames' path: every frame
+    /// through the full decoder. For tests and the differential fuzz
+    /// target, which hold the two paths to the same views and counters.
+    #[doc(hidden)]
+    pub fn decode_in_full<'a>(
+        &'a mut self,
+        linktype: LinkType,
+        ts_ns: u64,
+        wire_len: u32,
+        frame: &'a [u8],
+    ) -> Option<PacketView<'a>> {
+        self.frags.expire(ts_ns, &mut self.stats);
+        self.full(linktype, ts_ns, wire_len, frame)
+    }
+
+    fn full<'a>(
+        &'a mut self,
+        linktype: LinkType,
+        ts_ns: u64,
+        wire_len: u32,
+        frame: &'a [u8],
+    ) -> Option<PacketView<'a>> {
         let Decoder { stats, frags, out } = self;
-        frags.expire(ts_ns, stats);
         let mut cx = Cx {
             stats,
             frags,
@@ -367,70 +398,7 @@ pub fn fast_tuple(lt: LinkType, frame: &[u8]) -> Option<Tuple> {
 /// at without a full decode.
 #[inline]
 pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
-    let ip = match lt {
-        LinkType::ETHERNET => {
-            let mut et = u16::from_be_bytes(*frame.get(12..)?.first_chunk::<2>()?);
-            let mut rest = frame.get(14..)?;
-            for _ in 0..2 {
-                if et != link::ethertype::VLAN && et != link::ethertype::QINQ {
-                    break;
-                }
-                et = u16::from_be_bytes(*rest.get(2..)?.first_chunk::<2>()?);
-                rest = rest.get(4..)?;
-            }
-            if et != link::ethertype::IPV4 && et != link::ethertype::IPV6 {
-                return None;
-            }
-            rest
-        }
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => frame,
-        _ => return None,
-    };
-    let (src, dst, proto, payload) = match ip.first()? >> 4 {
-        4 => {
-            let h = ip.first_chunk::<20>()?;
-            let ihl = usize::from(h[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-            // More fragments or an offset: reassembly is the decoder's.
-            if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
-                return None;
-            }
-            let proto = h[9];
-            // IP-in-IP, IPv6-in-IPv4, GRE, AH.
-            if matches!(proto, 4 | 41 | 47 | 51) {
-                return None;
-            }
-            let end = if total >= ihl && total <= ip.len() {
-                total
-            } else {
-                ip.len()
-            };
-            (
-                Addr::from_v4([h[12], h[13], h[14], h[15]]),
-                Addr::from_v4([h[16], h[17], h[18], h[19]]),
-                proto,
-                ip.get(ihl..end).unwrap_or(&[]),
-            )
-        }
-        6 => {
-            let h = ip.first_chunk::<40>()?;
-            let proto = h[6];
-            if !matches!(proto, ipproto::TCP | ipproto::UDP | ipproto::ICMPV6) {
-                return None;
-            }
-            let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
-            let end = if plen != 0 && 40 + plen <= ip.len() {
-                40 + plen
-            } else {
-                ip.len()
-            };
-            let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
-            s.copy_from_slice(&h[8..24]);
-            d.copy_from_slice(&h[24..40]);
-            (Addr(s), Addr(d), proto, ip.get(40..end).unwrap_or(&[]))
-        }
-        _ => return None,
-    };
+    let (src, dst, proto, payload) = plain_ip(lt, frame)?;
     let (mut sport, mut dport) = (0, 0);
     let mut udp_payload: &[u8] = &[];
     if proto == ipproto::TCP || proto == ipproto::UDP {
@@ -457,6 +425,108 @@ pub fn fast_l4(lt: LinkType, frame: &[u8]) -> Option<(Tuple, &[u8])> {
         },
         udp_payload,
     ))
+}
+
+/// The link and IP layers of a plain frame (see [`fast_tuple`]): its
+/// addresses, IP protocol and IP payload exactly as the decoder's
+/// `ip::parse` would give them; `None` for anything else.
+#[inline]
+fn plain_ip(lt: LinkType, frame: &[u8]) -> Option<(Addr, Addr, u8, &[u8])> {
+    let ip = match lt {
+        LinkType::ETHERNET => {
+            let mut et = u16::from_be_bytes(*frame.get(12..)?.first_chunk::<2>()?);
+            let mut rest = frame.get(14..)?;
+            for _ in 0..2 {
+                if et != link::ethertype::VLAN && et != link::ethertype::QINQ {
+                    break;
+                }
+                et = u16::from_be_bytes(*rest.get(2..)?.first_chunk::<2>()?);
+                rest = rest.get(4..)?;
+            }
+            if et != link::ethertype::IPV4 && et != link::ethertype::IPV6 {
+                return None;
+            }
+            rest
+        }
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 | LinkType::IPV4 | LinkType::IPV6 => frame,
+        _ => return None,
+    };
+    match ip.first()? >> 4 {
+        4 => {
+            let h = ip.first_chunk::<20>()?;
+            let ihl = usize::from(h[0] & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            // More fragments or an offset: reassembly is the decoder's.
+            if ihl < 20 || u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0 {
+                return None;
+            }
+            let proto = h[9];
+            // IP-in-IP, IPv6-in-IPv4, GRE, AH.
+            if matches!(proto, 4 | 41 | 47 | 51) {
+                return None;
+            }
+            let end = if total >= ihl && total <= ip.len() {
+                total
+            } else {
+                ip.len()
+            };
+            Some((
+                Addr::from_v4([h[12], h[13], h[14], h[15]]),
+                Addr::from_v4([h[16], h[17], h[18], h[19]]),
+                proto,
+                ip.get(ihl..end).unwrap_or(&[]),
+            ))
+        }
+        6 => {
+            let h = ip.first_chunk::<40>()?;
+            let proto = h[6];
+            if !matches!(proto, ipproto::TCP | ipproto::UDP | ipproto::ICMPV6) {
+                return None;
+            }
+            let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+            let end = if plen != 0 && 40 + plen <= ip.len() {
+                40 + plen
+            } else {
+                ip.len()
+            };
+            let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
+            s.copy_from_slice(&h[8..24]);
+            d.copy_from_slice(&h[24..40]);
+            Some((Addr(s), Addr(d), proto, ip.get(40..end).unwrap_or(&[])))
+        }
+        _ => None,
+    }
+}
+
+/// The view [`Decoder::decode`] gives a plain frame (see [`fast_tuple`]),
+/// straight from its headers: the link and IP layers as [`fast_l4`] reads
+/// them, then the decoder's own transport step. `None` for any other frame,
+/// and for a tunnel (UDP to a tunnel port, or an IP protocol that carries
+/// one), which the full decoder takes. Most frames are plain, and this
+/// skips the general link layer (MPLS, PPPoE, Linux cooked captures...),
+/// the IPv4 options and IPv6 extension walk, and fragment handling.
+/// Tests hold it to the full decoder on every fixture, prefix and
+/// byte-flipped copy, and on every frame of the corpus.
+#[inline]
+fn plain_view(lt: LinkType, ts_ns: u64, wire_len: u32, frame: &[u8]) -> Option<PacketView<'_>> {
+    let (src, dst, proto, payload) = plain_ip(lt, frame)?;
+    let mut view = PacketView {
+        ts_ns,
+        wire_len,
+        tuple: Tuple {
+            src,
+            dst,
+            sport: 0,
+            dport: 0,
+            proto,
+        },
+        tcp: None,
+        payload: &[],
+    };
+    match transport(&mut view, payload) {
+        None => Some(view),
+        Some(_) => None,
+    }
 }
 
 /// The payload of a UDP datagram `t` (header included): the UDP length is

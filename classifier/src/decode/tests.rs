@@ -1032,16 +1032,17 @@ fn random_and_mutated_frames() {
     assert!(d.stats().decoded > 1000, "{:?}", d.stats());
 }
 
-/// `fast_tuple` either declines or gives exactly the tuple `decode` gives,
-/// without `decode` touching the reassembly table: checked on every
-/// prefix of plain, tagged, tunnelled and fragmented frames and on
-/// byte-flipped copies of them.
-#[test]
-fn fast_tuple_agrees_with_decode() {
+/// A frame and its link type.
+type Frame = (u32, Vec<u8>);
+
+/// Frames the plain path takes (Ethernet, VLAN and raw IP, IPv4 and IPv6,
+/// TCP, UDP, ICMP, and TCP with options) and frames it must leave to the
+/// full decoder (tunnels, fragments, other link layers, three VLAN tags).
+fn plain_and_other_frames() -> (Vec<Frame>, Vec<Frame>) {
     let in4 = tcp4(A4, B4, 1, 2, b"payload");
     let in6 = udp6(A6, B6, 1, 2, b"payload");
     let vlan = |et: u16, tag: u16, p: &[u8]| cat(&[&MAC, &tag.to_be_bytes(), &[0, 7], &et.to_be_bytes(), p]);
-    let plain: Vec<(u32, Vec<u8>)> = vec![
+    let mut plain: Vec<(u32, Vec<u8>)> = vec![
         (1, eth(0x0800, &in4)),
         (1, eth(0x86dd, &in6)),
         (1, eth(0x86dd, &tcp6(A6, B6, 443, 50000, b"x"))),
@@ -1117,14 +1118,64 @@ fn fast_tuple_agrees_with_decode() {
     for f in frag6(&udp6(A6, B6, 3, 4, &big_payload(100)), 48, 1) {
         others.push((101, f));
     }
+    // TCP with 12 bytes of options (data offset 8), and with a data
+    // offset below the header's 20 bytes; IPv4 with 4 bytes of options.
+    let mut opts = tcp4(A4, B4, 40000, 443, b"0123456789ab-payload");
+    opts[32] = 0x80;
+    plain.push((1, eth(0x0800, &opts)));
+    let mut short_off = tcp4(A4, B4, 40000, 443, b"payload");
+    short_off[32] = 0x30;
+    plain.push((1, eth(0x0800, &short_off)));
+    let mut v4opts = tcp4(A4, B4, 40000, 443, b"payload");
+    v4opts[0] = 0x46;
+    plain.push((101, v4opts));
+    (plain, others)
+}
+
+/// Calls `f` on every frame, every prefix of it, and 300 copies with one
+/// to three bytes changed; the number of calls that returned true.
+fn each_variant(frames: &[Frame], mut f: impl FnMut(u32, &[u8]) -> bool) -> usize {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut accepted = 0;
+    for (lt, fr) in frames {
+        for n in 0..=fr.len() {
+            accepted += usize::from(f(*lt, &fr[..n]));
+        }
+        for _ in 0..300 {
+            let mut g = fr.clone();
+            for _ in 0..1 + next() % 3 {
+                let i = (next() % g.len() as u64) as usize;
+                g[i] = next() as u8;
+            }
+            accepted += usize::from(f(*lt, &g));
+        }
+    }
+    accepted
+}
+
+/// `fast_tuple` either declines or gives exactly the tuple `decode` gives,
+/// without `decode` touching the reassembly table: checked on every
+/// prefix of plain, tagged, tunnelled and fragmented frames and on
+/// byte-flipped copies of them.
+#[test]
+fn fast_tuple_agrees_with_decode() {
+    let (plain, others) = plain_and_other_frames();
     let check = |lt: u32, f: &[u8]| -> bool {
         let Some((t, udp_payload)) = fast_l4(LinkType(lt), f) else {
             return false;
         };
         assert_eq!(fast_tuple(LinkType(lt), f), Some(t));
+        // The full decoder's answer (`decode` takes plain frames by a
+        // path of its own, held to the full decoder below).
         let mut d = Decoder::new();
         let got = d
-            .decode(LinkType(lt), 1, f.len() as u32, f)
+            .decode_in_full(LinkType(lt), 1, f.len() as u32, f)
             .map(|v| (v.tuple, v.payload.to_vec()));
         let want_payload = if t.proto == ipproto::UDP {
             got.as_ref().map(|g| g.1.clone())
@@ -1147,28 +1198,41 @@ fn fast_tuple_agrees_with_decode() {
     for (lt, f) in &others {
         assert!(!check(*lt, f), "not a plain frame: {f:02x?}");
     }
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let mut accepted = 0;
-    for (lt, f) in plain.iter().chain(&others) {
-        for n in 0..=f.len() {
-            accepted += usize::from(check(*lt, &f[..n]));
-        }
-        for _ in 0..300 {
-            let mut g = f.clone();
-            for _ in 0..1 + next() % 3 {
-                let i = (next() % g.len() as u64) as usize;
-                g[i] = next() as u8;
-            }
-            accepted += usize::from(check(*lt, &g));
-        }
-    }
+    let all: Vec<_> = plain.iter().chain(&others).cloned().collect();
+    let accepted = each_variant(&all, check);
     assert!(accepted > 1000, "{accepted}");
+}
+
+/// `decode` reads a plain frame straight from its headers (`plain_view`);
+/// that path gives exactly the view and the counters the full decoder
+/// gives, takes every plain frame and leaves the others alone: checked on
+/// the same frames, prefixes and byte-flipped copies as `fast_tuple`.
+#[test]
+fn the_plain_path_decodes_as_the_full_decoder_does() {
+    let (plain, others) = plain_and_other_frames();
+    let owned = |v: Option<PacketView<'_>>| v.map(|v| (v.ts_ns, v.wire_len, v.tuple, v.tcp, v.payload.to_vec()));
+    let check = |lt: u32, f: &[u8]| -> bool {
+        let (mut quick, mut full) = (Decoder::new(), Decoder::new());
+        let wire = f.len() as u32 + 4;
+        let got = owned(quick.decode(LinkType(lt), 7, wire, f));
+        let want = owned(full.decode_in_full(LinkType(lt), 7, wire, f));
+        assert_eq!(got, want, "link type {lt}, frame {f:02x?}");
+        assert_eq!(quick.stats(), full.stats(), "link type {lt}, frame {f:02x?}");
+        let taken = owned(plain_view(LinkType(lt), 7, wire, f));
+        if taken.is_some() {
+            assert_eq!(taken, want, "link type {lt}, frame {f:02x?}");
+        }
+        taken.is_some()
+    };
+    for (lt, f) in &plain {
+        assert!(check(*lt, f), "a plain frame was not taken: {f:02x?}");
+    }
+    for (lt, f) in &others {
+        assert!(!check(*lt, f), "not a plain frame: {f:02x?}");
+    }
+    let all: Vec<_> = plain.iter().chain(&others).cloned().collect();
+    let taken = each_variant(&all, check);
+    assert!(taken > 1000, "{taken}");
 }
 
 #[test]
