@@ -421,10 +421,10 @@ impl Out<'_> {
 /// With N > 1 the flows are sharded over N workers, each owning an
 /// [`Engine`] with its share of `--max-flows`, by a direction-free hash
 /// of the flow's ends ([`shard_of`]), so both directions of a flow meet
-/// the same worker. Frames in memory ([`Frames::Chunks`], as `bench` holds them), a
-/// capture file ([`Frames::Stripes`], which the workers read themselves,
-/// a stripe each at a time) and a stream ([`Frames::Read`]: a pipe, a
-/// gzip'd file) go in blocks: each block's frames are routed once, by
+/// the same worker. Frames in memory ([`Frames::Chunks`], as `bench`
+/// holds them), a capture file ([`Frames::Stripes`], which the workers
+/// read themselves, a stripe each at a time) and a stream
+/// ([`Frames::Read`]: a pipe, a gzip'd file) go in blocks: each block's frames are routed once, by
 /// whichever worker is free ([`shard_of`]), and each worker then
 /// classifies its own ([`blocks`]). The records are the same set for
 /// every N as long as no flow is evicted for capacity (`--max-flows`);

@@ -54,10 +54,10 @@
 //! headers follow its record header, in the same or the next cache line.
 //! So reading is spread over the workers like the scan, no frame is
 //! copied after `pread`, and nothing is done once per frame by one thread
-//! but that walk. On two cores this took
-//! 0.37 s against 0.415 s for the design before it, where the calling
-//! thread read the file, routed every frame and copied the others' frames
-//! to them (16 alternating rounds, docs/PERFORMANCE.md). A stream's reader
+//! but that walk. On two cores this took 0.37 s against 0.415 s for the
+//! design before it, where the calling thread read the file, routed every
+//! frame and copied the others' frames to them (16 alternating rounds,
+//! docs/PERFORMANCE.md). A stream's reader
 //! may have a decompressor to run, and shares the routing.
 
 use std::collections::VecDeque;
@@ -380,7 +380,8 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, bytes: usize, workers: usize, a
 
 /// Routes the frames of a block, one at a time and in order: the scan of
 /// frames in memory, and of a stripe as its frames are listed (the bytes
-/// of each are in cache then, just after its record header).
+/// of each are in cache then, just after its record header). Its lists
+/// become the `Block`'s fields of the same names.
 struct Scanner {
     workers: usize,
     assoc: bool,
