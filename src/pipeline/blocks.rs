@@ -36,7 +36,7 @@
 //! Each worker's engine keeps the capture's clock, the latest timestamp so
 //! far, by which flows time out: the frames it walks move it, the scan
 //! notes where a frame is older than the block's frames before it
-//! ([`Block::clocks`]), and each block walked moves it to the block's
+//! ([`Routes::clocks`]), and each block walked moves it to the block's
 //! latest timestamp. So at each of its frames a worker's clock is the one
 //! a single thread would have.
 //!
@@ -135,13 +135,23 @@ fn block_ranges(c: &Chunk, lo: usize, hi: usize) -> impl Iterator<Item = (usize,
     })
 }
 
-/// Marks an entry of [`Block::shared`] as a frame for the full decoder.
+/// Marks an entry of [`Routes::shared`] as a frame for the full decoder.
 const ODD: u32 = 1 << 31;
 
 /// A chunk after its scan.
 struct Block {
     chunk: Arc<Chunk>,
-    /// Per worker, the plain frames of its flows (indices in `chunk`), ascending.
+    routes: Routes,
+    /// Workers yet to walk the block.
+    left: AtomicUsize,
+    /// Bytes counted against [`BYTES_AHEAD`] while the block is in flight.
+    bytes: usize,
+}
+
+/// What the scan of a block finds ([`Scanner`]).
+struct Routes {
+    /// Per worker, the plain frames of its flows (indices in the chunk),
+    /// ascending.
     mine: Vec<Vec<u32>>,
     /// Frames for every worker, ascending: [`ODD`] ones and announcements.
     shared: Vec<u32>,
@@ -150,10 +160,6 @@ struct Block {
     /// (frame, clock), ascending: a plain frame older than the latest of
     /// the block's plain frames before it, and that latest timestamp.
     clocks: Vec<(u32, u64)>,
-    /// Workers yet to walk the block.
-    left: AtomicUsize,
-    /// Bytes counted against [`BYTES_AHEAD`] while the block is in flight.
-    bytes: usize,
 }
 
 enum Slot {
@@ -380,15 +386,11 @@ fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, bytes: usize, workers: usize, a
 
 /// Routes the frames of a block, one at a time and in order: the scan of
 /// frames in memory, and of a stripe as its frames are listed (the bytes
-/// of each are in cache then, just after its record header). Its lists
-/// become the `Block`'s fields of the same names.
+/// of each are in cache then, just after its record header).
 struct Scanner {
     workers: usize,
     assoc: bool,
-    mine: Vec<Vec<u32>>,
-    shared: Vec<u32>,
-    max_ts: u64,
-    clocks: Vec<(u32, u64)>,
+    routes: Routes,
     wire: u64,
     frames: u64,
 }
@@ -400,10 +402,12 @@ impl Scanner {
         Scanner {
             workers,
             assoc,
-            mine: (0..workers).map(|_| Vec::with_capacity(per)).collect(),
-            shared: Vec::new(),
-            max_ts: 0,
-            clocks: Vec::new(),
+            routes: Routes {
+                mine: (0..workers).map(|_| Vec::with_capacity(per)).collect(),
+                shared: Vec::new(),
+                max_ts: 0,
+                clocks: Vec::new(),
+            },
             wire: 0,
             frames: 0,
         }
@@ -414,19 +418,20 @@ impl Scanner {
     fn frame(&mut self, i: u32, raw: &RawPacket<'_>) {
         self.frames += 1;
         self.wire += u64::from(raw.wire_len);
+        let r = &mut self.routes;
         match fast_l4(LinkType(raw.linktype), raw.data) {
             Some((t, payload)) => {
-                if raw.ts_ns < self.max_ts {
-                    self.clocks.push((i, self.max_ts));
+                if raw.ts_ns < r.max_ts {
+                    r.clocks.push((i, r.max_ts));
                 }
-                self.max_ts = self.max_ts.max(raw.ts_ns);
+                r.max_ts = r.max_ts.max(raw.ts_ns);
                 if self.assoc && Associations::announces(t.proto, payload) {
-                    self.shared.push(i);
-                } else if let Some(m) = self.mine.get_mut(shard_of(&t, self.workers)) {
+                    r.shared.push(i);
+                } else if let Some(m) = r.mine.get_mut(shard_of(&t, self.workers)) {
                     m.push(i);
                 }
             }
-            None => self.shared.push(i | ODD),
+            None => r.shared.push(i | ODD),
         }
     }
 
@@ -435,10 +440,7 @@ impl Scanner {
     fn block(self, chunk: Arc<Chunk>, bytes: usize) -> (Block, Scanned) {
         let block = Block {
             chunk,
-            mine: self.mine,
-            shared: self.shared,
-            max_ts: self.max_ts,
-            clocks: self.clocks,
+            routes: self.routes,
             left: AtomicUsize::new(self.workers),
             bytes,
         };
@@ -468,10 +470,11 @@ struct Worker {
 impl Worker {
     /// Walks `b`: its own frames and the shared ones, in capture order.
     fn walk(&mut self, b: &Block, out: &mut dyn FnMut(FlowRecord)) {
-        self.last_ts = self.last_ts.max(b.max_ts);
+        let r = &b.routes;
+        self.last_ts = self.last_ts.max(r.max_ts);
         let chunk = &*b.chunk;
-        let mut shared = b.shared.iter().copied().peekable();
-        let mut clocks = b.clocks.iter().peekable();
+        let mut shared = r.shared.iter().copied().peekable();
+        let mut clocks = r.clocks.iter().peekable();
         // The clock before frame `i`: what the block's frames before it
         // moved it to.
         let mut catch_up = |s: &mut Shard, i: u32| {
@@ -479,7 +482,7 @@ impl Worker {
                 s.advance_clock(clock);
             }
         };
-        for &i in b.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default() {
+        for &i in r.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default() {
             while let Some(e) = shared.next_if(|e| e & !ODD < i) {
                 catch_up(&mut self.s, e & !ODD);
                 self.shared_frame(chunk, e, out);
@@ -494,7 +497,7 @@ impl Worker {
             self.shared_frame(chunk, e, out);
         }
         // The next block's frames all come after this one's.
-        self.s.advance_clock(b.max_ts);
+        self.s.advance_clock(r.max_ts);
     }
 
     fn shared_frame(&mut self, chunk: &Chunk, e: u32, out: &mut dyn FnMut(FlowRecord)) {
