@@ -523,10 +523,7 @@ fn plain_view(lt: LinkType, ts_ns: u64, wire_len: u32, frame: &[u8]) -> Option<P
         tcp: None,
         payload: &[],
     };
-    match transport(&mut view, payload) {
-        None => Some(view),
-        Some(_) => None,
-    }
+    transport(&mut view, payload).is_none().then_some(view)
 }
 
 /// The payload of a UDP datagram `t` (header included): the UDP length is
