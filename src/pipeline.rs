@@ -201,12 +201,19 @@ impl Chunk {
         self.data.clear();
         self.frames.clear();
     }
-    /// Asks the CPU for the first bytes of frame `i`, if there is one
+    /// Asks the CPU for the cache lines that hold the first `bytes` bytes
+    /// of frame `i` (at least its first line), if there is one
     /// ([`crate::prefetch`]).
     #[inline]
-    fn prefetch(&self, i: usize) {
+    fn prefetch(&self, i: usize, bytes: usize) {
         if let Some(f) = self.frames.get(i) {
-            crate::prefetch::line(self.data.as_ptr().wrapping_add(f.off));
+            let p = self.data.as_ptr().wrapping_add(f.off);
+            crate::prefetch::line(p);
+            let mut at = crate::prefetch::LINE;
+            while at < bytes.min(f.len) {
+                crate::prefetch::line(p.wrapping_add(at));
+                at += crate::prefetch::LINE;
+            }
         }
     }
     #[inline]
@@ -274,7 +281,7 @@ fn read_chunks(chunks: &[Arc<Chunk>], f: &mut dyn FnMut(&RawPacket<'_>) -> bool)
     };
     for c in chunks {
         for (i, fr) in c.frames.iter().enumerate() {
-            c.prefetch(i + crate::prefetch::AHEAD);
+            c.prefetch(i + crate::prefetch::AHEAD, 2 * crate::prefetch::LINE);
             rep.packets += 1;
             rep.bytes += u64::from(fr.wire_len);
             if !f(&c.raw(fr)) {

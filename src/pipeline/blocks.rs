@@ -378,7 +378,7 @@ fn read_stripe(
 fn scan(chunk: Arc<Chunk>, lo: usize, hi: usize, bytes: usize, workers: usize, assoc: bool) -> (Block, Scanned) {
     let mut s = Scanner::new(hi - lo, workers, assoc);
     for (i, f) in chunk.frames.iter().enumerate().take(hi).skip(lo) {
-        chunk.prefetch(i + crate::prefetch::AHEAD);
+        chunk.prefetch(i + crate::prefetch::AHEAD, crate::prefetch::LINE);
         s.frame(i as u32, &chunk.raw(f));
     }
     s.block(chunk, bytes)
@@ -482,7 +482,14 @@ impl Worker {
                 s.advance_clock(clock);
             }
         };
-        for &i in r.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default() {
+        let mine = r.mine.get(self.s.me).map(Vec::as_slice).unwrap_or_default();
+        for (k, &i) in mine.iter().enumerate() {
+            // The frame's headers and the start of its payload, for its
+            // decode and dissectors: about half of them another core read
+            // and scanned.
+            if let Some(&ahead) = mine.get(k + crate::prefetch::AHEAD) {
+                chunk.prefetch(ahead as usize, 2 * crate::prefetch::LINE);
+            }
             while let Some(e) = shared.next_if(|e| e & !ODD < i) {
                 catch_up(&mut self.s, e & !ODD);
                 self.shared_frame(chunk, e, out);
