@@ -8,7 +8,10 @@
 # wall time mostly measures the scheduler, so "Gbit/s per CPU s" (file bits / CPU seconds) is shown too.
 #
 #   BAIKAL=path/to/baikal (default: target/release/baikal, or $CARGO_TARGET_DIR/release/baikal)
+#   BAIKAL_REF=path/to/other/baikal (optional): adds its 1- and 2-thread runs ("ref-1t", "ref-2t") to
+#     every round, so two builds (say scripts/pgo-build.sh's and the release one) meet the same host
 #
+
 # The round also runs two one-thread baikal runs side by side ("baikal-1t-pair"): 2 x (1 thread alone) /
 # (the pair's wall time) is what this machine gives two independent jobs, the ceiling of any two-thread
 # speedup on it (shared caches, memory bandwidth, a busy host).
@@ -19,6 +22,8 @@ cap=${1:?usage: peers.sh CAPTURE [ROUNDS]}
 rounds=${2:-3}
 baikal=${BAIKAL:-${CARGO_TARGET_DIR:-target}/release/baikal}
 [ -x "$baikal" ] || { echo "peers.sh: $baikal not found (cargo build --release, or set BAIKAL)" >&2; exit 1; }
+ref=${BAIKAL_REF:-}
+[ -z "$ref" ] || [ -x "$ref" ] || { echo "peers.sh: BAIKAL_REF=$ref not found" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bytes=$(stat -c %s "$cap")
@@ -37,6 +42,11 @@ cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap
 cmd[baikal-2t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 2 $cap"
 cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
 cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
+if [ -n "$ref" ]; then
+  names+=("ref-1t" "ref-2t")
+  cmd[ref-1t]="$ref classify -q -F table -o /dev/null --threads 1 $cap"
+  cmd[ref-2t]="$ref classify -q -F table -o /dev/null --threads 2 $cap"
+fi
 mkdir -p "$tmp/suri"
 command -v ndpiReader >/dev/null || { echo "peers.sh: ndpiReader missing (tools/install-peers)" >&2; exit 1; }
 command -v suricata >/dev/null || { echo "peers.sh: suricata missing (tools/install-peers)" >&2; exit 1; }
@@ -53,9 +63,9 @@ for r in $(seq 1 "$rounds"); do
   done
 done
 
-python3 - "$tmp/results" "$bytes" "$packets" "$rounds" "$cap" <<'PY'
+python3 - "$tmp/results" "$bytes" "$packets" "$rounds" "$cap" "$baikal" "$ref" <<'PY'
 import statistics, sys
-path, nbytes, npk, rounds, cap = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+path, nbytes, npk, rounds, cap, baikal, ref = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
 def secs(s):
     p = [float(x) for x in s.split(':')]
     return sum(v * 60 ** i for i, v in enumerate(reversed(p)))
@@ -64,11 +74,12 @@ for line in open(path):
     n, wall, rss, cpu = line.split()
     # /usr/bin/time reports wall time to 0.01 s: a tiny capture reads 0.00.
     res.setdefault(n, []).append((max(secs(wall), 0.01), int(rss), float(cpu)))
-order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "baikal-2t-jsonl", "ndpiReader", "suricata"]
+order = ["baikal-1t", "baikal-2t", "baikal-1t-jsonl", "baikal-2t-jsonl", "ref-1t", "ref-2t", "ndpiReader", "suricata"]
 med = {n: (statistics.median(x[0] for x in v), max(x[1] for x in v), statistics.median(x[2] for x in v)) for n, v in res.items()}
 base = med["ndpiReader"][0]
 base_cpu = med["ndpiReader"][2]
-print(f"capture: {cap}, {nbytes/1e6:.0f} MB, {npk} packets (avg {nbytes/max(npk,1):.0f} B incl. pcap headers); medians of {rounds} alternating rounds\n")
+print(f"capture: {cap}, {nbytes/1e6:.0f} MB, {npk} packets (avg {nbytes/max(npk,1):.0f} B incl. pcap headers); medians of {rounds} alternating rounds")
+print(f"baikal: {baikal}" + (f"; ref: {ref}" if ref else "") + "\n")
 print("| tool | wall s | Gbit/s | Mpackets/s | CPU s | Gbit/s per CPU s | peak RSS MiB | wall vs ndpiReader | CPU vs ndpiReader |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for n in order:
@@ -93,7 +104,9 @@ def per_round(num, den, k=1.0):
     return f"{r[0]:.2f}-{r[-1]:.2f}x (median {statistics.median(r):.2f}x)"
 spreads = [("baikal 1 thread vs ndpiReader", per_round("ndpiReader", "baikal-1t")),
            ("baikal 2 threads / 1 thread", per_round("baikal-1t", "baikal-2t")),
-           ("two-job ceiling", per_round("baikal-1t", "baikal-1t-pair", 2.0))]
+           ("two-job ceiling", per_round("baikal-1t", "baikal-1t-pair", 2.0)),
+           ("baikal vs ref, 1 thread", per_round("ref-1t", "baikal-1t")),
+           ("baikal vs ref, 2 threads", per_round("ref-2t", "baikal-2t"))]
 spreads = [(n, s) for n, s in spreads if s]
 if spreads:
     print("per round: " + "; ".join(f"{n} {s}" for n, s in spreads))
