@@ -11,7 +11,6 @@
 #   BAIKAL_REF=path/to/other/baikal (optional): adds its 1- and 2-thread runs ("ref-1t", "ref-2t") to
 #     every round, so two builds (say scripts/pgo-build.sh's and the release one) meet the same host
 #
-
 # The round also runs two one-thread baikal runs side by side ("baikal-1t-pair"): 2 x (1 thread alone) /
 # (the pair's wall time) is what this machine gives two independent jobs, the ceiling of any two-thread
 # speedup on it (shared caches, memory bandwidth, a busy host).
