@@ -29,22 +29,23 @@ bytes=$(stat -c %s "$cap")
 packets=$("$baikal" classify -q -F table "$cap" | awk 'NR==1{print $1}')
 
 declare -A cmd
+# classify BINARY FORMAT THREADS: the command line of one baikal run.
+classify() { printf '%s classify -q -F %s -o /dev/null --threads %s %s' "$1" "$2" "$3" "$cap"; }
 # baikal's summary table is the counterpart of ndpiReader -q (a summary, no per-flow output); the
 # jsonl rows add writing one JSON line per flow.
 names=("baikal-1t" "baikal-2t" "baikal-1t-pair" "baikal-1t-jsonl" "baikal-2t-jsonl" "ndpiReader" "suricata")
-cmd[baikal-1t]="$baikal classify -q -F table -o /dev/null --threads 1 $cap"
-cmd[baikal-2t]="$baikal classify -q -F table -o /dev/null --threads 2 $cap"
-printf '%s & %s & wait\n' "$baikal classify -q -F table -o /dev/null --threads 1 $cap" \
-  "$baikal classify -q -F table -o /dev/null --threads 1 $cap" >"$tmp/pair.sh"
+cmd[baikal-1t]=$(classify "$baikal" table 1)
+cmd[baikal-2t]=$(classify "$baikal" table 2)
+printf '%s & %s & wait\n' "${cmd[baikal-1t]}" "${cmd[baikal-1t]}" >"$tmp/pair.sh"
 cmd[baikal-1t-pair]="bash $tmp/pair.sh"
-cmd[baikal-1t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 1 $cap"
-cmd[baikal-2t-jsonl]="$baikal classify -q -F jsonl -o /dev/null --threads 2 $cap"
+cmd[baikal-1t-jsonl]=$(classify "$baikal" jsonl 1)
+cmd[baikal-2t-jsonl]=$(classify "$baikal" jsonl 2)
 cmd[ndpiReader]="ndpiReader -i $cap -q -n 1"
 cmd[suricata]="suricata -r $cap --runmode single -k none -S /dev/null -l $tmp/suri"
 if [ -n "$ref" ]; then
   names+=("ref-1t" "ref-2t")
-  cmd[ref-1t]="$ref classify -q -F table -o /dev/null --threads 1 $cap"
-  cmd[ref-2t]="$ref classify -q -F table -o /dev/null --threads 2 $cap"
+  cmd[ref-1t]=$(classify "$ref" table 1)
+  cmd[ref-2t]=$(classify "$ref" table 2)
 fi
 mkdir -p "$tmp/suri"
 command -v ndpiReader >/dev/null || { echo "peers.sh: ndpiReader missing (tools/install-peers)" >&2; exit 1; }
