@@ -465,7 +465,8 @@ struct Server {
     hello: Option<ServerHello>,
     records: Vec<u8>,
     hs_types: Vec<u8>,
-    cert_names: Vec<String>,
+    /// The leaf certificate's names, joined by commas.
+    cert_names: String,
     hello_done: bool,
     past_handshake: bool,
     alert: bool,
@@ -487,7 +488,27 @@ impl Server {
     }
 }
 
-fn server(stream: &[u8]) -> Server {
+/// What an earlier parse of the same flow derived from the server's
+/// flight, at a shorter length of the same bytes (see
+/// [`Dissector::parse_again`]): taken as it is, not derived again.
+#[derive(Clone, Copy, Default)]
+struct KnownServer<'a> {
+    /// JA3S, an MD5 of the ServerHello.
+    ja3s: Option<&'a str>,
+    /// The certificate's names (`cert_names`), a walk over its DER.
+    cert_names: Option<&'a str>,
+}
+
+impl<'a> KnownServer<'a> {
+    fn from_prev(prev: &'a Meta) -> KnownServer<'a> {
+        KnownServer {
+            ja3s: prev.ja3s.as_deref(),
+            cert_names: prev.extra("cert_names"),
+        }
+    }
+}
+
+fn server(stream: &[u8], known: KnownServer<'_>) -> Server {
     let rec = records(stream);
     let mut s = Server {
         not_tls: rec.bad && rec.types.is_empty(),
@@ -518,7 +539,14 @@ fn server(stream: &[u8]) -> Server {
         let Some(body) = r.take(len) else { break };
         match typ {
             HS_SERVER_HELLO if s.hello.is_none() => s.hello = parse_server_hello(body),
-            HS_CERTIFICATE if s.cert_names.is_empty() => s.cert_names = certificate_names(body),
+            // The first Certificate message with names gives them; a
+            // known value came from that message, complete then.
+            HS_CERTIFICATE if s.cert_names.is_empty() => {
+                s.cert_names = match known.cert_names {
+                    Some(names) => names.to_string(),
+                    None => certificate_names(body).join(","),
+                }
+            }
             HS_SERVER_HELLO_DONE => {
                 s.hello_done = true;
                 let end = rec.hs.len() - r.remaining();
@@ -697,9 +725,13 @@ fn join(v: &[u8]) -> String {
     s
 }
 
-fn fill_server(s: &Server, meta: &mut Meta) {
+fn fill_server(s: &Server, known: KnownServer<'_>, meta: &mut Meta) {
     if let Some(sh) = &s.hello {
-        meta.ja3s = Some(ja3::ja3s(sh.legacy_version, sh.cipher, &sh.extensions));
+        // A known JA3S is that of this ServerHello: it was complete then.
+        meta.ja3s = Some(known.ja3s.map_or_else(
+            || ja3::ja3s(sh.legacy_version, sh.cipher, &sh.extensions),
+            str::to_string,
+        ));
         meta.set_extra("tls_version", version_name(sh.version()));
         let mut cipher = String::with_capacity(4);
         crate::fingerprint::fmt::push_hex4(&mut cipher, sh.cipher);
@@ -712,7 +744,7 @@ fn fill_server(s: &Server, meta: &mut Meta) {
         }
     }
     if !s.cert_names.is_empty() {
-        meta.set_extra("cert_names", s.cert_names.join(","));
+        meta.set_extra("cert_names", s.cert_names.clone());
     }
     if !s.records.is_empty() {
         meta.set_extra("server_records", join(&s.records));
@@ -871,7 +903,13 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
         // parsed nor fingerprinted again.
         let known = prev.filter(|pm| proxy.is_none() && pm.ja4.is_some() && pm.extra("tls_version_offered").is_some());
         let c = client(orig, known.is_none());
-        let s = (!resp.is_empty()).then(|| server(resp));
+        // Without a preamble the server's side starts at its first byte,
+        // as it did for `prev`.
+        let known_server = prev
+            .filter(|_| proxy.is_none())
+            .map(KnownServer::from_prev)
+            .unwrap_or_default();
+        let s = (!resp.is_empty()).then(|| server(resp, known_server));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
         let server_done = s.as_ref().is_some_and(|s| !s.not_tls && s.done());
         let fill = |meta: &mut Meta| {
@@ -880,7 +918,7 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                 meta.set_extra("proxy", kind);
             }
             if let Some(s) = s.as_ref().filter(|s| !s.not_tls) {
-                fill_server(s, meta);
+                fill_server(s, known_server, meta);
             }
         };
         match c {
@@ -1213,10 +1251,11 @@ pub(crate) mod tests {
         (r, m)
     }
 
-    /// `parse_again` (the ClientHello's fields taken from the previous
-    /// meta) gives what `parse` gives, at every length of the server's
-    /// flight, for TLS 1.2 and 1.3 flights, with and without ECH, and
-    /// with `last`; and it really takes them from `prev`.
+    /// `parse_again` (the ClientHello's fields, and the server's JA3S and
+    /// certificate names once known, taken from the previous meta) gives
+    /// what `parse` gives, at every length of the server's flight, for
+    /// TLS 1.2 and 1.3 flights, with and without ECH, and with `last`;
+    /// and it really takes them from `prev`.
     #[test]
     fn resp_grew_reuses_the_hello_and_agrees_with_parse() {
         let mut ech = Hello {
@@ -1228,7 +1267,7 @@ pub(crate) mod tests {
         .build();
         ech = wrap(CT_HANDSHAKE, &ech, 16384);
         let plain = wrap(CT_HANDSHAKE, &chrome("www.example.com"), 700);
-        let mut reused = 0;
+        let (mut reused, mut server_reused, mut names_reused) = (0, 0, 0);
         for hello in [plain, ech] {
             for flight in [flight12(), flight13()] {
                 let mut prev: Option<Meta> = None;
@@ -1246,9 +1285,24 @@ pub(crate) mod tests {
                             // fields are copied, not recomputed.
                             let mut other = pm.clone();
                             other.ja4 = Some("copied".into());
+                            if other.ja3s.is_some() {
+                                other.ja3s = Some("copied ja3s".into());
+                                server_reused += 1;
+                            }
+                            if other.extra("cert_names").is_some() {
+                                other.set_extra("cert_names", "copied.example");
+                                names_reused += 1;
+                            }
                             let mut m = Meta::default();
                             Tls.parse_again(&p, &other, &mut m);
                             assert_eq!(m.ja4.as_deref(), Some("copied"));
+                            assert_eq!(m.ja3s.is_some(), want.ja3s.is_some(), "k {k}");
+                            if pm.ja3s.is_some() {
+                                assert_eq!(m.ja3s.as_deref(), Some("copied ja3s"), "k {k}");
+                            }
+                            if pm.extra("cert_names").is_some() {
+                                assert_eq!(m.extra("cert_names"), Some("copied.example"), "k {k}");
+                            }
                             reused += 1;
                         }
                         if !last && matches!(r, Parse::Identified | Parse::Done) {
@@ -1259,6 +1313,10 @@ pub(crate) mod tests {
             }
         }
         assert!(reused > 100, "{reused}");
+        assert!(
+            server_reused > 100 && names_reused > 10,
+            "{server_reused} {names_reused}"
+        );
     }
 
     /// The client's side grows after its hello (ChangeCipherSpec, then its
