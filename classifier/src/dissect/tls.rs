@@ -34,6 +34,8 @@
 //!   as in nDPI's `tls_cipher_lens.pcap`): Identified without fingerprints
 //!   (`tls_hello` = `malformed`).
 
+use std::borrow::Cow;
+
 use super::{Dissector, Parse, Payloads, Probe, Transport};
 use crate::fingerprint::client_hello::{self, ext, handshake_header, printable, version_name, ClientHello, Reader};
 use crate::fingerprint::ja3;
@@ -105,14 +107,16 @@ fn record_head(b: &[u8]) -> Head {
 
 /// The record layer of one direction's stream prefix.
 #[derive(Debug, Default)]
-struct Records {
+struct Records<'a> {
     /// Content types of the first records whose header is complete.
     types: Vec<u8>,
     /// For each record in `types`: the length of `hs` after it.
     hs_end: Vec<usize>,
     /// Handshake bytes of the leading handshake records (before any other
-    /// content type), the last record possibly partial; capped.
-    hs: Vec<u8>,
+    /// content type), the last record possibly partial; capped. Borrowed
+    /// from the stream while they come from one record, as a flight in
+    /// one record does; copied when a second record adds to them.
+    hs: Cow<'a, [u8]>,
     /// A record of another type (alerts aside) followed the leading
     /// handshake records.
     past_handshake: bool,
@@ -124,7 +128,7 @@ struct Records {
     first_appdata_len: Option<usize>,
 }
 
-fn records(stream: &[u8]) -> Records {
+fn records(stream: &[u8]) -> Records<'_> {
     let mut r = Records::default();
     let mut rest = stream;
     let mut in_hs = true;
@@ -154,7 +158,12 @@ fn records(stream: &[u8]) -> Records {
             r.past_handshake = true;
         } else if in_hs {
             let room = MAX_HS.saturating_sub(r.hs.len());
-            r.hs.extend_from_slice(&payload[..payload.len().min(room)]);
+            let add = &payload[..payload.len().min(room)];
+            if r.hs.is_empty() {
+                r.hs = Cow::Borrowed(add);
+            } else if !add.is_empty() {
+                r.hs.to_mut().extend_from_slice(add);
+            }
         }
         if r.types.len() < MAX_LISTED {
             r.types.push(ctype);
