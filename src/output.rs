@@ -208,26 +208,120 @@ fn render(format: Format, r: &FlowRecord, buf: &mut Vec<u8>) -> std::io::Result<
     }
 }
 
-/// One CSV row with the columns of [`COLUMNS`], taken from the record's
-/// JSON form so the two formats cannot drift apart.
+/// One CSV row with the columns of [`COLUMNS`]. Each cell holds what the
+/// field is in the record's JSON form: a string without its quotes, a
+/// number as JSON writes it, a list of strings joined by `;`, nothing for
+/// null or an empty object, and the JSON text of a non-empty object
+/// (`extra`). A test holds every cell to the JSON of the same record, and
+/// the JSON's keys to [`COLUMNS`], so the two formats cannot drift apart.
+///
+/// The row is written field by field. It was taken from a
+/// `serde_json::Value` of the whole record, a tree of allocations per
+/// record that made `-F csv` about 0.3 s slower than `-F jsonl` on the
+/// bench capture.
 fn write_csv_row(out: &mut dyn Write, r: &FlowRecord) -> std::io::Result<()> {
-    let v = serde_json::to_value(r).map_err(std::io::Error::other)?;
-    let mut first = true;
-    for c in COLUMNS {
-        if !first {
-            out.write_all(b",")?;
-        }
-        first = false;
-        let cell = match v.get(*c) {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(";"),
-            Some(serde_json::Value::Object(o)) if o.is_empty() => String::new(),
-            Some(other) => other.to_string(),
-        };
-        out.write_all(csv_escape(&cell).as_bytes())?;
+    let mut row = CsvRow {
+        out,
+        first: true,
+        scratch: Vec::with_capacity(64),
+    };
+    row.display(r.orig_ip)?;
+    row.display(r.orig_port)?;
+    row.display(r.resp_ip)?;
+    row.display(r.resp_port)?;
+    row.text(&r.transport.name())?;
+    row.json(&r.ts_first)?;
+    row.json(&r.ts_last)?;
+    row.display(r.orig_pkts)?;
+    row.display(r.orig_bytes)?;
+    row.display(r.resp_pkts)?;
+    row.display(r.resp_bytes)?;
+    row.text(r.protocol)?;
+    row.opt_text(r.app.as_deref())?;
+    row.text(r.encryption.as_str())?;
+    row.list(r.evidence.names())?;
+    row.opt_text(r.sni.as_deref())?;
+    row.opt_text(r.alpn.as_deref())?;
+    row.opt_text(r.ja3.as_deref())?;
+    row.opt_text(r.ja4.as_deref())?;
+    row.opt_text(r.http_host.as_deref())?;
+    row.opt_text(r.dns_query.as_deref())?;
+    row.text(&r.source)?;
+    row.text(r.end_reason.as_str())?;
+    row.opt_json(r.entropy.as_ref())?;
+    row.opt_text(r.ja3s.as_deref())?;
+    row.opt_text(r.ja4_r.as_deref())?;
+    row.opt_json(r.app_confidence.as_ref())?;
+    row.opt_text(r.orig_tcp_flags.as_deref())?;
+    row.opt_text(r.resp_tcp_flags.as_deref())?;
+    if r.extra.is_empty() {
+        row.text("")?;
+    } else {
+        row.json(&baikal_classifier::record::ExtraMap(&r.extra))?;
     }
-    out.write_all(b"\n")
+    row.out.write_all(b"\n")
+}
+
+/// The cells of one CSV row, written as they come.
+struct CsvRow<'a> {
+    out: &'a mut dyn Write,
+    first: bool,
+    scratch: Vec<u8>,
+}
+
+impl CsvRow<'_> {
+    fn text(&mut self, s: &str) -> std::io::Result<()> {
+        if !std::mem::take(&mut self.first) {
+            self.out.write_all(b",")?;
+        }
+        self.out.write_all(csv_escape(s).as_bytes())
+    }
+
+    fn opt_text(&mut self, s: Option<&str>) -> std::io::Result<()> {
+        self.text(s.unwrap_or(""))
+    }
+
+    /// A number or an address, by its `Display` (what JSON writes for
+    /// integers, and inside the quotes for addresses).
+    fn display(&mut self, v: impl std::fmt::Display) -> std::io::Result<()> {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        write!(b, "{v}")?;
+        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
+        self.scratch = b;
+        r
+    }
+
+    /// The value's JSON text (floats as JSON lines write them).
+    fn json(&mut self, v: &impl serde::Serialize) -> std::io::Result<()> {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        serde_json::to_writer(&mut b, v)?;
+        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
+        self.scratch = b;
+        r
+    }
+
+    fn opt_json(&mut self, v: Option<&impl serde::Serialize>) -> std::io::Result<()> {
+        match v {
+            Some(v) => self.json(v),
+            None => self.text(""),
+        }
+    }
+
+    fn list<'s>(&mut self, items: impl Iterator<Item = &'s str>) -> std::io::Result<()> {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        for (i, s) in items.enumerate() {
+            if i > 0 {
+                b.push(b';');
+            }
+            b.extend_from_slice(s.as_bytes());
+        }
+        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
+        self.scratch = b;
+        r
+    }
 }
 
 fn csv_escape(s: &str) -> std::borrow::Cow<'_, str> {
@@ -389,6 +483,97 @@ mod tests {
             orig_tcp_flags: None,
             resp_tcp_flags: None,
             extra: Vec::new(),
+        }
+    }
+
+    /// Splits one CSV row into its cells (quoted cells may hold commas,
+    /// doubled quotes and line breaks).
+    fn split_csv_row(row: &str) -> Vec<String> {
+        let (mut cells, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+        let mut it = row.chars().peekable();
+        while let Some(c) = it.next() {
+            match (quoted, c) {
+                (true, '"') if it.peek() == Some(&'"') => {
+                    it.next();
+                    cell.push('"');
+                }
+                (true, '"') => quoted = false,
+                (false, '"') if cell.is_empty() => quoted = true,
+                (false, ',') => cells.push(std::mem::take(&mut cell)),
+                (false, '\n') => break,
+                (_, c) => cell.push(c),
+            }
+        }
+        cells.push(cell);
+        cells
+    }
+
+    /// Every CSV cell is the record's JSON value of its column, by the rule
+    /// `write_csv_row` states, and the JSON has exactly the columns of
+    /// `COLUMNS`, in that order: a field added to the record and not to
+    /// the CSV fails here.
+    #[test]
+    fn csv_cells_are_the_json_values() {
+        let mut full = rec("tls", Some("tele,gram"), 3);
+        full.sni = Some("say \"hi\"".into());
+        full.alpn = Some("h2".into());
+        full.ja3 = Some("a\nb".into());
+        full.ja4 = Some("t13d".into());
+        full.ja4_r = Some("t13d_1301,1302".into());
+        full.ja3s = Some("ff".into());
+        full.http_host = Some("h".into());
+        full.dns_query = Some("q.example".into());
+        full.entropy = Some(4.706);
+        full.app_confidence = Some(0.1);
+        full.ts_first = 1767225600.013773;
+        full.evidence = baikal_classifier::verdict::Evidence::DPI | baikal_classifier::verdict::Evidence::SNI;
+        full.orig_tcp_flags = Some("SAF".into());
+        full.resp_tcp_flags = Some("AR".into());
+        full.extra = vec![("zeta", "1".into()), ("alpha", "x,\"y\"".into())];
+        full.orig_ip = "2001:db8::1".parse().unwrap();
+        let mut odd = rec("unknown", None, 0);
+        odd.transport = baikal_classifier::record::Transport(47);
+        odd.evidence = baikal_classifier::verdict::Evidence::default();
+        for r in [full, odd, rec("quic", None, 1)] {
+            let mut buf = Vec::new();
+            write_csv_row(&mut buf, &r).unwrap();
+            let row = String::from_utf8(buf).unwrap();
+            assert!(row.ends_with('\n'));
+            let cells = split_csv_row(&row);
+            let text = serde_json::to_string(&r).unwrap();
+            let json = serde_json::to_value(&r).unwrap();
+            let obj = json.as_object().unwrap();
+            assert_eq!(obj.len(), COLUMNS.len());
+            assert_eq!(cells.len(), COLUMNS.len(), "{row}");
+            let mut at = 0;
+            for (c, cell) in COLUMNS.iter().zip(&cells) {
+                let key = format!("\"{c}\":");
+                at += text[at..]
+                    .find(&key)
+                    .unwrap_or_else(|| panic!("{c} out of order in {text}"));
+                match &obj[*c] {
+                    serde_json::Value::Null => assert_eq!(cell, "", "{c}"),
+                    serde_json::Value::String(s) => assert_eq!(cell, s, "{c}"),
+                    serde_json::Value::Array(a) => {
+                        let joined: Vec<&str> = a.iter().map(|x| x.as_str().unwrap()).collect();
+                        assert_eq!(*cell, joined.join(";"), "{c}");
+                    }
+                    serde_json::Value::Object(o) if o.is_empty() => assert_eq!(cell, "", "{c}"),
+                    serde_json::Value::Object(o) => {
+                        let back: serde_json::Value = serde_json::from_str(cell).unwrap();
+                        assert_eq!(back.as_object(), Some(o), "{c}");
+                        // In the order the fields were set, as in JSON lines.
+                        assert!(text.contains(cell.as_str()), "{c}: {cell}");
+                    }
+                    serde_json::Value::Number(n) => {
+                        let (got, want): (f64, f64) = (cell.parse().unwrap(), n.as_f64().unwrap());
+                        // f32 fields: JSON lines write the f32's digits.
+                        assert!(got == want || got as f32 == want as f32, "{c}: {cell} {n}");
+                        assert!(text.contains(&format!("{key}{cell}")), "{c}: {cell} not as in {text}");
+                    }
+                    serde_json::Value::Bool(b) => assert_eq!(*cell, b.to_string(), "{c}"),
+                }
+            }
         }
     }
 

@@ -77,6 +77,16 @@ impl Serialize for Transport {
     }
 }
 
+/// A record's `extra` as it is serialized: an object, in the order the
+/// fields were set (for a CSV cell, which holds its JSON text).
+pub struct ExtraMap<'a>(pub &'a [(&'static str, String)]);
+
+impl Serialize for ExtraMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ser_extra(self.0, s)
+    }
+}
+
 fn ser_extra<S: serde::Serializer>(v: &[(&'static str, String)], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut m = s.serialize_map(Some(v.len()))?;
