@@ -105,13 +105,42 @@ fn record_head(b: &[u8]) -> Head {
     Head::Ok { ctype, len }
 }
 
+/// Up to [`MAX_LISTED`] values, held in place: both sides are parsed
+/// again at every packet of an undecided flow, and vectors here were three
+/// allocations a parse.
+#[derive(Clone, Copy, Debug, Default)]
+struct Listed<T> {
+    v: [T; MAX_LISTED],
+    n: usize,
+}
+
+impl<T: Copy> Listed<T> {
+    /// Adds `x` if there is room.
+    fn push(&mut self, x: T) {
+        if let Some(slot) = self.v.get_mut(self.n) {
+            *slot = x;
+            self.n += 1;
+        }
+    }
+    fn truncate(&mut self, n: usize) {
+        self.n = self.n.min(n);
+    }
+}
+
+impl<T> std::ops::Deref for Listed<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.v[..self.n]
+    }
+}
+
 /// The record layer of one direction's stream prefix.
 #[derive(Debug, Default)]
 struct Records<'a> {
     /// Content types of the first records whose header is complete.
-    types: Vec<u8>,
+    types: Listed<u8>,
     /// For each record in `types`: the length of `hs` after it.
-    hs_end: Vec<usize>,
+    hs_end: Listed<usize>,
     /// Handshake bytes of the leading handshake records (before any other
     /// content type), the last record possibly partial; capped. Borrowed
     /// from the stream while they come from one record, as a flight in
@@ -472,8 +501,8 @@ mod x509 {
 #[derive(Debug, Default)]
 struct Server {
     hello: Option<ServerHello>,
-    records: Vec<u8>,
-    hs_types: Vec<u8>,
+    records: Listed<u8>,
+    hs_types: Listed<u8>,
     /// The leaf certificate's names, joined by commas.
     cert_names: String,
     hello_done: bool,
@@ -542,9 +571,7 @@ fn server(stream: &[u8], known: KnownServer<'_>) -> Server {
         if s.hs_types.is_empty() && typ != HS_SERVER_HELLO {
             s.not_tls = true;
         }
-        if s.hs_types.len() < MAX_LISTED {
-            s.hs_types.push(typ);
-        }
+        s.hs_types.push(typ);
         let Some(body) = r.take(len) else { break };
         match typ {
             HS_SERVER_HELLO if s.hello.is_none() => s.hello = parse_server_hello(body),
@@ -1249,6 +1276,24 @@ pub(crate) mod tests {
         msgs.extend(hs(12, &[3, 0, 0x1d, 4, 1, 2, 3, 4]));
         msgs.extend(hs(HS_SERVER_HELLO_DONE, &[]));
         wrap(CT_HANDSHAKE, &msgs, 16384)
+    }
+
+    /// `Listed` keeps the first `MAX_LISTED` values, as the vectors it
+    /// replaced did with their length checks.
+    #[test]
+    fn listed_keeps_the_first_values() {
+        let mut l = Listed::<u8>::default();
+        assert!(l.is_empty());
+        for x in 0..20u8 {
+            l.push(x);
+        }
+        assert_eq!(&*l, &[0, 1, 2, 3, 4, 5, 6, 7][..MAX_LISTED]);
+        l.truncate(3);
+        assert_eq!(&*l, &[0, 1, 2]);
+        l.truncate(10);
+        assert_eq!(l.len(), 3);
+        l.push(9);
+        assert_eq!(l.last(), Some(&9));
     }
 
     fn run(orig: &[u8], resp: &[u8], last: bool) -> (Parse, Meta) {
