@@ -354,7 +354,7 @@ impl Strings {
     pub fn unpack(&mut self, p: Packed) -> Meta {
         let mut m = Meta::default();
         let mut ids = std::mem::take(&mut self.ids);
-        let _ = self.read_into(&p.0, Some(&mut m), &mut ids);
+        let _ = self.read_into(&p.0, Some(&mut m), Some(&mut ids));
         self.release_all(&mut ids);
         self.ids = ids;
         m
@@ -387,20 +387,22 @@ impl Strings {
     /// Unpacks without dropping references.
     pub fn peek(&self, p: &Packed) -> Meta {
         let mut m = Meta::default();
-        let _ = self.read_into(&p.0, Some(&mut m), &mut Vec::new());
+        let _ = self.read_into(&p.0, Some(&mut m), None);
         m
     }
 
     /// Drops a verdict's references (without building its strings).
     pub fn discard(&mut self, p: Packed) {
         let mut ids = std::mem::take(&mut self.ids);
-        let _ = self.read_into(&p.0, None, &mut ids);
+        let _ = self.read_into(&p.0, None, Some(&mut ids));
         self.release_all(&mut ids);
         self.ids = ids;
     }
 
-    /// Reads a buffer into `out` (or only collects its shared ids).
-    fn read_into(&self, b: &[u8], mut out: Option<&mut Meta>, ids: &mut Vec<u32>) -> Option<()> {
+    /// Reads a buffer into `out`, and collects its shared ids into `ids`
+    /// (`peek`, which releases nothing, passes none: a vector of them for
+    /// every flow drained at the end was an allocation each).
+    fn read_into(&self, b: &[u8], mut out: Option<&mut Meta>, mut ids: Option<&mut Vec<u32>>) -> Option<()> {
         let mut scratch = Meta::default();
         let build = out.is_some();
         let m = match out.as_mut() {
@@ -453,7 +455,9 @@ impl Strings {
                 SHARED => {
                     let id = u32::try_from(get_varint(b, &mut pos)?).ok()?;
                     let e = self.entries.get(id as usize)?;
-                    ids.push(id);
+                    if let Some(ids) = ids.as_mut() {
+                        ids.push(id);
+                    }
                     if !build {
                         continue;
                     }
