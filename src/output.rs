@@ -252,8 +252,8 @@ fn write_csv_row(out: &mut dyn Write, r: &FlowRecord) -> std::io::Result<()> {
     row.opt_text(r.ja3s.as_deref())?;
     row.opt_text(r.ja4_r.as_deref())?;
     row.opt_json(r.app_confidence.as_ref())?;
-    row.opt_text(r.orig_tcp_flags.as_deref())?;
-    row.opt_text(r.resp_tcp_flags.as_deref())?;
+    row.opt_text(r.orig_tcp_flags)?;
+    row.opt_text(r.resp_tcp_flags)?;
     if r.extra.is_empty() {
         row.text("")?;
     } else {
@@ -527,8 +527,8 @@ mod tests {
         full.app_confidence = Some(0.1);
         full.ts_first = 1767225600.013773;
         full.evidence = baikal_classifier::verdict::Evidence::DPI | baikal_classifier::verdict::Evidence::SNI;
-        full.orig_tcp_flags = Some("SAF".into());
-        full.resp_tcp_flags = Some("AR".into());
+        full.orig_tcp_flags = Some("SAF");
+        full.resp_tcp_flags = Some("AR");
         full.extra = vec![("zeta", "1".into()), ("alpha", "x,\"y\"".into())];
         full.orig_ip = "2001:db8::1".parse().unwrap();
         let mut odd = rec("unknown", None, 0);

@@ -781,7 +781,7 @@ mod tests {
         assert_eq!(e.stats().inspected_packets, 0);
         let mut v = Vec::new();
         e.finish(&src, &mut |r| v.push(r));
-        assert_eq!(v[0].orig_tcp_flags.as_deref(), Some("S"));
+        assert_eq!(v[0].orig_tcp_flags, Some("S"));
         assert_eq!(v[0].encryption, Encryption::Unknown);
     }
 
