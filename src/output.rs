@@ -292,11 +292,15 @@ impl CsvRow<'_> {
         r
     }
 
-    /// The value's JSON text (floats as JSON lines write them).
+    /// The value's JSON text (floats as JSON lines write them); nothing
+    /// for `null`, which JSON writes for a float that is not finite.
     fn json(&mut self, v: &impl serde::Serialize) -> std::io::Result<()> {
         let mut b = std::mem::take(&mut self.scratch);
         b.clear();
         serde_json::to_writer(&mut b, v)?;
+        if b == b"null" {
+            b.clear();
+        }
         let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
         self.scratch = b;
         r
@@ -533,6 +537,7 @@ mod tests {
         full.orig_ip = "2001:db8::1".parse().unwrap();
         let mut odd = rec("unknown", None, 0);
         odd.transport = baikal_classifier::record::Transport(47);
+        odd.entropy = Some(f32::NAN);
         odd.evidence = baikal_classifier::verdict::Evidence::default();
         for r in [full, odd, rec("quic", None, 1)] {
             let mut buf = Vec::new();
