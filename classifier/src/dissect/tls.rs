@@ -761,7 +761,9 @@ fn join(v: &[u8]) -> String {
     s
 }
 
-fn fill_server(s: &Server, known: KnownServer<'_>, meta: &mut Meta) {
+/// Fills `meta` from the server's flight; `s` gives up its certificate
+/// names (a parse fills one meta).
+fn fill_server(s: &mut Server, known: KnownServer<'_>, meta: &mut Meta) {
     if let Some(sh) = &s.hello {
         // A known JA3S is that of this ServerHello: it was complete then.
         meta.ja3s = Some(known.ja3s.map_or_else(
@@ -780,7 +782,7 @@ fn fill_server(s: &Server, known: KnownServer<'_>, meta: &mut Meta) {
         }
     }
     if !s.cert_names.is_empty() {
-        meta.set_extra("cert_names", s.cert_names.clone());
+        meta.set_extra("cert_names", std::mem::take(&mut s.cert_names));
     }
     if !s.records.is_empty() {
         meta.set_extra("server_records", join(&s.records));
@@ -945,15 +947,15 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
             .filter(|_| proxy.is_none())
             .map(KnownServer::from_prev)
             .unwrap_or_default();
-        let s = (!resp.is_empty()).then(|| server(resp, known_server));
+        let mut s = (!resp.is_empty()).then(|| server(resp, known_server));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
         let server_done = s.as_ref().is_some_and(|s| !s.not_tls && s.done());
-        let fill = |meta: &mut Meta| {
+        let mut fill = |meta: &mut Meta| {
             mark_tls(meta);
             if let Some(kind) = proxy {
                 meta.set_extra("proxy", kind);
             }
-            if let Some(s) = s.as_ref().filter(|s| !s.not_tls) {
+            if let Some(s) = s.as_mut().filter(|s| !s.not_tls) {
                 fill_server(s, known_server, meta);
             }
         };
