@@ -281,29 +281,31 @@ impl CsvRow<'_> {
         self.text(s.unwrap_or(""))
     }
 
+    /// A cell built in the row's scratch buffer by `fill`.
+    fn built(&mut self, fill: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut b = std::mem::take(&mut self.scratch);
+        b.clear();
+        let r = fill(&mut b).and_then(|()| self.text(std::str::from_utf8(&b).unwrap_or_default()));
+        self.scratch = b;
+        r
+    }
+
     /// A number or an address, by its `Display` (what JSON writes for
     /// integers, and inside the quotes for addresses).
     fn display(&mut self, v: impl std::fmt::Display) -> std::io::Result<()> {
-        let mut b = std::mem::take(&mut self.scratch);
-        b.clear();
-        write!(b, "{v}")?;
-        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
-        self.scratch = b;
-        r
+        self.built(|b| write!(b, "{v}"))
     }
 
     /// The value's JSON text (floats as JSON lines write them); nothing
     /// for `null`, which JSON writes for a float that is not finite.
     fn json(&mut self, v: &impl serde::Serialize) -> std::io::Result<()> {
-        let mut b = std::mem::take(&mut self.scratch);
-        b.clear();
-        serde_json::to_writer(&mut b, v)?;
-        if b == b"null" {
-            b.clear();
-        }
-        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
-        self.scratch = b;
-        r
+        self.built(|b| {
+            serde_json::to_writer(&mut *b, v)?;
+            if b == b"null" {
+                b.clear();
+            }
+            Ok(())
+        })
     }
 
     fn opt_json(&mut self, v: Option<&impl serde::Serialize>) -> std::io::Result<()> {
@@ -314,17 +316,15 @@ impl CsvRow<'_> {
     }
 
     fn list<'s>(&mut self, items: impl Iterator<Item = &'s str>) -> std::io::Result<()> {
-        let mut b = std::mem::take(&mut self.scratch);
-        b.clear();
-        for (i, s) in items.enumerate() {
-            if i > 0 {
-                b.push(b';');
+        self.built(|b| {
+            for (i, s) in items.enumerate() {
+                if i > 0 {
+                    b.push(b';');
+                }
+                b.extend_from_slice(s.as_bytes());
             }
-            b.extend_from_slice(s.as_bytes());
-        }
-        let r = self.text(std::str::from_utf8(&b).unwrap_or_default());
-        self.scratch = b;
-        r
+            Ok(())
+        })
     }
 }
 
