@@ -409,17 +409,18 @@ fn run_dissectors(
     last: bool,
 ) -> (Option<Meta>, bool) {
     let (orig_port, resp_port) = if orig_is_a { (a_port, b_port) } else { (b_port, a_port) };
+    let (mut one_orig, mut one_resp) = ([0], [0]);
     let p = Payloads {
         transport,
         orig_port,
         resp_port,
         orig: Side {
             data: &insp.sides[0].data,
-            ends: &insp.sides[0].ends,
+            ends: insp.sides[0].ends(&mut one_orig),
         },
         resp: Side {
             data: &insp.sides[1].data,
-            ends: &insp.sides[1].ends,
+            ends: insp.sides[1].ends(&mut one_resp),
         },
         last,
     };

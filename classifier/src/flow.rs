@@ -172,8 +172,11 @@ impl Default for FlowConfig {
 pub struct SideBuf {
     /// TCP: in-order reassembled bytes; UDP: datagrams back to back.
     pub data: Vec<u8>,
-    /// End offset of each piece (TCP segment or UDP datagram) in `data`.
-    pub ends: Vec<u32>,
+    /// End offset of each piece (TCP segment or UDP datagram) in `data`,
+    /// from the second piece on; empty while `data` is one piece (or
+    /// none), whose end is `data.len()` (see [`SideBuf::ends`]). Most
+    /// sides are decided on one piece, and this saves them an allocation.
+    ends: Vec<u32>,
     /// Next expected TCP sequence number, once known.
     next_seq: Option<u32>,
     /// Out-of-order TCP segments, boxed: rare, and the buffer of every
@@ -198,22 +201,37 @@ impl SideBuf {
         self.ooo.as_ref().map_or(0, |o| o.bytes)
     }
 
+    /// The end offset of each piece in `data`: `one` holds it when there
+    /// is a single piece (the side keeps no list for it).
+    pub fn ends<'s>(&'s self, one: &'s mut [u32; 1]) -> &'s [u32] {
+        if !self.ends.is_empty() || self.data.is_empty() {
+            return &self.ends;
+        }
+        one[0] = self.data.len() as u32;
+        one
+    }
+
     /// The first piece (TCP segment or UDP datagram) kept, or empty.
     pub fn first_piece(&self) -> &[u8] {
-        let end = self.ends.first().map_or(0, |&e| e as usize).min(self.data.len());
+        let end = self
+            .ends
+            .first()
+            .map_or(self.data.len(), |&e| e as usize)
+            .min(self.data.len());
         &self.data[..end]
     }
 
     /// The pieces kept (TCP segments as reassembled, or UDP datagrams),
     /// in order.
     pub fn pieces(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let single = (self.ends.is_empty() && !self.data.is_empty()).then_some(&self.data[..]);
         let mut start = 0usize;
-        self.ends.iter().map(move |&e| {
+        single.into_iter().chain(self.ends.iter().map(move |&e| {
             let end = (e as usize).min(self.data.len());
             let p = self.data.get(start..end).unwrap_or_default();
             start = end;
             p
-        })
+        }))
     }
 
     fn push_piece(&mut self, bytes: &[u8], cap: usize) {
@@ -232,11 +250,14 @@ impl SideBuf {
         // `probe_packets` pieces per side, so at most that many
         // reallocations), and doubling left a tenth of them unused.
         self.data.reserve_exact(take);
-        if self.ends.is_empty() {
-            self.ends.reserve_exact(1);
+        if self.ends.is_empty() && !self.data.is_empty() {
+            // The second piece: the first one's end goes in the list too.
+            self.ends.push(self.data.len() as u32);
         }
         self.data.extend_from_slice(&bytes[..take]);
-        self.ends.push(self.data.len() as u32);
+        if !self.ends.is_empty() {
+            self.ends.push(self.data.len() as u32);
+        }
     }
 
     /// Sets the initial sequence number from a SYN.
@@ -1845,6 +1866,35 @@ mod tests {
         assert!(is_ack_padding(tcpflags::ACK, &[0; 6]));
         assert!(is_ack_padding(tcpflags::ACK | tcpflags::SYN, &[0, 0]));
         assert!(!is_ack_padding(tcpflags::SYN, &[0, 0]));
+    }
+
+    #[test]
+    fn pieces_and_their_ends_from_none_to_three_and_past_the_cap() {
+        let all: [&[u8]; 4] = [b"abc", b"de", b"fghi", b"jk"];
+        for n in 0..=all.len() {
+            let mut s = SideBuf::default();
+            for p in &all[..n] {
+                s.push_piece(p, 11);
+            }
+            let want: Vec<&[u8]> = all[..n].to_vec();
+            assert_eq!(s.pieces().collect::<Vec<_>>(), want, "{n} pieces");
+            assert_eq!(s.first_piece(), want.first().copied().unwrap_or_default());
+            let mut one = [0];
+            let ends = s.ends(&mut one).to_vec();
+            let side = crate::dissect::Side {
+                data: &s.data,
+                ends: &ends,
+            };
+            assert_eq!(side.chunks().collect::<Vec<_>>(), want, "{n} pieces");
+            // One piece keeps no list.
+            assert_eq!(s.ends.capacity() == 0, n <= 1, "{n} pieces");
+        }
+        let mut s = SideBuf::default();
+        s.push_piece(b"abcdefgh", 10);
+        s.push_piece(b"ijkl", 10);
+        s.push_piece(b"mn", 10);
+        assert_eq!(s.pieces().collect::<Vec<_>>(), [&b"abcdefgh"[..], b"ij"]);
+        assert!(s.truncated);
     }
 
     #[test]
