@@ -461,7 +461,9 @@ impl Strings {
                     if !build {
                         continue;
                     }
-                    e.s.to_string()
+                    // A plain copy: `to_string` on a `Box<str>` goes
+                    // through `Display` and the formatter.
+                    String::from(&*e.s)
                 }
                 NUMBER => {
                     let n = get_varint(b, &mut pos)?;

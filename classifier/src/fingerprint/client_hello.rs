@@ -129,7 +129,8 @@ pub(crate) fn printable(b: &[u8]) -> String {
         if (0x20..0x7f).contains(&c) && c != b'\\' && c != b',' {
             s.push(char::from(c));
         } else {
-            s.push_str(&format!("\\x{c:02x}"));
+            s.push_str("\\x");
+            super::fmt::push_hex2(&mut s, c);
         }
     }
     s
