@@ -16,6 +16,10 @@
 //! 3. The cost split (see [`COST_METHOD`]).
 //! 4. A QUIC Initial decryption micro-benchmark (RFC 9001 key derivation,
 //!    header protection, AES-128-GCM over a 1200-byte Initial).
+//! 5. The same on one thread with deep packet inspection off (flows tracked,
+//!    IP rules only, as `classify --no-dpi`): `runs` runs and a stage-profile
+//!    pass give the cost of a filter that blocks by IP lists
+//!    (`flows_only`, and the cost model's `flows_only_*`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,7 +52,8 @@ the stage model, and is added to the per-packet cost, so packets x ns_per_packet
 the measured one-thread time (when the stage model exceeds it, both costs are scaled down alike). Samples over \
 1 ms were preempted, not slow: they stay in the histograms, not in the means. \
 every_packet_ns_per_packet approximates inspecting every packet (throttling) as ns_per_packet plus the mean \
-cost of one dissected packet.";
+cost of one dissected packet. flows_only_ns_per_packet and flows_only_ns_per_new_flow are the same split of \
+one-thread runs with deep packet inspection off (flows tracked, IP rules only).";
 
 /// Frames of one capture, in memory, in the pipeline's chunks.
 pub struct Loaded {
@@ -220,6 +225,19 @@ pub struct Report {
     pub cost_method: &'static str,
     pub memory: Memory,
     pub scaling: Scaling,
+    pub flows_only: FlowsOnly,
+}
+
+/// One thread with deep packet inspection off: flows tracked and counted,
+/// IP rules only (what blocking by IP lists needs).
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowsOnly {
+    pub runs_s: Vec<f64>,
+    pub median_s: f64,
+    pub median_cpu_s: f64,
+    pub packets_per_s: f64,
+    pub gbit_per_s: f64,
+    pub records: u64,
 }
 
 pub struct Options {
@@ -458,6 +476,8 @@ fn cost_split(p: &Profile, packets: u64, flows: u64, wall_s: f64, quic_ns: f64) 
         ns_per_new_flow,
         every_packet_ns_per_packet: ns_per_packet + mean(p.dissect_ns, p.dissect_n) * scale,
         quic_initial_decrypt_ns: quic_ns,
+        flows_only_ns_per_packet: None,
+        flows_only_ns_per_new_flow: None,
     }
 }
 
@@ -484,7 +504,7 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         );
     }
     let cores_available = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let total = packets * (opt.threads.len() * opt.runs + 1) as u64;
+    let total = packets * ((opt.threads.len() + 1) * opt.runs + 2) as u64;
     let pb = progress_bar(total, opt.progress && total > 2_000_000);
     let mut threads = Vec::new();
     let mut new_flows = 0;
@@ -544,7 +564,9 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         .rules
         .clone()
         .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>);
-    let prof = profile_pass(&inputs, opt.flow, labeler, &pb)?;
+    let prof = profile_pass(&inputs, opt.flow, labeler.clone(), &pb)?;
+    let no_dpi = FlowConfig { dpi: false, ..opt.flow };
+    let (flows_only, only_prof) = flows_only(&inputs, opt, no_dpi, labeler, &pb, captured_bytes, packets)?;
     pb.finish_and_clear();
     let quic_ns = quic::initial_decrypt_ns();
     // The one-thread run's CPU time when known (a loaded machine stretches
@@ -555,7 +577,16 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         Some(t) => (t.median_s, "wall"),
         None => (prof.wall_s, "wall"),
     };
-    let cost_model = cost_split(&prof, prof.packets, prof.flows, one_thread_s, quic_ns);
+    let mut cost_model = cost_split(&prof, prof.packets, prof.flows, one_thread_s, quic_ns);
+    // The same basis as above: CPU time where the OS reports it.
+    let only_s = if cost_basis == "cpu" && flows_only.median_cpu_s > 0.0 {
+        flows_only.median_cpu_s
+    } else {
+        flows_only.median_s
+    };
+    let only = cost_split(&only_prof, only_prof.packets, only_prof.flows, only_s, 0.0);
+    cost_model.flows_only_ns_per_packet = Some(only.ns_per_packet);
+    cost_model.flows_only_ns_per_new_flow = Some(only.ns_per_new_flow);
     let scaling = scaling(&inputs, opt, one_thread_s, packets);
     let stages = Stages {
         sample_every: SAMPLE_EVERY,
@@ -583,7 +614,53 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
         cost_method: COST_METHOD,
         memory: prof.mem,
         scaling,
+        flows_only,
     })
+}
+
+/// Step 5 of the module docs: `runs` one-thread runs and a stage-profile
+/// pass with deep packet inspection off (`flow.dpi` false).
+fn flows_only(
+    inputs: &[Loaded],
+    opt: &Options,
+    flow: FlowConfig,
+    labeler: Option<Arc<dyn baikal_classifier::engine::Labeler>>,
+    pb: &indicatif::ProgressBar,
+    captured_bytes: u64,
+    packets: u64,
+) -> Result<(FlowsOnly, Profile)> {
+    let cfg = Config {
+        flow,
+        rules: opt.rules.clone(),
+        count: None,
+        progress: false,
+        threads: 1,
+    };
+    let (mut runs_s, mut runs_cpu_s, mut records) = (Vec::new(), Vec::new(), 0);
+    for r in 0..opt.runs {
+        pb.set_message(format!("flows only, run {}", r + 1));
+        let c0 = process_cpu_s();
+        let (s, _, rec) = pipeline_run(inputs, &cfg, pb, &mut SplitNs::default())?;
+        if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
+            runs_cpu_s.push(b - a);
+        }
+        runs_s.push(s);
+        records = rec;
+    }
+    pb.set_message("flows only, stage profile");
+    let prof = profile_pass(inputs, flow, labeler, pb)?;
+    let med = median(&runs_s).max(1e-9);
+    Ok((
+        FlowsOnly {
+            median_s: med,
+            median_cpu_s: median(&runs_cpu_s),
+            runs_s,
+            packets_per_s: packets as f64 / med,
+            gbit_per_s: captured_bytes as f64 * 8.0 / med / 1e9,
+            records,
+        },
+        prof,
+    ))
 }
 
 /// Measures the per-frame routing (`pipeline::route_plain`) over the whole
@@ -712,6 +789,16 @@ pub fn table(r: &Report) -> String {
         "\ncost ({} time): {:.1} ns per packet + {:.0} ns per new flow; every packet inspected: {:.1} ns per packet; QUIC Initial decryption: {:.0} ns",
         r.cost_basis,
         c.ns_per_packet, c.ns_per_new_flow, c.every_packet_ns_per_packet, c.quic_initial_decrypt_ns
+    );
+    let o = &r.flows_only;
+    let _ = writeln!(
+        s,
+        "flows only (no DPI, IP rules; one thread): median {:.3} s, {:.2} Gbit/s, {:.2} Mpkt/s; {:.1} ns per packet + {:.0} ns per new flow",
+        o.median_s,
+        o.gbit_per_s,
+        o.packets_per_s / 1e6,
+        c.flows_only_ns_per_packet.unwrap_or_default(),
+        c.flows_only_ns_per_new_flow.unwrap_or_default()
     );
     let m = &r.memory;
     let _ = writeln!(

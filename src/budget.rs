@@ -19,7 +19,10 @@
 //! - every packet (throttling, shaping by content): every packet also pays
 //!   the mean cost of a dissected packet;
 //! - QUIC Initial decryption: first packets, plus the decryption of the
-//!   client's Initial on the share of new flows that are QUIC.
+//!   client's Initial on the share of new flows that are QUIC;
+//! - flows only (IP-list blocking): flows tracked and counted with no
+//!   deep packet inspection, measured by `bench` with the dissectors off
+//!   (`classify --no-dpi`). Shown when the cost model has it.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -208,6 +211,26 @@ pub struct CostModel {
     /// Decrypting one QUIC client Initial (key derivation + header
     /// protection + AEAD over a 1200-byte packet).
     pub quic_initial_decrypt_ns: f64,
+    /// Per packet and per new flow with no deep packet inspection (flows
+    /// tracked, IP rules only). Absent from bench files of before they
+    /// were measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows_only_ns_per_packet: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flows_only_ns_per_new_flow: Option<f64>,
+}
+
+impl CostModel {
+    /// The depths this model has costs for.
+    pub fn depths(&self) -> Vec<Depth> {
+        Depth::ALL
+            .into_iter()
+            .filter(|&d| d != Depth::FlowsOnly || self.flows_only().is_some())
+            .collect()
+    }
+    fn flows_only(&self) -> Option<(f64, f64)> {
+        Some((self.flows_only_ns_per_packet?, self.flows_only_ns_per_new_flow?))
+    }
 }
 
 /// Depth of inspection.
@@ -220,15 +243,24 @@ pub enum Depth {
     EveryPacket,
     /// First packets plus decryption of QUIC client Initials.
     QuicInitial,
+    /// No deep packet inspection: flows tracked, IP rules only (blocking
+    /// by IP lists).
+    FlowsOnly,
 }
 
 impl Depth {
-    pub const ALL: [Depth; 3] = [Depth::FirstPackets, Depth::EveryPacket, Depth::QuicInitial];
+    pub const ALL: [Depth; 4] = [
+        Depth::FirstPackets,
+        Depth::EveryPacket,
+        Depth::QuicInitial,
+        Depth::FlowsOnly,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             Depth::FirstPackets => "first-packets",
             Depth::EveryPacket => "every-packet",
             Depth::QuicInitial => "quic-initial",
+            Depth::FlowsOnly => "flows-only",
         }
     }
 }
@@ -266,8 +298,9 @@ pub struct Estimate {
 
 pub const HOURS_PER_YEAR: f64 = 8766.0;
 
-/// The model of the module docs for one depth.
-pub fn estimate(i: &Inputs, c: &CostModel, depth: Depth) -> Estimate {
+/// The model of the module docs for one depth; `None` for `flows-only`
+/// when the cost model does not have it.
+pub fn estimate(i: &Inputs, c: &CostModel, depth: Depth) -> Option<Estimate> {
     let (ns_pkt, ns_flow) = match depth {
         Depth::FirstPackets => (c.ns_per_packet, c.ns_per_new_flow),
         Depth::EveryPacket => (c.every_packet_ns_per_packet, c.ns_per_new_flow),
@@ -275,6 +308,7 @@ pub fn estimate(i: &Inputs, c: &CostModel, depth: Depth) -> Estimate {
             c.ns_per_packet,
             c.ns_per_new_flow + i.quic_share * c.quic_initial_decrypt_ns,
         ),
+        Depth::FlowsOnly => c.flows_only()?,
     };
     let pps = i.traffic_bps / 8.0 / i.avg_packet_bytes;
     let nfps = i.traffic_bps / 1e9 * i.new_flows_per_gbit;
@@ -282,7 +316,7 @@ pub fn estimate(i: &Inputs, c: &CostModel, depth: Depth) -> Estimate {
     let servers = (cores / i.cores_per_server).ceil() as u64;
     let megawatts = servers as f64 * i.watts_per_server * i.pue / 1e6;
     let gwh_per_year = megawatts * HOURS_PER_YEAR / 1000.0;
-    Estimate {
+    Some(Estimate {
         depth,
         ns_per_packet: ns_pkt,
         ns_per_flow: ns_flow,
@@ -293,7 +327,7 @@ pub fn estimate(i: &Inputs, c: &CostModel, depth: Depth) -> Estimate {
         megawatts,
         gwh_per_year,
         cost_per_year: gwh_per_year * 1e6 * i.tariff_per_kwh,
-    }
+    })
 }
 
 /// Checks the inputs make sense (positive where dividing).
@@ -466,6 +500,8 @@ mod tests {
         ns_per_new_flow: 2000.0,
         every_packet_ns_per_packet: 300.0,
         quic_initial_decrypt_ns: 4000.0,
+        flows_only_ns_per_packet: Some(40.0),
+        flows_only_ns_per_new_flow: Some(500.0),
     };
 
     #[test]
@@ -474,7 +510,7 @@ mod tests {
         // cores = (1e9 × 100 + 8e6 × 2000) / 1e9 × 2 = (100 + 16) × 2 = 232.
         // servers = ceil(232 / 64) = 4; MW = 4 × 500 × 1.5 / 1e6 = 0.003.
         // GWh/year = 0.003 × 8766 / 1000 = 0.026298; cost = 26298 kWh × 2 = 52596.
-        let e = estimate(&inputs(), &COST, Depth::FirstPackets);
+        let e = estimate(&inputs(), &COST, Depth::FirstPackets).unwrap();
         assert!(close(e.packets_per_s, 1e9));
         assert!(close(e.new_flows_per_s, 8e6));
         assert!(close(e.cores, 232.0));
@@ -483,14 +519,31 @@ mod tests {
         assert!(close(e.gwh_per_year, 0.026298));
         assert!(close(e.cost_per_year, 52596.0));
         // Every packet: (1e9 × 300 + 8e6 × 2000) / 1e9 × 2 = 632 → 10 servers.
-        let e = estimate(&inputs(), &COST, Depth::EveryPacket);
+        let e = estimate(&inputs(), &COST, Depth::EveryPacket).unwrap();
         assert!(close(e.cores, 632.0));
         assert_eq!(e.servers, 10);
         // QUIC: flow cost 2000 + 0.5 × 4000 = 4000 → (100 + 32) × 2 = 264 → 5.
-        let e = estimate(&inputs(), &COST, Depth::QuicInitial);
+        let e = estimate(&inputs(), &COST, Depth::QuicInitial).unwrap();
         assert!(close(e.ns_per_flow, 4000.0));
         assert!(close(e.cores, 264.0));
         assert_eq!(e.servers, 5);
+        // Flows only: (1e9 × 40 + 8e6 × 500) / 1e9 × 2 = (40 + 4) × 2 = 88 → 2.
+        let e = estimate(&inputs(), &COST, Depth::FlowsOnly).unwrap();
+        assert!(close(e.ns_per_packet, 40.0));
+        assert!(close(e.cores, 88.0));
+        assert_eq!(e.servers, 2);
+        assert_eq!(COST.depths(), Depth::ALL);
+        // A model without it (an older bench file) has no flows-only row.
+        let old = CostModel {
+            flows_only_ns_per_new_flow: None,
+            ..COST
+        };
+        assert!(estimate(&inputs(), &old, Depth::FlowsOnly).is_none());
+        assert!(estimate(&inputs(), &old, Depth::FirstPackets).is_some());
+        assert_eq!(
+            old.depths(),
+            [Depth::FirstPackets, Depth::EveryPacket, Depth::QuicInitial]
+        );
     }
 
     #[test]
@@ -501,7 +554,17 @@ mod tests {
         assert!(validate(&i).is_err());
         let j = r#"{"cost_model":{"ns_per_packet":1.5,"ns_per_new_flow":2.0,
             "every_packet_ns_per_packet":3.0,"quic_initial_decrypt_ns":4.0}}"#;
-        assert_eq!(cost_from_bench(j).unwrap().ns_per_packet, 1.5);
+        let c = cost_from_bench(j).unwrap();
+        assert_eq!(c.ns_per_packet, 1.5);
+        assert_eq!(c.flows_only_ns_per_packet, None);
+        let j = r#"{"cost_model":{"ns_per_packet":1.5,"ns_per_new_flow":2.0,
+            "every_packet_ns_per_packet":3.0,"quic_initial_decrypt_ns":4.0,
+            "flows_only_ns_per_packet":0.5,"flows_only_ns_per_new_flow":0.75}}"#;
+        let c = cost_from_bench(j).unwrap();
+        assert_eq!(
+            (c.flows_only_ns_per_packet, c.flows_only_ns_per_new_flow),
+            (Some(0.5), Some(0.75))
+        );
         assert!(cost_from_bench("{}").is_err());
         assert!(cost_from_bench("nope").is_err());
     }

@@ -197,6 +197,11 @@ pub struct ClassifyArgs {
     /// Payload packets per direction given to the dissectors (1 to 255).
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u8).range(1..))]
     pub probe_packets: u8,
+    /// Track flows without deep packet inspection: no dissectors,
+    /// fingerprints or randomness tests; applications come from address
+    /// rules only. What a filter blocking by IP lists needs.
+    #[arg(long)]
+    pub no_dpi: bool,
     /// No progress bar.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -351,6 +356,8 @@ fn budget(a: BudgetArgs) -> Result<ExitCode> {
             ns_per_new_flow: f,
             every_packet_ns_per_packet: p,
             quic_initial_decrypt_ns: 0.0,
+            flows_only_ns_per_packet: None,
+            flows_only_ns_per_new_flow: None,
         },
         _ => bail!(
             "give --from-bench BENCH.json (from `baikal bench --format json`) or --ns-per-packet and --ns-per-flow"
@@ -369,16 +376,25 @@ fn budget(a: BudgetArgs) -> Result<ExitCode> {
         cost.quic_initial_decrypt_ns = v;
     }
     for (n, v) in [
-        ("ns per packet", cost.ns_per_packet),
-        ("ns per flow", cost.ns_per_new_flow),
-        ("every-packet ns", cost.every_packet_ns_per_packet),
-        ("QUIC Initial ns", cost.quic_initial_decrypt_ns),
+        ("ns per packet", Some(cost.ns_per_packet)),
+        ("ns per flow", Some(cost.ns_per_new_flow)),
+        ("every-packet ns", Some(cost.every_packet_ns_per_packet)),
+        ("QUIC Initial ns", Some(cost.quic_initial_decrypt_ns)),
+        ("flows-only ns per packet", cost.flows_only_ns_per_packet),
+        ("flows-only ns per flow", cost.flows_only_ns_per_new_flow),
     ] {
-        if !(v >= 0.0 && v.is_finite()) {
+        if let Some(v) = v.filter(|v| !(*v >= 0.0 && v.is_finite())) {
             bail!("{n} must be a non-negative number, not {v}");
         }
     }
-    let est: Vec<b::Estimate> = b::Depth::ALL.iter().map(|&d| b::estimate(&inputs, &cost, d)).collect();
+    let depths = cost.depths();
+    if !depths.contains(&a.depth) {
+        bail!(
+            "--depth {}: the cost model has no flows-only costs (a bench JSON from `baikal bench` of this version has them)",
+            a.depth.as_str()
+        );
+    }
+    let est: Vec<b::Estimate> = depths.iter().filter_map(|&d| b::estimate(&inputs, &cost, d)).collect();
     match a.format {
         ReportFormat::Table => print!("{}", b::table(&inputs, &est, a.depth)),
         ReportFormat::Json => {
@@ -426,6 +442,7 @@ fn classify(a: ClassifyArgs) -> Result<ExitCode> {
         udp_idle_ns: a.udp_timeout.saturating_mul(s),
         other_idle_ns: a.other_timeout.saturating_mul(s),
         probe_packets: a.probe_packets,
+        dpi: !a.no_dpi,
         ..Default::default()
     };
     let rules = load_rules(a.rules.as_deref())?;

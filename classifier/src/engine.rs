@@ -145,7 +145,7 @@ impl Engine {
         if let (true, Some(h)) = (touch.is_new, hint) {
             associate(flow, touch.strings, h);
         }
-        if flow.inspected() {
+        if flow.inspected() || !cfg.dpi {
             return times;
         }
         if touch.gap_ns > cfg.inspect_idle_ns && flow.stalled_candidate() {
@@ -701,6 +701,32 @@ mod tests {
         assert_eq!(r.protocol, "dns");
         assert_eq!(r.dns_query.as_deref(), Some("www.example.com"));
         assert!(r.entropy.is_some());
+    }
+
+    #[test]
+    fn without_dpi_a_flow_is_counted_and_never_inspected() {
+        let (q, a) = (dns(SEC, 1, false), dns(SEC + 1, 1, true));
+        let cfg = FlowConfig {
+            dpi: false,
+            ..FlowConfig::default()
+        };
+        let mut e = Engine::new(cfg, None);
+        let src: Arc<str> = Arc::from("t");
+        let mut v = Vec::new();
+        for p in [&q, &a] {
+            e.process(p, &src, &mut |r| v.push(r));
+            assert!(e.table().slots().all(|f| f.inspect.is_none() && f.verdict.is_none()));
+        }
+        assert_eq!(e.stats().inspected_packets, 0);
+        e.finish(&src, &mut |r| v.push(r));
+        assert_eq!(v.len(), 1);
+        let r = &v[0];
+        assert_eq!((r.orig_pkts, r.resp_pkts, r.orig_bytes), (1, 1, 63));
+        assert_eq!(r.protocol, "unknown");
+        assert_eq!(r.encryption, Encryption::Unknown);
+        assert!(r.dns_query.is_none() && r.entropy.is_none());
+        // With DPI, the same two packets are DNS.
+        assert_eq!(dns_record(&[q, a]).0.protocol, "dns");
     }
 
     #[test]

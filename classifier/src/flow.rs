@@ -144,6 +144,13 @@ pub struct FlowConfig {
     /// it, one-sided and stalled flows (unanswered requests, scans, lost
     /// halves) keep their buffers until their idle timeout.
     pub inspect_idle_ns: u64,
+    /// Deep packet inspection. Off, flows are tracked and counted but no
+    /// payload is kept or looked at: no dissectors, fingerprints or
+    /// randomness tests, so every flow is `unknown` unless a rule on its
+    /// addresses names it. That is what a filter blocking by IP lists
+    /// needs, and `baikal bench` measures its cost beside full
+    /// classification (the budget's `flows-only` depth).
+    pub dpi: bool,
 }
 
 /// Default of [`FlowConfig::inspect_idle_ns`].
@@ -162,6 +169,7 @@ impl Default for FlowConfig {
             stream_cap: 16 * 1024,
             ooo_cap: 16 * 1024,
             inspect_idle_ns: INSPECT_IDLE_NS,
+            dpi: true,
         }
     }
 }
