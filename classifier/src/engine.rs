@@ -436,6 +436,10 @@ fn run_dissectors(
             Parse::NeedMore | Parse::NotMine => (None, false),
         };
     }
+    // The dissectors whose probes would refuse the flow's first byte.
+    if let Some(&b) = p.first_payload().first() {
+        insp.candidates = insp.candidates.and(crate::dissect::admitting(b));
+    }
     for i in insp.candidates.iter() {
         let d = DISSECTORS[i];
         if d.probe(&p) == Probe::NotMine {

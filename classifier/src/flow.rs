@@ -375,6 +375,13 @@ impl Candidates {
     pub fn is_empty(&self) -> bool {
         self.0 == [0; 4]
     }
+    /// Those of the set also in `other`.
+    #[inline]
+    pub fn and(self, other: Candidates) -> Candidates {
+        let [a, b, c, d] = self.0;
+        let [w, x, y, z] = other.0;
+        Candidates([a & w, b & x, c & y, d & z])
+    }
     /// The dissectors in the set, in registry (priority) order.
     #[inline]
     pub fn iter(self) -> impl Iterator<Item = usize> {

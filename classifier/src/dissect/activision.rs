@@ -14,7 +14,7 @@
 //! Addresses, clocks and counters travel as they are: the flow is
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Activision;
@@ -60,6 +60,11 @@ impl Dissector for Activision {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only an address probe (`0d`, `probe_req`) or a
+    /// ping (`28`, `ping`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x0d, 0x28]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.first_payload();

@@ -15,7 +15,7 @@
 //! AFP over DSI has no encryption of its own (authentication exchanges
 //! protect the password only): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Afp;
@@ -60,6 +60,10 @@ impl Dissector for Afp {
             [0, c, ..] if command_ok(*c) => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only a DSI request's zero flags byte, from the client.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (cmd, id) = match header(p.orig.stream(), 0) {

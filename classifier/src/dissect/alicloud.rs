@@ -6,7 +6,7 @@
 //! (no length fields, no text, byte values spread evenly): they are
 //! ciphertext, and the flow is encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct AliCloud;
@@ -40,6 +40,10 @@ impl Dissector for AliCloud {
             Some(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The frame's magic (`opens_with_frame` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_side().stream();

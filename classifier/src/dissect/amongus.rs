@@ -11,7 +11,7 @@
 //! decodes to a real date, and a printable name that fits. Hazel and
 //! the game messages carry no cipher: the class is `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct AmongUs;
@@ -61,6 +61,10 @@ impl Dissector for AmongUs {
             d if hello(d).is_some() => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only the originator's hello (`HELLO`, `hello`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[HELLO]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some((y, m, d, r)) = hello(p.orig.first()) else {

@@ -12,7 +12,7 @@
 //! class first, or two whole frames. Without TLS (taken first by the TLS
 //! dissector) queues, routing keys and messages are in clear: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Amqp;
@@ -106,6 +106,10 @@ impl Dissector for Amqp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits the `AMQP` header or a frame type 1..=4 or 8 (`side`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"A\x01\x02\x03\x04\x08"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

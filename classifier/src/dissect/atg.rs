@@ -6,7 +6,7 @@
 //! CR LF; the gauge answers SOH, the echoed command, its report and ETX.
 //! Cleartext (ASCII).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Atg;
@@ -45,6 +45,10 @@ impl Dissector for Atg {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only SOH (`command`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SOH]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

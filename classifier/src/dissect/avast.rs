@@ -9,7 +9,7 @@
 //! and nothing is ciphertext, so the flow is cleartext (nDPI flags AVAST
 //! encrypted as a protocol constant).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Avast;
@@ -45,6 +45,10 @@ impl Dissector for Avast {
             Some(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The message's magic (`opens_with_message` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_side().stream();

@@ -3,7 +3,7 @@
 //! header: type 0x81 (BACnet/IP), a function 0x00..=0x0c and the 16-bit
 //! length of the whole datagram, which must match exactly.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bacnet;
@@ -49,6 +49,10 @@ impl Dissector for Bacnet {
         } else {
             Probe::NotMine
         }
+    }
+    /// `function` admits only the BVLC type of BACnet/IP, 0x81.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[BVLC_IP]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(f) = function(p.first_payload()) else {

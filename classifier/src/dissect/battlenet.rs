@@ -20,7 +20,7 @@
 //! The logon carries these codes, the builds and the account name (an
 //! e-mail address) in the clear: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Battlenet;
@@ -153,6 +153,11 @@ impl Dissector for Battlenet {
             [_, b1, ..] if b1 & 7 != 0 => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The client's first byte with the channel-present bit set and the
+    /// top bit clear (`b0 & 0xc0 == 0x40`); the server alone is not probed.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x40, 0x7f))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if p.orig.is_empty() && !p.resp.is_empty() {

@@ -13,7 +13,7 @@
 //! ADS has no encryption of its own (Secure ADS is TLS underneath, a TLS
 //! flow): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct BeckhoffAds;
@@ -62,6 +62,10 @@ impl Dissector for BeckhoffAds {
             [0] | [0, 0, ..] => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only the AMS/TCP reserved zero bytes, from the client.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let req = match packet(p.orig.stream(), false) {

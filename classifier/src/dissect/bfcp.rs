@@ -17,7 +17,7 @@
 //! pair even when it declares attributes it does not carry. Cleartext
 //! (BFCP over TLS or DTLS is taken by those dissectors).
 
-use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bfcp;
@@ -108,6 +108,11 @@ impl Dissector for Bfcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits version 1 or 2 in the top three bits and the low
+    /// three bits clear.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x20, 0x28, 0x30, 0x38, 0x40, 0x48, 0x50, 0x58]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let udp = p.transport == Transport::Udp;

@@ -10,7 +10,7 @@
 //! Authentication is a password or a digest, never encryption:
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bfd;
@@ -50,6 +50,10 @@ impl Dissector for Bfd {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits version 1 with a diagnostic 0..=8 (`state`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x20, 0x28))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !PORTS.iter().any(|&x| p.port(x)) {

@@ -15,7 +15,7 @@
 //! BGP has no encryption (TCP MD5 or TCP-AO only authenticate):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bgp;
@@ -110,6 +110,10 @@ impl Dissector for Bgp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The all-ones marker, on whoever spoke first.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MARKER[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_side().stream();

@@ -15,7 +15,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bitcoin;
@@ -136,6 +136,10 @@ impl Dissector for Bitcoin {
         } else {
             Probe::NotMine
         }
+    }
+    /// The first byte of a network magic (`magic`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(MAGICS.iter().fold(ByteSet::default(), |s, (m, _)| s.with(m[0])))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_side().stream();

@@ -6,7 +6,7 @@
 //! connection whose data packets carry peer wire messages).
 //! Message-stream-encrypted peers (MSE) are not recognised.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bittorrent;
@@ -262,6 +262,11 @@ impl Dissector for Bittorrent {
                 }
             }
         }
+    }
+    /// TCP: the handshake's 0x13; UDP: `d` (bencoded DHT), `B` (LSD's
+    /// `BT-SEARCH`) or a uTP type/version byte (`utp`: version 1, type 0..=4).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x13, b'd', b'B', 0x01, 0x11, 0x21, 0x31, 0x41]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         match p.transport {

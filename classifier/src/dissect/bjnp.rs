@@ -5,7 +5,7 @@
 //! error code, a sequence number, a session id and the 32-bit length of
 //! the payload that follows, which must fill the datagram exactly.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bjnp;
@@ -37,6 +37,10 @@ impl Dissector for Bjnp {
         } else {
             Probe::NotMine
         }
+    }
+    /// `device` admits only the magics `BJN*`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"B"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(dev) = device(p.first_payload()) else {

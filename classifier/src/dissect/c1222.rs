@@ -9,7 +9,7 @@
 //! 0 cleartext, 1 cleartext with authentication, 2 ciphertext with
 //! authentication. The flow is encrypted in mode 2, cleartext otherwise.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct C1222;
@@ -95,6 +95,10 @@ impl Dissector for C1222 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the ACSE tag 0x60.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[ACSE]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -9,7 +9,7 @@
 //! exactly one frame; on TCP the first frame must be whole, and the one
 //! after it, as far as it goes, must start another. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct C37118;
@@ -67,6 +67,10 @@ impl Dissector for C37118 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the sync byte 0xaa.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SYNC]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !PORTS.iter().any(|&x| p.port(x)) {

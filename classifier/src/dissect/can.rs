@@ -9,7 +9,7 @@
 //! room for all of them and a first frame of at most 8 data bytes. Bus
 //! traffic is carried as it is on the wire: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Can;
@@ -43,6 +43,10 @@ impl Dissector for Can {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `ISO11898` magic (`datagram`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"I"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(n) = datagram(p.first_payload()) else {

@@ -20,7 +20,7 @@
 //! or EPCGlobal (3), the three reserved flag bits zero; or DTLS-wrapped.
 //! Cleartext unless DTLS-wrapped.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Capwap;
@@ -107,6 +107,11 @@ impl Dissector for Capwap {
             d if p.port(DATA_PORT) && data(d).is_some() => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only the CAPWAP preamble: version 0, type 0
+    /// (cleartext header) or 1 (DTLS header) (`datagram`, `data`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x00, 0x01]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_side();

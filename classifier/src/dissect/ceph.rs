@@ -12,7 +12,7 @@
 //! (AES-GCM), chosen later in the authentication exchange, so from the
 //! banner a msgr2 flow is identified with encryption left unknown.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ceph;
@@ -50,6 +50,10 @@ impl Dissector for Ceph {
             Err(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The `c` of the `ceph v` banner (`banner` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[V1[0], V2[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let mut version = None;

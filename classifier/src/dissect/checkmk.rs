@@ -14,7 +14,7 @@
 //! dissector's).
 
 use super::text::{lines, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct CheckMk;
@@ -43,6 +43,10 @@ impl Dissector for CheckMk {
         } else {
             Probe::NotMine
         }
+    }
+    /// The `<` of `<<<check_mk>>>`: only the agent (responder) speaks.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"<"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let r = p.resp.stream();

@@ -7,7 +7,7 @@
 //! Cleartext (CIP Security protects I/O with DTLS, which the DTLS
 //! dissector takes first).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct CipIo;
@@ -49,6 +49,10 @@ impl Dissector for CipIo {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the item count's low byte 2.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

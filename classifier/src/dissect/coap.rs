@@ -16,7 +16,7 @@
 //! datagram from port 17500, here a CoAP Uri-Path). Cleartext (DTLS-
 //! secured CoAP is DTLS on the wire, taken by the DTLS dissector).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Coap;
@@ -101,6 +101,13 @@ fn exchange(p: &Payloads<'_>) -> Option<bool> {
     Some(a_id == q_id && (empty || a_class != 0 && a_token == q_token))
 }
 
+/// The first bytes `message` admits: version 1, any type, a token
+/// length of at most 8.
+const FIRST: ByteSet = ByteSet::range(0x40, 0x48)
+    .union(ByteSet::range(0x50, 0x58))
+    .union(ByteSet::range(0x60, 0x68))
+    .union(ByteSet::range(0x70, 0x78));
+
 impl Dissector for Coap {
     fn name(&self) -> &'static str {
         "coap"
@@ -114,6 +121,11 @@ impl Dissector for Coap {
         } else {
             Probe::NotMine
         }
+    }
+    /// `message` admits only version 1 and a token length of 0..=8
+    /// ([`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -16,7 +16,7 @@
 //! 0xffff after the host, time and interval). Cleartext, or
 //! encrypted when the datagram is an encryption part.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Collectd;
@@ -124,6 +124,10 @@ impl Dissector for Collectd {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits a first part of a known type, whose high byte is 0, 1 or 2 (`parts`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0, 1, 2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -26,7 +26,7 @@
 //! interface) are not, so the flow is reported `cleartext` with the
 //! authentication length as `dcerpc_auth` when present.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct DceRpc;
@@ -270,6 +270,10 @@ impl Dissector for DceRpc {
             Some(&b) if b == want => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// The probe admits only version 5 (TCP) or 4 (UDP).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[4, 5]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         match p.transport {

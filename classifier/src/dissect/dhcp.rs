@@ -3,7 +3,7 @@
 //! magic cookie 0x63825363 at offset 236, then options. Reports the
 //! message type and the client's host name (option 12).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Dhcp;
@@ -72,6 +72,10 @@ impl Dissector for Dhcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only op 1 (request) or 2 (reply) (`message`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1, 2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_payload();

@@ -20,7 +20,7 @@
 //! flows' dissectors).
 
 use super::text::{is_printable, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Diameter;
@@ -130,6 +130,10 @@ impl Dissector for Diameter {
             Err(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// Version 1 (`header`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

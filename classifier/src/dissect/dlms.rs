@@ -14,7 +14,7 @@
 //! Cleartext, unless an APDU is a ciphered one (glo-, ded- or general
 //! ciphering, DLMS security suites): then encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Dlms;
@@ -135,6 +135,11 @@ impl Dissector for Dlms {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits the wrapper version's 0 (`wrapper`) or the HDLC
+    /// flag 0x7e (`hdlc_frame`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[WRAPPER_VERSION[0], FLAG]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let udp = p.transport == Transport::Udp;

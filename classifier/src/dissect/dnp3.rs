@@ -6,7 +6,7 @@
 //! destination and source addresses (16-bit little-endian) and the
 //! header CRC. Cleartext (Secure Authentication only adds MACs).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Dnp3;
@@ -43,6 +43,10 @@ impl Dissector for Dnp3 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the first start byte 0x05 (`header`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[START[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

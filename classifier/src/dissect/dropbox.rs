@@ -7,7 +7,7 @@
 //! (parsed with serde_json) holding those four keys with those types.
 //! Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 use serde_json::Value;
 
@@ -47,6 +47,10 @@ impl Dissector for Dropbox {
             Some(b'{') => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only a JSON object's `{`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"{"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some((port, version)) = announcement(p.first_payload()) else {

@@ -4,7 +4,7 @@
 //! name comes from the ClientHello's SNI extension (RFC 6066), parsed with
 //! every length checked against the bytes present.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Dtls;
@@ -117,6 +117,10 @@ impl Dissector for Dtls {
         } else {
             Probe::NotMine
         }
+    }
+    /// A record's content type, 20 to 23 (`records`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(20, 23))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let from_orig = !p.orig.is_empty();

@@ -12,7 +12,7 @@
 //! one, it must carry the same producer and exchange and the next
 //! request id. Cleartext: the samples are plain process data.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Egd;
@@ -47,6 +47,10 @@ impl Dissector for Egd {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only PDU type 13.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[PDU_TYPE]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -12,7 +12,7 @@
 //! version id. Without TLS (taken first by the TLS dissector) actions,
 //! documents and queries travel in clear, compressed or not: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Elasticsearch;
@@ -121,6 +121,10 @@ impl Dissector for Elasticsearch {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `ES` prefix (`message`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"E"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

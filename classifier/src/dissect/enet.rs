@@ -17,7 +17,7 @@
 //! that does not echo the connect id refutes it. ENet has no encryption
 //! and the game messages carry readable text (player names): `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Enet;
@@ -78,6 +78,11 @@ impl Dissector for Enet {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the originator's connect: `d[0] & 0xcf == 0x8f`
+    /// (`connect`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x8f, 0x9f, 0xaf, 0xbf]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.orig.first();

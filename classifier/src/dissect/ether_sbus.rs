@@ -7,7 +7,7 @@
 //! spoken, the first answer must repeat the request's sequence number
 //! with a response or acknowledge attribute. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct EtherSbus;
@@ -38,6 +38,10 @@ impl Dissector for EtherSbus {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the length's high byte 0.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

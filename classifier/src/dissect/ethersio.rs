@@ -6,7 +6,7 @@
 //! equal to the datagram's, on the first datagram of whoever spoke
 //! first. Cleartext: the I/O images are plain.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct EtherSio;
@@ -37,6 +37,10 @@ impl Dissector for EtherSio {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the magic `ESIO`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"E"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(kind) = message(p.first_payload()) else {

@@ -11,7 +11,7 @@
 //! class, a non-zero sub code); a response adds a 2-byte end code.
 //! Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Fins;
@@ -83,6 +83,11 @@ impl Dissector for Fins {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits, over UDP, an ICF with bit 7 set and bits 1..=5
+    /// clear; over TCP, the `FINS` magic (`tcp_message`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x80, 0x81, 0xc0, 0xc1, b'F']))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -8,7 +8,7 @@
 //! message. Fields are in clear (a compressed or binary body is not a
 //! cipher): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Fix;
@@ -83,6 +83,10 @@ impl Dissector for Fix {
         } else {
             Probe::NotMine
         }
+    }
+    /// `header` requires the BeginString tag `8=` first.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"8"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (begin, kind) = match header(p.first_side().stream()) {

@@ -16,7 +16,7 @@
 //! delivery table (TOI 0) is XML (`fdt_seen` in extra when its
 //! `<?xml` shows). Cleartext: the files are sent as they are.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Flute;
@@ -75,6 +75,10 @@ impl Dissector for Flute {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only LCT version 1 in the high nibble (`lct`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x10, 0x1f))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let mut chunks = p.first_side().chunks();

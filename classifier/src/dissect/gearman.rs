@@ -5,7 +5,7 @@
 //! big-endian; the body's arguments are NUL-separated (function names,
 //! unique ids, the job's data). Nothing is encrypted: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Gearman;
@@ -70,6 +70,10 @@ impl Dissector for Gearman {
         } else {
             Probe::NotMine
         }
+    }
+    /// The NUL of `\0REQ` / `\0RES` (`header` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (c, s) = (p.orig.stream(), p.resp.stream());

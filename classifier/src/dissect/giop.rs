@@ -19,7 +19,7 @@
 //! GIOP is cleartext (its secure variants run over TLS: the TLS
 //! dissector's).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Giop;
@@ -121,6 +121,10 @@ impl Dissector for Giop {
             Some(b'M') if p.transport == Transport::Udp => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// The `G` of `GIOP`, or on UDP the `M` of `MIOP`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"GM"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (found, answered) = if p.transport == Transport::Udp {

@@ -13,7 +13,7 @@
 //! git:// has no encryption (ssh:// and https:// are other flows):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Git;
@@ -79,6 +79,10 @@ impl Dissector for Git {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| b == b'0')
+    }
+    /// The client must open with a pkt-line length's `0` (`client_opens_with`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"0"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (service, host) = match request(p.orig.stream()) {

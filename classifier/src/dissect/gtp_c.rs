@@ -12,7 +12,7 @@
 //! The first datagram of whoever spoke first decides. Cleartext: the
 //! elements (IMSI, MSISDN, bearer contexts) are plain binary values.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct GtpC;
@@ -75,6 +75,10 @@ impl Dissector for GtpC {
             Some(b) if p.port(PORT) && b >> 5 == 2 => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only GTP version 2 (`b >> 5 == 2`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x40, 0x5f))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

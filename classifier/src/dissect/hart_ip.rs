@@ -13,7 +13,7 @@
 //! answer a session from another port, e.g. 5095). Cleartext: version 2
 //! secures sessions with TLS/DTLS, which those dissectors take first.
 
-use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct HartIp;
@@ -108,6 +108,10 @@ impl Dissector for HartIp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 1 or 2 (`message`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1, 2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let exact = p.transport == Transport::Udp;

@@ -6,7 +6,7 @@
 //! client asks for HiSLIP 2.0's TLS upgrade (StartTLS, AsyncStartTLS),
 //! after which the session is encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct HiSlip;
@@ -65,6 +65,10 @@ impl Dissector for HiSlip {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `HS` prologue (`messages`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"H"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

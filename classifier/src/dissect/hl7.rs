@@ -17,7 +17,7 @@
 //! HL7 v2 and MLLP have no encryption: cleartext.
 
 use super::text::to_string;
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Hl7;
@@ -83,6 +83,10 @@ impl Dissector for Hl7 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The MLLP start byte (`opening`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[START]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (kind, version) = match msh(p.first_side().stream()) {

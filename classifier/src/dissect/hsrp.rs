@@ -7,7 +7,7 @@
 //! with version 2), interface state (2, 4 bytes), text authentication
 //! (3, 8 bytes) and MD5 authentication (4, 28 bytes). Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Hsrp;
@@ -55,6 +55,10 @@ impl Dissector for Hsrp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits version 1's 0 or a version 2 record type 1..=4 (`version`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0, 4))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !(p.port(PORT_V4) || p.port(PORT_V6)) {

@@ -3,7 +3,7 @@
 //! tunnels and WebSocket upgrades (RFC 6455).
 
 use super::text::{could_start_with_ci, is_printable, lines_with_end, starts_with_ci, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Http;
@@ -28,6 +28,18 @@ const METHODS: &[&[u8]] = &[
     b"REPORT",
     b"SEARCH",
 ];
+/// What the probe admits first: the first letter of a method (exact
+/// case), or `H`/`h` of a status line seen first (`HTTP/1.`, any case
+/// from the responder).
+const FIRST: ByteSet = {
+    let mut s = ByteSet::of(b"Hh");
+    let mut i = 0;
+    while i < METHODS.len() {
+        s = s.with(METHODS[i][0]);
+        i += 1;
+    }
+    s
+};
 /// Longest request line or header line accepted.
 const MAX_LINE: usize = 8192;
 const MAX_HEADERS: usize = 128;
@@ -121,6 +133,10 @@ impl Dissector for Http {
         } else {
             Probe::Maybe
         }
+    }
+    /// A method's first letter or a status line's `H` ([`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let o = p.orig.stream();

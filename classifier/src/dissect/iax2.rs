@@ -20,7 +20,7 @@
 //! own (its optional AES-128 encryption is negotiated with the
 //! ENCRYPTION element, which is reported): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Iax2;
@@ -80,6 +80,10 @@ impl Dissector for Iax2 {
             (Some(b), Some(&IAX)) if b & 0x80 != 0 && d.len() >= HEADER => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only a full frame: the F bit set.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x80, 0xff))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

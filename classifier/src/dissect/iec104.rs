@@ -5,7 +5,7 @@
 //! number) or a U-format frame (STARTDT, STOPDT or TESTFR, act or con,
 //! and three zero bytes; no ASDU).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Iec104;
@@ -52,6 +52,10 @@ impl Dissector for Iec104 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only an APDU's start byte 0x68 (`apdu`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[START]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -13,7 +13,7 @@
 //! Calls carry Java serialization streams in the clear (RMI over TLS is
 //! a TLS flow): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Jrmi;
@@ -65,6 +65,10 @@ impl Dissector for Jrmi {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| b == b'J')
+    }
+    /// The client must open with the magic `JRMI` (`client_opens_with`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"J"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let protocol = match header(p.orig.stream()) {

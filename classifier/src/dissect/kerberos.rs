@@ -7,7 +7,7 @@
 //! around encrypted parts (tickets, authenticators): principal names,
 //! realms and options travel in the clear, so the flow is `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Kerberos;
@@ -107,6 +107,11 @@ impl Dissector for Kerberos {
         } else {
             Probe::NotMine
         }
+    }
+    /// UDP: a message tag (0x6a..=0x7e); TCP: a record length's high
+    /// byte, below 0x80 (`opening`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0, 0x7f))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -9,7 +9,7 @@
 //! version and a decimal start time, and the client, if it has spoken,
 //! opens with `!`. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Kismet;
@@ -54,6 +54,10 @@ impl Dissector for Kismet {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a client's `!` or a server's `*`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"!*"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let r = p.resp.stream();

@@ -11,7 +11,7 @@
 //! or secure wrapper (0x0950) carries AES-CCM protected frames, so such
 //! a flow is encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct KnxIp;
@@ -70,6 +70,10 @@ impl Dissector for KnxIp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the header length 6 (`frame`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[HEADER as u8]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -21,7 +21,7 @@
 //! client's bytes then start a TLS record the flow is `encrypted`.
 
 use super::text::{is_printable, tls_follows, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ldap;
@@ -156,6 +156,10 @@ impl Dissector for Ldap {
             None | Some(0x30) => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// The probe admits only a SEQUENCE tag, 0x30.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x30]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let udp = p.transport == Transport::Udp;

@@ -16,7 +16,7 @@
 //!
 //! LDP has TCP MD5 authentication but no encryption: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ldp;
@@ -100,6 +100,11 @@ impl Dissector for Ldp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 1 (big-endian: a zero first byte)
+    /// (`pdu_len`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

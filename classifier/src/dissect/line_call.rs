@@ -18,7 +18,7 @@
 //! bytes (no codec frame or RTP structure inside), as LINE's end-to-end
 //! encrypted calls would be; the app is LINE.
 
-use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct LineCall;
@@ -73,6 +73,10 @@ impl Dissector for LineCall {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a high nibble 0xd (`is_call`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0xd0, 0xdf))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (Ok(o), Ok(r)) = (side(p.orig), side(p.resp)) else {

@@ -29,7 +29,7 @@
 //! LISP control messages are authenticated (HMAC) but never encrypted:
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Lisp;
@@ -223,6 +223,15 @@ impl Dissector for Lisp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only, on UDP, control types 1..=5 and 8 in the
+    /// top nibble; on TCP, a zero first byte.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(
+            ByteSet::of(&[0])
+                .union(ByteSet::range(0x10, 0x5f))
+                .union(ByteSet::range(0x80, 0x8f)),
+        )
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         match p.transport {

@@ -14,7 +14,7 @@
 //!   and fields, and the ASCII tag `A0B1` at the end. Nothing hidden:
 //!   `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct LolWildRift;
@@ -49,6 +49,10 @@ impl Dissector for LolWildRift {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a probe (`01`) or a connect (`04`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[PROBE[0], CONNECT[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

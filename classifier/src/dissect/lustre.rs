@@ -18,7 +18,7 @@
 //! (krb5p, skpi) would encrypt RPC bodies above it; they are off unless
 //! configured and not told apart here: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Lustre;
@@ -104,6 +104,11 @@ impl Dissector for Lustre {
         } else {
             Probe::NotMine
         }
+    }
+    /// The acceptor or hello magic, or the ksocklnd byte, on whoever
+    /// spoke first.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[ACCEPTOR_MAGIC[0], HELLO_MAGIC[0], KSOCK_LNET]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

@@ -15,7 +15,7 @@
 //!
 //! No encryption in the protocol (TLS is a TLS flow): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Memcached;
@@ -111,6 +111,17 @@ fn reply(r: &[u8], cmd: &[u8]) -> Option<bool> {
     Some(false)
 }
 
+/// The first letters of [`COMMANDS`], which the probe requires.
+const FIRST: ByteSet = {
+    let mut s = ByteSet::of(&[]);
+    let mut i = 0;
+    while i < COMMANDS.len() {
+        s = s.with(COMMANDS[i][0]);
+        i += 1;
+    }
+    s
+};
+
 impl Dissector for Memcached {
     fn name(&self) -> &'static str {
         "memcached"
@@ -120,6 +131,10 @@ impl Dissector for Memcached {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| COMMANDS.iter().any(|c| c[0] == b))
+    }
+    /// A command's first letter (`client_opens_with`, [`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let cmd = match command(p.orig.stream()) {

@@ -8,7 +8,7 @@
 //! Cleartext.
 
 use super::text::to_string;
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Mgcp;
@@ -45,6 +45,17 @@ fn first_line(d: &[u8]) -> &[u8] {
     &d[..end]
 }
 
+/// The first letters of [`VERBS`], which the probe requires.
+const FIRST: ByteSet = {
+    let mut s = ByteSet::of(&[]);
+    let mut i = 0;
+    while i < VERBS.len() {
+        s = s.with(VERBS[i][0]);
+        i += 1;
+    }
+    s
+};
+
 impl Dissector for Mgcp {
     fn name(&self) -> &'static str {
         "mgcp"
@@ -59,6 +70,10 @@ impl Dissector for Mgcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// A verb's first letter ([`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some((verb, id, ep)) = command(first_line(p.first_payload())) else {

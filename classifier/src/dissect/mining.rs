@@ -20,7 +20,7 @@
 //! encryption of its own (pools offering TLS are the TLS dissector's):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 use serde_json::{Map, Value};
 
@@ -94,6 +94,10 @@ impl Dissector for Mining {
             None | Some(b'{') => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// The probe admits only a JSON object's `{`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"{"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_side().stream();

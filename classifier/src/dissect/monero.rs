@@ -14,7 +14,7 @@
 //! command. Peer lists, heights and transactions travel in clear:
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Monero;
@@ -78,6 +78,10 @@ impl Dissector for Monero {
         } else {
             Probe::NotMine
         }
+    }
+    /// The Levin signature (`header`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SIGNATURE[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

@@ -6,7 +6,7 @@
 //! transport scrambling control bits of a packet say its payload is
 //! scrambled (conditional access), which makes the flow encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct MpegTs;
@@ -43,6 +43,10 @@ impl Dissector for MpegTs {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the sync byte 0x47.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SYNC]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -18,7 +18,7 @@
 //!
 //! MQTT itself has no encryption: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Mqtt;
@@ -166,6 +166,10 @@ impl Dissector for Mqtt {
             Some(&b) if b == CONNECT || b >> 4 == 3 || b == PINGREQ[0] => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// CONNECT, PUBLISH (any flags) or PINGREQ.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x30, 0x3f).with(CONNECT).with(PINGREQ[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_side().stream();

@@ -12,7 +12,7 @@
 //! `cleartext`; any other datagram on it is voice, and the flow is
 //! `encrypted`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Mumble;
@@ -52,6 +52,11 @@ impl Dissector for Mumble {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the originator's ping, four zero bytes first
+    /// (`ping`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.orig.first();

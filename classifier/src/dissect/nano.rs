@@ -20,7 +20,7 @@
 //! Accounts, cookies and signatures travel in the clear: the node
 //! protocol signs, it does not encrypt, so the class is `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Nano;
@@ -118,6 +118,10 @@ impl Dissector for Nano {
             First::No => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// `first_message` admits only the magic `R`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_payload();

@@ -5,7 +5,7 @@
 //! (12 bytes in all) or the mapping (16 bytes). PCP (version 2, RFC 6887)
 //! shares the port and is left out.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct NatPmp;
@@ -43,6 +43,10 @@ impl Dissector for NatPmp {
         } else {
             Probe::NotMine
         }
+    }
+    /// `opcode` admits only version 0.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -12,7 +12,7 @@
 //! sealed with XChaCha20-Poly1305 and all later packets with the
 //! session keys it carries: the class is `encrypted`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Netcode;
@@ -40,6 +40,11 @@ impl Dissector for Netcode {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the originator's connection request, a zero
+    /// packet type first.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.orig.first();

@@ -15,7 +15,7 @@
 //!   the clear, the server's random bytes. Nothing shows whether what
 //!   follows is sealed, so the class stays `unknown`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct NetEaseGames;
@@ -63,6 +63,11 @@ impl Dissector for NetEaseGames {
             Some(_) => Probe::Maybe,
             None => Probe::NotMine,
         }
+    }
+    /// The probe admits only the originator's hello (`01`), Naraka or
+    /// Lost Light datagram (`kind`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x01, NARAKA[0], LOST_LIGHT[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.orig.first();

@@ -21,7 +21,7 @@
 //! NetFlow and IPFIX over UDP are cleartext (IPFIX may run over DTLS,
 //! which the DTLS dissector names).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Netflow;
@@ -110,6 +110,10 @@ impl Dissector for Netflow {
             [0, 1 | 5 | 7 | 9 | 10, ..] => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only a big-endian version 1, 5, 7, 9 or 10.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some((version, count)) = export(p.first_payload()) else {

@@ -3,7 +3,7 @@
 //! (RFC 1305: 20 bytes; 24 with SHA-1) or NTPv4 extension fields; modes
 //! 6 (control, ntpq) and 7 (private, ntpdc) have their own headers.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ntp;
@@ -69,6 +69,21 @@ fn mode_name(m: u8) -> &'static str {
     ][usize::from(m & 7)]
 }
 
+/// The first bytes `packet` admits: any leap indicator, version 1..=4,
+/// mode 1..=7.
+const FIRST: ByteSet = {
+    let mut s = ByteSet::of(&[]);
+    let mut b = 0usize;
+    while b < 256 {
+        let (version, mode) = ((b >> 3) & 7, b & 7);
+        if matches!(version, 1..=4) && mode >= 1 {
+            s = s.with(b as u8);
+        }
+        b += 1;
+    }
+    s
+};
+
 impl Dissector for Ntp {
     fn name(&self) -> &'static str {
         "ntp"
@@ -83,6 +98,10 @@ impl Dissector for Ntp {
         } else {
             Probe::NotMine
         }
+    }
+    /// `packet` admits versions 1..=4 and modes 1..=7 ([`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

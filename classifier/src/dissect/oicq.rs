@@ -7,7 +7,7 @@
 //! only the header is in the clear. The flow is therefore encrypted,
 //! although nDPI flags OICQ cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Oicq;
@@ -87,6 +87,10 @@ impl Dissector for Oicq {
             Some((d, client)) if datagram(d, client).is_some() => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only the start byte 0x02 (`datagram`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[START]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some((command, qq)) = Oicq::first(p).and_then(|(d, client)| datagram(d, client)) else {

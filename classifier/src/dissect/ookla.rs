@@ -13,7 +13,7 @@
 //! variant is the TLS dissector's): cleartext.
 
 use super::text::{could_start_with_ci, lines, to_string, word};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ookla;
@@ -59,6 +59,11 @@ impl Dissector for Ookla {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a client opening with `HI` (any case), or,
+    /// before it, a server opening with `HELLO ` (any case).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"Hh"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (o, r) = (p.orig.stream(), p.resp.stream());

@@ -23,7 +23,7 @@
 //! (the part after `#`), `opcua_first_message`.
 
 use super::text::{is_printable, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct OpcUa;
@@ -138,6 +138,11 @@ impl Dissector for OpcUa {
             Err(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The message types' initials (`header`: HEL, ACK, ERR, RHE, OPN,
+    /// MSG, CLO).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"HAEROMC"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (p.first_side().stream(), p.second_side().stream());

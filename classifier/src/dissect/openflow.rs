@@ -14,7 +14,7 @@
 //! OpenFlow on these ports is unencrypted (TLS connections are TLS
 //! flows): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct OpenFlow;
@@ -81,6 +81,10 @@ impl Dissector for OpenFlow {
             ([v, ..], _) | ([], [v, ..]) if !(1..=6).contains(v) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The probe admits only a version byte of 1..=6 on either side.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(1, 6))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (a, b) = (hello(p.orig.stream()), hello(p.resp.stream()));

@@ -8,7 +8,7 @@
 //! datagram is one message, or several back to back when FO is set.
 //! Cleartext (PFCP relies on the network domain's IPsec, if any).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Pfcp;
@@ -67,6 +67,10 @@ impl Dissector for Pfcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 1 in the top three bits.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x20, 0x3f))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -8,7 +8,7 @@
 //! the P2P monitoring server, whose reports ride in unencrypted Pia
 //! packets but are themselves compressed and encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Pia;
@@ -46,6 +46,10 @@ impl Dissector for Pia {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the PIA magic (`encrypted`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -10,7 +10,7 @@
 //! handshake): then the rest of the session is encrypted.
 
 use super::text::tls_follows;
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Postgres;
@@ -77,6 +77,11 @@ impl Dissector for Postgres {
         } else {
             Probe::NotMine
         }
+    }
+    /// The client speaks first, and its first message's length (`first`)
+    /// is under 16 MiB: the top byte is zero.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let o = p.orig.stream();

@@ -7,7 +7,7 @@
 //! The attributes travel in clear (only User-Password and a few others
 //! are hidden with the shared secret): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Radius;
@@ -83,6 +83,10 @@ impl Dissector for Radius {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a known code (`code_name`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1, 2, 3, 4, 5, 11, 12, 13]).union(ByteSet::range(40, 45)))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -15,7 +15,7 @@
 //! The transport has no encryption (dqlite can run it inside TLS, which
 //! the TLS dissector names): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Raft;
@@ -82,6 +82,11 @@ impl Dissector for Raft {
         } else {
             Probe::NotMine
         }
+    }
+    /// The client's protocol version (1, little-endian); the server
+    /// alone is not probed.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[PROTOCOL[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         // The receiving end never sends.

@@ -12,7 +12,7 @@
 //!
 //! RESP has no encryption of its own (Redis TLS is a TLS flow): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Redis;
@@ -89,6 +89,10 @@ impl Dissector for Redis {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| b == b'*')
+    }
+    /// The client must open with a RESP array's `*` (`client_opens_with`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"*"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let name = match command(p.orig.stream()) {

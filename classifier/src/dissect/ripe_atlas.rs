@@ -9,7 +9,7 @@
 //! TCP: the stream's first bytes) decides. Cleartext: the whole message
 //! is readable text.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct RipeAtlas;
@@ -55,6 +55,10 @@ impl Dissector for RipeAtlas {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a prefix of the `MGLNDD_` magic.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"M"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = match p.transport {

@@ -6,7 +6,7 @@
 //! headers are in clear (RMCP+ may encrypt the IPMI payload after the
 //! session is set up, not the header or the setup): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rmcp;
@@ -43,6 +43,10 @@ impl Dissector for Rmcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 6 (`class`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[VERSION]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

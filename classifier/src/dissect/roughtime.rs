@@ -12,7 +12,7 @@
 //! tags. Requests carry a nonce, responses a signed time: signed, not
 //! sealed, so cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Roughtime;
@@ -89,6 +89,10 @@ impl Dissector for Roughtime {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits the `ROUGHTIM` magic or a tag count of 2..=64.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(2, 64).with(b'R'))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(tags) = message(p.first_payload()) else {

@@ -9,7 +9,7 @@
 //! `terminal/speed` last one: that is left alone. Users,
 //! command and output travel in clear: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rsh;
@@ -86,6 +86,10 @@ impl Dissector for Rsh {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits a port string of digits or an empty one (`request`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(b'0', b'9').with(0))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (c, s) = (p.orig.stream(), p.resp.stream());

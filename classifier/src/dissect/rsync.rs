@@ -8,7 +8,7 @@
 //! greeting): cleartext.
 
 use super::text::{could_start_with_ci, lines, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rsync;
@@ -49,6 +49,10 @@ impl Dissector for Rsync {
         } else {
             Probe::NotMine
         }
+    }
+    /// The `@` of `@RSYNCD: ` on whoever spoke first.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"@"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = side(p.first_side().stream());

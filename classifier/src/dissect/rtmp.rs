@@ -11,7 +11,7 @@
 //! encrypted variant, RTMPE, uses version byte 6 and is not taken
 //! here): cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rtmp;
@@ -49,6 +49,10 @@ impl Dissector for Rtmp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The client's C0 version byte; the server alone is not probed.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[VERSION]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let c = p.orig.stream();

@@ -10,7 +10,7 @@
 //! Cleartext, unless DDS Security protects the content: a SEC_BODY
 //! submessage (0x30) carries ciphertext, so such a flow is encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rtps;
@@ -80,6 +80,10 @@ impl Dissector for Rtps {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `RTPS` magic.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"R"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_payload();

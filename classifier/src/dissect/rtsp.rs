@@ -8,7 +8,7 @@
 //! Cleartext (RTSP over TLS is the TLS dissector's).
 
 use super::text::{lines, starts_with_ci, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Rtsp;
@@ -83,6 +83,18 @@ fn could_start(d: &[u8]) -> bool {
     }) || b"RTSP/"[..n.min(5)] == d[..n.min(5)]
 }
 
+/// What `could_start` admits first: a method's first letter (exact
+/// case), or the `R` of a status line's `RTSP/`.
+const FIRST: ByteSet = {
+    let mut s = ByteSet::of(b"R");
+    let mut i = 0;
+    while i < METHODS.len() {
+        s = s.with(METHODS[i][0]);
+        i += 1;
+    }
+    s
+};
+
 impl Dissector for Rtsp {
     fn name(&self) -> &'static str {
         "rtsp"
@@ -97,6 +109,11 @@ impl Dissector for Rtsp {
         } else {
             Probe::NotMine
         }
+    }
+    /// A method's first letter or the `R` of `RTSP/` (`could_start`,
+    /// [`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_side().stream();

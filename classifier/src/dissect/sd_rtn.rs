@@ -15,7 +15,7 @@
 //! structure: they are sealed with the negotiated AEAD. So the flow is
 //! encrypted, although nDPI flags SD-RTN cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct SdRtn;
@@ -66,6 +66,10 @@ impl Dissector for SdRtn {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a zero first byte (`hello_start`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -9,7 +9,7 @@
 //! length must be the datagram's; over TCP the message must fit what the
 //! stream carried once complete.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Slp;
@@ -118,6 +118,10 @@ impl Dissector for Slp {
         } else {
             Probe::NotMine
         }
+    }
+    /// `message` and `header` admit only versions 1 and 2.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1, 2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

@@ -15,7 +15,7 @@
 //! SMPP has no encryption of its own (the password is in the clear):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Smpp;
@@ -81,6 +81,11 @@ impl Dissector for Smpp {
     }
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| b == 0)
+    }
+    /// The client must open with a bind's zero length high byte
+    /// (`client_opens_with`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (id, system_id, seq) = match bind(p.orig.stream()) {

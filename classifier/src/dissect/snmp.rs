@@ -12,7 +12,7 @@
 //! v1/v2c carry the community string and the variables in clear; v3
 //! with privacy is encrypted, v3 without it cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Snmp;
@@ -150,6 +150,10 @@ impl Dissector for Snmp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a BER SEQUENCE tag.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SEQUENCE]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(m) = message(p.first_payload()) else {

@@ -37,7 +37,7 @@ use std::fmt::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::text::{is_printable, tls_follows, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Socks;
@@ -253,6 +253,10 @@ impl Dissector for Socks {
             (None, true) | (Some(4 | 5), _) => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The client's SOCKS version, 4 or 5; the server alone is not probed.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[4, 5]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (o, r) = (p.orig.stream(), p.resp.stream());

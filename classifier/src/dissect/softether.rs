@@ -16,7 +16,7 @@
 //! host name, machine key, token) are all in the clear: cleartext. The VPN
 //! sessions themselves run over TLS and are the TLS dissector's.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct SoftEther;
@@ -128,6 +128,12 @@ impl Dissector for SoftEther {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the probe `A`, an `IP=` answer or a pack
+    /// whose big-endian element count is 1..=64 (a zero first byte)
+    /// (`could_start`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"AI\0"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (mut packs, mut probes, mut answers) = (0usize, 0usize, 0usize);

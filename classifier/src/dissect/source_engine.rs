@@ -9,7 +9,7 @@
 //! `A` a 4-byte challenge. A multi-packet answer (header `FF FF FF FE`)
 //! is left out: it follows a request the dissector already saw.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct SourceEngine;
@@ -55,6 +55,10 @@ impl Dissector for SourceEngine {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `ff ff ff ff` header.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0xff]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(kind) = message(p.first_payload()) else {

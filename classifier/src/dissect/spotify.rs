@@ -7,7 +7,7 @@
 //! client's connections to its access points are TLS or Spotify's own
 //! encrypted channel, not this).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Spotify;
@@ -38,6 +38,10 @@ impl Dissector for Spotify {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the `SpotUdp0` magic.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"S"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

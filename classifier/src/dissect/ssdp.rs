@@ -9,7 +9,7 @@
 //! Cleartext.
 
 use super::text::{lines, starts_with_ci, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ssdp;
@@ -43,6 +43,20 @@ fn field<'a>(d: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         .map(|l| l[name.len()..].trim_ascii())
 }
 
+/// The first letters of the start lines the probe admits, both cases.
+const FIRST: ByteSet = {
+    let lines = [SEARCH, NOTIFY, OK];
+    let mut s = ByteSet::of(&[]);
+    let mut i = 0;
+    while i < lines.len() {
+        s = s
+            .with(lines[i][0].to_ascii_uppercase())
+            .with(lines[i][0].to_ascii_lowercase());
+        i += 1;
+    }
+    s
+};
+
 impl Dissector for Ssdp {
     fn name(&self) -> &'static str {
         "ssdp"
@@ -57,6 +71,10 @@ impl Dissector for Ssdp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The first letter of a start line, any case ([`FIRST`]).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(FIRST)
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

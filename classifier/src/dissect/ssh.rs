@@ -4,7 +4,7 @@
 //! is encrypted.
 
 use super::text::{could_start_with_ci, is_printable, lines_with_end, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ssh;
@@ -73,6 +73,11 @@ impl Dissector for Ssh {
         } else {
             Probe::Maybe
         }
+    }
+    /// The client's `S`/`s` (`SSH-`), or, when only the server spoke,
+    /// any graphic ASCII (a preamble line).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(0x21, 0x7e))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (Some(c), Some(s)) = (banner(p.orig.stream(), false), banner(p.resp.stream(), true)) else {

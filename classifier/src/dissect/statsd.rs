@@ -11,7 +11,7 @@
 //! container id `c:...` or a time stamp `T...`. Every line must parse
 //! (a trailing newline is allowed). Plain text: `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Statsd;
@@ -85,6 +85,16 @@ impl Dissector for Statsd {
             Some(c) if c.is_ascii_alphanumeric() || *c == b'_' => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only an originator's first byte that is ASCII
+    /// alphanumeric or `_`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(
+            ByteSet::range(b'0', b'9')
+                .union(ByteSet::range(b'A', b'Z'))
+                .union(ByteSet::range(b'a', b'z'))
+                .with(b'_'),
+        )
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(name) = datagram(p.orig.first()) else {

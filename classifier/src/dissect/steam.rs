@@ -7,7 +7,7 @@
 //! The lengths must fill the datagram exactly and the header must parse
 //! as protobuf fields. Nothing is enciphered: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Steam;
@@ -118,6 +118,10 @@ impl Dissector for Steam {
             Datagram::Short => Probe::Maybe,
             Datagram::Whole(_) => Probe::Mine,
         }
+    }
+    /// The probe admits only the signature, `ff ff ff ff` first (`datagram`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[SIGNATURE[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let kind = match datagram(p.first_payload()) {

@@ -7,7 +7,7 @@
 //! 32..=1200 bytes); the fields are ids and times in the clear and the
 //! padding zeros: `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct SteamSdr;
@@ -33,6 +33,10 @@ impl Dissector for SteamSdr {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the originator's ping, `01` first (`is_ping`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x01]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !is_ping(p.orig.first()) {

@@ -8,7 +8,7 @@
 //! protocol constant; the sync connections themselves are TLS, which
 //! baikal's tls dissector reports).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Syncthing;
@@ -46,6 +46,10 @@ impl Dissector for Syncthing {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the announcement magic (`MAGIC`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

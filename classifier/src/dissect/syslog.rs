@@ -10,7 +10,7 @@
 //! (octet counting) or end with a newline (non-transparent framing).
 //! The first message of the first side to speak decides. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Syslog;
@@ -124,6 +124,10 @@ impl Dissector for Syslog {
             Some(c) if p.transport == Transport::Tcp && (b'1'..=b'9').contains(c) => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits a priority's `<`, or (TCP) an octet count's first digit.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"<").union(ByteSet::range(b'1', b'9')))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (d, complete) = match p.transport {

@@ -10,7 +10,7 @@
 //! least a box's authenticator after the key and nonce. Encrypted: past
 //! the magic and the public key, everything is sealed.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Tailscale;
@@ -34,6 +34,10 @@ impl Dissector for Tailscale {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the disco magic (`TS`...).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"T"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -25,7 +25,7 @@
 //! packet after it is sealed with AES-EAX (the datagrams that follow in
 //! the capture are random past their 8-byte MAC and header): `encrypted`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct TeamSpeak;
@@ -98,6 +98,11 @@ impl Dissector for TeamSpeak {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the originator's weblist request (version 1,
+    /// `request`) or `TS3INIT1` (`client_init`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[VERSION, b'T']))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let q = p.orig.first();

@@ -12,7 +12,7 @@
 //! Telnet has no encryption (the RFC 2946 option is obsolete and unseen):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Telnet;
@@ -83,6 +83,10 @@ impl Dissector for Telnet {
             None | Some(&IAC) => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only an IAC.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[IAC]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (first, second) = (p.first_side().stream(), p.second_side().stream());

@@ -10,7 +10,7 @@
 //! inner packets (router solicitations, bubbles, ...) are cleartext
 //! headers, so the flow is cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Teredo;
@@ -71,6 +71,10 @@ impl Dissector for Teredo {
             Some(b) if *b == 0 || b >> 4 == 6 => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits an indicator's zero byte or an IPv6 version nibble.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]).union(ByteSet::range(0x60, 0x6f)))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = p.first_payload();

@@ -9,7 +9,7 @@
 //! block 1), or the ack of block 0 that opens a write, answered by data
 //! block 1. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Tftp;
@@ -118,6 +118,10 @@ impl Dissector for Tftp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the op code's high byte 0.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let side = p.first_side();

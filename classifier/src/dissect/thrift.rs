@@ -22,7 +22,7 @@
 //! dissector's): cleartext.
 
 use super::text::to_string;
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Thrift;
@@ -179,6 +179,11 @@ impl Dissector for Thrift {
             Some(0) if p.transport == Transport::Tcp => Probe::Maybe,
             Some(_) => Probe::NotMine,
         }
+    }
+    /// A compact (0x82) or strict binary (0x80) message, or, on TCP, the
+    /// zero top byte of a framed message's length.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0, 0x80, 0x82]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let tcp = p.transport == Transport::Tcp;

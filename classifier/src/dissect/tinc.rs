@@ -17,7 +17,7 @@
 //! clear banners.
 //! tinc's UDP packets have no clear structure and are not claimed.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Tinc;
@@ -63,6 +63,10 @@ impl Dissector for Tinc {
             [] | [b'0'] | [b'0', b' ', ..] => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only an ID line's request number `0`.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"0"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let mut found = None;

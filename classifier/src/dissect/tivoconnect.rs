@@ -12,7 +12,7 @@
 //! The beacons are cleartext.
 
 use super::text::{lines, starts_with_ci, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct TivoConnect;
@@ -38,6 +38,10 @@ impl Dissector for TivoConnect {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only `tivoconnect=1` (any case).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"tT"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = if p.transport == Transport::Udp {

@@ -36,7 +36,7 @@
 
 use std::borrow::Cow;
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::fingerprint::client_hello::{self, ext, handshake_header, printable, version_name, ClientHello, Reader};
 use crate::fingerprint::ja3;
 use crate::verdict::{Encryption, Meta};
@@ -874,6 +874,12 @@ impl Dissector for Tls {
             // Mid-stream records, or too short to tell.
             Head::Ok { .. } | Head::Partial => Probe::Maybe,
         }
+    }
+
+    /// A record's content type (`record_head`, `CT_CCS..=CT_APPDATA`), or
+    /// the SOCKS version (4, 5) of a proxied handshake (`preamble`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(CT_CCS, CT_APPDATA).with(4).with(5))
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {

@@ -7,7 +7,7 @@
 //! clear; the 6667 broadcasts' payload is AES with a static key shipped
 //! in every Tuya SDK, i.e. obfuscated, not confidential: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Tuya;
@@ -53,6 +53,10 @@ impl Dissector for Tuya {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only the frame prefix `00 00 55 aa` (`frame`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[PREFIX[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let d = match p.transport {

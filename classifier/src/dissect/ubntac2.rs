@@ -11,7 +11,7 @@
 //! (a bare request alone is too short to tell). Names and versions are in
 //! clear: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ubntac2;
@@ -82,6 +82,10 @@ impl Dissector for Ubntac2 {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 1 or 2 (`packet`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[1, 2]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         if !p.port(PORT) {

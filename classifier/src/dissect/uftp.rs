@@ -15,7 +15,7 @@
 //! carries the encryption-info extension; cleartext when it does not, or
 //! when plain file messages are seen.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Uftp;
@@ -67,6 +67,10 @@ impl Dissector for Uftp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only versions 4 and 5 (`0x40`, `0x50`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0x40, 0x50]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let mut chunks = p.first_side().chunks();

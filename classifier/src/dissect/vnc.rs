@@ -15,7 +15,7 @@
 //! stays unknown. Before a type is chosen only the cleartext banners
 //! have passed: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Vnc;
@@ -65,6 +65,10 @@ impl Dissector for Vnc {
         } else {
             Probe::NotMine
         }
+    }
+    /// The `R` of the `RFB ` banner (`banner` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"R"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         // The server speaks first; when only one side has spoken, it is

@@ -10,7 +10,7 @@
 //! standard transport message of the initiator is addressed to the
 //! response's sender index (two 32-bit matches).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Wireguard;
@@ -83,6 +83,10 @@ impl Dissector for Wireguard {
         } else {
             Probe::NotMine
         }
+    }
+    /// A message type, 1 to 4 (`kind`, `longer`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::range(INITIATION, TRANSPORT))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_payload();

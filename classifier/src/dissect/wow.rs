@@ -8,7 +8,7 @@
 //! readable: only the few header bytes of each message are scrambled
 //! with a session stream cipher. The class is `cleartext`.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Wow;
@@ -59,6 +59,10 @@ impl Dissector for Wow {
         } else {
             Probe::NotMine
         }
+    }
+    /// The low byte of the hello's length (`looks_like` on both sides).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&(SERVER_HELLO.len() as u16).to_le_bytes()[..1]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (o, r) = (p.orig.stream(), p.resp.stream());

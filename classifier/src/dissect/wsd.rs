@@ -7,7 +7,7 @@
 //! `/ProbeMatches`, `/Resolve` or `/ResolveMatches`. The action goes into
 //! the meta. Cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Wsd;
@@ -74,6 +74,10 @@ impl Dissector for Wsd {
             Some(b'<') => Probe::Maybe,
             _ => Probe::NotMine,
         }
+    }
+    /// The probe admits only `<` after leading ASCII whitespace.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"< \t\n\x0c\r"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(a) = action(p.first_payload()) else {

@@ -7,7 +7,7 @@
 //! datagram. The display manager's status and the authorization names
 //! travel in clear: cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Xdmcp;
@@ -56,6 +56,10 @@ impl Dissector for Xdmcp {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only version 1 (big-endian: a zero first byte).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[0]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let Some(op) = packet(p.first_payload()) else {

@@ -8,7 +8,7 @@
 //! structure at all: they are ciphertext, keyed by the handshake. So the
 //! flow is encrypted, as for TLS, whose handshake is also in the clear.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Xiaomi;
@@ -81,6 +81,10 @@ impl Dissector for Xiaomi {
             Some(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// The frame's magic (`opens_with_frame` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_side().stream();

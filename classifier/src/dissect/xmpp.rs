@@ -12,7 +12,7 @@
 //! (`jabber:`, `http://jabber.org/protocol/`, `urn:xmpp:`).
 
 use super::text::tls_follows;
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Xmpp;
@@ -137,6 +137,10 @@ impl Dissector for Xmpp {
             Some(false) => Probe::NotMine,
             _ => Probe::Maybe,
         }
+    }
+    /// `side` admits only `<` after leading ASCII whitespace.
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(b"< \t\n\x0c\r"))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (o, r) = (p.orig.stream(), p.resp.stream());

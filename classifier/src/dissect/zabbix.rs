@@ -7,7 +7,7 @@
 //! 0x04). The body is JSON or an item key, in clear (or only compressed):
 //! cleartext.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Zabbix;
@@ -46,6 +46,10 @@ impl Dissector for Zabbix {
         } else {
             Probe::NotMine
         }
+    }
+    /// The `ZBXD` magic (`header` on whoever spoke first).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[MAGIC[0]]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let s = p.first_side().stream();

@@ -15,7 +15,7 @@
 //! encrypts meeting media (AES-256-GCM, per Zoom's encryption
 //! whitepaper), which is what the flow carries.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Zoom;
@@ -83,6 +83,11 @@ impl Dissector for Zoom {
         } else {
             Probe::NotMine
         }
+    }
+    /// The probe admits only a P2P hello (`1f 02`) or, from the
+    /// originator, a server hello (`HELLO`).
+    fn first_bytes(&self) -> Option<ByteSet> {
+        Some(ByteSet::of(&[P2P[0], HELLO]))
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let first = p.first_payload();
