@@ -10,7 +10,10 @@
 //!
 //! Two steps:
 //! - [`Dissector::probe`]: cheap, on the first bytes; `Mine`, `Maybe`, or
-//!   `NotMine` (the flow never asks this dissector again).
+//!   `NotMine` (the flow never asks this dissector again). A dissector may
+//!   also declare the first bytes its probe admits
+//!   ([`Dissector::first_bytes`]): the engine drops it from flows that
+//!   open with another byte without calling the probe at all.
 //! - [`Dissector::parse`]: extracts what the verdict needs into [`Meta`].
 //!
 //! Invariant: neither step may panic on any input.
