@@ -123,7 +123,7 @@ impl Dissector for Coap {
         }
     }
     /// `message` admits only version 1 and a token length of 0..=8
-    /// ([`FIRST`]).
+    /// (`FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

@@ -134,7 +134,7 @@ impl Dissector for Http {
             Probe::Maybe
         }
     }
-    /// A method's first letter or a status line's `H` ([`FIRST`]).
+    /// A method's first letter or a status line's `H` (`FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

@@ -132,7 +132,7 @@ impl Dissector for Memcached {
     fn probe(&self, p: &Payloads<'_>) -> Probe {
         p.client_opens_with(|b| COMMANDS.iter().any(|c| c[0] == b))
     }
-    /// A command's first letter (`client_opens_with`, [`FIRST`]).
+    /// A command's first letter (`client_opens_with`, `FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

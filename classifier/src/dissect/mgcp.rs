@@ -71,7 +71,7 @@ impl Dissector for Mgcp {
             Probe::NotMine
         }
     }
-    /// A verb's first letter ([`FIRST`]).
+    /// A verb's first letter (`FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

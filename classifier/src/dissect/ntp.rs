@@ -99,7 +99,7 @@ impl Dissector for Ntp {
             Probe::NotMine
         }
     }
-    /// `packet` admits versions 1..=4 and modes 1..=7 ([`FIRST`]).
+    /// `packet` admits versions 1..=4 and modes 1..=7 (`FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

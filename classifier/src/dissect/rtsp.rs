@@ -111,7 +111,7 @@ impl Dissector for Rtsp {
         }
     }
     /// A method's first letter or the `R` of `RTSP/` (`could_start`,
-    /// [`FIRST`]).
+    /// `FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }

@@ -72,7 +72,7 @@ impl Dissector for Ssdp {
             Probe::NotMine
         }
     }
-    /// The first letter of a start line, any case ([`FIRST`]).
+    /// The first letter of a start line, any case (`FIRST`).
     fn first_bytes(&self) -> Option<ByteSet> {
         Some(FIRST)
     }
