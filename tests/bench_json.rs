@@ -141,5 +141,21 @@ fn bench_json_has_every_field() {
     for e in est {
         assert!(e["cores"].as_f64().unwrap() > 0.0, "{e}");
     }
+    // Costs given by hand have no flows-only row, and asking for it says so.
+    let b = Command::new(env!("CARGO_BIN_EXE_baikal"))
+        .args([
+            "budget",
+            "--traffic",
+            "tspu",
+            "--ns-per-packet",
+            "100",
+            "--ns-per-flow",
+            "2000",
+        ])
+        .args(["--depth", "flows-only"])
+        .output()
+        .unwrap();
+    assert_eq!(b.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&b.stderr).contains("no flows-only costs"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1884,7 +1884,7 @@ mod tests {
     }
 
     #[test]
-    fn pieces_and_their_ends_from_none_to_three_and_past_the_cap() {
+    fn pieces_and_their_ends_from_none_to_four_and_past_the_cap() {
         let all: [&[u8]; 4] = [b"abc", b"de", b"fghi", b"jk"];
         for n in 0..=all.len() {
             let mut s = SideBuf::default();
