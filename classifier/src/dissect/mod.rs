@@ -494,9 +494,9 @@ pub trait Dissector: Sync {
     /// first payload is not empty and begins with a byte outside the set,
     /// [`Dissector::probe`] says `NotMine`, whatever else the flow holds
     /// (ports, the other side, more bytes). The engine then drops the
-    /// dissector from a flow's candidates without asking its probe: with
-    /// some 190 dissectors, the probes of those that could never match
-    /// were a tenth of the time of one thread. A test holds every
+    /// dissector from a flow's candidates without asking its probe (on
+    /// the bench capture a run of the candidate loop called some 50
+    /// probes, most refusing at the first byte). A test holds every
     /// declared set to its probe.
     fn first_bytes(&self) -> Option<ByteSet> {
         None
@@ -1006,7 +1006,8 @@ mod tests {
                 }
             }
         }
-        assert!(declared >= 1, "{declared} dissectors declare their first bytes");
+        // 128 declare a set today: the test is not run on a handful.
+        assert!(declared >= 100, "only {declared} dissectors declare their first bytes");
     }
 
     #[test]
