@@ -947,6 +947,8 @@ mod tests {
     /// flows, and the corpus tests would show it too.)
     #[test]
     fn first_bytes_are_what_the_probes_admit() {
+        /// The originator's and the responder's pieces.
+        type Shape<'s> = (Vec<&'s Vec<u8>>, Vec<&'s Vec<u8>>);
         let mut x = 0x9e37_79b9u32;
         let mut next = move || {
             x ^= x << 13;
@@ -981,7 +983,7 @@ mod tests {
                         };
                         // Only the originator spoke; both did; only the
                         // responder did; the originator twice.
-                        let shapes: [(Vec<&Vec<u8>>, Vec<&Vec<u8>>); 4] = [
+                        let shapes: [Shape<'_>; 4] = [
                             (vec![&first], vec![]),
                             (vec![&first], vec![&other]),
                             (vec![], vec![&first]),
