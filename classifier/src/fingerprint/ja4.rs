@@ -21,7 +21,7 @@
 use sha2::{Digest, Sha256};
 
 use super::client_hello::{ext, is_grease, ClientHello};
-use super::fmt::{hex, push_hex4};
+use super::fmt::{push_hex2, push_hex4};
 
 const EMPTY: &str = "000000000000";
 
@@ -40,17 +40,18 @@ fn version_code(v: u16) -> &'static str {
     }
 }
 
-fn alpn_code(first: Option<&[u8]>) -> String {
-    let Some(v) = first else { return "00".into() };
+/// The two characters of the ALPN part.
+fn alpn_code(first: Option<&[u8]>) -> [char; 2] {
+    let Some(v) = first else { return ['0', '0'] };
     let (Some(&a), Some(&z)) = (v.first(), v.last()) else {
-        return "00".into();
+        return ['0', '0'];
     };
     if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
-        return format!("{}{}", char::from(a), char::from(z));
+        return [char::from(a), char::from(z)];
     }
     // First hex digit of the first byte, last hex digit of the last byte.
     let hex = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
-    format!("{}{}", hex(a >> 4), hex(z & 0x0f))
+    [hex(a >> 4), hex(z & 0x0f)]
 }
 
 // Written straight into one String: no `core::fmt`, no allocation per
@@ -64,61 +65,75 @@ fn push_hex_list(s: &mut String, v: &[u16]) {
     }
 }
 
-fn hash12(s: &str) -> String {
-    hex(Sha256::digest(s.as_bytes()).get(..6).unwrap_or(&[]))
+/// Appends the first 12 hex digits of the SHA-256 of `s`.
+fn push_hash12(out: &mut String, s: &str) {
+    for &b in Sha256::digest(s.as_bytes()).iter().take(6) {
+        push_hex2(out, b);
+    }
 }
 
 /// Returns (JA4, JA4_r) for `ch`; `transport` is `'t'` (TCP), `'q'`
 /// (QUIC) or `'d'` (DTLS).
 pub fn ja4(ch: &ClientHello, transport: char) -> (String, String) {
-    let nog = |v: &[u16]| v.iter().copied().filter(|x| !is_grease(*x)).collect::<Vec<u16>>();
-    let mut ciphers = nog(&ch.cipher_suites);
-    // GREASE values are never SNI or ALPN: the extensions of part c are
-    // the non-GREASE ones without those two.
-    let mut c_exts = nog(&ch.extensions);
-    let n_exts = c_exts.len();
-    let sni = if c_exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' };
-    c_exts.retain(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
-    c_exts.sort_unstable();
+    // The three lists in one buffer (one allocation, not three): the
+    // non-GREASE ciphers, part c's extensions (non-GREASE, without SNI
+    // and ALPN; GREASE values are never either), the signature
+    // algorithms.
+    let not_grease = |x: &u16| !is_grease(*x);
+    let mut lists = Vec::with_capacity(ch.cipher_suites.len() + ch.extensions.len() + ch.signature_algorithms.len());
+    lists.extend(ch.cipher_suites.iter().copied().filter(not_grease));
+    let n_ciphers = lists.len();
+    let mut n_exts = 0;
+    let mut sni = 'i';
+    for e in ch.extensions.iter().copied().filter(not_grease) {
+        n_exts += 1;
+        if e == ext::SERVER_NAME {
+            sni = 'd';
+        } else if e != ext::ALPN {
+            lists.push(e);
+        }
+    }
+    let c_end = lists.len();
+    lists.extend(ch.signature_algorithms.iter().copied().filter(not_grease));
+    let (ciphers, rest) = lists.split_at_mut(n_ciphers);
+    let (c_exts, sigs) = rest.split_at_mut(c_end - n_ciphers);
     ciphers.sort_unstable();
-    let sigs = nog(&ch.signature_algorithms);
+    c_exts.sort_unstable();
 
-    let mut a = String::with_capacity(10);
-    a.push(transport);
-    a.push_str(version_code(ch.max_version()));
-    a.push(sni);
+    // Part a starts the raw string, and the hashed one copies it.
+    let mut r = String::with_capacity(13 + (ciphers.len() + c_exts.len() + sigs.len()) * 5);
+    r.push(transport);
+    r.push_str(version_code(ch.max_version()));
+    r.push(sni);
     for n in [ciphers.len(), n_exts] {
         // Two digits, capped at 99 (as `{:02}`).
         let n = n.min(99) as u8;
-        a.push(char::from(b'0' + n / 10));
-        a.push(char::from(b'0' + n % 10));
+        r.push(char::from(b'0' + n / 10));
+        r.push(char::from(b'0' + n % 10));
     }
-    a.push_str(&alpn_code(ch.alpn_first_raw.as_deref()));
-
-    let raw_len = a.len() + 2 + (ciphers.len() + c_exts.len() + sigs.len()) * 5 + 1;
-    let mut r = String::with_capacity(raw_len);
-    r.push_str(&a);
+    r.extend(alpn_code(ch.alpn_first_raw.as_deref()));
+    let a_end = r.len();
     r.push('_');
     let b_at = r.len();
-    push_hex_list(&mut r, &ciphers);
+    push_hex_list(&mut r, ciphers);
     let b_end = r.len();
     r.push('_');
     let c_at = r.len();
-    push_hex_list(&mut r, &c_exts);
+    push_hex_list(&mut r, c_exts);
     if !sigs.is_empty() {
         r.push('_');
-        push_hex_list(&mut r, &sigs);
+        push_hex_list(&mut r, sigs);
     }
-    let mut j = String::with_capacity(a.len() + 26);
-    j.push_str(&a);
+    let mut j = String::with_capacity(a_end + 26);
+    j.push_str(&r[..a_end]);
     j.push('_');
     match r.get(b_at..b_end) {
-        Some(b_raw) if !ciphers.is_empty() => j.push_str(&hash12(b_raw)),
+        Some(b_raw) if !ciphers.is_empty() => push_hash12(&mut j, b_raw),
         _ => j.push_str(EMPTY),
     }
     j.push('_');
     match r.get(c_at..) {
-        Some(c_raw) if !c_exts.is_empty() => j.push_str(&hash12(c_raw)),
+        Some(c_raw) if !c_exts.is_empty() => push_hash12(&mut j, c_raw),
         _ => j.push_str(EMPTY),
     }
     (j, r)
@@ -128,6 +143,16 @@ pub fn ja4(ch: &ClientHello, transport: char) -> (String, String) {
 mod tests {
     use super::super::client_hello::{fixture::*, parse_handshake};
     use super::*;
+
+    fn hash12(s: &str) -> String {
+        let mut out = String::new();
+        push_hash12(&mut out, s);
+        out
+    }
+
+    fn code(first: Option<&[u8]>) -> String {
+        alpn_code(first).iter().collect()
+    }
 
     #[test]
     fn spec_example_hashes() {
@@ -165,17 +190,17 @@ mod tests {
 
     #[test]
     fn alpn_edge_cases() {
-        assert_eq!(alpn_code(None), "00");
-        assert_eq!(alpn_code(Some(b"")), "00");
-        assert_eq!(alpn_code(Some(b"h2")), "h2");
-        assert_eq!(alpn_code(Some(b"http/1.1")), "h1");
-        assert_eq!(alpn_code(Some(b"h")), "hh");
+        assert_eq!(code(None), "00");
+        assert_eq!(code(Some(b"")), "00");
+        assert_eq!(code(Some(b"h2")), "h2");
+        assert_eq!(code(Some(b"http/1.1")), "h1");
+        assert_eq!(code(Some(b"h")), "hh");
         // The spec's hex examples.
-        assert_eq!(alpn_code(Some(&[0xab])), "ab");
-        assert_eq!(alpn_code(Some(&[0xab, 0xcd])), "ad");
-        assert_eq!(alpn_code(Some(&[0x30, 0xab])), "3b");
-        assert_eq!(alpn_code(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
-        assert_eq!(alpn_code(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
+        assert_eq!(code(Some(&[0xab])), "ab");
+        assert_eq!(code(Some(&[0xab, 0xcd])), "ad");
+        assert_eq!(code(Some(&[0x30, 0xab])), "3b");
+        assert_eq!(code(Some(&[0x30, 0x31, 0xab, 0xcd])), "3d");
+        assert_eq!(code(Some(&[0x30, 0xab, 0xcd, 0x31])), "01");
     }
 
     #[test]
