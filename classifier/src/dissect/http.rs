@@ -31,15 +31,7 @@ const METHODS: &[&[u8]] = &[
 /// What the probe admits first: the first letter of a method (exact
 /// case), or `H`/`h` of a status line seen first (`HTTP/1.`, any case
 /// from the responder).
-const FIRST: ByteSet = {
-    let mut s = ByteSet::of(b"Hh");
-    let mut i = 0;
-    while i < METHODS.len() {
-        s = s.with(METHODS[i][0]);
-        i += 1;
-    }
-    s
-};
+const FIRST: ByteSet = ByteSet::initials(METHODS).union(ByteSet::of(b"Hh"));
 /// Longest request line or header line accepted.
 const MAX_LINE: usize = 8192;
 const MAX_HEADERS: usize = 128;

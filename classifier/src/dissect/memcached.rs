@@ -112,15 +112,7 @@ fn reply(r: &[u8], cmd: &[u8]) -> Option<bool> {
 }
 
 /// The first letters of [`COMMANDS`], which the probe requires.
-const FIRST: ByteSet = {
-    let mut s = ByteSet::of(&[]);
-    let mut i = 0;
-    while i < COMMANDS.len() {
-        s = s.with(COMMANDS[i][0]);
-        i += 1;
-    }
-    s
-};
+const FIRST: ByteSet = ByteSet::initials(COMMANDS);
 
 impl Dissector for Memcached {
     fn name(&self) -> &'static str {

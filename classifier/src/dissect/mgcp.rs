@@ -46,15 +46,7 @@ fn first_line(d: &[u8]) -> &[u8] {
 }
 
 /// The first letters of [`VERBS`], which the probe requires.
-const FIRST: ByteSet = {
-    let mut s = ByteSet::of(&[]);
-    let mut i = 0;
-    while i < VERBS.len() {
-        s = s.with(VERBS[i][0]);
-        i += 1;
-    }
-    s
-};
+const FIRST: ByteSet = ByteSet::initials(&VERBS);
 
 impl Dissector for Mgcp {
     fn name(&self) -> &'static str {

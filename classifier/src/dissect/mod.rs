@@ -387,6 +387,29 @@ impl ByteSet {
         w[(b / 64) as usize] |= 1 << (b % 64);
         ByteSet(w)
     }
+    /// The first bytes of `words` (none may be empty): the initials of a
+    /// table of methods or commands.
+    pub const fn initials(words: &[&[u8]]) -> ByteSet {
+        let mut s = ByteSet([0; 4]);
+        let mut i = 0;
+        while i < words.len() {
+            s = s.with(words[i][0]);
+            i += 1;
+        }
+        s
+    }
+    /// This set with each ASCII letter in both cases.
+    pub const fn any_case(self) -> ByteSet {
+        let mut s = self;
+        let mut b = b'A';
+        while b <= b'Z' {
+            if self.contains(b) || self.contains(b.to_ascii_lowercase()) {
+                s = s.with(b).with(b.to_ascii_lowercase());
+            }
+            b += 1;
+        }
+        s
+    }
     /// The bytes of either set.
     pub const fn union(self, o: ByteSet) -> ByteSet {
         ByteSet([
@@ -916,30 +939,6 @@ mod tests {
         matches!(d.parse(p, &mut m), Parse::Identified | Parse::Done)
     }
 
-    /// Payloads of `transport` with the given pieces on each side.
-    fn pieces_view<'a>(
-        transport: Transport,
-        ports: (u16, u16),
-        data: &'a [Vec<u8>; 2],
-        ends: &'a [Vec<u32>; 2],
-        last: bool,
-    ) -> Payloads<'a> {
-        Payloads {
-            transport,
-            orig_port: ports.0,
-            resp_port: ports.1,
-            orig: Side {
-                data: &data[0],
-                ends: &ends[0],
-            },
-            resp: Side {
-                data: &data[1],
-                ends: &ends[1],
-            },
-            last,
-        }
-    }
-
     /// Every declared [`Dissector::first_bytes`] holds: a first payload
     /// that begins with another byte gets `NotMine` from the probe,
     /// whatever follows it, whoever spoke first, on any port. (The engine
@@ -948,7 +947,7 @@ mod tests {
     #[test]
     fn first_bytes_are_what_the_probes_admit() {
         /// The originator's and the responder's pieces.
-        type Shape<'s> = (Vec<&'s Vec<u8>>, Vec<&'s Vec<u8>>);
+        type Shape<'s> = (Vec<&'s [u8]>, Vec<&'s [u8]>);
         let mut x = 0x9e37_79b9u32;
         let mut next = move || {
             x ^= x << 13;
@@ -972,35 +971,30 @@ mod tests {
                         let more: Vec<u8> = (0..1 + next() as usize % 64).map(|_| next() as u8).collect();
                         let port = PORTS[next() as usize % PORTS.len()];
                         let any = (next() % 65536) as u16;
-                        let at = |v: &[&Vec<u8>]| -> (Vec<u8>, Vec<u32>) {
-                            let mut data = Vec::new();
-                            let mut ends = Vec::new();
-                            for p in v {
-                                data.extend_from_slice(p);
-                                ends.push(data.len() as u32);
-                            }
-                            (data, ends)
-                        };
                         // Only the originator spoke; both did; only the
                         // responder did; the originator twice.
+                        let (first, other, more) = (&first[..], &other[..], &more[..]);
                         let shapes: [Shape<'_>; 4] = [
-                            (vec![&first], vec![]),
-                            (vec![&first], vec![&other]),
-                            (vec![], vec![&first]),
-                            (vec![&first, &more], vec![&other]),
+                            (vec![first], vec![]),
+                            (vec![first], vec![other]),
+                            (vec![], vec![first]),
+                            (vec![first, more], vec![other]),
                         ];
                         for (o, r) in &shapes {
-                            let ((od, oe), (rd, re)) = (at(o), at(r));
-                            let (data, ends) = ([od, rd], [oe, re]);
-                            for ports in [(port, any), (any, port)] {
-                                let p = pieces_view(t, ports, &data, &ends, len % 2 == 1);
+                            for (op, rp) in [(port, any), (any, port)] {
+                                let f = UdpFixture::new(op, rp, o, r);
+                                let p = Payloads {
+                                    transport: t,
+                                    last: len % 2 == 1,
+                                    ..f.payloads()
+                                };
                                 assert_eq!(
                                     d.probe(&p),
                                     Probe::NotMine,
-                                    "{}: first byte {b:#04x} is outside its first_bytes, yet the probe admits {:02x?} / {:02x?} on {t:?} ports {ports:?}",
+                                    "{}: first byte {b:#04x} is outside its first_bytes, yet the probe admits {:02x?} / {:02x?} on {t:?} ports {op}/{rp}",
                                     d.name(),
-                                    &data[0][..data[0].len().min(24)],
-                                    &data[1][..data[1].len().min(24)],
+                                    &f.orig[..f.orig.len().min(24)],
+                                    &f.resp[..f.resp.len().min(24)],
                                 );
                             }
                         }
@@ -1029,6 +1023,9 @@ mod tests {
         let inside: Vec<u8> = (0..=255u8).filter(|&b| s.contains(b)).collect();
         assert_eq!(inside, [0x14, 0x15, 0x16, 0x17, b'G', b'P', 0xff]);
         assert!(!ByteSet::default().contains(0));
+        let words: [&[u8]; 3] = [b"GET", b"put", b"Post"];
+        assert_eq!(ByteSet::initials(&words), ByteSet::of(b"GpP"));
+        assert_eq!(ByteSet::initials(&words).with(0).any_case(), ByteSet::of(b"GgPp\0"));
     }
 
     #[test]

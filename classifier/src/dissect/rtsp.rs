@@ -85,15 +85,7 @@ fn could_start(d: &[u8]) -> bool {
 
 /// What `could_start` admits first: a method's first letter (exact
 /// case), or the `R` of a status line's `RTSP/`.
-const FIRST: ByteSet = {
-    let mut s = ByteSet::of(b"R");
-    let mut i = 0;
-    while i < METHODS.len() {
-        s = s.with(METHODS[i][0]);
-        i += 1;
-    }
-    s
-};
+const FIRST: ByteSet = ByteSet::initials(&METHODS).with(b'R');
 
 impl Dissector for Rtsp {
     fn name(&self) -> &'static str {

@@ -44,18 +44,7 @@ fn field<'a>(d: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// The first letters of the start lines the probe admits, both cases.
-const FIRST: ByteSet = {
-    let lines = [SEARCH, NOTIFY, OK];
-    let mut s = ByteSet::of(&[]);
-    let mut i = 0;
-    while i < lines.len() {
-        s = s
-            .with(lines[i][0].to_ascii_uppercase())
-            .with(lines[i][0].to_ascii_lowercase());
-        i += 1;
-    }
-    s
-};
+const FIRST: ByteSet = ByteSet::initials(&[SEARCH, NOTIFY, OK]).any_case();
 
 impl Dissector for Ssdp {
     fn name(&self) -> &'static str {
