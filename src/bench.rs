@@ -6,7 +6,9 @@
 //!
 //! 1. Whole-pipeline runs: for each thread count, `runs` runs of the same
 //!    code as `baikal classify` (records are built, then discarded); the
-//!    median wall time gives packets/s, Gbit/s and new flows/s.
+//!    median wall time gives packets/s, Gbit/s and new flows/s. The runs go
+//!    in rounds, one of each thread count and one of step 5 a round, so a
+//!    drift in the host's speed slows them all alike.
 //! 2. One stage-profile pass on one thread: every 64th packet is timed
 //!    stage by stage with `Instant` (decode, flow lookup = `FlowTable::touch`,
 //!    dissect); the others run untimed, so the clock's ~20 ns stays off 63
@@ -17,8 +19,9 @@
 //! 4. A QUIC Initial decryption micro-benchmark (RFC 9001 key derivation,
 //!    header protection, AES-128-GCM over a 1200-byte Initial).
 //! 5. The same on one thread with deep packet inspection off (flows tracked,
-//!    IP rules only, as `classify --no-dpi`): `runs` runs and a stage-profile
-//!    pass give the cost of a filter that blocks by IP lists
+//!    IP rules only, as `classify --no-dpi`): `runs` runs (in step 1's
+//!    rounds) and a stage-profile pass give the cost of a filter that blocks
+//!    by IP lists
 //!    (`flows_only`, and the cost model's `flows_only_*`).
 
 use std::sync::Arc;
@@ -506,67 +509,54 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     let cores_available = std::thread::available_parallelism().map_or(1, |n| n.get());
     let total = packets * ((opt.threads.len() + 1) * opt.runs + 2) as u64;
     let pb = progress_bar(total, opt.progress && total > 2_000_000);
-    let mut threads = Vec::new();
-    let mut new_flows = 0;
-    for &n in &opt.threads {
-        let cfg = Config {
-            flow: opt.flow,
-            rules: opt.rules.clone(),
-            count: None,
-            progress: false,
-            threads: n,
-        };
-        let mut runs_s = Vec::with_capacity(opt.runs);
-        let mut runs_cpu_s = Vec::with_capacity(opt.runs);
-        let mut records = 0;
-        let (mut reader_s, mut workers_s, mut busiest_s) = (Vec::new(), Vec::new(), Vec::new());
-        for r in 0..opt.runs {
-            pb.set_message(format!("{n} thr, run {}", r + 1));
-            let c0 = process_cpu_s();
-            let mut split = SplitNs::default();
-            let (s, f, rec) = pipeline_run(&inputs, &cfg, &pb, &mut split)?;
-            reader_s.push(split.reader as f64 / 1e9);
-            workers_s.push(split.workers as f64 / 1e9);
-            busiest_s.push(split.busiest as f64 / 1e9);
-            if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
-                runs_cpu_s.push(b - a);
+    // Every configuration once a round, the flows-only one last.
+    let no_dpi = FlowConfig { dpi: false, ..opt.flow };
+    let mut cfgs: Vec<(String, Config)> = opt
+        .threads
+        .iter()
+        .map(|&n| (format!("{n} thr"), config(opt, opt.flow, n)))
+        .collect();
+    cfgs.push(("flows only".to_string(), config(opt, no_dpi, 1)));
+    let mut timed = timed_rounds(&inputs, &cfgs, opt.runs, &pb)?;
+    let only_timed = timed.pop().unwrap_or_default();
+    let threads: Vec<ThreadResult> = opt
+        .threads
+        .iter()
+        .zip(timed)
+        .map(|(&n, t)| {
+            let med = median(&t.runs_s).max(1e-9);
+            let cores_used = n.min(cores_available).max(1);
+            let pps = packets as f64 / med;
+            let gbps = captured_bytes as f64 * 8.0 / med / 1e9;
+            ThreadResult {
+                threads: n,
+                threads_running: n,
+                cores_used,
+                median_s: med,
+                median_cpu_s: median(&t.runs_cpu_s),
+                runs_s: t.runs_s,
+                runs_cpu_s: t.runs_cpu_s,
+                reader_cpu_s: median(&t.reader_s),
+                workers_cpu_s: median(&t.workers_s),
+                busiest_worker_cpu_s: median(&t.busiest_s),
+                packets_per_s: pps,
+                gbit_per_s: gbps,
+                packets_per_s_per_core: pps / cores_used as f64,
+                gbit_per_s_per_core: gbps / cores_used as f64,
+                new_flows_per_s: t.new_flows as f64 / med,
+                records: t.records,
             }
-            runs_s.push(s);
-            new_flows = f;
-            records = rec;
-        }
-        let med = median(&runs_s).max(1e-9);
-        let running = n;
-        let cores_used = running.min(cores_available).max(1);
-        let pps = packets as f64 / med;
-        let gbps = captured_bytes as f64 * 8.0 / med / 1e9;
-        threads.push(ThreadResult {
-            threads: n,
-            threads_running: running,
-            cores_used,
-            runs_s,
-            median_s: med,
-            median_cpu_s: median(&runs_cpu_s),
-            runs_cpu_s,
-            reader_cpu_s: median(&reader_s),
-            workers_cpu_s: median(&workers_s),
-            busiest_worker_cpu_s: median(&busiest_s),
-            packets_per_s: pps,
-            gbit_per_s: gbps,
-            packets_per_s_per_core: pps / cores_used as f64,
-            gbit_per_s_per_core: gbps / cores_used as f64,
-            new_flows_per_s: new_flows as f64 / med,
-            records,
-        });
-    }
+        })
+        .collect();
     pb.set_message("stage profile");
     let labeler = opt
         .rules
         .clone()
         .map(|r| r as Arc<dyn baikal_classifier::engine::Labeler>);
     let prof = profile_pass(&inputs, opt.flow, labeler.clone(), &pb)?;
-    let no_dpi = FlowConfig { dpi: false, ..opt.flow };
-    let (flows_only, only_prof) = flows_only(&inputs, opt, no_dpi, labeler, &pb, captured_bytes, packets)?;
+    pb.set_message("flows only, stage profile");
+    let only_prof = profile_pass(&inputs, no_dpi, labeler, &pb)?;
+    let flows_only = FlowsOnly::of(only_timed, captured_bytes, packets);
     pb.finish_and_clear();
     let quic_ns = quic::initial_decrypt_ns();
     // The one-thread run's CPU time when known (a loaded machine stretches
@@ -618,61 +608,82 @@ pub fn run(files: &[String], opt: &Options) -> Result<Report> {
     })
 }
 
-/// Step 5 of the module docs: `runs` one-thread runs and a stage-profile
-/// pass with deep packet inspection off (`flow.dpi` false).
-fn flows_only(
-    inputs: &[Loaded],
-    opt: &Options,
-    flow: FlowConfig,
-    labeler: Option<Arc<dyn baikal_classifier::engine::Labeler>>,
-    pb: &indicatif::ProgressBar,
-    captured_bytes: u64,
-    packets: u64,
-) -> Result<(FlowsOnly, Profile)> {
-    let cfg = Config {
+/// The `Config` of a whole-pipeline run: `classify`'s, with no progress.
+fn config(opt: &Options, flow: FlowConfig, threads: usize) -> Config {
+    Config {
         flow,
         rules: opt.rules.clone(),
         count: None,
         progress: false,
-        threads: 1,
-    };
-    let (mut runs_s, mut runs_cpu_s, mut records) = (Vec::new(), Vec::new(), 0);
-    for r in 0..opt.runs {
-        pb.set_message(format!("flows only, run {}", r + 1));
-        let c0 = process_cpu_s();
-        let (s, _, rec) = pipeline_run(inputs, &cfg, pb, &mut SplitNs::default())?;
-        if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
-            runs_cpu_s.push(b - a);
-        }
-        runs_s.push(s);
-        records = rec;
+        threads,
     }
-    pb.set_message("flows only, stage profile");
-    let prof = profile_pass(inputs, flow, labeler, pb)?;
-    let med = median(&runs_s).max(1e-9);
-    Ok((
+}
+
+/// The whole-pipeline runs of one configuration.
+#[derive(Default)]
+struct Timed {
+    runs_s: Vec<f64>,
+    runs_cpu_s: Vec<f64>,
+    /// Per run, in CPU seconds: see [`SplitNs`].
+    reader_s: Vec<f64>,
+    workers_s: Vec<f64>,
+    busiest_s: Vec<f64>,
+    new_flows: u64,
+    records: u64,
+}
+
+/// `runs` rounds of whole-pipeline runs, each configuration once a round
+/// in the order given. This host's speed drifts by a fifth within minutes;
+/// taken in rounds, the drift slows every configuration alike, so the
+/// ratios between them (two threads against one, every dissector against
+/// flows only) hold better than when one configuration's runs all come
+/// before the next one's.
+fn timed_rounds(
+    inputs: &[Loaded],
+    cfgs: &[(String, Config)],
+    runs: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<Vec<Timed>> {
+    let mut timed: Vec<Timed> = cfgs.iter().map(|_| Timed::default()).collect();
+    for r in 0..runs {
+        for ((label, cfg), t) in cfgs.iter().zip(&mut timed) {
+            pb.set_message(format!("{label}, run {}", r + 1));
+            let c0 = process_cpu_s();
+            let mut split = SplitNs::default();
+            let (s, flows, records) = pipeline_run(inputs, cfg, pb, &mut split)?;
+            if let (Some(a), Some(b)) = (c0, process_cpu_s()) {
+                t.runs_cpu_s.push(b - a);
+            }
+            t.runs_s.push(s);
+            t.reader_s.push(split.reader as f64 / 1e9);
+            t.workers_s.push(split.workers as f64 / 1e9);
+            t.busiest_s.push(split.busiest as f64 / 1e9);
+            t.new_flows = flows;
+            t.records = records;
+        }
+    }
+    Ok(timed)
+}
+
+impl FlowsOnly {
+    /// Step 5 of the module docs, from its runs.
+    fn of(t: Timed, captured_bytes: u64, packets: u64) -> FlowsOnly {
+        let med = median(&t.runs_s).max(1e-9);
         FlowsOnly {
             median_s: med,
-            median_cpu_s: median(&runs_cpu_s),
-            runs_s,
+            median_cpu_s: median(&t.runs_cpu_s),
+            runs_s: t.runs_s,
             packets_per_s: packets as f64 / med,
             gbit_per_s: captured_bytes as f64 * 8.0 / med / 1e9,
-            records,
-        },
-        prof,
-    ))
+            records: t.records,
+        }
+    }
 }
 
 /// Measures the per-frame routing (`pipeline::route_plain`) over the whole
 /// input and the speedup bounds it implies.
 fn scaling(inputs: &[Loaded], opt: &Options, one_thread_s: f64, packets: u64) -> Scaling {
-    let cfg = Config {
-        flow: opt.flow,
-        rules: opt.rules.clone(),
-        count: None,
-        progress: false,
-        threads: 2,
-    };
+    let cfg = config(opt, opt.flow, 2);
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let mut assoc = cfg.associations();
