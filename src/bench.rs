@@ -380,8 +380,8 @@ fn profile_pass(
                 }
             }
             if n & (SAMPLE_EVERY - 1) != 0 {
-                if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
-                    engine.process(&v, &l.name, &mut |_| {});
+                if let Some(v) = &decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+                    engine.process(v, &l.name, &mut |_| {});
                 }
                 return true;
             }

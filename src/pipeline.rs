@@ -462,10 +462,13 @@ pub fn classify_frames(
     let mut sink_err: Option<std::io::Error> = None;
     let report = frames.each(&mut |raw| {
         n += 1;
-        if let Some(v) = decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
+        // By reference: moving the view out of the `Option` copied it in
+        // wide loads of fields just stored in narrow ones, and
+        // store-to-load forwarding fails on those (a stall per frame).
+        if let Some(v) = &decoder.decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data) {
             last_ts = last_ts.max(v.ts_ns);
-            let hint = assoc.as_mut().and_then(|a| a.observe(&v));
-            engine.process_hinted(&v, hint.as_ref(), name, &mut |r| {
+            let hint = assoc.as_mut().and_then(|a| a.observe(v));
+            engine.process_hinted(v, hint.as_ref(), name, &mut |r| {
                 if let Err(e) = out.put(r) {
                     sink_err.get_or_insert(e);
                 }

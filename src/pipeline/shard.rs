@@ -221,12 +221,13 @@ impl Shard {
     /// A frame of this worker's flows.
     #[inline]
     pub fn own(&mut self, raw: &RawPacket<'_>, out: &mut dyn FnMut(FlowRecord)) {
-        if let Some(v) = self
+        // By reference, not moved out (see `classify_frames`).
+        if let Some(v) = &self
             .decoder
             .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
         {
-            let hint = self.assoc.as_ref().and_then(|a| a.lookup(&v));
-            self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
+            let hint = self.assoc.as_ref().and_then(|a| a.lookup(v));
+            self.engine.process_hinted(v, hint.as_ref(), &self.name, out);
         }
     }
 
@@ -262,11 +263,11 @@ impl Shard {
             self.engine.advance_clock(raw.ts_ns);
             return;
         }
-        if let Some(v) = self
+        if let Some(v) = &self
             .decoder
             .decode(LinkType(raw.linktype), raw.ts_ns, raw.wire_len, raw.data)
         {
-            self.engine.process_hinted(&v, hint.as_ref(), &self.name, out);
+            self.engine.process_hinted(v, hint.as_ref(), &self.name, out);
         }
     }
 

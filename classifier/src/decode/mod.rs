@@ -85,12 +85,12 @@ impl PartialOrd for Addr {
 
 impl Addr {
     #[inline]
+    /// The IPv4-mapped form `::ffff:a.b.c.d`. Built as one 128-bit
+    /// value, not byte by byte: the address is read back whole (hashing,
+    /// comparing), and a wide load of a value just stored in pieces
+    /// stalls.
     pub fn from_v4(b: [u8; 4]) -> Addr {
-        let mut a = [0u8; 16];
-        a[10] = 0xff;
-        a[11] = 0xff;
-        a[12..].copy_from_slice(&b);
-        Addr(a)
+        Addr((0xffff_u128 << 32 | u128::from(u32::from_be_bytes(b))).to_be_bytes())
     }
     pub fn from_v6(b: [u8; 16]) -> Addr {
         Addr(b)
@@ -510,20 +510,10 @@ fn plain_ip(lt: LinkType, frame: &[u8]) -> Option<(Addr, Addr, u8, &[u8])> {
 #[inline]
 fn plain_view(lt: LinkType, ts_ns: u64, wire_len: u32, frame: &[u8]) -> Option<PacketView<'_>> {
     let (src, dst, proto, payload) = plain_ip(lt, frame)?;
-    let mut view = PacketView {
-        ts_ns,
-        wire_len,
-        tuple: Tuple {
-            src,
-            dst,
-            sport: 0,
-            dport: 0,
-            proto,
-        },
-        tcp: None,
-        payload: &[],
-    };
-    transport(&mut view, payload).is_none().then_some(view)
+    match transport(proto, payload) {
+        (l4, None) => Some(l4.view(ts_ns, wire_len, src, dst, proto)),
+        (_, Some(_)) => None,
+    }
 }
 
 /// The payload of a UDP datagram `t` (header included): the UDP length is
@@ -629,61 +619,96 @@ fn decode_ip<'a>(cx: &mut Cx<'_, 'a>, wire_len: u32, bytes: &'a [u8]) -> Result<
 }
 
 fn transport_layer<'a>(cx: &Cx<'_, 'a>, wire_len: u32, p: &ip::Ip<'_>, (proto, payload): (u8, &'a [u8])) -> Layer<'a> {
-    let mut view = PacketView {
-        ts_ns: cx.ts_ns,
-        wire_len,
-        tuple: Tuple {
-            src: p.src,
-            dst: p.dst,
-            sport: 0,
-            dport: 0,
-            proto,
-        },
-        tcp: None,
-        payload: &[],
-    };
-    let inner = transport(&mut view, payload);
-    Layer { view, inner }
+    let (l4, inner) = transport(proto, payload);
+    Layer {
+        view: l4.view(cx.ts_ns, wire_len, p.src, p.dst, proto),
+        inner,
+    }
 }
 
-/// Fills ports, TCP fields and payload; returns the inner packet when the
-/// payload is a tunnel we decapsulate.
-fn transport<'a>(view: &mut PacketView<'a>, t: &'a [u8]) -> Option<tunnel::Inner<'a>> {
-    match view.tuple.proto {
+/// What a packet's transport header gives its view: ports, TCP fields and
+/// the payload.
+#[derive(Default)]
+struct L4<'a> {
+    sport: u16,
+    dport: u16,
+    tcp: Option<TcpMeta>,
+    payload: &'a [u8],
+}
+
+/// The transport fields of `t`, an IP payload of protocol `proto`, and
+/// the inner packet when it is a tunnel we decapsulate.
+///
+/// Returned by value, for the caller to build its view in one go: a view
+/// filled in place through `&mut` and then moved was written in pieces
+/// and read back in wider loads, and store-to-load forwarding fails on
+/// such loads (the frame's decode stalled on it in the profile).
+#[inline(always)]
+fn transport<'a>(proto: u8, t: &'a [u8]) -> (L4<'a>, Option<tunnel::Inner<'a>>) {
+    match proto {
         ipproto::TCP => {
+            let mut l4 = L4::default();
             if let (Some(&[a, b, c, d]), Some(rest)) = (t.first_chunk::<4>(), t.get(4..)) {
-                view.tuple.sport = u16::from_be_bytes([a, b]);
-                view.tuple.dport = u16::from_be_bytes([c, d]);
+                l4.sport = u16::from_be_bytes([a, b]);
+                l4.dport = u16::from_be_bytes([c, d]);
                 if let (Some(seq), Some(ack), Some(&[off, flags])) = (
                     rest.first_chunk::<4>(),
                     rest.get(4..).and_then(|r| r.first_chunk::<4>()),
                     rest.get(8..).and_then(|r| r.first_chunk::<2>()),
                 ) {
-                    view.tcp = Some(TcpMeta {
+                    l4.tcp = Some(TcpMeta {
                         seq: u32::from_be_bytes(*seq),
                         ack: u32::from_be_bytes(*ack),
                         flags,
                     });
                     let off = usize::from(off >> 4) * 4;
                     if off >= 20 {
-                        view.payload = t.get(off..).unwrap_or(&[]);
+                        l4.payload = t.get(off..).unwrap_or(&[]);
                     }
                 }
             }
-            None
+            (l4, None)
         }
         ipproto::UDP => {
             if let Some(&[a, b, c, d]) = t.first_chunk::<4>() {
-                view.tuple.sport = u16::from_be_bytes([a, b]);
-                view.tuple.dport = u16::from_be_bytes([c, d]);
-                view.payload = udp_data(t);
-                return tunnel::udp(view.tuple.sport, view.tuple.dport, view.payload);
+                let (sport, dport) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+                let payload = udp_data(t);
+                let l4 = L4 {
+                    sport,
+                    dport,
+                    tcp: None,
+                    payload,
+                };
+                return (l4, tunnel::udp(sport, dport, payload));
             }
-            None
+            (L4::default(), None)
         }
-        p => {
-            view.payload = t;
-            tunnel::ip_proto(p, t)
+        p => (
+            L4 {
+                payload: t,
+                ..L4::default()
+            },
+            tunnel::ip_proto(p, t),
+        ),
+    }
+}
+
+impl<'a> L4<'a> {
+    /// The view of a packet with these transport fields.
+    #[inline]
+    fn view(self, ts_ns: u64, wire_len: u32, src: Addr, dst: Addr, proto: u8) -> PacketView<'a> {
+        PacketView {
+            ts_ns,
+            wire_len,
+            tuple: Tuple {
+                src,
+                dst,
+                sport: self.sport,
+                dport: self.dport,
+                proto,
+            },
+            tcp: self.tcp,
+            payload: self.payload,
         }
     }
 }

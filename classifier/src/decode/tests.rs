@@ -1236,6 +1236,15 @@ fn the_plain_path_decodes_as_the_full_decoder_does() {
 }
 
 #[test]
+fn an_ipv4_address_is_mapped_into_ipv6() {
+    let a = Addr::from_v4([192, 0, 2, 200]);
+    assert_eq!(a.0, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 200]);
+    assert!(a.is_v4());
+    assert_eq!(a.to_ip(), "192.0.2.200".parse::<std::net::IpAddr>().unwrap());
+    assert_eq!(Addr::from_v4([0; 4]).0[10..], [0xff, 0xff, 0, 0, 0, 0]);
+}
+
+#[test]
 fn addresses_order_as_their_bytes() {
     // Pairs that differ in each byte, in the sign bit of a byte, and not
     // at all, plus a pseudo-random sweep.
