@@ -6,7 +6,7 @@
 //! (no length fields, no text, byte values spread evenly): they are
 //! ciphertext, and the flow is encrypted.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct AliCloud;
@@ -19,8 +19,7 @@ const MAX_BODY: u32 = 1 << 20;
 /// What a side's stream says: `Some(true)` when it opens with a frame
 /// header, `Some(false)` when it cannot, `None` when too short to tell.
 fn opens_with_frame(d: &[u8]) -> Option<bool> {
-    let n = d.len().min(MAGIC.len());
-    if d.get(..n) != MAGIC.get(..n) {
+    if !agrees(d, &MAGIC) {
         return Some(false);
     }
     let len = d.get(4..HEADER)?;

@@ -12,7 +12,7 @@
 //! class first, or two whole frames. Without TLS (taken first by the TLS
 //! dissector) queues, routing keys and messages are in clear: cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Amqp;
@@ -27,8 +27,7 @@ const MAX_FRAMES: usize = 8;
 
 /// The protocol header opening `d`, as a version string.
 fn protocol_header(d: &[u8]) -> Result<Option<&'static str>, ()> {
-    let n = d.len().min(MAGIC.len());
-    if d[..n] != MAGIC[..n] {
+    if !agrees(d, MAGIC) {
         return Err(());
     }
     let Some(h) = d.get(..PROTOCOL_HEADER) else {

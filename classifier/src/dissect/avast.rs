@@ -9,7 +9,7 @@
 //! and nothing is ciphertext, so the flow is cleartext (nDPI flags AVAST
 //! encrypted as a protocol constant).
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Avast;
@@ -21,8 +21,7 @@ const VERSION: u8 = 1;
 /// `Some(true)` when `d` opens with a whole NOSA message, `Some(false)`
 /// when it cannot, `None` when too short to tell.
 fn opens_with_message(d: &[u8]) -> Option<bool> {
-    let n = d.len().min(MAGIC.len());
-    if d.get(..n) != MAGIC.get(..n) {
+    if !agrees(d, MAGIC) {
         return Some(false);
     }
     let h = d.get(..HEADER)?;

@@ -6,7 +6,7 @@
 //! connection whose data packets carry peer wire messages).
 //! Message-stream-encrypted peers (MSE) are not recognised.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Bittorrent;
@@ -177,8 +177,7 @@ fn hex(b: &[u8]) -> String {
 impl Bittorrent {
     fn tcp(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let side = p.first_side().stream();
-        let n = side.len().min(HANDSHAKE.len());
-        if side[..n] != HANDSHAKE[..n] || side.is_empty() {
+        if !agrees(side, HANDSHAKE) || side.is_empty() {
             return Parse::NotMine;
         }
         let Some(hash) = side.get(28..WITH_HASH) else {
@@ -245,8 +244,7 @@ impl Dissector for Bittorrent {
         match p.transport {
             Transport::Tcp => {
                 let side = p.first_side().stream();
-                let n = side.len().min(HANDSHAKE.len());
-                if side[..n] == HANDSHAKE[..n] {
+                if agrees(side, HANDSHAKE) {
                     Probe::Maybe
                 } else {
                     Probe::NotMine

@@ -12,7 +12,7 @@
 //! (AES-GCM), chosen later in the authentication exchange, so from the
 //! banner a msgr2 flow is identified with encryption left unknown.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Ceph;
@@ -24,11 +24,10 @@ const V2: &[u8] = b"ceph v2\n";
 /// `Err(true)` when too short to say.
 fn banner(d: &[u8]) -> Result<u8, bool> {
     let n = d.len().min(V1.len());
-    if d[..n] == V1[..n] {
+    if agrees(d, V1) {
         return if n == V1.len() { Ok(1) } else { Err(true) };
     }
-    let n = d.len().min(V2.len());
-    if d[..n] != V2[..n] {
+    if !agrees(d, V2) {
         return Err(false);
     }
     match d.get(V2.len()..V2.len() + 2) {

@@ -14,7 +14,7 @@
 //! dissector's).
 
 use super::text::{lines, to_string};
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct CheckMk;
@@ -26,8 +26,7 @@ const VALUE_MAX: usize = 64;
 
 /// Whether `r` still agrees with the header line, as far as it goes.
 fn header_prefix(r: &[u8]) -> bool {
-    let n = r.len().min(HEADER.len());
-    r[..n] == HEADER[..n] && r.get(HEADER.len()).is_none_or(|&b| b == b'\n' || b == b'\r')
+    agrees(r, HEADER) && r.get(HEADER.len()).is_none_or(|&b| b == b'\n' || b == b'\r')
 }
 
 impl Dissector for CheckMk {

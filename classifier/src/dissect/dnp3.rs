@@ -6,7 +6,7 @@
 //! destination and source addresses (16-bit little-endian) and the
 //! header CRC. Cleartext (Secure Authentication only adds MACs).
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Dnp3;
@@ -18,8 +18,7 @@ const HEADER: usize = 10;
 /// `Some(Some(control))` for a whole frame header at the start of `d`,
 /// `Some(None)` for a prefix of one, `None` when it is not DNP3.
 fn header(d: &[u8]) -> Option<Option<u8>> {
-    let n = d.len().min(START.len());
-    if d[..n] != START[..n] {
+    if !agrees(d, &START) {
         return None;
     }
     if let Some(&len) = d.get(2) {

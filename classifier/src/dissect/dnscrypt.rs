@@ -16,7 +16,7 @@
 //! Everything past the headers is ciphertext (X25519 key exchange,
 //! XSalsa20-Poly1305 or XChaCha20-Poly1305): encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Side, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Side, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct DnsCrypt;
@@ -106,8 +106,7 @@ impl Dissector for DnsCrypt {
         } else {
             p.resp.first()
         };
-        let n = resp.len().min(RESOLVER_MAGIC.len());
-        if resp[..n] != RESOLVER_MAGIC[..n] {
+        if !agrees(resp, RESOLVER_MAGIC) {
             return Probe::NotMine;
         }
         Probe::Maybe

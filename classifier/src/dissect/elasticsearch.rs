@@ -12,7 +12,7 @@
 //! version id. Without TLS (taken first by the TLS dissector) actions,
 //! documents and queries travel in clear, compressed or not: cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Elasticsearch;
@@ -40,8 +40,7 @@ struct Message {
 /// `Ok(None)` while `d` is a prefix of a message, `Err` when `d` cannot
 /// open one.
 fn message(d: &[u8]) -> Result<Option<Message>, ()> {
-    let n = d.len().min(MAGIC.len());
-    if d[..n] != MAGIC[..n] {
+    if !agrees(d, MAGIC) {
         return Err(());
     }
     let Some(l) = d.get(2..PREFIX) else {

@@ -8,7 +8,7 @@
 //! message. Fields are in clear (a compressed or binary body is not a
 //! cipher): cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Fix;
@@ -28,8 +28,7 @@ type Read<'a> = Result<Option<Pair<'a>>, ()>;
 /// `ok` and has at most `max` bytes: `Ok(Some((value, rest)))`,
 /// `Ok(None)` for a prefix of such a field, `Err` otherwise.
 fn field<'a>(d: &'a [u8], tag: &[u8], max: usize, ok: fn(u8) -> bool) -> Read<'a> {
-    let n = d.len().min(tag.len());
-    if d[..n] != tag[..n] {
+    if !agrees(d, tag) {
         return Err(());
     }
     let Some(rest) = d.get(tag.len()..) else {

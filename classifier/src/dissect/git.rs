@@ -13,7 +13,7 @@
 //! git:// has no encryption (ssh:// and https:// are other flows):
 //! cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Git;
@@ -42,10 +42,7 @@ fn request(d: &[u8]) -> Result<(&'static [u8], &[u8]), bool> {
         return Err(false);
     }
     let body = &d[4..d.len().min(len)];
-    let could_be = SERVICES.iter().any(|s| {
-        let n = body.len().min(s.len());
-        body[..n] == s[..n]
-    });
+    let could_be = SERVICES.iter().any(|s| agrees(body, s));
     if !could_be {
         return Err(false);
     }

@@ -21,7 +21,7 @@
 //! `Upgrade: TLS/1.0` both sides start a TLS handshake right after the
 //! handshake blocks: encrypted then.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Gnutella;
@@ -112,8 +112,7 @@ fn header_line(line: &[u8]) -> bool {
 /// `Err` when `d` cannot open one.
 #[allow(clippy::type_complexity)]
 fn block(d: &[u8]) -> Result<Option<(Start, bool, Option<usize>)>, ()> {
-    let n = d.len().min(MAGIC.len());
-    if d[..n] != MAGIC[..n] {
+    if !agrees(d, MAGIC) {
         return Err(());
     }
     let Some(nl) = d.iter().take(MAX_LINE).position(|&b| b == b'\n') else {

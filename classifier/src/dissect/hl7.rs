@@ -17,7 +17,7 @@
 //! HL7 v2 and MLLP have no encryption: cleartext.
 
 use super::text::to_string;
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Hl7;
@@ -31,8 +31,7 @@ const VALUE_MAX: usize = 32;
 /// and the five separator characters.
 fn opening(d: &[u8]) -> bool {
     const HEAD: &[u8] = &[START, b'M', b'S', b'H'];
-    let n = d.len().min(HEAD.len());
-    if d[..n] != HEAD[..n] {
+    if !agrees(d, HEAD) {
         return false;
     }
     let seps = d.get(4..d.len().min(9)).unwrap_or_default();

@@ -3,7 +3,7 @@
 //! tunnels and WebSocket upgrades (RFC 6455).
 
 use super::text::{could_start_with_ci, is_printable, lines_with_end, starts_with_ci, to_string};
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Http;
@@ -46,10 +46,9 @@ fn method_of(line: &[u8]) -> Option<&'static [u8]> {
 
 /// Could `data` still become a request line?
 fn could_be_request(data: &[u8]) -> bool {
-    METHODS.iter().any(|m| {
-        let n = data.len().min(m.len());
-        data[..n] == m[..n] && (data.len() <= m.len() || data[m.len()] == b' ')
-    })
+    METHODS
+        .iter()
+        .any(|m| agrees(data, m) && (data.len() <= m.len() || data[m.len()] == b' '))
 }
 
 fn is_version(v: &[u8]) -> bool {

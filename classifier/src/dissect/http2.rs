@@ -13,7 +13,7 @@
 //! Without TLS the frames are cleartext (header blocks are HPACK-coded,
 //! a compression, not an encryption).
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Http2;
@@ -73,8 +73,7 @@ impl Dissector for Http2 {
     }
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
         let (o, r) = (p.orig.stream(), p.resp.stream());
-        let n = o.len().min(PREFACE.len());
-        if o[..n] != PREFACE[..n] {
+        if !agrees(o, PREFACE) {
             return Parse::NotMine;
         }
         if o.len() < PREFACE.len() {

@@ -13,7 +13,7 @@
 //! Calls carry Java serialization streams in the clear (RMI over TLS is
 //! a TLS flow): cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Jrmi;
@@ -25,8 +25,7 @@ const HOST_MAX: usize = 255;
 
 /// The client's protocol byte. `Err(true)`: need more.
 fn header(d: &[u8]) -> Result<u8, bool> {
-    let n = d.len().min(MAGIC.len());
-    if d[..n] != MAGIC[..n] {
+    if !agrees(d, MAGIC) {
         return Err(false);
     }
     let h = d.get(..7).ok_or(true)?;

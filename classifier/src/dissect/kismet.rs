@@ -9,7 +9,7 @@
 //! version and a decimal start time, and the client, if it has spoken,
 //! opens with `!`. Cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Kismet;
@@ -20,7 +20,7 @@ const BANNER: &[u8] = b"*KISMET: ";
 /// it cannot, `Err` when more bytes are needed.
 fn banner(d: &[u8]) -> Result<Option<&[u8]>, ()> {
     let n = d.len().min(BANNER.len());
-    if d[..n] != BANNER[..n] {
+    if !agrees(d, BANNER) {
         return Ok(None);
     }
     let rest = &d[n..];

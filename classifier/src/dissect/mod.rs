@@ -270,6 +270,20 @@ impl<'a> Side<'a> {
     }
 }
 
+/// Whether `a` and `b` hold the same bytes as far as both go: one is a
+/// prefix of the other (an empty slice agrees with any). The test of a
+/// signature against data that may have arrived in part: `a` can still
+/// become `b`, or already begins with it.
+///
+/// A loop that stops at the first difference, most often the first byte.
+/// The comparison it replaces, `a[..n] == b[..n]` with `n` the shorter
+/// length, is of a length known only at run time and called `memcmp`, on
+/// every flow whose first payload reached the dissector.
+#[inline]
+pub fn agrees(a: &[u8], b: &[u8]) -> bool {
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Everything a dissector may look at.
 #[derive(Clone, Copy, Debug)]
 pub struct Payloads<'a> {
@@ -1368,6 +1382,34 @@ mod tests {
         assert!(reading >= 20, "only {reading} files read `last`: is the scan broken?");
         let asking = DISSECTORS.iter().filter(|d| d.final_pass()).count();
         assert_eq!(asking, reading, "one dissector per file that reads `last`");
+    }
+
+    #[test]
+    fn agreeing_is_comparing_the_common_prefix() {
+        let sig = b"GET ";
+        for (d, want) in [
+            (&b""[..], true),
+            (b"G", true),
+            (b"GE", true),
+            (b"GET /index", true),
+            (b"GEX", false),
+            (b"X", false),
+            (b"get ", false),
+        ] {
+            assert_eq!(agrees(d, sig), want, "{d:?}");
+            assert_eq!(agrees(sig, d), want, "{d:?} (either way round)");
+        }
+        // The comparison it replaces, on every pair of short slices over
+        // two byte values.
+        let all: Vec<Vec<u8>> = (0..5usize)
+            .flat_map(|len| (0..1u32 << len).map(move |bits| (0..len).map(|i| (bits >> i & 1) as u8).collect()))
+            .collect();
+        for a in &all {
+            for b in &all {
+                let n = a.len().min(b.len());
+                assert_eq!(agrees(a, b), a[..n] == b[..n], "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

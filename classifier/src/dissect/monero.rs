@@ -14,7 +14,7 @@
 //! command. Peer lists, heights and transactions travel in clear:
 //! cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Monero;
@@ -30,8 +30,7 @@ const FLAGS: u32 = 1 | 2 | 4 | 8;
 /// A message header opening `d`: `Ok(None)` for a prefix of one, `Err`
 /// when `d` cannot open one. The command and the flags.
 fn header(d: &[u8]) -> Result<Option<(u32, u32)>, ()> {
-    let n = d.len().min(SIGNATURE.len());
-    if d[..n] != SIGNATURE[..n] {
+    if !agrees(d, &SIGNATURE) {
         return Err(());
     }
     let Some(h) = d.get(..HEADER) else {

@@ -8,7 +8,7 @@
 //! word. Everything is text: cleartext.
 
 use super::text::{is_command, lines, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Munin;
@@ -29,8 +29,7 @@ const COMMANDS: &[&[u8]] = &[
 /// The host name of a greeting opening `d`: `Ok(None)` for a prefix of
 /// one, `Err` when `d` cannot open one.
 fn greeting(d: &[u8]) -> Result<Option<&[u8]>, ()> {
-    let n = d.len().min(GREETING.len());
-    if d[..n] != GREETING[..n] {
+    if !agrees(d, GREETING) {
         return Err(());
     }
     let Some(line) = lines(d, 1).next() else {

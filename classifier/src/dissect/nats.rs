@@ -8,7 +8,7 @@
 //! and payloads, is in clear: cleartext; with it, encrypted.
 
 use super::text::{lines_with_end, to_string};
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Nats;
@@ -20,8 +20,7 @@ const MAX_LINE: usize = 8192;
 /// The JSON object of an `INFO`/`CONNECT` line opening `d`, and the
 /// offset past the line; `Ok(None)` for a prefix, `Err` otherwise.
 fn opening<'a>(d: &'a [u8], verb: &[u8]) -> Result<Option<(&'a [u8], usize)>, ()> {
-    let n = d.len().min(verb.len());
-    if d[..n] != verb[..n] {
+    if !agrees(d, verb) {
         return Err(());
     }
     let Some((line, end)) = lines_with_end(d, 1).next() else {

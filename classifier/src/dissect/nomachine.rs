@@ -14,7 +14,7 @@
 //! traffic as encrypted (Blowfish, keyed over the TLS connection):
 //! encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct NoMachine;
@@ -29,8 +29,7 @@ type Banner<'a> = (&'a [u8], &'a [u8]);
 /// `Ok(Some((version, rest)))` for a banner `<prefix><version>\n` opening
 /// `d`, `Ok(None)` for a prefix of one, `Err` otherwise.
 fn banner<'a>(d: &'a [u8], prefix: &[u8]) -> Result<Option<Banner<'a>>, ()> {
-    let n = d.len().min(prefix.len());
-    if d[..n] != prefix[..n] {
+    if !agrees(d, prefix) {
         return Err(());
     }
     let rest = d.get(prefix.len()..).unwrap_or_default();

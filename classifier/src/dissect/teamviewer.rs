@@ -20,7 +20,7 @@
 //! messages among them (command 0x6b) carry structureless bodies, as the
 //! TCP channel does: encrypted.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct TeamViewer;
@@ -55,7 +55,7 @@ fn udp_frame(d: &[u8]) -> Result<Option<u8>, ()> {
     let Some(f) = d.get(UDP_PREFIX..) else {
         return Err(());
     };
-    if !V1.starts_with(&f[..f.len().min(2)]) {
+    if !agrees(f, &V1) {
         return Err(());
     }
     let Some(h) = f.get(..V1_HEADER) else {
@@ -95,10 +95,9 @@ impl TeamViewer {
 }
 
 fn start(d: &[u8]) -> Start {
-    let n = d.len().min(2);
-    let magic = if d.get(..n) == V1.get(..n) {
+    let magic = if agrees(d, &V1) {
         V1
-    } else if d.get(..n) == V2.get(..n) {
+    } else if agrees(d, &V2) {
         V2
     } else {
         return Start::No;

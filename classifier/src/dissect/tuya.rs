@@ -7,7 +7,7 @@
 //! clear; the 6667 broadcasts' payload is AES with a static key shipped
 //! in every Tuya SDK, i.e. obfuscated, not confidential: cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Tuya;
@@ -21,8 +21,7 @@ const LEAST_BODY: usize = 8;
 /// `Some(Some((command, length)))` when `d` starts with one whole frame,
 /// `Some(None)` for a prefix of one, `None` when it is not TuyaLP.
 fn frame(d: &[u8]) -> Option<Option<(u32, usize)>> {
-    let n = d.len().min(PREFIX.len());
-    if d[..n] != PREFIX[..n] {
+    if !agrees(d, &PREFIX) {
         return None;
     }
     let Some(h) = d.get(..HEADER) else {

@@ -10,7 +10,7 @@
 //! check asks for the prologue and a first frame header with a plausible
 //! length, so a stray "WA" is not enough.
 
-use super::{Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct WhatsApp;
@@ -42,7 +42,7 @@ fn u24(b: &[u8]) -> Option<usize> {
 /// `data` starts with `want`, or is a prefix of it.
 fn starts(data: &[u8], want: &[u8]) -> Option<bool> {
     let n = data.len().min(want.len());
-    if data.get(..n) != want.get(..n) {
+    if !agrees(data, want) {
         return None;
     }
     Some(n == want.len())

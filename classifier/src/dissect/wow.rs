@@ -8,7 +8,7 @@
 //! readable: only the few header bytes of each message are scrambled
 //! with a session stream cipher. The class is `cleartext`.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Wow;
@@ -25,7 +25,7 @@ fn frame(d: &[u8], text: &[u8]) -> Option<bool> {
     let mut want = len.to_le_bytes().to_vec();
     want.extend_from_slice(text);
     let n = d.len().min(want.len());
-    if d[..n] != want[..n] {
+    if !agrees(d, &want) {
         return None;
     }
     Some(n == want.len())
@@ -36,13 +36,11 @@ fn frame(d: &[u8], text: &[u8]) -> Option<bool> {
 fn looks_like(d: &[u8]) -> bool {
     let len = SERVER_HELLO.len() as u16;
     let head = len.to_le_bytes();
-    let n = d.len().min(2);
-    if d[..n] != head[..n] {
+    if !agrees(d, &head) {
         return false;
     }
     let rest = d.get(2..).unwrap_or_default();
-    let m = rest.len().min(PREFIX.len());
-    rest[..m] == PREFIX[..m]
+    agrees(rest, PREFIX)
 }
 
 impl Dissector for Wow {

@@ -8,7 +8,7 @@
 //! structure at all: they are ciphertext, keyed by the handshake. So the
 //! flow is encrypted, as for TLS, whose handshake is also in the clear.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Xiaomi;
@@ -22,8 +22,7 @@ const MAX_BODY: u32 = 1 << 20;
 /// `Some(true)` when `d` opens with a frame header, `Some(false)` when it
 /// cannot, `None` when too short to tell.
 fn opens_with_frame(d: &[u8]) -> Option<bool> {
-    let n = d.len().min(MAGIC.len());
-    if d.get(..n) != MAGIC.get(..n) {
+    if !agrees(d, &MAGIC) {
         return Some(false);
     }
     let l = d.get(4..HEADER)?;

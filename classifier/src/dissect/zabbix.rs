@@ -7,7 +7,7 @@
 //! 0x04). The body is JSON or an item key, in clear (or only compressed):
 //! cleartext.
 
-use super::{ByteSet, Dissector, Parse, Payloads, Probe, Transport};
+use super::{agrees, ByteSet, Dissector, Parse, Payloads, Probe, Transport};
 use crate::verdict::{Encryption, Meta};
 
 pub struct Zabbix;
@@ -20,8 +20,7 @@ const LARGE: u8 = 0x04;
 /// `Some(Some(flags))` when `d` starts with a Zabbix header, `Some(None)`
 /// for a prefix of one, `None` when it is not Zabbix.
 fn header(d: &[u8]) -> Option<Option<u8>> {
-    let n = d.len().min(MAGIC.len());
-    if d[..n] != MAGIC[..n] {
+    if !agrees(d, MAGIC) {
         return None;
     }
     let Some(&flags) = d.get(MAGIC.len()) else {
