@@ -254,20 +254,17 @@ fn store(flow: &mut Flow, strings: &mut Strings, meta: &Meta) {
     flow.verdict = Some(strings.pack(meta));
 }
 
-/// The dissectors' new verdict if there is one (dropping the current
-/// one, but for its association fields), else the current one: without
-/// packing a verdict only to unpack it at once.
-fn newest_meta(flow: &mut Flow, strings: &mut Strings, new: Option<Meta>) -> Meta {
-    match new {
-        Some(mut m) => {
-            if flow.associated() {
-                keep_assoc_extras(&mut m, take_meta(flow, strings));
-            } else {
-                drop_meta(flow, strings);
-            }
-            m
-        }
-        None => take_meta(flow, strings),
+/// Makes `m` the flow's newest verdict: the dissectors' new one when
+/// `is_new` (the current one dropped, but for its association fields),
+/// else the current one, without packing a verdict only to unpack it at
+/// once.
+fn newest_meta(flow: &mut Flow, strings: &mut Strings, m: &mut Meta, is_new: bool) {
+    if !is_new {
+        *m = take_meta(flow, strings);
+    } else if flow.associated() {
+        keep_assoc_extras(m, take_meta(flow, strings));
+    } else {
+        drop_meta(flow, strings);
     }
 }
 
@@ -301,7 +298,8 @@ fn keep(flow: &mut Flow, strings: &mut Strings, new: Meta) {
         store(flow, strings, &new);
         return;
     }
-    let m = newest_meta(flow, strings, Some(new));
+    let mut m = new;
+    newest_meta(flow, strings, &mut m, true);
     if let Some(i) = flow.inspect.as_mut() {
         i.meta = Some(Box::new(m));
     }
@@ -363,28 +361,36 @@ fn inspect_packet(flow: &mut Flow, strings: &mut Strings, dir: Dir, pkt: &Packet
     }
     insp.dirty = false;
     let spent = insp.sides.iter().any(|s| s.packets >= budget);
-    let (meta, done) = rerun(insp, &flow.key, orig_is_a, transport, spent);
+    let mut meta = Meta::default();
+    let (found, done) = rerun(insp, &flow.key, orig_is_a, transport, spent, &mut meta);
     if done || spent {
-        let meta = newest_meta(flow, strings, meta);
-        let meta = conclude(flow, meta);
+        newest_meta(flow, strings, &mut meta, found);
+        conclude(flow, &mut meta);
         store(flow, strings, &meta);
-    } else if let Some(m) = meta {
-        keep(flow, strings, m);
+    } else if found {
+        keep(flow, strings, meta);
     }
 }
 
 /// [`run_dissectors`] on a flow still in the table, with its working
 /// verdict (`Inspect::meta`) as the `prev` a dissector may reuse.
-fn rerun(insp: &mut Inspect, key: &FlowKey, orig_is_a: bool, transport: Transport, last: bool) -> (Option<Meta>, bool) {
+fn rerun(
+    insp: &mut Inspect,
+    key: &FlowKey,
+    orig_is_a: bool,
+    transport: Transport,
+    last: bool,
+    out: &mut Meta,
+) -> (bool, bool) {
     let prev = insp.meta.take();
     let r = run_dissectors(
         insp,
         reusable_prev(insp, prev.as_deref()),
-        key.a_port,
-        key.b_port,
+        key,
         orig_is_a,
         transport,
         last,
+        out,
     );
     insp.meta = prev;
     r
@@ -397,17 +403,20 @@ fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m Meta>) -> Option<&'m Me
 }
 
 /// Runs the candidate dissectors over what the flow carried so far.
-/// Returns the new meta (if a dissector identified the flow) and whether
-/// inspection is over.
+/// Writes the new meta into `out` (empty on entry, and left empty unless
+/// a dissector identified the flow) and returns whether one did and
+/// whether inspection is over. The meta is written in place, not returned:
+/// it is a few hundred bytes, and each move of it was a `memcpy`.
 fn run_dissectors(
     insp: &mut Inspect,
     prev: Option<&Meta>,
-    a_port: u16,
-    b_port: u16,
+    key: &FlowKey,
     orig_is_a: bool,
     transport: Transport,
     last: bool,
-) -> (Option<Meta>, bool) {
+    out: &mut Meta,
+) -> (bool, bool) {
+    let (a_port, b_port) = (key.a_port, key.b_port);
     let (orig_port, resp_port) = if orig_is_a { (a_port, b_port) } else { (b_port, a_port) };
     let (mut one_orig, mut one_resp) = ([0], [0]);
     let p = Payloads {
@@ -426,14 +435,19 @@ fn run_dissectors(
     };
     if let Some(i) = insp.chosen {
         let d = DISSECTORS[usize::from(i)];
-        let mut m = Meta::default();
         // The sides only grew since `prev` was filled: the dissector may
         // reuse its work on what they held then.
-        let r = d.parse_with_state(&p, prev, &mut insp.state, &mut m);
+        let r = d.parse_with_state(&p, prev, &mut insp.state, out);
         return match r {
-            Parse::Identified | Parse::Done => (Some(fill_defaults(m, d.name())), r == Parse::Done),
+            Parse::Identified | Parse::Done => {
+                fill_defaults(out, d.name());
+                (true, r == Parse::Done)
+            }
             // Once identified, a later failure keeps the earlier verdict.
-            Parse::NeedMore | Parse::NotMine => (None, false),
+            Parse::NeedMore | Parse::NotMine => {
+                *out = Meta::default();
+                (false, false)
+            }
         };
     }
     // The dissectors whose probes would refuse the flow's first byte.
@@ -446,36 +460,38 @@ fn run_dissectors(
             insp.candidates.remove(i);
             continue;
         }
-        let mut m = Meta::default();
         let mut state = State::default();
-        match d.parse_with_state(&p, None, &mut state, &mut m) {
-            Parse::NotMine => insp.candidates.remove(i),
-            Parse::NeedMore => {}
+        match d.parse_with_state(&p, None, &mut state, out) {
+            Parse::NotMine => {
+                insp.candidates.remove(i);
+                *out = Meta::default();
+            }
+            Parse::NeedMore => *out = Meta::default(),
             r @ (Parse::Identified | Parse::Done) => {
                 insp.chosen = Some(i as u8);
                 insp.state = state;
-                return (Some(fill_defaults(m, d.name())), r == Parse::Done);
+                fill_defaults(out, d.name());
+                return (true, r == Parse::Done);
             }
         }
     }
-    (None, insp.candidates.is_empty())
+    (false, insp.candidates.is_empty())
 }
 
-fn fill_defaults(mut m: Meta, name: &'static str) -> Meta {
+fn fill_defaults(m: &mut Meta, name: &'static str) {
     if m.protocol.is_none() {
         m.protocol = Some(name);
     }
     m.evidence.insert(Evidence::DPI);
-    m
 }
 
 /// Pieces per direction the statistics of an unidentified flow look at.
 const STAT_PIECES: usize = 8;
 
 /// Ends inspection: entropy and the fully-encrypted test on the first
-/// originator payload, then frees the payload buffers. Returns the final
-/// verdict (the caller stores it).
-fn conclude(flow: &mut Flow, mut meta: Meta) -> Meta {
+/// originator payload, then frees the payload buffers. Completes the
+/// final verdict in `meta` (the caller stores it).
+fn conclude(flow: &mut Flow, meta: &mut Meta) {
     if let Some(insp) = flow.inspect.as_ref() {
         let first = insp.sides[0].first_piece();
         if !first.is_empty() {
@@ -508,7 +524,6 @@ fn conclude(flow: &mut Flow, mut meta: Meta) -> Meta {
         }
     }
     flow.set_inspected();
-    meta
 }
 
 /// Whether the final pass (the dissectors once more, `last` set) would
@@ -528,13 +543,10 @@ fn give_up(flow: &mut Flow, strings: &mut Strings) {
     let Some(t) = transport_of(flow) else { return };
     let orig_is_a = flow.orig_is_a();
     let Some(insp) = flow.inspect.as_mut() else { return };
-    let meta = if final_pass_is_moot(insp) {
-        None
-    } else {
-        rerun(insp, &flow.key, orig_is_a, t, true).0
-    };
-    let meta = newest_meta(flow, strings, meta);
-    let meta = conclude(flow, meta);
+    let mut meta = Meta::default();
+    let found = !final_pass_is_moot(insp) && rerun(insp, &flow.key, orig_is_a, t, true, &mut meta).0;
+    newest_meta(flow, strings, &mut meta, found);
+    conclude(flow, &mut meta);
     store(flow, strings, &meta);
 }
 
@@ -564,12 +576,10 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
     if !f.inspected() {
         let orig_is_a = f.orig_is_a();
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
-            let meta = if final_pass_is_moot(insp) {
-                None
-            } else {
-                run_dissectors(insp, e.meta.as_ref(), f.key.a_port, f.key.b_port, orig_is_a, t, true).0
-            };
-            if let Some(mut m) = meta {
+            let mut m = Meta::default();
+            let found = !final_pass_is_moot(insp)
+                && run_dissectors(insp, e.meta.as_ref(), &f.key, orig_is_a, t, true, &mut m).0;
+            if found {
                 if f.associated() {
                     if let Some(old) = e.meta.take() {
                         keep_assoc_extras(&mut m, old);
@@ -577,7 +587,7 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
                 }
                 e.meta = Some(m);
             }
-            e.meta = Some(conclude(f, e.meta.take().unwrap_or_default()));
+            conclude(f, e.meta.get_or_insert_with(Meta::default));
         }
     }
     let mut rec = FlowRecord::from_ended(e, source);
