@@ -416,6 +416,7 @@ fn run_dissectors(
     last: bool,
     out: &mut Meta,
 ) -> (bool, bool) {
+    debug_assert!(*out == Meta::default(), "run_dissectors writes into an empty meta");
     let (a_port, b_port) = (key.a_port, key.b_port);
     let (orig_port, resp_port) = if orig_is_a { (a_port, b_port) } else { (b_port, a_port) };
     let (mut one_orig, mut one_resp) = ([0], [0]);

@@ -84,11 +84,11 @@ impl PartialOrd for Addr {
 }
 
 impl Addr {
-    #[inline]
     /// The IPv4-mapped form `::ffff:a.b.c.d`. Built as one 128-bit
     /// value, not byte by byte: the address is read back whole (hashing,
     /// comparing), and a wide load of a value just stored in pieces
     /// stalls.
+    #[inline]
     pub fn from_v4(b: [u8; 4]) -> Addr {
         Addr((0xffff_u128 << 32 | u128::from(u32::from_be_bytes(b))).to_be_bytes())
     }
