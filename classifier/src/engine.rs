@@ -382,10 +382,10 @@ fn rerun(
     last: bool,
     out: &mut Meta,
 ) -> (bool, bool) {
-    let prev = insp.meta.take();
+    let mut prev = insp.meta.take();
     let r = run_dissectors(
         insp,
-        reusable_prev(insp, prev.as_deref()),
+        reusable_prev(insp, prev.as_deref_mut()),
         key,
         orig_is_a,
         transport,
@@ -398,7 +398,7 @@ fn rerun(
 
 /// The chosen dissector's previous verdict: what `parse_again` may reuse
 /// (the flow's sides only grew at their ends since it was filled).
-fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m Meta>) -> Option<&'m Meta> {
+fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m mut Meta>) -> Option<&'m mut Meta> {
     working.filter(|_| insp.chosen.is_some())
 }
 
@@ -409,7 +409,7 @@ fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m Meta>) -> Option<&'m Me
 /// it is a few hundred bytes, and each move of it was a `memcpy`.
 fn run_dissectors(
     insp: &mut Inspect,
-    prev: Option<&Meta>,
+    prev: Option<&mut Meta>,
     key: &FlowKey,
     orig_is_a: bool,
     transport: Transport,
@@ -579,7 +579,7 @@ fn finish(mut e: Ended, source: &Arc<str>, labeler: Option<&dyn Labeler>) -> Flo
         if let (Some(t), Some(insp)) = (transport_of(f), f.inspect.as_mut()) {
             let mut m = Meta::default();
             let found = !final_pass_is_moot(insp)
-                && run_dissectors(insp, e.meta.as_ref(), &f.key, orig_is_a, t, true, &mut m).0;
+                && run_dissectors(insp, e.meta.as_mut(), &f.key, orig_is_a, t, true, &mut m).0;
             if found {
                 if f.associated() {
                     if let Some(old) = e.meta.take() {

@@ -548,7 +548,14 @@ pub trait Dissector: Sync {
     /// finished and costly (TLS: the ClientHello's fingerprints) may take
     /// it from `prev` instead of redoing it. Contract: the same verdict
     /// and meta as `parse`.
-    fn parse_again(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+    ///
+    /// `prev` is the flow's verdict until this call says otherwise: when
+    /// it returns `Identified` or `Done`, its meta replaces `prev`, which
+    /// the engine then drops, so the dissector may move fields out of
+    /// `prev` instead of copying them; when it returns `NeedMore` or
+    /// `NotMine`, `prev` stays the flow's verdict and must be left as it
+    /// was.
+    fn parse_again(&self, p: &Payloads<'_>, prev: &mut Meta, meta: &mut Meta) -> Parse {
         let _ = prev;
         self.parse(p, meta)
     }
@@ -561,7 +568,7 @@ pub trait Dissector: Sync {
     /// again; the flow's sides only grow, so a value can say which prefix
     /// it was derived from. Contract: the same verdict and meta as
     /// without the state (QUIC keeps its decrypted client side).
-    fn parse_with_state(&self, p: &Payloads<'_>, prev: Option<&Meta>, state: &mut State, meta: &mut Meta) -> Parse {
+    fn parse_with_state(&self, p: &Payloads<'_>, prev: Option<&mut Meta>, state: &mut State, meta: &mut Meta) -> Parse {
         let _ = state;
         match prev {
             Some(prev) => self.parse_again(p, prev, meta),

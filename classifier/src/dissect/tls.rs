@@ -505,6 +505,9 @@ struct Server {
     hs_types: Listed<u8>,
     /// The leaf certificate's names, joined by commas.
     cert_names: String,
+    /// The Certificate message was seen and its names are those `prev`
+    /// holds (`KnownServer::cert_names`): taken from it, not copied.
+    cert_names_known: bool,
     hello_done: bool,
     past_handshake: bool,
     alert: bool,
@@ -577,12 +580,10 @@ fn server(stream: &[u8], known: KnownServer<'_>) -> Server {
             HS_SERVER_HELLO if s.hello.is_none() => s.hello = parse_server_hello(body),
             // The first Certificate message with names gives them; a
             // known value came from that message, complete then.
-            HS_CERTIFICATE if s.cert_names.is_empty() => {
-                s.cert_names = match known.cert_names {
-                    Some(names) => names.to_string(),
-                    None => certificate_names(body).join(","),
-                }
-            }
+            HS_CERTIFICATE if s.cert_names.is_empty() && !s.cert_names_known => match known.cert_names {
+                Some(_) => s.cert_names_known = true,
+                None => s.cert_names = certificate_names(body).join(","),
+            },
             HS_SERVER_HELLO_DONE => {
                 s.hello_done = true;
                 let end = rec.hs.len() - r.remaining();
@@ -763,13 +764,13 @@ fn join(v: &[u8]) -> String {
 
 /// Fills `meta` from the server's flight; `s` gives up its certificate
 /// names (a parse fills one meta).
-fn fill_server(s: &mut Server, known: KnownServer<'_>, meta: &mut Meta) {
+fn fill_server(s: &mut Server, known: KnownServer<'_>, meta: &mut Meta, takes: &mut Takes) {
     if let Some(sh) = &s.hello {
         // A known JA3S is that of this ServerHello: it was complete then.
-        meta.ja3s = Some(known.ja3s.map_or_else(
-            || ja3::ja3s(sh.legacy_version, sh.cipher, &sh.extensions),
-            str::to_string,
-        ));
+        match known.ja3s {
+            Some(_) => takes.ja3s = true,
+            None => meta.ja3s = Some(ja3::ja3s(sh.legacy_version, sh.cipher, &sh.extensions)),
+        }
         meta.set_extra("tls_version", version_name(sh.version()));
         let mut cipher = String::with_capacity(4);
         crate::fingerprint::fmt::push_hex4(&mut cipher, sh.cipher);
@@ -781,7 +782,11 @@ fn fill_server(s: &mut Server, known: KnownServer<'_>, meta: &mut Meta) {
             meta.set_extra("tls_hrr", "true");
         }
     }
-    if !s.cert_names.is_empty() {
+    if s.cert_names_known {
+        // In its place among the extras; the value comes from `prev`.
+        meta.set_extra("cert_names", String::new());
+        takes.cert_names = true;
+    } else if !s.cert_names.is_empty() {
         meta.set_extra("cert_names", std::mem::take(&mut s.cert_names));
     }
     if !s.records.is_empty() {
@@ -883,41 +888,90 @@ impl Dissector for Tls {
     }
 
     fn parse(&self, p: &Payloads<'_>, meta: &mut Meta) -> Parse {
-        parse(p, None, meta)
+        parse(p, None, meta, &mut Takes::default())
     }
 
     /// The flow grew (the server's flight, or the client's next records):
     /// the ClientHello, complete when `prev` was filled, is the one `prev`
     /// was filled from, so its fingerprints (JA3, JA4: sorting, hashing,
     /// formatting) are copied from `prev`, not computed again.
-    fn parse_again(&self, p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
-        parse(p, Some(prev), meta)
+    fn parse_again(&self, p: &Payloads<'_>, prev: &mut Meta, meta: &mut Meta) -> Parse {
+        let mut takes = Takes::default();
+        let r = parse(p, Some(prev), meta, &mut takes);
+        if matches!(r, Parse::Identified | Parse::Done) {
+            takes.apply(prev, meta);
+        }
+        r
     }
     fn reuses_prev(&self) -> bool {
         true
     }
 }
 
-/// What `client_hello::fill_meta` wrote into `prev`, in the same order.
-/// `None` when `prev` holds no ClientHello fingerprints.
-fn reuse_client_fields(prev: &Meta, meta: &mut Meta) -> Option<()> {
-    let ja4 = prev.ja4.clone()?;
-    let offered = prev.extra("tls_version_offered")?;
-    meta.sni = prev.sni.clone();
-    meta.alpn = prev.alpn.clone();
-    meta.ja4 = Some(ja4);
-    meta.ja4_r = prev.ja4_r.clone();
-    meta.ja3 = prev.ja3.clone();
-    meta.set_extra("tls_version_offered", offered.to_string());
-    if let Some(ech) = prev.extra("ech") {
-        meta.set_extra("ech", ech.to_string());
+/// The fields a parse again takes from `prev` when it identifies the
+/// flow ([`Dissector::parse_again`]): `prev` is then dropped, so they are
+/// moved, not copied (a string allocated and freed for each, on every
+/// packet of the server's flight).
+#[derive(Default)]
+struct Takes {
+    /// What `client_hello::fill_meta` wrote into `prev`.
+    client: bool,
+    /// The server's JA3S.
+    ja3s: bool,
+    /// The `cert_names` extra.
+    cert_names: bool,
+}
+
+impl Takes {
+    /// Moves the fields from `prev` into `meta`: the named ones, and the
+    /// extras' values into the places kept for them.
+    fn apply(&self, prev: &mut Meta, meta: &mut Meta) {
+        if self.client {
+            meta.sni = prev.sni.take();
+            meta.alpn = prev.alpn.take();
+            meta.ja4 = prev.ja4.take();
+            meta.ja4_r = prev.ja4_r.take();
+            meta.ja3 = prev.ja3.take();
+            move_extra(prev, meta, "tls_version_offered");
+            move_extra(prev, meta, "ech");
+        }
+        if self.ja3s {
+            meta.ja3s = prev.ja3s.take();
+        }
+        if self.cert_names {
+            move_extra(prev, meta, "cert_names");
+        }
     }
-    Some(())
+}
+
+/// Moves the value of extra `key` from `prev` into the place `meta` kept
+/// for it, if both have one.
+fn move_extra(prev: &mut Meta, meta: &mut Meta, key: &str) {
+    let from = prev.extra.iter_mut().find(|(k, _)| *k == key);
+    let to = meta.extra.iter_mut().find(|(k, _)| *k == key);
+    if let (Some((_, from)), Some((_, to))) = (from, to) {
+        *to = std::mem::take(from);
+    }
+}
+
+/// Keeps the places of what `client_hello::fill_meta` wrote into `prev`,
+/// in the same order, for [`Takes::apply`] to fill. False when `prev`
+/// holds no ClientHello fingerprints.
+fn reuse_client_fields(prev: &Meta, meta: &mut Meta) -> bool {
+    if prev.ja4.is_none() || prev.extra("tls_version_offered").is_none() {
+        return false;
+    }
+    meta.set_extra("tls_version_offered", String::new());
+    if prev.extra("ech").is_some() {
+        meta.set_extra("ech", String::new());
+    }
+    true
 }
 
 /// [`Tls::parse`]; with `prev`, the originator's bytes begin with those
-/// `prev` was filled from (see [`Dissector::parse_again`]).
-fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
+/// `prev` was filled from (see [`Dissector::parse_again`]). What comes
+/// from `prev` is left to `takes`, with its places kept in `meta`.
+fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta, takes: &mut Takes) -> Parse {
     {
         let (orig, resp) = (p.orig.stream(), p.resp.stream());
         let (orig, resp, proxy) = match preamble(orig, resp) {
@@ -956,13 +1010,13 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
         let mut s = (!resp.is_empty()).then(|| server(resp, known_server));
         let server_hello = s.as_ref().is_some_and(|s| s.hello.is_some() && !s.not_tls);
         let server_done = s.as_ref().is_some_and(|s| !s.not_tls && s.done());
-        let mut fill = |meta: &mut Meta| {
+        let mut fill = |meta: &mut Meta, takes: &mut Takes| {
             mark_tls(meta);
             if let Some(kind) = proxy {
                 meta.set_extra("proxy", kind);
             }
             if let Some(s) = s.as_mut().filter(|s| !s.not_tls) {
-                fill_server(s, known_server, meta);
+                fill_server(s, known_server, meta, takes);
             }
         };
         match c {
@@ -972,13 +1026,11 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
             } => {
                 match (hello, known) {
                     (Some(hello), _) => client_hello::fill_meta(&hello, 't', meta),
-                    (None, Some(pm)) => {
-                        let _ = reuse_client_fields(pm, meta);
-                    }
+                    (None, Some(pm)) => takes.client = reuse_client_fields(pm, meta),
                     // `client` parses the hello unless it is known.
                     (None, None) => {}
                 }
-                fill(meta);
+                fill(meta, takes);
                 if let Some(n) = first_appdata_len {
                     meta.set_extra("client_appdata_first_len", n.to_string());
                 }
@@ -997,11 +1049,11 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
             // Only the server side is seen (or the client's stream has a
             // gap): the ServerHello alone identifies the flow.
             Client::Empty | Client::Partial { .. } if server_hello && proxy.is_none() => {
-                fill(meta);
+                fill(meta, takes);
                 Parse::Identified
             }
             Client::NotHello if server_hello && proxy.is_none() => {
-                fill(meta);
+                fill(meta, takes);
                 if server_done {
                     Parse::Done
                 } else {
@@ -1009,7 +1061,7 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
                 }
             }
             Client::Malformed if proxy.is_none() => {
-                fill(meta);
+                fill(meta, takes);
                 meta.set_extra("tls_hello", "malformed");
                 if server_done {
                     Parse::Done
@@ -1020,7 +1072,7 @@ fn parse(p: &Payloads<'_>, prev: Option<&Meta>, meta: &mut Meta) -> Parse {
             Client::Partial { hello_started: true } if p.last => {
                 // A record header and a ClientHello header, cut short:
                 // TLS, without fingerprints.
-                fill(meta);
+                fill(meta, takes);
                 meta.set_extra("tls_hello", "truncated");
                 Parse::Identified
             }
@@ -1313,6 +1365,50 @@ pub(crate) mod tests {
         (r, m)
     }
 
+    /// `Tls.parse_again` on a copy of `prev`, as the engine calls it: the
+    /// copy is checked against `prev` afterwards. A verdict that does not
+    /// identify the flow leaves it as it was (it stays the flow's
+    /// verdict); one that does may have taken fields out of it.
+    fn again(p: &Payloads<'_>, prev: &Meta, meta: &mut Meta) -> Parse {
+        let mut copy = prev.clone();
+        let r = Tls.parse_again(p, &mut copy, meta);
+        if !matches!(r, Parse::Identified | Parse::Done) {
+            assert_eq!(&copy, prev, "prev changed by a parse that did not identify the flow");
+        }
+        r
+    }
+
+    /// On a parse that identifies the flow, `parse_again` moves the
+    /// hello's fields, the JA3S and the certificate names out of `prev`
+    /// (the engine drops it then); on one that does not, `prev` is left as
+    /// it was.
+    #[test]
+    fn parse_again_takes_from_prev_only_when_it_identifies() {
+        let hello = wrap(CT_HANDSHAKE, &chrome("www.example.com"), 700);
+        let flight = flight12();
+        let ends = [[hello.len() as u32], [flight.len() as u32]];
+        let p = Payloads::tcp(40000, 443, &hello, &flight, &ends);
+        let mut prev = Meta::default();
+        assert!(matches!(Tls.parse(&p, &mut prev), Parse::Identified | Parse::Done));
+        assert!(prev.ja4.is_some() && prev.ja3s.is_some() && prev.extra("cert_names").is_some());
+        let mut want = Meta::default();
+        let r = Tls.parse(&p, &mut want);
+        let (mut taken, mut got) = (prev.clone(), Meta::default());
+        assert_eq!(Tls.parse_again(&p, &mut taken, &mut got), r);
+        assert_eq!(got, want);
+        assert!(taken.sni.is_none() && taken.ja3.is_none() && taken.ja4.is_none() && taken.ja3s.is_none());
+        assert_eq!(taken.extra("tls_version_offered"), Some(""));
+        assert_eq!(taken.extra("cert_names"), Some(""));
+        // Not a TLS stream: no verdict, and `prev` untouched.
+        let junk = [0xffu8; 40];
+        let ends = [[junk.len() as u32], [flight.len() as u32]];
+        let q = Payloads::tcp(40000, 443, &junk, &flight, &ends);
+        let (mut kept, mut m) = (prev.clone(), Meta::default());
+        let r = Tls.parse_again(&q, &mut kept, &mut m);
+        assert!(matches!(r, Parse::NotMine | Parse::NeedMore), "{r:?}");
+        assert_eq!(kept, prev);
+    }
+
     /// `parse_again` (the ClientHello's fields, and the server's JA3S and
     /// certificate names once known, taken from the previous meta) gives
     /// what `parse` gives, at every length of the server's flight, for
@@ -1341,7 +1437,7 @@ pub(crate) mod tests {
                         let (mut want, mut got) = (Meta::default(), Meta::default());
                         let r = Tls.parse(&p, &mut want);
                         if let Some(pm) = &prev {
-                            assert_eq!(Tls.parse_again(&p, pm, &mut got), r, "k {k}");
+                            assert_eq!(again(&p, pm, &mut got), r, "k {k}");
                             assert_eq!(got, want, "k {k}");
                             // A different hello in `prev` shows through: the
                             // fields are copied, not recomputed.
@@ -1356,7 +1452,7 @@ pub(crate) mod tests {
                                 names_reused += 1;
                             }
                             let mut m = Meta::default();
-                            Tls.parse_again(&p, &other, &mut m);
+                            again(&p, &other, &mut m);
                             assert_eq!(m.ja4.as_deref(), Some("copied"));
                             assert_eq!(m.ja3s.is_some(), want.ja3s.is_some(), "k {k}");
                             if pm.ja3s.is_some() {
@@ -1405,7 +1501,7 @@ pub(crate) mod tests {
                     assert!(matches!(r, Parse::Identified | Parse::Done), "k {k}: {r:?}");
                     for (j, pm) in metas.iter().enumerate().step_by(7) {
                         let mut got = Meta::default();
-                        assert_eq!(Tls.parse_again(&p, pm, &mut got), r, "k {k}, prev from {j}");
+                        assert_eq!(again(&p, pm, &mut got), r, "k {k}, prev from {j}");
                         assert_eq!(got, want, "k {k}, prev from {j}");
                         reused += 1;
                     }
@@ -1413,7 +1509,7 @@ pub(crate) mod tests {
                         let mut other = pm.clone();
                         other.ja4 = Some("copied".into());
                         let mut m = Meta::default();
-                        Tls.parse_again(&p, &other, &mut m);
+                        again(&p, &other, &mut m);
                         assert_eq!(m.ja4.as_deref(), Some("copied"), "k {k}");
                     }
                     if !last {

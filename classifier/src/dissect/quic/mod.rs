@@ -403,7 +403,13 @@ impl Dissector for Quic {
     /// opened packets, the reassembled ClientHello) in `state`: a flow is
     /// parsed again at each server datagram, with the client's datagrams
     /// unchanged.
-    fn parse_with_state(&self, p: &Payloads<'_>, _prev: Option<&Meta>, state: &mut State, meta: &mut Meta) -> Parse {
+    fn parse_with_state(
+        &self,
+        p: &Payloads<'_>,
+        _prev: Option<&mut Meta>,
+        state: &mut State,
+        meta: &mut Meta,
+    ) -> Parse {
         parse(p, state, meta)
     }
 }
