@@ -396,8 +396,9 @@ fn rerun(
     r
 }
 
-/// The chosen dissector's previous verdict: what `parse_again` may reuse
-/// (the flow's sides only grew at their ends since it was filled).
+/// The chosen dissector's previous verdict: what `parse_again` may reuse,
+/// or take from when it identifies the flow again (the flow's sides only
+/// grew at their ends since it was filled).
 fn reusable_prev<'m>(insp: &Inspect, working: Option<&'m mut Meta>) -> Option<&'m mut Meta> {
     working.filter(|_| insp.chosen.is_some())
 }
