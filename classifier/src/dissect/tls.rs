@@ -894,7 +894,9 @@ impl Dissector for Tls {
     /// The flow grew (the server's flight, or the client's next records):
     /// the ClientHello, complete when `prev` was filled, is the one `prev`
     /// was filled from, so its fingerprints (JA3, JA4: sorting, hashing,
-    /// formatting) are copied from `prev`, not computed again.
+    /// formatting) come from `prev`, not computed again: moved out of it
+    /// when this parse identifies the flow (the engine then drops `prev`),
+    /// and `prev` left as it was otherwise.
     fn parse_again(&self, p: &Payloads<'_>, prev: &mut Meta, meta: &mut Meta) -> Parse {
         let mut takes = Takes::default();
         let r = parse(p, Some(prev), meta, &mut takes);
@@ -1440,7 +1442,7 @@ pub(crate) mod tests {
                             assert_eq!(again(&p, pm, &mut got), r, "k {k}");
                             assert_eq!(got, want, "k {k}");
                             // A different hello in `prev` shows through: the
-                            // fields are copied, not recomputed.
+                            // fields are taken from it, not recomputed.
                             let mut other = pm.clone();
                             other.ja4 = Some("copied".into());
                             if other.ja3s.is_some() {
