@@ -419,6 +419,11 @@ impl Dissector for Quic {
 struct Seen {
     at: (usize, usize),
     client: Client,
+    /// What [`fill`] writes for `client`, written once: a flow is parsed
+    /// again at each server datagram, and the ClientHello's fingerprints
+    /// (JA4: sorting, formatting, two SHA-256) would be computed again
+    /// each time. The parsed hello itself is then not kept.
+    filled: Meta,
 }
 
 /// [`Quic::parse`], with the client side taken from `state` when it was
@@ -433,16 +438,20 @@ fn parse(p: &Payloads<'_>, state: &mut State, meta: &mut Meta) -> Parse {
             *state = State::default();
             return without_client(p, meta);
         };
-        // The raw message is parsed already: not kept for the flow.
+        // The raw message is parsed already, and the parsed hello's
+        // fields are in `filled`: neither is kept for the flow.
+        let mut filled = Meta::default();
+        fill(&client, &mut filled);
         client.hello_msg = Vec::new();
-        let heap = client.heap_bytes();
-        state.set(Seen { at, client }, heap);
+        client.hello = None;
+        let heap = client.heap_bytes() + filled.heap_bytes();
+        state.set(Seen { at, client, filled }, heap);
     }
-    let Some(Seen { client: c, .. }) = state.get::<Seen>() else {
+    let Some(Seen { client: c, filled, .. }) = state.get::<Seen>() else {
         return without_client(p, meta);
     };
     if c.readable {
-        return with_client(p, c, false, meta);
+        return with_client(p, c, Filled::Known(filled), false, meta);
     }
     // The capture may have seen the server first: try the other side
     // as the client.
@@ -454,9 +463,15 @@ fn parse(p: &Payloads<'_>, state: &mut State, meta: &mut Meta) -> Parse {
         ..*p
     };
     match analyse_client(&other) {
-        Some(s) if s.readable => with_client(p, &s, true, meta),
-        _ => with_client(p, c, false, meta),
+        Some(s) if s.readable => with_client(p, &s, Filled::No, true, meta),
+        _ => with_client(p, c, Filled::Known(filled), false, meta),
     }
+}
+
+/// What [`fill`] wrote for the client passed with it, if known.
+enum Filled<'a> {
+    Known(&'a Meta),
+    No,
 }
 
 /// The verdict of a flow whose originator sent no readable client
@@ -498,8 +513,8 @@ fn without_client(p: &Payloads<'_>, meta: &mut Meta) -> Parse {
 }
 
 /// The rest of [`parse`], given the client side `c` (`swapped`: read
-/// from the responder's datagrams).
-fn with_client(p: &Payloads<'_>, c: &Client, swapped: bool, meta: &mut Meta) -> Parse {
+/// from the responder's datagrams). `meta` is empty on entry.
+fn with_client(p: &Payloads<'_>, c: &Client, filled: Filled<'_>, swapped: bool, meta: &mut Meta) -> Parse {
     if !c.readable {
         // Undecryptable: at the end, accept only a well-formed long
         // header whose Length fits the datagram.
@@ -511,7 +526,10 @@ fn with_client(p: &Payloads<'_>, c: &Client, swapped: bool, meta: &mut Meta) -> 
             return Parse::NotMine;
         }
     }
-    fill(c, meta);
+    match filled {
+        Filled::Known(m) => meta.clone_from(m),
+        Filled::No => fill(c, meta),
+    }
     let server_side = if swapped {
         meta.set_extra("quic_client", "resp");
         Payloads { resp: p.orig, ..*p }

@@ -672,23 +672,41 @@ fn state_keeps_the_client_side_and_agrees_with_parse() {
             assert_eq!(state.get::<Seen>().map(|s| s.at), Some((s.orig.0.len(), 1)));
         }
     }
-    // Counted: the kept client with its parsed hello, not its raw message.
+    // Counted: the kept client and what its hello filled in, not its raw
+    // message nor the parsed hello (its fields are in `filled`).
     let held = state.heap_bytes();
     assert!(held > std::mem::size_of::<Seen>() + 100, "{held}");
-    assert!(state.get::<Seen>().is_some_and(|s| s.client.hello_msg.is_empty()));
-    // Plant another SNI in the kept client: the parse takes it from there.
+    let seen = state.get::<Seen>();
+    assert!(seen.is_some_and(|s| s.client.hello_msg.is_empty() && s.client.hello.is_none()));
+    assert!(seen.is_some_and(|s| s.filled.ja4.is_some() && held >= s.filled.heap_bytes()));
+    // Plant another SNI and JA4 in what was filled in: the parse takes
+    // them from there, not from the hello again.
     let s = Sides::new(&client, &flights[3]);
     let p = s.payloads(false);
     let Some(seen) = state.get::<Seen>() else {
         panic!("no state")
     };
-    let mut planted = seen.client.clone();
+    let mut planted = seen.filled.clone();
     planted.sni = Some("planted.example".into());
-    let at = seen.at;
-    state.set(Seen { at, client: planted }, 0);
+    planted.ja4 = Some("q13d_planted".into());
+    let (at, client_seen) = (seen.at, seen.client.clone());
+    state.set(
+        Seen {
+            at,
+            client: client_seen,
+            filled: planted,
+        },
+        0,
+    );
     let mut m = Meta::default();
     Quic.parse_with_state(&p, None, &mut state, &mut m);
     assert_eq!(m.sni.as_deref(), Some("planted.example"));
+    assert_eq!(m.ja4.as_deref(), Some("q13d_planted"));
+    // The server's part is still read from this parse's datagrams.
+    assert!(
+        m.extra("quic_server").is_some() || m.extra("quic_server_cipher").is_some(),
+        "{m:?}"
+    );
     // More client datagrams: analysed again.
     let more = vec![unhex(A2_V1_PACKET), unhex(A2_V1_PACKET)];
     let s = Sides::new(&more, &flights[3]);
