@@ -425,22 +425,24 @@ impl Dissector for Dns {
         let from_orig = first_q.is_some();
         // What was damaged in a first message read anyway (`dns_malformed`).
         let mut salvaged = None;
-        let opening = match (first_q, first_r) {
+        // The opening, and the responder's first message when it is not
+        // the opening (parsed once: it is the answer if a response).
+        let (opening, first_r) = match (first_q, first_r) {
             (Some(None), _) if q.first().is_some_and(|m| malformed_query(m, p)) => {
                 meta.protocol = Some("dns");
                 meta.encryption = Encryption::Cleartext;
                 meta.set_extra("dns_malformed", "question");
                 return Parse::Done;
             }
-            (Some(None), _) => match damaged_opening(&q, &r, p, mdns) {
+            (Some(None), r0) => match damaged_opening(&q, &r, p, mdns) {
                 Ok((m, what)) => {
                     salvaged = Some(what);
-                    m
+                    (m, r0)
                 }
                 Err(verdict) => return verdict,
             },
-            (Some(Some(m)), _) => m,
-            (None, Some(Some(m))) => m,
+            (Some(Some(m)), r0) => (m, r0),
+            (None, Some(Some(m))) => (m, None),
             (None, Some(None)) => return Parse::NotMine,
             (None, None) => {
                 return if p.transport == Transport::Tcp && (q_partial || p.orig.is_empty()) {
@@ -457,10 +459,14 @@ impl Dissector for Dns {
         if from_orig && opening.response && !mdns && !dns_port(p) {
             return Parse::NotMine;
         }
+        // The responder's first response.
         let answer = if opening.response {
             None
         } else {
-            r.iter().filter_map(|m| parse_msg(m, mdns)).find(|m| m.response)
+            match first_r {
+                Some(Some(m)) if m.response => Some(m),
+                _ => r.iter().skip(1).filter_map(|m| parse_msg(m, mdns)).find(|m| m.response),
+            }
         };
         let dnscrypt = !mdns && (is_dnscrypt(&opening) || answer.as_ref().is_some_and(is_dnscrypt));
         meta.protocol = Some(if dnscrypt {
