@@ -143,6 +143,11 @@ impl Reassembler {
     }
 
     /// Discards datagrams older than the timeout at packet time `now`.
+    /// Called for every frame, and almost always with nothing to do: the
+    /// test is inlined into the decoder (as a call it cost 16 instructions
+    /// a frame for saving and restoring registers, 0.5% of a run), the
+    /// pruning is not.
+    #[inline]
     pub(super) fn expire(&mut self, now: u64, stats: &mut DecodeStats) {
         if self.map.is_empty() {
             return;
@@ -151,6 +156,11 @@ impl Reassembler {
         if now < self.next_prune && !went_back {
             return;
         }
+        self.prune(now, stats);
+    }
+
+    #[inline(never)]
+    fn prune(&mut self, now: u64, stats: &mut DecodeStats) {
         self.next_prune = now.saturating_add(PRUNE_EVERY_NS);
         let timeout = self.limits.timeout_ns;
         let mut freed = 0;
