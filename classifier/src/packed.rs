@@ -450,7 +450,11 @@ impl Strings {
                     if !build {
                         continue;
                     }
-                    String::from_utf8_lossy(v).into_owned()
+                    // What `pack` wrote was a `str`: checked, not decoded.
+                    match std::str::from_utf8(v) {
+                        Ok(v) => v.to_owned(),
+                        Err(_) => String::from_utf8_lossy(v).into_owned(),
+                    }
                 }
                 SHARED => {
                     let id = u32::try_from(get_varint(b, &mut pos)?).ok()?;

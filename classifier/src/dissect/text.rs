@@ -48,7 +48,13 @@ pub fn is_printable(s: &[u8]) -> bool {
 /// Lossy string of at most `max` bytes, for reporting.
 pub fn to_string(s: &[u8], max: usize) -> String {
     let s = &s[..s.len().min(max)];
-    String::from_utf8_lossy(s).trim().to_string()
+    // Valid UTF-8 (nearly always: headers, banners, agents) is checked
+    // words at a time; the lossy decoder walks it in chunks (260
+    // instructions a call in callgrind, for 5 k calls a 100 k packets).
+    match std::str::from_utf8(s) {
+        Ok(v) => v.trim().to_owned(),
+        Err(_) => String::from_utf8_lossy(s).trim().to_owned(),
+    }
 }
 
 /// A bounded window of the first `n` bytes.
@@ -107,5 +113,15 @@ mod tests {
         assert!(!could_start_with_ci(b"EX", b"EHLO"));
         assert!(starts_with_ci(b"Host: x", b"host:"));
         assert!(!starts_with_ci(b"Ho", b"host:"));
+    }
+
+    #[test]
+    fn to_string_trims_bounds_and_replaces_invalid_bytes() {
+        assert_eq!(to_string(b"  curl/8.0 \r", 64), "curl/8.0");
+        assert_eq!(to_string(b"abcdef", 3), "abc");
+        assert_eq!(to_string(b"a\xffb", 8), "a\u{fffd}b");
+        // A cut inside a two-byte character: replaced, as before.
+        assert_eq!(to_string("xé".as_bytes(), 2), "x\u{fffd}");
+        assert_eq!(to_string(b"", 8), "");
     }
 }
